@@ -1,0 +1,30 @@
+@{
+    RootModule           = 'RemoteGpuTrainer.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '5b0b7d3e-2f7c-4a57-9a0e-3c8f1f0f6a21'
+    Author               = 'RemoteGpuTrainer contributors'
+    CompanyName          = 'RemoteGpuTrainer'
+    Copyright            = '(c) RemoteGpuTrainer contributors. MIT License.'
+    Description          = 'Run training jobs on rented GPU machines (AutoDL, RunPod, vast.ai, Lambda, Paperspace, Chinese rentals, bare SSH boxes, Slurm) and get the results off before the meter or a preemption kills them.'
+    CompatiblePSEditions = @('Core')
+    PowerShellVersion    = '7.4'
+    FormatsToProcess     = @('RemoteGpuTrainer.Format.ps1xml')
+    CmdletsToExport      = @(
+        'Get-GpuPlatform'
+        'New-GpuRental'
+        'Get-GpuHost'
+        'Set-GpuHost'
+        'Remove-GpuHost'
+        'Test-GpuHost'
+        'Invoke-GpuCommand'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('GPU', 'SSH', 'MachineLearning', 'Training', 'AutoDL', 'RunPod', 'Linux')
+            ProjectUri = 'https://example.invalid/RemoteGpuTrainer'
+        }
+    }
+}

@@ -1,0 +1,150 @@
+#requires -Version 7.4
+<#
+.SYNOPSIS
+Builds, documents, tests and demonstrates RemoteGpuTrainer.
+
+.DESCRIPTION
+Tasks:
+  Bootstrap  restore the local tools (PowerShell) and the test packages (Pester 5.7.1) from NuGet
+  Build      compile and stage the module into out/RemoteGpuTrainer/ (includes Help)
+  Help       turn docs/*.md (platyPS schema) into MAML and about_ help in the staged module
+  Test       Build, then the xunit engine tests and the Pester suite against the staged module;
+             ends with one line "N passed, N failed" and exits non-zero on any failure
+  Demo       Build, then the lifecycle against a sandbox GPU box
+  Bench      Build, then the benchmarks in bench/
+  Package    Build, then zip the staged module into out/
+
+.EXAMPLE
+dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Bootstrap', 'Build', 'Help', 'Test', 'Demo', 'Bench', 'Package')]
+    [string[]] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    # Pester tests to run (a path filter below tests/); all by default.
+    [string[]] $PesterPath
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$Staged = Join-Path $Out 'RemoteGpuTrainer'
+$PesterVersion = '5.7.1'
+
+function Invoke-Native([string] $Exe, [string[]] $Arguments) {
+    & $Exe @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$Exe $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+function Get-NuGetPackageRoot {
+    $line = (& dotnet nuget locals global-packages --list) -join "`n"
+    if ($line -match 'global-packages:\s*(.+)$') { return $Matches[1].Trim() }
+    return Join-Path $HOME '.nuget/packages'
+}
+
+function Invoke-Bootstrap {
+    Invoke-Native dotnet @('tool', 'restore')
+    Invoke-Native dotnet @('restore', (Join-Path $Root 'tools/TestDependencies.proj'), '--verbosity', 'quiet')
+    $pester = Join-Path (Get-NuGetPackageRoot) "pester/$PesterVersion/tools/Pester.psd1"
+    if (-not (Test-Path $pester)) { throw "Pester $PesterVersion was not restored to $pester" }
+}
+
+function Invoke-Build {
+    $publish = Join-Path $Root 'obj/publish'
+    if (Test-Path $publish) { Remove-Item -Recurse -Force $publish }
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/RemoteGpuTrainer/RemoteGpuTrainer.csproj'), '-c', $Configuration, '-o', $publish, '--nologo', '--verbosity', 'quiet')
+    if (Test-Path $Staged) { Remove-Item -Recurse -Force $Staged }
+    $deps = New-Item -ItemType Directory -Force -Path (Join-Path $Staged 'Dependencies')
+    foreach ($f in Get-ChildItem $publish -File) {
+        switch -Wildcard ($f.Name) {
+            'RemoteGpuTrainer.dll' { Copy-Item $f.FullName $Staged; continue }
+            'RemoteGpuTrainer.pdb' { Copy-Item $f.FullName $Staged; continue }
+            'System.Management.Automation*' { continue }
+            '*.dll' { Copy-Item $f.FullName $deps }
+            'RemoteGpuTrainer.Engine.pdb' { Copy-Item $f.FullName $deps }
+        }
+    }
+    Copy-Item (Join-Path $Root 'RemoteGpuTrainer.psd1') $Staged
+    Copy-Item (Join-Path $Root 'module/RemoteGpuTrainer.Format.ps1xml') $Staged
+    Copy-Item -Recurse (Join-Path $Root 'module/platforms') (Join-Path $Staged 'platforms')
+    Invoke-Help
+    Write-Host "Staged the module in $Staged"
+}
+
+function Invoke-Help {
+    & (Join-Path $Root 'tools/ConvertTo-MamlHelp.ps1') -DocsPath (Join-Path $Root 'docs') -OutputPath (Join-Path $Staged 'en-US') -ModuleName 'RemoteGpuTrainer'
+}
+
+function Get-TrxCounts([string] $Directory) {
+    $passed = 0; $failed = 0
+    foreach ($trx in Get-ChildItem $Directory -Filter *.trx -ErrorAction SilentlyContinue) {
+        $counters = ([xml](Get-Content $trx.FullName -Raw)).TestRun.ResultSummary.Counters
+        $passed += [int]$counters.passed
+        $failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    }
+    [pscustomobject]@{ Passed = $passed; Failed = $failed }
+}
+
+function Invoke-Test {
+    $results = Join-Path $Out 'test-results'
+    if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+    $null = New-Item -ItemType Directory -Path $results
+
+    Write-Host '== xunit: engine unit tests'
+    & dotnet test (Join-Path $Root 'tests/RemoteGpuTrainer.Engine.Tests') -c $Configuration --nologo --verbosity quiet `
+        --logger "trx;LogFileName=engine.trx" --logger 'console;verbosity=minimal' --results-directory $results
+    $xunitExit = $LASTEXITCODE
+    $xunit = Get-TrxCounts $results
+    if ($xunitExit -ne 0 -and $xunit.Failed -eq 0) { $xunit.Failed = 1; Write-Host "xunit run failed (exit $xunitExit) before reporting results" }
+
+    Write-Host '== Pester: the module against the sandbox GPU box'
+    $pesterJson = Join-Path $results 'pester.json'
+    $pesterModule = Join-Path (Get-NuGetPackageRoot) "pester/$PesterVersion/tools/Pester.psd1"
+    $pwshArgs = @('-NoProfile', '-File', (Join-Path $Root 'tests/Invoke-PesterSuite.ps1'),
+        '-PesterModule', $pesterModule, '-ModuleManifest', (Join-Path $Staged 'RemoteGpuTrainer.psd1'), '-ResultFile', $pesterJson)
+    if ($PesterPath) { $pwshArgs += @('-Path', ($PesterPath -join ',')) }
+    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) @pwshArgs
+    $pester = if (Test-Path $pesterJson) { Get-Content $pesterJson -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    if ($pester.Passed + $pester.Failed -eq 0) { $pester = [pscustomobject]@{ Passed = 0; Failed = 1 }; Write-Host 'Pester ran no test' }
+
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
+    Write-Output "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -File (Join-Path $Root 'tests/Sandbox/Demo.ps1') -ModuleManifest (Join-Path $Staged 'RemoteGpuTrainer.psd1')
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+function Invoke-Bench {
+    foreach ($bench in Get-ChildItem (Join-Path $Root 'bench') -Filter *.ps1) {
+        Write-Host "== $($bench.Name)"
+        & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -File $bench.FullName -ModuleManifest (Join-Path $Staged 'RemoteGpuTrainer.psd1')
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    }
+}
+
+function Invoke-Package {
+    $version = (Import-PowerShellDataFile (Join-Path $Root 'RemoteGpuTrainer.psd1')).ModuleVersion
+    $zip = Join-Path $Out "RemoteGpuTrainer-$version.zip"
+    Compress-Archive -Path $Staged -DestinationPath $zip -Force
+    Write-Host "Packaged $zip"
+}
+
+foreach ($t in $Task) {
+    switch ($t) {
+        'Bootstrap' { Invoke-Bootstrap }
+        'Build' { Invoke-Bootstrap; Invoke-Build }
+        'Help' { Invoke-Help }
+        'Test' { Invoke-Bootstrap; Invoke-Build; Invoke-Test }
+        'Demo' { Invoke-Bootstrap; Invoke-Build; Invoke-Demo }
+        'Bench' { Invoke-Bootstrap; Invoke-Build; Invoke-Bench }
+        'Package' { Invoke-Bootstrap; Invoke-Build; Invoke-Package }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text.RegularExpressions;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Platforms;
+
+namespace RemoteGpuTrainer.Engine.Hosts;
+
+/// <summary>What New-GpuRental asks for, beyond the connection string.</summary>
+public sealed record RentalRequest(
+    string ConnectionString,
+    string? Name = null,
+    string? Platform = null,
+    string? IdentityFile = null,
+    string[]? Tags = null,
+    string? DataDir = null,
+    string? DurableDir = null,
+    string? Region = null,
+    string? Python = null,
+    string? Notes = null);
+
+/// <summary>The registered host, whether it was new, and what to tell the user once.</summary>
+public sealed record RentalRegistration(GpuHost Host, bool Created, GpuPlatform Platform, IReadOnlyList<string> Warnings);
+
+/// <summary>Registers SSH rentals in the inventory: parse, guess the platform, fill paths, upsert.</summary>
+public static class HostRegistration
+{
+    static readonly Regex NamePattern = new(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant);
+
+    public static void ValidateName(string name)
+    {
+        if (!NamePattern.IsMatch(name ?? ""))
+            throw new RgtException("HostNameInvalid", FailureKind.InvalidArgument,
+                $"'{ConnectionString.Printable(name ?? "")}' is not a valid host name for the inventory: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+    }
+
+    public static string[] ValidateTags(IEnumerable<string>? tags)
+    {
+        var list = (tags ?? Enumerable.Empty<string>()).Select(t => t?.Trim() ?? "").ToList();
+        foreach (var t in list)
+            if (t.Length == 0 || t.Length > 64 || t.Any(char.IsControl))
+                throw new RgtException("TagInvalid", FailureKind.InvalidArgument,
+                    $"'{ConnectionString.Printable(t)}' is not a valid tag: use 1-64 printable characters without line breaks.");
+        return list.Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+    }
+
+    public static RentalRegistration Register(RentalRequest request, HostInventory inventory, PlatformCatalog catalog, DateTimeOffset now)
+    {
+        var cs = ConnectionString.Parse(request.ConnectionString);
+        var platform = request.Platform is null ? catalog.GuessFromHostName(cs.HostName) : catalog.Get(request.Platform);
+        if (request.Name is not null) ValidateName(request.Name);
+        var tags = ValidateTags(request.Tags);
+        var identity = request.IdentityFile ?? cs.IdentityFile;
+        var name = request.Name ?? DefaultName(cs, platform);
+        ValidateName(name);
+
+        GpuHost? result = null;
+        bool created = false;
+        inventory.Update(hosts =>
+        {
+            var existing = request.Name is not null
+                ? hosts.FirstOrDefault(h => string.Equals(h.Name, request.Name, StringComparison.OrdinalIgnoreCase))
+                : null;
+            existing ??= hosts.FirstOrDefault(h => SameEndpoint(h, cs));
+            if (existing is null && hosts.Any(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)))
+                throw new RgtException("HostNameTaken", FailureKind.InvalidArgument,
+                    $"A different endpoint is already registered as '{name}'. Pass -Name to choose another name, or Remove-GpuHost '{name}' first.");
+            if (existing is null)
+            {
+                created = true;
+                result = new GpuHost
+                {
+                    Name = name, HostName = cs.HostName, Port = cs.Port, User = cs.User, IdentityFile = identity,
+                    Platform = platform.Name, Region = request.Region, Tags = tags,
+                    DataDir = request.DataDir ?? platform.DataDir, DurableDir = request.DurableDir ?? platform.DurableDir,
+                    ProxyHook = NullIfEmpty(platform.ProxyHook), CredFile = NullIfEmpty(platform.CredFile),
+                    Python = request.Python, CreatedAt = now, Notes = request.Notes,
+                };
+                hosts.Add(result);
+            }
+            else
+            {
+                // Re-registering updates the endpoint (ports change when an instance is re-created) and
+                // only the fields that were given; it never adds a second entry.
+                result = existing with
+                {
+                    Name = request.Name ?? existing.Name,
+                    HostName = cs.HostName, Port = cs.Port, User = cs.User ?? existing.User,
+                    IdentityFile = identity ?? existing.IdentityFile,
+                    Platform = request.Platform is null ? existing.Platform : platform.Name,
+                    Region = request.Region ?? existing.Region,
+                    Tags = request.Tags is null ? existing.Tags : tags,
+                    DataDir = request.DataDir ?? existing.DataDir, DurableDir = request.DurableDir ?? existing.DurableDir,
+                    Python = request.Python ?? existing.Python, Notes = request.Notes ?? existing.Notes,
+                };
+                hosts[hosts.IndexOf(existing)] = result;
+            }
+            return hosts;
+        });
+
+        var warnings = new List<string>();
+        if (created)
+        {
+            warnings.AddRange(platform.Notices.Select(n => $"{platform.DisplayName}: {StripWarn(n)}"));
+            warnings.AddRange(platform.DangerClocks.Select(c => $"{platform.DisplayName} danger clock: {c}"));
+            if (result!.DataDir is null || result.DurableDir is null)
+                warnings.Add($"{platform.DisplayName}: {platform.PathNote ?? "no default path"}; set it with Set-GpuHost {result.Name} -DataDir/-DurableDir.");
+        }
+        warnings.AddRange(cs.Notes);
+        return new RentalRegistration(result!, created, platform, warnings);
+    }
+
+    static string StripWarn(string notice) => notice.StartsWith("WARN: ", StringComparison.Ordinal) ? notice[6..] : notice;
+
+    static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    static bool SameEndpoint(GpuHost h, ConnectionString cs) =>
+        string.Equals(h.HostName, cs.HostName, StringComparison.OrdinalIgnoreCase) && h.Port == cs.Port &&
+        (cs.User is null || h.User is null || string.Equals(h.User, cs.User, StringComparison.Ordinal));
+
+    static string DefaultName(ConnectionString cs, GpuPlatform platform)
+    {
+        if (cs.Port is null && cs.User is null) return cs.HostName; // an ~/.ssh/config alias or bare host keeps its name
+        var first = cs.HostName.Split('.')[0];
+        var basis = platform.Name == "generic-ssh" || System.Net.IPAddress.TryParse(cs.HostName, out _) ? cs.HostName.Replace(':', '-') : platform.Name;
+        if (platform.Name != "generic-ssh" && first is not ("connect" or "ssh" or "region")) basis = platform.Name + "-" + first;
+        return cs.Port is null ? basis : $"{basis}-{cs.Port}";
+    }
+}

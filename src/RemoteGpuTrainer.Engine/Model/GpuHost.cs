@@ -1,0 +1,34 @@
+namespace RemoteGpuTrainer.Engine.Model;
+
+/// <summary>An SSH endpoint plus its platform profile and paths, as stored in the inventory.</summary>
+public sealed record GpuHost
+{
+    public string Name { get; init; } = "";
+    public string HostName { get; init; } = "";
+    /// <summary>Null: take it from ~/.ssh/config, else 22.</summary>
+    public int? Port { get; init; }
+    /// <summary>Null: take it from ~/.ssh/config, else the local user name.</summary>
+    public string? User { get; init; }
+    public string? IdentityFile { get; init; }
+    public string Platform { get; init; } = "generic-ssh";
+    public string? Region { get; init; }
+    public string[] Tags { get; init; } = Array.Empty<string>();
+    public string? DataDir { get; init; }
+    public string? DurableDir { get; init; }
+    public string? ProxyHook { get; init; }
+    public string? CredFile { get; init; }
+    public string? Python { get; init; }
+    public string? Provider { get; init; }
+    public string? RentalId { get; init; }
+    public decimal? HourlyPrice { get; init; }
+    public string? Currency { get; init; }
+    /// <summary>Device files scanned for VRAM holders; null means the NVIDIA device nodes.</summary>
+    public string[]? GpuDevicePath { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public string? Notes { get; init; }
+
+    /// <summary>The endpoint as OpenSSH would print it, e.g. root@connect.westb.seetacloud.com:38211.</summary>
+    public string Endpoint => (User is null ? "" : User + "@") + HostName + (Port is null ? "" : ":" + Port);
+
+    public override string ToString() => Name;
+}

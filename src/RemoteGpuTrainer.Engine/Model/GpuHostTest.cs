@@ -1,0 +1,31 @@
+namespace RemoteGpuTrainer.Engine.Model;
+
+/// <summary>What Test-GpuHost found on one host in one round trip.</summary>
+public sealed class GpuHostTest
+{
+    public string Name { get; init; } = "";
+    public bool Reachable { get; init; }
+    public string? HostKeyFingerprint { get; init; }
+    public TimeSpan? Latency { get; init; }
+    public string? OS { get; init; }
+    public int GpuCount { get; init; }
+    public string[] GpuNames { get; init; } = Array.Empty<string>();
+    public string? Driver { get; init; }
+    public string? CudaVersion { get; init; }
+    public string? Python { get; init; }
+    public bool Tmux { get; init; }
+    public GpuDirectoryCheck? DataDir { get; init; }
+    public GpuDirectoryCheck? DurableDir { get; init; }
+    public string[] Findings { get; init; } = Array.Empty<string>();
+    public DateTimeOffset CheckedAt { get; init; }
+
+    /// <summary>GPUs in a short form for tables, e.g. "8x NVIDIA H100 80GB HBM3".</summary>
+    public string GpuSummary => GpuNames.Length == 0 ? "none"
+        : string.Join(", ", GpuNames.GroupBy(n => n).Select(g => $"{g.Count()}x {g.Key}"));
+}
+
+/// <summary>A remote directory: whether it exists and the free bytes and inodes of its file system.</summary>
+public sealed record GpuDirectoryCheck(string Path, bool Exists, long? FreeBytes, long? TotalBytes, long? FreeInodes, long? TotalInodes, string? MountedOn)
+{
+    public override string ToString() => Exists ? $"{Path} ({Format.Bytes(FreeBytes)} free, {FreeInodes?.ToString() ?? "?"} inodes free)" : $"{Path} (missing)";
+}

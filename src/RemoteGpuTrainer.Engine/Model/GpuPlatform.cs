@@ -1,0 +1,49 @@
+namespace RemoteGpuTrainer.Engine.Model;
+
+/// <summary>One platform profile from the catalog: defaults, survival facts, verbs and danger clocks.</summary>
+public sealed class GpuPlatform
+{
+    public string Name { get; init; } = "";
+    public string DisplayName { get; init; } = "";
+    public string? Kind { get; init; }
+    public string? MeterStopVerb { get; init; }
+    public bool? MeterStopIrreversible { get; init; }
+    public string? DestructiveVerb { get; init; }
+    public string? StopKeepsBilling { get; init; }
+    public string? DetachPrimitive { get; init; }
+    public string? DetachFallback { get; init; }
+    public string? TmuxPreinstalled { get; init; }
+    public bool? SpotAvailable { get; init; }
+    public int? SpotGraceSeconds { get; init; }
+    public string? ChinaMirrorNeeded { get; init; }
+    public string? ConnectionStringShape { get; init; }
+    public string[] HostPatterns { get; init; } = Array.Empty<string>();
+    public string? DataDir { get; init; }
+    public string? DurableDir { get; init; }
+    /// <summary>Why a default path is missing, when it is (e.g. Lambda's NFS name is yours to give).</summary>
+    public string? PathNote { get; init; }
+    public string? ProxyHook { get; init; }
+    public string? CredFile { get; init; }
+    public string? Scratch { get; init; }
+    public string? Keep { get; init; }
+    public string? TeardownRule { get; init; }
+    public GpuStorageTier[] Storage { get; init; } = Array.Empty<GpuStorageTier>();
+    public GpuDangerClock[] DangerClocks { get; init; } = Array.Empty<GpuDangerClock>();
+    /// <summary>What to tell a user on first contact (the profile's surface_to_user list).</summary>
+    public string[] Notices { get; init; } = Array.Empty<string>();
+    public GpuGotcha[] Gotchas { get; init; } = Array.Empty<GpuGotcha>();
+    /// <summary>Every fact of the profile as read from its YAML (nested maps and lists).</summary>
+    public IReadOnlyDictionary<string, object?> Facts { get; init; } = new Dictionary<string, object?>();
+    public string SourceFile { get; init; } = "";
+
+    public override string ToString() => Name;
+}
+
+public sealed record GpuStorageTier(string Name, string? Path, string? SurvivesStop, string? SurvivesDestroy, string? Cap, string? Notes);
+
+public sealed record GpuDangerClock(string What, string? After, string? Consequence)
+{
+    public override string ToString() => $"{What} after {After ?? "unstated"}: {Consequence}";
+}
+
+public sealed record GpuGotcha(string Id, string Symptom, string Fix);

@@ -1,0 +1,40 @@
+using System.Globalization;
+
+namespace RemoteGpuTrainer.Engine.Parsing;
+
+/// <summary>One mount as df reports it: bytes from `df -Pk`, inodes from `df -iP`.</summary>
+public sealed record DfRow(string FileSystem, long Total, long Used, long Available, int? UsePercent, string MountedOn);
+
+public static class DfParser
+{
+    /// <summary>
+    /// Parses POSIX df output (header line, then one line per file system). Sizes in 1024-byte
+    /// blocks are multiplied by <paramref name="unit"/>; "-" values (proc, sysfs) become 0.
+    /// </summary>
+    public static IReadOnlyList<DfRow> Parse(string text, long unit = 1)
+    {
+        var rows = new List<DfRow>();
+        foreach (var raw in text.Replace("\r\n", "\n").Split('\n'))
+        {
+            var line = raw.TrimEnd();
+            if (line.Length == 0 || line.StartsWith("Filesystem", StringComparison.Ordinal)) continue;
+            var f = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 6) continue;
+            // Mount points may contain spaces: columns 1..4 are numbers, the mount is the rest.
+            int n = f.Length;
+            int first = 1;
+            while (first + 4 < n && !IsNumberOrDash(f[first])) first++;
+            if (!IsNumberOrDash(f[first]) || !IsNumberOrDash(f[first + 1]) || !IsNumberOrDash(f[first + 2])) continue;
+            var fs = string.Join(' ', f.Take(first));
+            var mount = string.Join(' ', f.Skip(first + 4));
+            rows.Add(new DfRow(fs, Num(f[first]) * unit, Num(f[first + 1]) * unit, Num(f[first + 2]) * unit, Percent(f[first + 3]), mount));
+        }
+        return rows;
+    }
+
+    static bool IsNumberOrDash(string s) => s == "-" || long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out _);
+
+    static long Num(string s) => long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0;
+
+    static int? Percent(string s) => int.TryParse(s.TrimEnd('%'), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
+}

@@ -1,0 +1,25 @@
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Ssh;
+using RemoteGpuTrainer.Engine.Text;
+
+namespace RemoteGpuTrainer.Engine.Probes;
+
+/// <summary>Runs a user's command on a host, bounded on the box (timeout) as well as on our side.</summary>
+public static class CommandRunner
+{
+    /// <summary>Exit status of coreutils `timeout` when it had to stop the command.</summary>
+    public const int RemoteTimeoutExit = 124;
+
+    public static string Wrap(string command, int timeoutSeconds) =>
+        $"rgt_c={ShellQuote.Quote(command)}; rgt_s=$(command -v bash 2>/dev/null || echo /bin/sh); " +
+        $"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {timeoutSeconds} \"$rgt_s\" -c \"$rgt_c\"; else exec \"$rgt_s\" -c \"$rgt_c\"; fi";
+
+    public static async Task<GpuCommandResult> RunAsync(IHostShell shell, string name, string command, int timeoutSeconds, CancellationToken cancellationToken)
+    {
+        // Our side waits a little longer than the box's own timeout so the box reports first.
+        var output = await shell.RunAsync(Wrap(command, timeoutSeconds), TimeSpan.FromSeconds(timeoutSeconds + 10), cancellationToken).ConfigureAwait(false);
+        if (output.ExitCode == RemoteTimeoutExit && output.Duration >= TimeSpan.FromSeconds(timeoutSeconds))
+            throw new RgtException("CommandTimeout", FailureKind.Timeout, $"{name}: the command did not finish within {timeoutSeconds} s and was stopped on the box.");
+        return new GpuCommandResult { Name = name, ExitCode = output.ExitCode, StdOut = output.StdOut, StdErr = output.StdErr, Duration = output.Duration };
+    }
+}

@@ -1,0 +1,133 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace RemoteGpuTrainer.Engine.Ssh;
+
+public enum HostKeyStatus { Known, Unknown, Changed, Revoked }
+
+/// <summary>The result of checking a presented host key against known_hosts.</summary>
+public sealed record HostKeyCheck(HostKeyStatus Status, string KeyType, string Fingerprint, string? KnownFingerprint, string? KnownFile, int? KnownLine);
+
+/// <summary>
+/// OpenSSH known_hosts: plain names, comma lists, wildcards and negations, hashed entries
+/// (|1|salt|hmac), [host]:port for non-22 ports, and the @revoked marker. Keys are compared as
+/// wire-format blobs; fingerprints are OpenSSH's SHA256:base64 form.
+/// </summary>
+public sealed class KnownHosts
+{
+    readonly IReadOnlyList<string> _files;
+
+    public KnownHosts(IEnumerable<string>? files = null)
+    {
+        _files = files?.ToList() is { Count: > 0 } list ? list : new List<string> { DefaultFile };
+    }
+
+    public static string DefaultFile => Path.Combine(ConfigPaths.SshDirectory, "known_hosts");
+
+    /// <summary>The file new keys are appended to (the first one).</summary>
+    public string WriteFile => _files[0];
+
+    public static string HostKey(string host, int port) => port == 22 ? host : $"[{host}]:{port}";
+
+    public static string Fingerprint(byte[] blob) => "SHA256:" + Convert.ToBase64String(SHA256.HashData(blob)).TrimEnd('=');
+
+    public static string KeyTypeOf(byte[] blob)
+    {
+        if (blob.Length < 4) return "unknown";
+        int len = (blob[0] << 24) | (blob[1] << 16) | (blob[2] << 8) | blob[3];
+        return len > 0 && len <= blob.Length - 4 ? Encoding.ASCII.GetString(blob, 4, len) : "unknown";
+    }
+
+    /// <summary>The key types recorded for this host, for steering the key exchange to them.</summary>
+    public IReadOnlySet<string> KnownKeyTypes(string host, int port) =>
+        Entries(host, port).Where(e => !e.Revoked).Select(e => e.KeyType).ToHashSet(StringComparer.Ordinal);
+
+    public HostKeyCheck Check(string host, int port, byte[] blob)
+    {
+        var type = KeyTypeOf(blob);
+        var fp = Fingerprint(blob);
+        HostKeyCheck? changed = null;
+        foreach (var e in Entries(host, port))
+        {
+            if (e.Revoked)
+            {
+                if (e.Blob.AsSpan().SequenceEqual(blob)) return new HostKeyCheck(HostKeyStatus.Revoked, type, fp, fp, e.File, e.Line);
+                continue;
+            }
+            if (e.KeyType != type) continue;
+            if (e.Blob.AsSpan().SequenceEqual(blob)) return new HostKeyCheck(HostKeyStatus.Known, type, fp, fp, e.File, e.Line);
+            changed ??= new HostKeyCheck(HostKeyStatus.Changed, type, fp, Fingerprint(e.Blob), e.File, e.Line);
+        }
+        return changed ?? new HostKeyCheck(HostKeyStatus.Unknown, type, fp, null, null, null);
+    }
+
+    /// <summary>Appends a plain entry for host:port under a lock.</summary>
+    public void Add(string host, int port, byte[] blob)
+    {
+        using var _ = FileLock.Acquire(WriteFile, TimeSpan.FromSeconds(10));
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(WriteFile))!);
+        var line = $"{HostKey(host, port)} {KeyTypeOf(blob)} {Convert.ToBase64String(blob)}\n";
+        var needsNewline = File.Exists(WriteFile) && new FileInfo(WriteFile).Length > 0 && !File.ReadAllText(WriteFile).EndsWith('\n');
+        File.AppendAllText(WriteFile, (needsNewline ? "\n" : "") + line);
+    }
+
+    sealed record Entry(string KeyType, byte[] Blob, bool Revoked, string File, int Line);
+
+    IEnumerable<Entry> Entries(string host, int port)
+    {
+        var name = HostKey(host, port);
+        foreach (var file in _files)
+        {
+            if (!File.Exists(file)) continue;
+            int lineNo = 0;
+            foreach (var raw in File.ReadLines(file))
+            {
+                lineNo++;
+                var line = raw.Trim();
+                if (line.Length == 0 || line.StartsWith('#')) continue;
+                var parts = line.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries);
+                bool revoked = false;
+                int i = 0;
+                if (parts[0].StartsWith('@'))
+                {
+                    if (parts[0] == "@revoked") revoked = true;
+                    else continue; // @cert-authority: certificates are not used here
+                    i = 1;
+                }
+                if (parts.Length < i + 3) continue;
+                if (!HostFieldMatches(parts[i], name)) continue;
+                byte[] blob;
+                try { blob = Convert.FromBase64String(parts[i + 2]); }
+                catch (FormatException) { continue; }
+                yield return new Entry(parts[i + 1], blob, revoked, file, lineNo);
+            }
+        }
+    }
+
+    static bool HostFieldMatches(string field, string name)
+    {
+        if (field.StartsWith("|1|", StringComparison.Ordinal))
+        {
+            var bits = field.Split('|');
+            if (bits.Length != 4) return false;
+            try
+            {
+                var salt = Convert.FromBase64String(bits[2]);
+                var expected = Convert.FromBase64String(bits[3]);
+                using var hmac = new HMACSHA1(salt);
+                return CryptographicOperations.FixedTimeEquals(hmac.ComputeHash(Encoding.ASCII.GetBytes(name)), expected);
+            }
+            catch (FormatException) { return false; }
+        }
+        bool matched = false;
+        foreach (var pat in field.Split(','))
+        {
+            if (pat.StartsWith('!'))
+            {
+                if (Platforms.Glob.IsMatch(name, pat[1..])) return false;
+            }
+            else if (Platforms.Glob.IsMatch(name, pat)) matched = true;
+        }
+        return matched;
+    }
+}

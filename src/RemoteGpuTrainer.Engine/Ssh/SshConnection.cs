@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+
+namespace RemoteGpuTrainer.Engine.Ssh;
+
+/// <summary>
+/// One authenticated SSH connection with verified host key. SSH.NET types never leave this class.
+/// </summary>
+public sealed class SshConnection : IHostShell
+{
+    readonly SshClient _client;
+
+    SshConnection(SshClient client, SshTarget target, string fingerprint, TimeSpan latency)
+    {
+        _client = client;
+        Target = target;
+        HostKeyFingerprint = fingerprint;
+        ConnectLatency = latency;
+    }
+
+    public SshTarget Target { get; }
+    public string HostKeyFingerprint { get; }
+    /// <summary>Time from TCP connect to an authenticated session.</summary>
+    public TimeSpan ConnectLatency { get; }
+
+    public static async Task<SshConnection> ConnectAsync(SshTarget target, bool trustOnFirstUse, CancellationToken cancellationToken)
+    {
+        var keys = LoadKeys(target);
+        var info = new ConnectionInfo(target.HostName, target.Port, target.User, new PrivateKeyAuthenticationMethod(target.User, keys))
+        {
+            Timeout = target.ConnectTimeout,
+            RetryAttempts = 1,
+        };
+        var known = new KnownHosts(target.KnownHostsFiles);
+        SteerHostKeyAlgorithms(info, known.KnownKeyTypes(target.HostName, target.Port));
+        var client = new SshClient(info) { KeepAliveInterval = target.KeepAliveInterval };
+        HostKeyCheck? check = null;
+        byte[]? presented = null;
+        client.HostKeyReceived += (_, e) =>
+        {
+            presented = e.HostKey;
+            check = known.Check(target.HostName, target.Port, e.HostKey);
+            e.CanTrust = check.Status == HostKeyStatus.Known || (check.Status == HostKeyStatus.Unknown && trustOnFirstUse);
+        };
+        var sw = Stopwatch.StartNew();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(target.ConnectTimeout);
+        try
+        {
+            await client.ConnectAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            client.Dispose();
+            throw MapConnectFailure(ex, target, check, cancellationToken);
+        }
+        if (check is null || presented is null)
+        {
+            client.Dispose();
+            throw new RgtException("HostKeyUnverified", FailureKind.SecurityError, $"{target.Name}: the server's host key could not be checked; refusing to continue.");
+        }
+        if (check.Status == HostKeyStatus.Unknown && trustOnFirstUse) known.Add(target.HostName, target.Port, presented);
+        return new SshConnection(client, target, check.Fingerprint, sw.Elapsed);
+    }
+
+    static IPrivateKeySource[] LoadKeys(SshTarget target)
+    {
+        if (target.IdentityFiles.Count == 0)
+            throw new RgtException("AuthenticationFailed", FailureKind.AuthenticationError,
+                $"{target.Name}: no identity file. Pass -IdentityFile, set IdentityFile in ~/.ssh/config, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519) and register its public key with the platform.");
+        var keys = new List<IPrivateKeySource>();
+        foreach (var file in target.IdentityFiles)
+        {
+            try
+            {
+                keys.Add(new PrivateKeyFile(file));
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new RgtException("IdentityFileMissing", FailureKind.AuthenticationError, $"{target.Name}: the identity file {file} does not exist.", ex);
+            }
+            catch (SshPassPhraseNullOrEmptyException ex)
+            {
+                throw new RgtException("IdentityFileEncrypted", FailureKind.AuthenticationError,
+                    $"{target.Name}: the identity file {file} is protected by a passphrase, and no agent is used. Use a key without a passphrase for unattended runs, or decrypt a copy kept with mode 600.", ex);
+            }
+            catch (Exception ex) when (ex is SshException or InvalidOperationException or UnauthorizedAccessException or IOException or ArgumentException)
+            {
+                throw new RgtException("IdentityFileUnreadable", FailureKind.AuthenticationError, $"{target.Name}: cannot read the identity file {file}: {ex.Message}", ex);
+            }
+        }
+        return keys.ToArray();
+    }
+
+    /// <summary>Offer only the key types known_hosts holds for this host, as OpenSSH does, so a known host is checked against the key type it is known by.</summary>
+    static void SteerHostKeyAlgorithms(ConnectionInfo info, IReadOnlySet<string> knownTypes)
+    {
+        if (knownTypes.Count == 0) return;
+        static string KeyTypeOf(string algorithm) => algorithm switch
+        {
+            "rsa-sha2-512" or "rsa-sha2-256" => "ssh-rsa",
+            _ => algorithm,
+        };
+        var offered = info.HostKeyAlgorithms.Keys.ToList();
+        if (!offered.Any(a => knownTypes.Contains(KeyTypeOf(a)))) return;
+        foreach (var algorithm in offered)
+            if (!knownTypes.Contains(KeyTypeOf(algorithm))) info.HostKeyAlgorithms.Remove(algorithm);
+    }
+
+    static Exception MapConnectFailure(Exception ex, SshTarget target, HostKeyCheck? check, CancellationToken userToken)
+    {
+        if (ex is RgtException) return ex;
+        if (check is { Status: HostKeyStatus.Unknown })
+            return new RgtException("HostKeyUnknown", FailureKind.SecurityError,
+                $"{target.Name} ({target.Display}) is not in known_hosts. Its {check.KeyType} host key fingerprint is {check.Fingerprint}. " +
+                "Compare it with the one the platform shows, then run again with -TrustOnFirstUse to record it.", ex);
+        if (check is { Status: HostKeyStatus.Changed })
+            return new RgtException("HostKeyMismatch", FailureKind.SecurityError,
+                $"The host key of {target.Name} ({target.Display}) has CHANGED: known_hosts ({check.KnownFile}, line {check.KnownLine}) has {check.KnownFingerprint}, the server now presents {check.Fingerprint}. " +
+                $"Rental platforms reuse host:port, so the instance was probably re-created or released to someone else; it may also be an attack. " +
+                $"If you re-created it, remove the stale entry with: ssh-keygen -R '{KnownHosts.HostKey(target.HostName, target.Port)}' and connect again with -TrustOnFirstUse.", ex);
+        if (check is { Status: HostKeyStatus.Revoked })
+            return new RgtException("HostKeyRevoked", FailureKind.SecurityError,
+                $"{target.Name} presented the host key {check.Fingerprint}, which known_hosts marks @revoked.", ex);
+        if (ex is OperationCanceledException && userToken.IsCancellationRequested) return ex;
+        if (ex is OperationCanceledException or SshOperationTimeoutException or TimeoutException)
+            return new RgtException("SshTimeout", FailureKind.Timeout,
+                $"{target.Name} ({target.Display}) did not complete the SSH handshake within {target.ConnectTimeout.TotalSeconds:0} s. The instance may be stopped, still booting, or its port changed after a restart; check the platform console.", ex);
+        if (ex is SshAuthenticationException)
+            return new RgtException("AuthenticationFailed", FailureKind.AuthenticationError,
+                $"{target.Name} ({target.Display}) refused the key(s) {string.Join(", ", target.IdentityFiles)} for user {target.User}. Register the public key with the platform or set -IdentityFile.", ex);
+        if (ex is SocketException se)
+            return new RgtException("HostUnreachable", FailureKind.ConnectionError,
+                $"{target.Name} ({target.Display}) is unreachable: {se.SocketErrorCode}. The instance may be stopped or its port changed; only the platform console shows power and balance.", ex);
+        if (ex is SshConnectionException or SshException)
+            return new RgtException("HostUnreachable", FailureKind.ConnectionError,
+                $"{target.Name} ({target.Display}): the SSH connection failed: {ex.Message}", ex);
+        return new RgtException("HostUnreachable", FailureKind.ConnectionError, $"{target.Name} ({target.Display}): {ex.Message}", ex);
+    }
+
+    public async Task<CommandOutput> RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, string? standardInput = null)
+    {
+        var sw = Stopwatch.StartNew();
+        using var cmd = _client.CreateCommand(command);
+        cmd.CommandTimeout = timeout;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        linked.CancelAfter(timeout);
+        try
+        {
+            var run = cmd.ExecuteAsync(linked.Token);
+            if (standardInput is not null)
+            {
+                using var input = cmd.CreateInputStream();
+                var bytes = System.Text.Encoding.UTF8.GetBytes(standardInput);
+                await input.WriteAsync(bytes, linked.Token).ConfigureAwait(false);
+            }
+            await run.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SshOperationTimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RgtException("CommandTimeout", FailureKind.Timeout,
+                $"{Target.Name}: the command did not finish within {timeout.TotalSeconds:0} s and was stopped.", ex);
+        }
+        catch (Exception ex) when (ex is SshConnectionException or SshException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RgtException("ConnectionLost", FailureKind.ConnectionError, $"{Target.Name}: the SSH connection dropped during the command: {ex.Message}", ex);
+        }
+        return new CommandOutput(cmd.ExitStatus, cmd.Result, cmd.Error, sw.Elapsed, cmd.ExitSignal);
+    }
+
+    public void Dispose()
+    {
+        // Disconnect can block on a dead link (SSH.NET #1552): give it a moment, then let go.
+        var client = _client;
+        var t = Task.Run(() => { try { client.Disconnect(); } catch (Exception) { } finally { client.Dispose(); } });
+        t.Wait(TimeSpan.FromSeconds(2));
+    }
+}

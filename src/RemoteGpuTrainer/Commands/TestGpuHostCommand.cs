@@ -1,0 +1,35 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Probes;
+using RemoteGpuTrainer.Engine.Ssh;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Connects to each host (host key verified) and reports GPUs, driver, CUDA, Python, tmux and disks in one round trip.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "GpuHost", DefaultParameterSetName = ByName)]
+[OutputType(typeof(GpuHostTest))]
+public sealed class TestGpuHostCommand : HostCmdlet
+{
+    /// <summary>Record an unknown host key in known_hosts instead of refusing (a changed key is always refused).</summary>
+    [Parameter]
+    public SwitchParameter TrustOnFirstUse { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 300)]
+    public int ConnectTimeoutSeconds { get; set; } = 15;
+
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int TimeoutSeconds { get; set; } = 60;
+
+    protected override void EndProcessing()
+    {
+        using var connector = new HostConnector(new ConnectOptions(TrustOnFirstUse, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
+        FanOutHosts(async (host, ct) =>
+        {
+            var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
+            var output = await conn.RunAsync(HostTestProbe.Script(host), TimeSpan.FromSeconds(TimeoutSeconds), ct).ConfigureAwait(false);
+            return HostTestProbe.Parse(host, output.StdOut, conn.HostKeyFingerprint, conn.ConnectLatency, DateTimeOffset.Now);
+        }, "Testing GPU hosts");
+    }
+}

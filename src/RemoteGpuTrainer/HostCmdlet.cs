@@ -1,0 +1,87 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
+
+namespace RemoteGpuTrainer;
+
+/// <summary>
+/// Base of every cmdlet that acts on hosts: binds hosts by value (GpuHost) or by name (any object
+/// with a Name property), collects them, and fans the work out with a throttle; results are written
+/// by the pipeline thread as each host finishes.
+/// </summary>
+public abstract class HostCmdlet : RgtCmdlet
+{
+    protected const string ByName = "ByName";
+    protected const string ByObject = "ByObject";
+
+    readonly List<GpuHost> _hosts = new();
+
+    /// <summary>Host names from the inventory; wildcards allowed.</summary>
+    [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(HostNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Name { get; set; } = Array.Empty<string>();
+
+    [Parameter(ParameterSetName = ByObject, Mandatory = true, ValueFromPipeline = true)]
+    [Alias("Host")]
+    [ValidateNotNull]
+    public GpuHost[] InputObject { get; set; } = Array.Empty<GpuHost>();
+
+    /// <summary>How many hosts are worked on at once.</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = 32;
+
+    protected IReadOnlyList<GpuHost> Hosts => _hosts;
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == ByObject)
+        {
+            foreach (var h in InputObject) AddHost(h);
+            return;
+        }
+        IReadOnlyList<GpuHost> inventory;
+        try { inventory = Inventory.Load(); }
+        catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
+        foreach (var n in Name)
+        {
+            var pattern = new WildcardPattern(n, WildcardOptions.IgnoreCase);
+            var matches = inventory.Where(h => pattern.IsMatch(h.Name)).ToList();
+            if (matches.Count == 0)
+                WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound,
+                    $"No host named '{n}' is registered. Register it with New-GpuRental, or list hosts with Get-GpuHost."), n);
+            foreach (var h in matches) AddHost(h);
+        }
+    }
+
+    void AddHost(GpuHost h)
+    {
+        if (!_hosts.Any(x => string.Equals(x.Name, h.Name, StringComparison.OrdinalIgnoreCase))) _hosts.Add(h);
+    }
+
+    /// <summary>Runs <paramref name="work"/> for every collected host and writes each result or error as it arrives.</summary>
+    protected void FanOutHosts<T>(Func<GpuHost, CancellationToken, Task<T>> work, string activity)
+    {
+        int done = 0;
+        var progress = new ProgressRecord(1, activity, $"0 of {_hosts.Count} hosts");
+        foreach (var r in FanOut.Run(_hosts, ThrottleLimit, work, Cancellation))
+        {
+            done++;
+            if (_hosts.Count > 1)
+            {
+                progress.StatusDescription = $"{done} of {_hosts.Count} hosts (last: {r.Item.Name})";
+                progress.PercentComplete = done * 100 / _hosts.Count;
+                WriteProgress(progress);
+            }
+            if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
+            else WriteObject(r.Value);
+        }
+        if (_hosts.Count > 1)
+        {
+            progress.RecordType = ProgressRecordType.Completed;
+            WriteProgress(progress);
+        }
+    }
+}

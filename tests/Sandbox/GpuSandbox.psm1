@@ -1,0 +1,149 @@
+# The sandbox GPU box: a real OpenSSH server on 127.0.0.1 with throwaway keys, whose PATH puts
+# stand-ins for nvidia-smi (and later dmesg, fuser) first. Tests, the demo and benchmarks use it.
+# Not part of the shipped module.
+
+Set-StrictMode -Version Latest
+
+$script:SandboxHome = $PSScriptRoot
+
+function Get-FreeTcpPort {
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+}
+
+function Find-Sshd {
+    foreach ($candidate in '/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd') {
+        if (Test-Path $candidate) { return $candidate }
+    }
+    throw "sshd was not found. Install the OpenSSH server (Debian: apt-get install openssh-server)."
+}
+
+function Start-GpuSandbox {
+    <#
+    .SYNOPSIS
+    Starts a sandbox GPU box: a real sshd on 127.0.0.1 on a free port, throwaway host and user keys.
+    .OUTPUTS
+    An object with HostName, Port, User, IdentityFile, HostKeyFingerprint, Root, DataDir, DurableDir,
+    ConnectionString, KnownHostsLine and Pid.
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $Scenario = 'healthy-h100x8',
+        # Leave tmux off the box's PATH, to exercise the nohup detach path.
+        [switch] $NoTmux
+    )
+    $sshd = Find-Sshd
+    if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) {
+        throw "Unknown sandbox scenario '$Scenario'. Known: $((Get-ChildItem (Join-Path $script:SandboxHome 'scenarios') -Directory).Name -join ', ')"
+    }
+    $root = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-sbx-" + [guid]::NewGuid().ToString('N').Substring(0, 10))
+    $null = New-Item -ItemType Directory -Path $root, "$root/bin", "$root/box/data", "$root/box/durable"
+    Set-Content -Path "$root/scenario" -Value $Scenario -NoNewline
+    foreach ($tool in Get-ChildItem (Join-Path $script:SandboxHome 'bin')) {
+        Copy-Item $tool.FullName "$root/bin/"
+    }
+    # tmux and python are real; NoTmux builds a PATH without the system directories holding tmux.
+    $path = "$root/bin:/usr/local/bin:/usr/bin:/bin"
+    if ($NoTmux) {
+        $null = New-Item -ItemType Directory -Path "$root/sysbin"
+        foreach ($dir in '/usr/local/bin', '/usr/bin', '/bin') {
+            foreach ($f in Get-ChildItem $dir -ErrorAction SilentlyContinue) {
+                if ($f.Name -ne 'tmux' -and -not (Test-Path "$root/sysbin/$($f.Name)")) {
+                    $null = New-Item -ItemType SymbolicLink -Path "$root/sysbin/$($f.Name)" -Target $f.FullName
+                }
+            }
+        }
+        $path = "$root/bin:$root/sysbin"
+    }
+    & ssh-keygen -q -t ed25519 -N '' -C 'rgt-sandbox-host' -f "$root/hostkey" | Out-Null
+    & ssh-keygen -q -t ed25519 -N '' -C 'rgt-sandbox-user' -f "$root/userkey" | Out-Null
+    Copy-Item "$root/userkey.pub" "$root/authorized_keys"
+    $user = [Environment]::UserName
+    if ($user -eq 'root' -and -not (Test-Path /run/sshd)) { $null = New-Item -ItemType Directory -Path /run/sshd }
+    $fixtures = Join-Path $script:SandboxHome 'scenarios'
+
+    for ($attempt = 1; $attempt -le 5; $attempt++) {
+        $port = Get-FreeTcpPort
+        @"
+Port $port
+ListenAddress 127.0.0.1
+HostKey $root/hostkey
+PidFile $root/sshd.pid
+AuthorizedKeysFile $root/authorized_keys
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+AllowUsers $user
+MaxStartups 200:30:400
+MaxSessions 32
+LogLevel ERROR
+PrintMotd no
+Subsystem sftp internal-sftp
+SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" SHLVL=1 LC_ALL=C.UTF-8
+"@ | Set-Content -Path "$root/sshd_config"
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($sshd)
+        foreach ($a in '-D', '-e', '-f', "$root/sshd_config") { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardError = $true
+        $psi.RedirectStandardOutput = $true
+        $psi.UseShellExecute = $false
+        $proc = [System.Diagnostics.Process]::Start($psi)
+        $log = "$root/sshd.log"
+        # Drain sshd's stderr into a file without blocking this runspace.
+        $null = $proc.StandardError.BaseStream.CopyToAsync([System.IO.File]::Open($log, 'Create', 'Write', 'ReadWrite'))
+        $ready = $false
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while ([DateTime]::UtcNow -lt $deadline -and -not $proc.HasExited) {
+            $client = [System.Net.Sockets.TcpClient]::new()
+            try { $client.Connect('127.0.0.1', $port); $ready = $true; break } catch { Start-Sleep -Milliseconds 50 } finally { $client.Dispose() }
+        }
+        if ($ready) { break }
+        if (-not $proc.HasExited) { $proc.Kill() }
+        if ($attempt -eq 5) { throw "sshd did not start: $(Get-Content $log -Raw -ErrorAction SilentlyContinue)" }
+    }
+    $fp = ((& ssh-keygen -l -E sha256 -f "$root/hostkey.pub") -split ' ')[1]
+    $pub = (Get-Content "$root/hostkey.pub" -Raw).Trim() -split ' '
+    [pscustomobject]@{
+        PSTypeName         = 'RemoteGpuTrainer.Sandbox'
+        HostName           = '127.0.0.1'
+        Port               = $port
+        User               = $user
+        IdentityFile       = "$root/userkey"
+        HostKeyFingerprint = $fp
+        Root               = $root
+        DataDir            = "$root/box/data"
+        DurableDir         = "$root/box/durable"
+        Scenario           = $Scenario
+        ConnectionString   = "ssh -p $port -i $root/userkey $user@127.0.0.1"
+        KnownHostsLine     = "[127.0.0.1]:$port $($pub[0]) $($pub[1])"
+        Pid                = $proc.Id
+    }
+}
+
+function Set-GpuSandboxScenario {
+    <# .SYNOPSIS Switches what the sandbox's stand-in tools replay, without restarting sshd. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] $Sandbox, [Parameter(Mandatory)] [string] $Scenario)
+    process {
+        if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) { throw "Unknown sandbox scenario '$Scenario'." }
+        Set-Content -Path "$($Sandbox.Root)/scenario" -Value $Scenario -NoNewline
+    }
+}
+
+function Stop-GpuSandbox {
+    <# .SYNOPSIS Stops that sandbox's sshd (by its PID only) and deletes its folder. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] $Sandbox)
+    process {
+        $p = Get-Process -Id $Sandbox.Pid -ErrorAction SilentlyContinue
+        if ($p -and $p.Path -like '*sshd*') { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
+        if ($Sandbox.Root -like '*rgt-sbx-*' -and (Test-Path $Sandbox.Root)) {
+            Remove-Item -Recurse -Force $Sandbox.Root
+        }
+    }
+}
+
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario
