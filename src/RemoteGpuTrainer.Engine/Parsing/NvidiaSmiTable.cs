@@ -19,15 +19,14 @@ public static class NvidiaSmiTable
     public static NvidiaSmiSummary? Parse(string text)
     {
         var driver = DriverRx.Match(text);
-        if (!driver.Success && !text.Contains("NVIDIA-SMI", StringComparison.Ordinal)) return null;
+        if (!driver.Success) return null;
         var names = new List<string>();
-        bool mig = false;
+        bool mig = text.Contains("MIG devices:", StringComparison.Ordinal);
         foreach (var line in text.Replace("\r\n", "\n").Split('\n'))
         {
             if (line.Contains("MIG devices:", StringComparison.Ordinal) || line.Contains("Processes:", StringComparison.Ordinal)) break;
             var m = GpuRowRx.Match(line);
             if (m.Success) names.Add(m.Groups[2].Value.Trim());
-            if (Regex.IsMatch(line, @"\|\s+Enabled\s+\|\s*$")) mig = true;
         }
         var cuda = CudaRx.Match(text);
         return new NvidiaSmiSummary(driver.Success ? driver.Groups[1].Value : null, cuda.Success ? cuda.Groups[1].Value : null, names, mig);

@@ -47,7 +47,10 @@ public sealed class ProbeSections
 
     public int? ExitCode(string name) => _rc.TryGetValue(name, out var rc) ? rc : null;
 
-    /// <summary>Shell text that prints a section: marker, the command's output (stderr too), then its exit code.</summary>
+    /// <summary>
+    /// Shell text that prints a section: marker, the command's output (stderr too), then its exit
+    /// code. The command runs in a subshell so its own `exit` ends only that section.
+    /// </summary>
     public static string Emit(string name, string command) =>
-        $"echo '{Marker}{name}'; {{ {command} ; }} 2>&1; echo \"{Marker}{name} rc=$?\"\n";
+        $"echo '{Marker}{name}'; ( {command} ) 2>&1; echo \"{Marker}{name} rc=$?\"\n";
 }
