@@ -34,6 +34,11 @@ $Out = Join-Path $Root 'out'
 $Staged = Join-Path $Out 'RemoteGpuTrainer'
 $PesterVersion = '5.7.1'
 
+# A fresh pwsh of the same version as this one (the local tool, or an installed pwsh).
+function Invoke-FreshPwsh([string[]] $Arguments) {
+    & dotnet (Join-Path $PSHOME 'pwsh.dll') @Arguments
+}
+
 function Invoke-Native([string] $Exe, [string[]] $Arguments) {
     & $Exe @Arguments
     if ($LASTEXITCODE -ne 0) { throw "$Exe $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
@@ -106,7 +111,7 @@ function Invoke-Test {
     $pwshArgs = @('-NoProfile', '-File', (Join-Path $Root 'tests/Invoke-PesterSuite.ps1'),
         '-PesterModule', $pesterModule, '-ModuleManifest', (Join-Path $Staged 'RemoteGpuTrainer.psd1'), '-ResultFile', $pesterJson)
     if ($PesterPath) { $pwshArgs += @('-Path', ($PesterPath -join ',')) }
-    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) @pwshArgs
+    Invoke-FreshPwsh $pwshArgs
     $pester = if (Test-Path $pesterJson) { Get-Content $pesterJson -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
     if ($pester.Passed + $pester.Failed -eq 0) { $pester = [pscustomobject]@{ Passed = 0; Failed = 1 }; Write-Host 'Pester ran no test' }
 
@@ -118,14 +123,14 @@ function Invoke-Test {
 }
 
 function Invoke-Demo {
-    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -File (Join-Path $Root 'tests/Sandbox/Demo.ps1') -ModuleManifest (Join-Path $Staged 'RemoteGpuTrainer.psd1')
+    Invoke-FreshPwsh @('-NoProfile', '-File', (Join-Path $Root 'tests/Sandbox/Demo.ps1'), '-ModuleManifest', (Join-Path $Staged 'RemoteGpuTrainer.psd1'))
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
 function Invoke-Bench {
     foreach ($bench in Get-ChildItem (Join-Path $Root 'bench') -Filter *.ps1) {
         Write-Host "== $($bench.Name)"
-        & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -File $bench.FullName -ModuleManifest (Join-Path $Staged 'RemoteGpuTrainer.psd1')
+        Invoke-FreshPwsh @('-NoProfile', '-File', $bench.FullName, '-ModuleManifest', (Join-Path $Staged 'RemoteGpuTrainer.psd1'))
         if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
     }
 }

@@ -49,8 +49,8 @@ function Start-GpuSandbox {
         $null = New-Item -ItemType Directory -Path "$root/sysbin"
         foreach ($dir in '/usr/local/bin', '/usr/bin', '/bin') {
             foreach ($f in Get-ChildItem $dir -ErrorAction SilentlyContinue) {
-                if ($f.Name -ne 'tmux' -and -not (Test-Path "$root/sysbin/$($f.Name)")) {
-                    $null = New-Item -ItemType SymbolicLink -Path "$root/sysbin/$($f.Name)" -Target $f.FullName
+                if ($f.Name -ne 'tmux' -and -not (Test-Path -LiteralPath "$root/sysbin/$($f.Name)")) {
+                    $null = [System.IO.File]::CreateSymbolicLink("$root/sysbin/$($f.Name)", $f.FullName)
                 }
             }
         }

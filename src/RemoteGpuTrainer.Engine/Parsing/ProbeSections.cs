@@ -49,8 +49,9 @@ public sealed class ProbeSections
 
     /// <summary>
     /// Shell text that prints a section: marker, the command's output (stderr too), then its exit
-    /// code. The command runs in a subshell so its own `exit` ends only that section.
+    /// code. The command runs in a subshell so its own `exit` ends only that section; a newline is
+    /// printed before the exit-code marker because recorded outputs often lack a final one.
     /// </summary>
     public static string Emit(string name, string command) =>
-        $"echo '{Marker}{name}'; ( {command} ) 2>&1; echo \"{Marker}{name} rc=$?\"\n";
+        $"echo '{Marker}{name}'; ( {command} ) 2>&1; rgt_rc=$?; echo; echo \"{Marker}{name} rc=$rgt_rc\"\n";
 }

@@ -1,0 +1,26 @@
+BeforeAll { . $PSScriptRoot/TestHelpers.ps1 }
+
+Describe 'Get-GpuPlatform' {
+    It 'lists every platform of the catalog spec' {
+        (Get-GpuPlatform).Name | Should -Be @('autodl', 'colab', 'featurize', 'generic-ssh', 'gpushare', 'kaggle', 'kubernetes', 'lambda', 'lanrui', 'local', 'matpool', 'paperspace', 'runpod', 'slurm', 'vastai')
+    }
+    It 'returns typed profiles with the facts a tenant needs' {
+        $p = Get-GpuPlatform autodl
+        $p.GetType().FullName | Should -Be 'RemoteGpuTrainer.Engine.Model.GpuPlatform'
+        $p.MeterStopVerb | Should -Be '关机'
+        $p.DurableDir | Should -Be '/root/autodl-fs'
+        $p.DangerClocks[0].After | Should -Match '^15 days'
+        $p.Facts['inode_cap'] | Should -Match '200K'
+    }
+    It 'accepts wildcards' {
+        (Get-GpuPlatform '*pod*').Name | Should -Be 'runpod'
+    }
+    It 'reports an unknown name with a stable error id' {
+        { Get-GpuPlatform aws -ErrorAction Stop } | Should -Throw -ErrorId 'PlatformUnknown,RemoteGpuTrainer.Commands.GetGpuPlatformCommand'
+    }
+    It 'shows a table view' {
+        $text = Get-GpuPlatform runpod | Out-String
+        $text | Should -Match 'MeterStop'
+        $text | Should -Match 'terminate'
+    }
+}

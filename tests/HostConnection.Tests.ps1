@@ -1,0 +1,204 @@
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    $script:TestDir = New-TestHome
+    $script:Box = Start-GpuSandbox
+    $script:Box2 = Start-GpuSandbox -Scenario no-driver -NoTmux
+}
+AfterAll {
+    $script:Box, $script:Box2 | Where-Object { $_ } | Stop-GpuSandbox
+    Restore-TestHome $script:TestDir
+}
+
+Describe 'Host keys' {
+    BeforeEach {
+        Remove-Item "$env:RGT_HOME/hosts.yml", "$env:HOME/.ssh/known_hosts" -ErrorAction SilentlyContinue
+        $null = Register-Sandbox $script:Box -Name box
+    }
+    It 'refuses an unknown key, showing the SHA256 fingerprint and the switch that accepts it' {
+        $err = $null
+        $r = Test-GpuHost box -ErrorVariable err -ErrorAction SilentlyContinue
+        $r | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'HostKeyUnknown,RemoteGpuTrainer.Commands.TestGpuHostCommand'
+        $err[0].Exception.Message | Should -BeLike "*$($script:Box.HostKeyFingerprint)*"
+        $err[0].Exception.Message | Should -Match 'TrustOnFirstUse'
+        $err[0].TargetObject | Should -Be 'box'
+        Test-Path "$env:HOME/.ssh/known_hosts" | Should -BeFalse
+    }
+    It 'records the key with -TrustOnFirstUse, then trusts it' {
+        $r = Test-GpuHost box -TrustOnFirstUse
+        $r.HostKeyFingerprint | Should -Be $script:Box.HostKeyFingerprint
+        Get-Content "$env:HOME/.ssh/known_hosts" | Should -Contain $script:Box.KnownHostsLine
+        (& ssh-keygen -F "[127.0.0.1]:$($script:Box.Port)" -f "$env:HOME/.ssh/known_hosts") -join "`n" | Should -Match 'ssh-ed25519'
+        (Test-GpuHost box).Reachable | Should -BeTrue
+    }
+    It 'accepts a hashed known_hosts entry' {
+        Set-Content "$env:HOME/.ssh/known_hosts" $script:Box.KnownHostsLine
+        & ssh-keygen -q -H -f "$env:HOME/.ssh/known_hosts" 2>$null | Out-Null
+        Get-Content "$env:HOME/.ssh/known_hosts" -Raw | Should -Match '^\|1\|'
+        (Test-GpuHost box).Reachable | Should -BeTrue
+    }
+    It 'refuses a changed key, naming old and new fingerprints and how to drop the stale entry' {
+        & ssh-keygen -q -t ed25519 -N '' -f "$script:TestDir/other" | Out-Null
+        $other = (Get-Content "$script:TestDir/other.pub") -split ' '
+        Set-Content "$env:HOME/.ssh/known_hosts" "[127.0.0.1]:$($script:Box.Port) $($other[0]) $($other[1])"
+        $oldFp = ((& ssh-keygen -l -E sha256 -f "$script:TestDir/other.pub") -split ' ')[1]
+        $err = $null
+        Test-GpuHost box -TrustOnFirstUse -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'HostKeyMismatch,RemoteGpuTrainer.Commands.TestGpuHostCommand'
+        $m = $err[0].Exception.Message
+        $m | Should -BeLike "*$oldFp*"
+        $m | Should -BeLike "*$($script:Box.HostKeyFingerprint)*"
+        $m | Should -Match 're-created'
+        $m | Should -Match 'ssh-keygen -R'
+        (Get-Content "$env:HOME/.ssh/known_hosts") | Should -Not -Contain $script:Box.KnownHostsLine
+    }
+}
+
+Describe 'Test-GpuHost' {
+    BeforeAll {
+        Remove-Item "$env:RGT_HOME/hosts.yml", "$env:HOME/.ssh/known_hosts" -ErrorAction SilentlyContinue
+        $null = Register-Sandbox $script:Box -Name box -Trust
+        $null = Register-Sandbox $script:Box2 -Name nodriver -Trust
+    }
+    It 'reports GPUs, driver, CUDA, python, tmux and both directories in one round trip' {
+        $r = Test-GpuHost box
+        $r.GetType().FullName | Should -Be 'RemoteGpuTrainer.Engine.Model.GpuHostTest'
+        $r.Reachable | Should -BeTrue
+        $r.GpuCount | Should -Be 8
+        $r.GpuNames | Select-Object -Unique | Should -Be 'NVIDIA H100 80GB HBM3'
+        $r.Driver | Should -Be '550.90.07'
+        $r.CudaVersion | Should -Be '12.4'
+        $r.Python | Should -Match '^Python 3\.'
+        $r.Tmux | Should -BeTrue
+        $r.OS | Should -Not -BeNullOrEmpty
+        $r.Latency | Should -BeGreaterThan ([TimeSpan]::Zero)
+        $r.DataDir.Exists | Should -BeTrue
+        $r.DataDir.FreeBytes | Should -BeGreaterThan 0
+        $r.DataDir.FreeInodes | Should -BeGreaterThan 0
+        $r.DurableDir.Exists | Should -BeTrue
+        $r.Findings | Should -BeNullOrEmpty
+        ($r | Out-String) | Should -Match '8x NVIDIA H100 80GB HBM3'
+    }
+    It 'says so when the driver is gone and tmux is missing' {
+        $r = Test-GpuHost nodriver
+        $r.GpuCount | Should -Be 0
+        $r.Tmux | Should -BeFalse
+        ($r.Findings -join "`n") | Should -Match "couldn't communicate with the NVIDIA driver"
+        ($r.Findings -join "`n") | Should -Match 'setsid nohup'
+    }
+    It 'reports a missing directory without running anything hidden in its name' {
+        $marker = "$script:TestDir/pwned"
+        Set-GpuHost box -DataDir "/nonexistent/`$(touch $marker)/x'y"
+        $r = Test-GpuHost box
+        $r.DataDir.Exists | Should -BeFalse
+        ($r.Findings -join "`n") | Should -Match 'does not exist'
+        Test-Path $marker | Should -BeFalse
+        Set-GpuHost box -DataDir $script:Box.DataDir
+    }
+    It 'takes hosts from the pipeline and the inventory by wildcard' {
+        (Get-GpuHost | Test-GpuHost | Sort-Object Name).Name | Should -Be @('box', 'nodriver')
+        (Test-GpuHost 'no*').Name | Should -Be 'nodriver'
+    }
+    It 'gives each failing host its own error record while the others still report' {
+        $silent = Start-SilentListener
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($silent.LocalEndpoint.Port)" -Name hung -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $null = New-GpuRental "root@127.0.0.1:$(Get-ClosedPort)" -Name closed -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $err = $null
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            $ok = Test-GpuHost box, hung, closed -ConnectTimeoutSeconds 3 -ErrorVariable err -ErrorAction SilentlyContinue
+            $sw.Stop()
+            $ok.Name | Should -Be 'box'
+            ($err | Where-Object TargetObject -EQ 'hung').FullyQualifiedErrorId | Should -Be 'SshTimeout,RemoteGpuTrainer.Commands.TestGpuHostCommand'
+            ($err | Where-Object TargetObject -EQ 'closed').FullyQualifiedErrorId | Should -Be 'HostUnreachable,RemoteGpuTrainer.Commands.TestGpuHostCommand'
+            $sw.Elapsed.TotalSeconds | Should -BeLessThan 30
+        } finally {
+            $silent.Stop()
+            Remove-GpuHost hung, closed -Confirm:$false
+        }
+    }
+    It 'reports a refused key as AuthenticationFailed' {
+        & ssh-keygen -q -t ed25519 -N '' -f "$script:TestDir/stranger" | Out-Null
+        $null = New-GpuRental "root@127.0.0.1:$($script:Box.Port)" -Name stranger -IdentityFile "$script:TestDir/stranger" -WarningAction SilentlyContinue
+        try {
+            { Test-GpuHost stranger -ErrorAction Stop } | Should -Throw -ErrorId 'AuthenticationFailed,RemoteGpuTrainer.Commands.TestGpuHostCommand'
+        } finally { Remove-GpuHost stranger -Confirm:$false }
+    }
+    It 'resolves an ~/.ssh/config alias like ssh does' {
+        @"
+Host gpu-alias
+  HostName 127.0.0.1
+  Port $($script:Box.Port)
+  User $($script:Box.User)
+  IdentityFile $($script:Box.IdentityFile)
+  ConnectTimeout 5
+  ServerAliveInterval 10
+  ServerAliveCountMax 3
+"@ | Set-Content "$env:HOME/.ssh/config"
+        try {
+            $h = New-GpuRental gpu-alias -WarningAction SilentlyContinue
+            $h.Name | Should -Be 'gpu-alias'
+            $h.Port | Should -BeNullOrEmpty
+            (Test-GpuHost gpu-alias).GpuCount | Should -Be 8
+        } finally {
+            Remove-Item "$env:HOME/.ssh/config"
+            Remove-GpuHost gpu-alias -Confirm:$false
+        }
+    }
+}
+
+Describe 'Invoke-GpuCommand' {
+    BeforeAll {
+        Remove-Item "$env:RGT_HOME/hosts.yml", "$env:HOME/.ssh/known_hosts" -ErrorAction SilentlyContinue
+        $null = Register-Sandbox $script:Box -Name box -Trust
+        $null = Register-Sandbox $script:Box2 -Name box2 -Trust
+    }
+    It 'returns exit code, stdout, stderr and duration per host' {
+        $r = Invoke-GpuCommand box -Command 'echo out; echo err >&2; exit 3'
+        $r.GetType().FullName | Should -Be 'RemoteGpuTrainer.Engine.Model.GpuCommandResult'
+        $r.ExitCode | Should -Be 3
+        $r.StdOut | Should -Be "out`n"
+        $r.StdErr | Should -Be "err`n"
+        $r.Duration | Should -BeGreaterThan ([TimeSpan]::Zero)
+    }
+    It 'passes the command text through unchanged, quotes and all' {
+        $cmd = "printf '%s|' 'it'\''s' `"a b`" '`$(id)' '训练'"
+        (Invoke-GpuCommand box -Command $cmd).StdOut | Should -Be "it's|a b|`$(id)|训练|"
+    }
+    It 'runs on many hosts at once and a timeout is an error for that host only' {
+        $err = $null
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $r = Get-GpuHost | Invoke-GpuCommand -Command 'if [ -z "$(command -v tmux)" ]; then sleep 30; fi; echo done' -TimeoutSeconds 3 -ErrorVariable err -ErrorAction SilentlyContinue
+        $sw.Stop()
+        $r.Name | Should -Be 'box'
+        $r.StdOut | Should -Be "done`n"
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Be 'CommandTimeout,RemoteGpuTrainer.Commands.InvokeGpuCommandCommand'
+        $err[0].TargetObject | Should -Be 'box2'
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 20
+        # the timed-out command was stopped on the box too
+        (Invoke-GpuCommand box2 -Command 'ps -C sleep -o stat= | grep -vc Z').StdOut.Trim() | Should -Be '0'
+    }
+    It 'never runs a hostile host name or tag' {
+        $marker = "$script:TestDir/pwned-tag"
+        $null = New-GpuRental $script:Box.ConnectionString -Name box -Tag "`$(touch $marker)", "`"; touch $marker; #" -WarningAction SilentlyContinue
+        (Invoke-GpuCommand box -Command 'echo ok').StdOut | Should -Be "ok`n"
+        (Test-GpuHost box).Reachable | Should -BeTrue
+        Test-Path $marker | Should -BeFalse
+        (Get-GpuHost box).Tags | Should -Contain "`$(touch $marker)"
+    }
+}
+
+Describe 'The sandbox' {
+    It 'runs several boxes at once and stops only its own sshd' {
+        $a = Start-GpuSandbox
+        $b = Start-GpuSandbox
+        try {
+            $a.Port | Should -Not -Be $b.Port
+            Stop-GpuSandbox $a
+            Get-Process -Id $a.Pid -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            Test-Path $a.Root | Should -BeFalse
+            Get-Process -Id $b.Pid | Should -Not -BeNullOrEmpty
+        } finally { Stop-GpuSandbox $b }
+    }
+}
