@@ -24,10 +24,24 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
         return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
     }
 
-    /// <summary>Runs when this assembly loads, before any cmdlet type touches the engine.</summary>
+    static int _registered;
+
+    /// <summary>
+    /// Hooks the default context's resolution of the engine. Runs from Import-Module (OnImport) and,
+    /// as a fallback, from the module initializer when code of this assembly first runs.
+    /// </summary>
 #pragma warning disable CA2255 // a binary module is exactly where a module initializer belongs
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void Register() => Default.Resolving += (_, name) =>
-        name.Name == "RemoteGpuTrainer.Engine" ? Instance.LoadFromAssemblyName(name) : null;
+    internal static void Register()
+    {
+        if (Interlocked.Exchange(ref _registered, 1) == 1) return;
+        Default.Resolving += (_, name) => name.Name == "RemoteGpuTrainer.Engine" ? Instance.LoadFromAssemblyName(name) : null;
+    }
+}
+
+/// <summary>Called by Import-Module before PowerShell reads any cmdlet's parameter metadata.</summary>
+public sealed class ModuleImport : System.Management.Automation.IModuleAssemblyInitializer
+{
+    public void OnImport() => DependencyLoadContext.Register();
 }

@@ -27,5 +27,8 @@ public sealed class GpuHostTest
 /// <summary>A remote directory: whether it exists and the free bytes and inodes of its file system.</summary>
 public sealed record GpuDirectoryCheck(string Path, bool Exists, long? FreeBytes, long? TotalBytes, long? FreeInodes, long? TotalInodes, string? MountedOn)
 {
+    /// <summary>Free bytes in human units, for views.</summary>
+    public string FreeText => Exists ? Format.Bytes(FreeBytes) : "missing";
+
     public override string ToString() => Exists ? $"{Path} ({Format.Bytes(FreeBytes)} free, {FreeInodes?.ToString() ?? "?"} inodes free)" : $"{Path} (missing)";
 }

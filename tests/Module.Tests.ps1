@@ -1,0 +1,129 @@
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    $script:Docs = Join-Path $PSScriptRoot '../docs'
+    $script:Exported = (Import-PowerShellDataFile $env:RGT_TEST_MODULE).CmdletsToExport
+    $script:Common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+    function Invoke-FreshPwsh([string] $Script) {
+        $file = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-child-" + [guid]::NewGuid().ToString('N') + '.ps1')
+        Set-Content $file $Script
+        try { & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File $file 2>&1 } finally { Remove-Item $file }
+    }
+}
+
+Describe 'The module' {
+    It 'exports exactly the cmdlets of its manifest' {
+        (Get-Command -Module RemoteGpuTrainer).Name | Sort-Object | Should -Be ($script:Exported | Sort-Object)
+    }
+    It 'targets PowerShell 7.4+ Core' {
+        $m = Import-PowerShellDataFile $env:RGT_TEST_MODULE
+        $m.CompatiblePSEditions | Should -Be 'Core'
+        $m.PowerShellVersion | Should -Be '7.4'
+    }
+    It 'keeps SSH.NET and YamlDotNet private: works after another YamlDotNet was loaded first' {
+        $yaml13 = Join-Path (Split-Path (Split-Path (Get-Module Pester).Path)) '../../yamldotnet/13.1.1/lib/net7.0/YamlDotNet.dll'
+        if (-not (Test-Path $yaml13)) {
+            $root = ((& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', '').Trim()
+            $yaml13 = Join-Path $root 'yamldotnet/13.1.1/lib/net7.0/YamlDotNet.dll'
+        }
+        Test-Path $yaml13 | Should -BeTrue
+        $out = Invoke-FreshPwsh @"
+`$ErrorActionPreference = 'Stop'
+`$env:RGT_HOME = Join-Path ([IO.Path]::GetTempPath()) ('rgt-alc-' + [guid]::NewGuid().ToString('N'))
+Add-Type -Path '$yaml13'
+'loaded=' + ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'YamlDotNet' } | ForEach-Object { `$_.GetName().Version.Major })
+Import-Module '$env:RGT_TEST_MODULE'
+'platform=' + (Get-GpuPlatform autodl).DurableDir
+'host=' + (New-GpuRental 'root@1.2.3.4:2222' -Name alc -WarningAction SilentlyContinue).Name
+'reread=' + (Get-GpuHost alc).Port
+'versions=' + ((([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'YamlDotNet' }).GetName().Version.Major | Sort-Object) -join ',')
+Remove-Item -Recurse -Force `$env:RGT_HOME
+"@
+        $text = $out -join "`n"
+        $text | Should -Match 'loaded=13'
+        $text | Should -Match 'platform=/root/autodl-fs'
+        $text | Should -Match 'host=alc'
+        $text | Should -Match 'reread=2222'
+        $text | Should -Match 'versions=13,18'
+    }
+}
+
+Describe 'Help' {
+    It 'Get-Help <cmdlet> -Full shows synopsis, description, every parameter and examples' -ForEach @(
+        (Import-PowerShellDataFile $env:RGT_TEST_MODULE).CmdletsToExport | ForEach-Object { @{ Cmdlet = $_ } }
+    ) {
+        $help = Get-Help $Cmdlet -Full
+        $help.Synopsis | Should -Not -Match "^\s*$Cmdlet\s*\["
+        $help.Synopsis.Length | Should -BeGreaterThan 20
+        ($help.description.Text -join ' ').Length | Should -BeGreaterThan 40
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+        $documented = @($help.parameters.parameter.name)
+        $actual = (Get-Command $Cmdlet).Parameters.Keys | Where-Object { $script:Common -notcontains $_ }
+        $documented | Sort-Object | Should -Be ($actual | Sort-Object)
+        foreach ($p in $help.parameters.parameter) { ($p.description.Text -join ' ').Length | Should -BeGreaterThan 5 -Because "-$($p.name) needs a description" }
+        $text = Get-Help $Cmdlet -Full | Out-String
+        $text | Should -Match 'EXAMPLE 1|Example 1'
+        $help.returnValues.returnValue.type.name | Should -Be ((Get-Command $Cmdlet).OutputType.Name | ForEach-Object { if ($_ -eq 'System.Void') { 'None' } else { $_ } })
+    }
+    It 'docs and code agree on parameter metadata for <Cmdlet>' -ForEach @(
+        (Import-PowerShellDataFile $env:RGT_TEST_MODULE).CmdletsToExport | ForEach-Object { @{ Cmdlet = $_ } }
+    ) {
+        $md = Get-Content (Join-Path $script:Docs "$Cmdlet.md") -Raw
+        $cmd = Get-Command $Cmdlet
+        foreach ($p in $cmd.Parameters.Values | Where-Object { $script:Common -notcontains $_.Name }) {
+            $block = [regex]::Match($md, "(?s)### -$($p.Name)\r?\n.*?``````yaml\r?\n(.*?)``````").Groups[1].Value
+            $block | Should -Not -BeNullOrEmpty -Because "docs/$Cmdlet.md documents -$($p.Name)"
+            $required = [bool]($p.ParameterSets.Values | Where-Object IsMandatory)
+            $block | Should -Match "Required: $required"
+            $byValue = [bool]($p.ParameterSets.Values | Where-Object ValueFromPipeline)
+            $block | Should -Match ("Accept pipeline input: " + $(if ($byValue -or ($p.ParameterSets.Values | Where-Object ValueFromPipelineByPropertyName)) { 'True' } else { 'False' }))
+        }
+        ($md | Select-String '\{\{' ) | Should -BeNullOrEmpty
+    }
+    It 'has the about topic' {
+        (Get-Help about_RemoteGpuTrainer | Out-String) | Should -Match 'metered machine'
+    }
+}
+
+Describe 'Docs examples run against the sandbox' {
+    BeforeAll {
+        $script:TestDir = New-TestHome
+        $script:Box = Start-GpuSandbox
+        Add-Content "$env:HOME/.ssh/known_hosts" $script:Box.KnownHostsLine
+        @"
+Host gpu-box
+  HostName 127.0.0.1
+  Port $($script:Box.Port)
+  User $($script:Box.User)
+  IdentityFile $($script:Box.IdentityFile)
+"@ | Set-Content "$env:HOME/.ssh/config"
+    }
+    AfterAll {
+        Stop-GpuSandbox $script:Box
+        Restore-TestHome $script:TestDir
+    }
+    It '<File> example: <Title>' -ForEach @(
+        foreach ($f in 'New-GpuRental', 'Get-GpuHost', 'Set-GpuHost', 'Test-GpuHost', 'Invoke-GpuCommand', 'Get-GpuPlatform', 'Remove-GpuHost') {
+            $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
+            foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
+                @{ File = $f; Title = $m.Groups[1].Value; Code = (($m.Groups[2].Value -split "`n" | Where-Object { $_ -like 'PS> *' } | ForEach-Object { $_.Substring(4) }) -join "`n") }
+            }
+        }
+    ) {
+        $Code | Should -Not -BeNullOrEmpty
+        $WarningPreference = 'SilentlyContinue'
+        $all = @(& ([scriptblock]::Create($Code)) 2>&1)
+        $all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { $_.ToString() } | Should -BeNullOrEmpty
+        if ($Code -notmatch '-WhatIf|Remove-GpuHost|Set-GpuHost autodl') { ($all | Out-String).Trim() | Should -Not -BeNullOrEmpty }
+    }
+}
+
+Describe 'The demo' {
+    It 'runs the lifecycle against a sandbox and prints real results' {
+        $out = (& dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -File (Join-Path $PSScriptRoot 'Sandbox/Demo.ps1') -ModuleManifest $env:RGT_TEST_MODULE 2>&1) -join "`n"
+        $LASTEXITCODE | Should -Be 0 -Because $out
+        $out | Should -Match '8x NVIDIA H100 80GB HBM3'
+        $out | Should -Match '550\.90\.07'
+        $out | Should -Match 'hello from'
+        $out | Should -Match '关机'
+    }
+}

@@ -1,0 +1,46 @@
+# The demo: a sandbox GPU box (real sshd on 127.0.0.1, replayed nvidia-smi) taken through what the
+# module does so far. Everything it touches (inventory, known_hosts) lives in a temp folder.
+param([Parameter(Mandatory)] [string] $ModuleManifest)
+$ErrorActionPreference = 'Stop'
+$PSStyle.OutputRendering = 'PlainText'
+Import-Module $ModuleManifest
+Import-Module (Join-Path $PSScriptRoot 'GpuSandbox.psm1')
+
+function Step([string] $Title) { Write-Host ''; Write-Host "=== $Title" -ForegroundColor Cyan }
+
+$demoHome = Join-Path ([System.IO.Path]::GetTempPath()) ('rgt-demo-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+$null = New-Item -ItemType Directory -Path "$demoHome/home/.ssh", "$demoHome/config"
+$savedHome = $env:HOME
+$env:HOME = "$demoHome/home"          # a throwaway ~/.ssh (known_hosts)
+$env:RGT_HOME = "$demoHome/config"    # a throwaway inventory
+$box = $null
+try {
+    Step 'Start a sandbox GPU box (OpenSSH on 127.0.0.1, 8x H100 recorded nvidia-smi)'
+    $box = Start-GpuSandbox
+    "sshd pid $($box.Pid) on 127.0.0.1:$($box.Port), host key $($box.HostKeyFingerprint)"
+
+    Step 'What the platform catalog says about AutoDL'
+    Get-GpuPlatform autodl | Format-List Name, DisplayName, MeterStopVerb, MeterStopIrreversible, DestructiveVerb, DataDir, DurableDir, DangerClocks | Out-String -Width 120
+
+    Step 'Register the box from its connection string'
+    "> New-GpuRental '$($box.ConnectionString)' -Name demo-box -Tag demo"
+    New-GpuRental $box.ConnectionString -Name demo-box -Tag demo -DataDir $box.DataDir -DurableDir $box.DurableDir -WarningAction SilentlyContinue | Out-Null
+    Get-GpuHost | Format-Table | Out-String -Width 160
+
+    Step 'First contact: the unknown host key is refused with its fingerprint'
+    try { Test-GpuHost demo-box -ErrorAction Stop } catch { "refused: $($_.FullyQualifiedErrorId)"; $_.Exception.Message }
+
+    Step 'Trust it on first use after comparing the fingerprint, and test the box'
+    $test = Test-GpuHost demo-box -TrustOnFirstUse
+    $test | Format-Table | Out-String -Width 160
+    $test | Format-List Name, HostKeyFingerprint, OS, GpuSummary, Driver, CudaVersion, Python, Tmux, DataDir, DurableDir, Findings | Out-String -Width 160
+
+    Step 'Run a command on the box'
+    Invoke-GpuCommand demo-box -Command 'echo "hello from $(hostname) as $(whoami)"; nvidia-smi | sed -n 3p' | Format-List Name, ExitCode, StdOut, Duration | Out-String -Width 160
+}
+finally {
+    if ($box) { Stop-GpuSandbox $box }
+    $env:HOME = $savedHome
+    Remove-Item -Recurse -Force $demoHome -ErrorAction SilentlyContinue
+}
+Step 'Done: the sandbox is stopped and the temp inventory removed.'
