@@ -179,6 +179,19 @@ Describe 'Invoke-GpuCommand' {
         # the timed-out command was stopped on the box too
         (Invoke-GpuCommand box2 -Command 'ps -C sleep -o stat= | grep -vc Z').StdOut.Trim() | Should -Be '0'
     }
+    It 'stops on Ctrl+C (StopProcessing) instead of waiting for the command' {
+        $ps = [PowerShell]::Create()
+        $null = $ps.AddScript("`$env:HOME = '$env:HOME'; `$env:RGT_HOME = '$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Invoke-GpuCommand box -Command 'sleep 40; echo late' -TimeoutSeconds 60")
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $async = $ps.BeginInvoke()
+        Start-Sleep -Seconds 2
+        $ps.Stop()
+        $sw.Stop()
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 10
+        $async.IsCompleted | Should -BeTrue
+        $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+        $ps.Dispose()
+    }
     It 'never runs a hostile host name or tag' {
         $marker = "$script:TestDir/pwned-tag"
         $null = New-GpuRental $script:Box.ConnectionString -Name box -Tag "`$(touch $marker)", "`"; touch $marker; #" -WarningAction SilentlyContinue
