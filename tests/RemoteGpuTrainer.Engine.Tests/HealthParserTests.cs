@@ -1,0 +1,115 @@
+using RemoteGpuTrainer.Engine.Parsing;
+using Xunit;
+
+namespace RemoteGpuTrainer.Engine.Tests;
+
+public class QueryGpuCsvTests
+{
+    static QueryGpuResultView Load(string file) => new(NvidiaSmiCsv.Parse(File.ReadAllText(TestFiles.Fixture("gpu", file))));
+
+    internal sealed record QueryGpuResultView(QueryGpuResult R)
+    {
+        public Model.GpuDevice Single => Assert.Single(R.Gpus);
+    }
+
+    [Theory]
+    [InlineData("query-gpu_h100-80gb-hbm3_drv590.48.01_load.csv", "NVIDIA H100 80GB HBM3")]
+    [InlineData("query-gpu_h100-mig_drv590.48.01_load.csv", "NVIDIA H100 80GB HBM3")]
+    [InlineData("query-gpu_h200_drv590.48.01_load.csv", "NVIDIA H200")]
+    [InlineData("query-gpu_h200-mig_drv590.48.01_load.csv", "NVIDIA H200")]
+    [InlineData("query-gpu_l40s_drv595.80_load.csv", "NVIDIA L40S")]
+    [InlineData("query-gpu_rtx2080super_drv610.57.04_load.csv", "NVIDIA GeForce RTX 2080 SUPER")]
+    [InlineData("query-gpu_rtx4080super_drv595.71.05_idle.csv", "NVIDIA GeForce RTX 4080 SUPER")]
+    [InlineData("query-gpu_rtx2080super-windows_drv591.86_load.csv", "NVIDIA GeForce RTX 2080 SUPER")]
+    [InlineData("query-gpu_tesla-p100_drv510_nounits.csv", "Tesla P100-PCIE-16GB")]
+    public void Every_real_sample_parses(string file, string name)
+    {
+        var r = Load(file);
+        Assert.Empty(r.R.Problems);
+        var g = r.Single;
+        Assert.Equal(name, g.Name);
+        Assert.StartsWith("GPU-", g.Uuid);
+        Assert.NotNull(g.TemperatureC);
+        Assert.InRange(g.TemperatureC!.Value, 10, 110);
+        Assert.Matches("^P[0-9]+$", g.PState);
+        Assert.False(g.Lost);
+    }
+
+    [Fact]
+    public void H100_under_load_has_numbers_units_stripped()
+    {
+        var g = Load("query-gpu_h100-80gb-hbm3_drv590.48.01_load.csv").Single;
+        Assert.Equal(0, g.Index);
+        Assert.True(g.MemoryTotalMiB > 80000);
+        Assert.True(g.SmClockMaxMHz >= g.SmClockMHz);
+        Assert.True(g.PowerLimitW >= 300);
+        Assert.Equal(0, g.UncorrectedEcc);
+        Assert.NotNull(g.GpuUtilization);
+    }
+
+    [Fact]
+    public void Mig_mode_reports_utilization_as_unavailable()
+    {
+        var g = Load("query-gpu_h100-mig_drv590.48.01_load.csv").Single;
+        Assert.Null(g.GpuUtilization);
+        Assert.Contains("utilization.gpu", g.Unavailable);
+    }
+
+    [Fact]
+    public void Two_row_sample_without_index_field_still_numbers_gpus()
+    {
+        var r = NvidiaSmiCsv.Parse(File.ReadAllText(TestFiles.Fixture("gpu", "query-gpu_rtx2080super-windows_drv466.63_partly-synthetic.csv")));
+        Assert.Equal(2, r.Gpus.Count);
+        Assert.Equal(new int?[] { 0, 1 }, r.Gpus.Select(g => g.Index));
+        Assert.Equal(575, r.Gpus[0].MemoryUsedMiB);
+    }
+
+    [Fact]
+    public void Noheader_output_uses_the_queried_fields_and_flags_lost_gpus()
+    {
+        var fields = new[] { "index", "name", "temperature.gpu", "clocks_event_reasons.hw_slowdown", "clocks_event_reasons.sw_power_cap", "ecc.errors.uncorrected.volatile.total" };
+        var r = NvidiaSmiCsv.Parse("0, NVIDIA H100 80GB HBM3, 85, Active, Not Active, 2\n1, [GPU is lost], [GPU is lost], [GPU is lost], [GPU is lost], [GPU is lost]\n", fields);
+        Assert.Equal(new[] { "hw_slowdown" }, r.Gpus[0].ThrottleReasons);
+        Assert.Equal(2, r.Gpus[0].UncorrectedEcc);
+        Assert.True(r.Gpus[1].Lost);
+        Assert.Null(r.Gpus[1].TemperatureC);
+    }
+
+    [Fact]
+    public void A_truncated_row_is_a_problem_not_a_crash()
+    {
+        var r = NvidiaSmiCsv.Parse("index, name, temperature.gpu\n0, NVIDIA H100\n");
+        Assert.Empty(r.Gpus);
+        Assert.Contains(r.Problems, p => p.Contains("row 1"));
+    }
+}
+
+public class XidParserTests
+{
+    [Theory]
+    [InlineData("xid_dmesg-ctime_13-31-109-peermem.log", new[] { 13, 31, 109 }, "Fri Aug 30 11:43:09 2024", "0000:cb:00")]
+    [InlineData("xid_dmesg-ctime_xe9680_119-gsp-timeout.log", new[] { 119 }, "Sun Feb 23 16:24:18 2025", "0000:9b:00")]
+    [InlineData("xid_dmesg-iso_13-43-plus-oom.log", new[] { 13, 43 }, "2025-01-21T04:41:44,283302+00:00", "0000:38:00")]
+    [InlineData("xid_dmesg-iso_48-63-94-peermem.log", new[] { 48, 63, 94 }, "2024-11-15T12:02:03,470068+00:00", "0000:19:00")]
+    [InlineData("xid_kern-log_hgx-nvswitch_79-plus-sxid20034.log", new[] { 79 }, "6781741.548779", "0000:91:00")]
+    [InlineData("xid_syslog-bare_a100_63-row-remapper-old-format.log", new[] { 63 }, null, "0000:10:1c")]
+    public void Every_timestamp_style_parses(string file, int[] codes, string? firstTime, string firstDevice)
+    {
+        var events = XidParser.Parse(File.ReadAllText(TestFiles.Fixture("gpu", file)));
+        Assert.Equal(codes.OrderBy(c => c), events.Select(e => e.Code).Distinct().OrderBy(c => c));
+        Assert.Equal(firstTime, events[0].Time);
+        Assert.Equal(firstDevice, events[0].Device);
+        Assert.All(events, e => Assert.DoesNotContain("pid=", e.Message));
+    }
+
+    [Fact]
+    public void Hardware_class_is_marked()
+    {
+        var events = XidParser.Parse(File.ReadAllText(TestFiles.Fixture("gpu", "xid_dmesg-iso_48-63-94-peermem.log")));
+        Assert.True(events.First(e => e.Code == 48).HardwareClass);
+        Assert.True(events.First(e => e.Code == 94).HardwareClass);
+        Assert.False(events.First(e => e.Code == 63).HardwareClass);
+        var fell = XidParser.Parse(File.ReadAllText(TestFiles.Fixture("gpu", "xid_kern-log_hgx-nvswitch_79-plus-sxid20034.log"))).Single();
+        Assert.Equal("GPU has fallen off the bus.", fell.Message);
+    }
+}
