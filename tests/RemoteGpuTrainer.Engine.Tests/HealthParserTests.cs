@@ -113,3 +113,35 @@ public class XidParserTests
         Assert.Equal("GPU has fallen off the bus.", fell.Message);
     }
 }
+
+public class CgroupMemoryTests
+{
+    static string F(string name) => File.ReadAllText(TestFiles.Fixture("gpu", name));
+
+    [Fact]
+    public void V2_real_files()
+    {
+        var m = CgroupMemory.FromV2(F("cgroup2_memory.max.txt"), F("cgroup2_memory.current.txt"), F("cgroup2_memory.events.txt"));
+        Assert.Equal(103079215104, m.LimitBytes);
+        Assert.Equal(13071106048, m.UsageBytes);
+        Assert.Equal(0, m.OomKills);
+        Assert.InRange(m.UsedPercent!.Value, 12.6, 12.7);
+    }
+
+    [Fact]
+    public void V2_max_means_no_limit()
+    {
+        var m = CgroupMemory.FromV2(F("cgroup2_memory.high.txt"), "5\n", null);
+        Assert.Null(m.LimitBytes);
+        Assert.Null(m.UsedPercent);
+        Assert.Null(m.OomKills);
+    }
+
+    [Fact]
+    public void V1_unlimited_and_oom_control()
+    {
+        var m = CgroupMemory.FromV1("9223372036854771712\n", "1024\n", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+        Assert.Null(m.LimitBytes);
+        Assert.Equal(3, m.OomKills);
+    }
+}
