@@ -145,3 +145,66 @@ public class CgroupMemoryTests
         Assert.Equal(3, m.OomKills);
     }
 }
+
+public class NvidiaSmiQueryTests
+{
+    static QueryGpuResult Load(string file) => NvidiaSmiQuery.Parse(File.ReadAllText(TestFiles.Fixture("gpu", file)));
+
+    [Theory]
+    [InlineData("q_a10_drv535.129.03.txt", 1, "NVIDIA A10")]
+    [InlineData("q_h100-80gb-hbm3_drv590.48.01_load.txt", 1, "NVIDIA H100 80GB HBM3")]
+    [InlineData("q_h100-80gb-hbm3x8_drv535.161.08_hw-slowdown-active.txt", 8, "NVIDIA H100 80GB HBM3")]
+    [InlineData("q_h100-80gb-hbm3x8_drv535.183.01_sw-powercap-thermal-active.txt", 8, "NVIDIA H100 80GB HBM3")]
+    [InlineData("q_h100-mig_drv590.48.01_idle.txt", 1, "NVIDIA H100 80GB HBM3")]
+    [InlineData("q_h200_drv590.48.01_load.txt", 1, "NVIDIA H200")]
+    [InlineData("q_l40s_drv595.80_load.txt", 1, "NVIDIA L40S")]
+    [InlineData("q_rtx2080super-windows_drv610.62_load.txt", 1, "NVIDIA GeForce RTX 2080 SUPER")]
+    [InlineData("q_rtx2080super_drv610.57.04_load.txt", 1, "NVIDIA GeForce RTX 2080 SUPER")]
+    [InlineData("q_rtx4090x8_drv535.154.05.txt", 8, "NVIDIA GeForce RTX 4090")]
+    [InlineData("q_rtx4090x8_drv535.154.05_unknown-error.txt", 8, "NVIDIA GeForce RTX 4090")]
+    [InlineData("q_titan-v_drv560.35.03.txt", 1, "NVIDIA TITAN V")]
+    public void Every_valid_sample_parses(string file, int count, string name)
+    {
+        var r = Load(file);
+        Assert.Empty(r.Problems);
+        Assert.Equal(count, r.Gpus.Count);
+        Assert.All(r.Gpus, g =>
+        {
+            Assert.Equal(name, g.Name);
+            Assert.NotNull(g.TemperatureC);
+            Assert.NotNull(g.SmClockMaxMHz);
+            Assert.Matches("^P[0-9]+$", g.PState);
+        });
+    }
+
+    [Fact]
+    public void Hw_slowdown_and_power_brake_are_active_on_every_gpu()
+    {
+        var r = Load("q_h100-80gb-hbm3x8_drv535.161.08_hw-slowdown-active.txt");
+        Assert.All(r.Gpus, g => Assert.Contains("hw_slowdown", g.ThrottleReasons));
+    }
+
+    [Fact]
+    public void Sw_power_cap_and_sw_thermal_are_read()
+    {
+        var r = Load("q_h100-80gb-hbm3x8_drv535.183.01_sw-powercap-thermal-active.txt");
+        Assert.Contains(r.Gpus, g => g.ThrottleReasons.Contains("sw_power_cap"));
+        Assert.Contains(r.Gpus, g => g.ThrottleReasons.Contains("sw_thermal_slowdown"));
+    }
+
+    [Fact]
+    public void The_truncated_edited_sample_gives_findings_not_a_crash()
+    {
+        var r = Load("q_h100-80gb-hbm3x8_drv535.183.01_INVALID-truncated-edited.txt");
+        Assert.Contains(r.Problems, p => p.Contains("truncated"));
+        Assert.Contains(r.Problems, p => p.Contains("Invalid HW Slowdown"));
+    }
+
+    [Fact]
+    public void Page_retirement_view_parses_eight_gpus_without_names()
+    {
+        var r = Load("q-d-page_retirement_8gpu_drv535.86.10.txt");
+        Assert.Equal(8, r.Gpus.Count);
+        Assert.All(r.Gpus, g => Assert.Null(g.Name));
+    }
+}
