@@ -17,6 +17,8 @@
         'Remove-GpuHost'
         'Test-GpuHost'
         'Invoke-GpuCommand'
+        'Get-GpuHealth'
+        'Stop-GpuZombie'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

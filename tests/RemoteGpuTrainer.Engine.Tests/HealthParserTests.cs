@@ -208,3 +208,53 @@ public class NvidiaSmiQueryTests
         Assert.All(r.Gpus, g => Assert.Null(g.Name));
     }
 }
+
+public class ProcessParserTests
+{
+    static readonly string[] Files = { "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl", "/x/dev/nvidia5" };
+
+    [Fact]
+    public void Fuser_verbose_with_noise_and_long_paths()
+    {
+        // as psmisc fuser -v prints it (stderr merged), PID 1's fds refused inside a container
+        const string text = "fuser\nCannot stat file /proc/1/fd/0: Permission denied\n                     USER        PID ACCESS COMMAND\n" +
+            "/dev/nvidia0:        root       1234 F.... python\n                     root       5678 F...m python3\n" +
+            "/dev/nvidiactl:      root       1234 F.... python\n/x/dev/nvidia5:\n                     root      15469 f.... sleep\n" +
+            "/dev/nvidia1:        root     kernel mount /dev\n";
+        var h = ProcessParsers.ParseHolders(text, Files);
+        Assert.Equal(new[] { 1234, 5678, 15469 }, h.Keys.OrderBy(k => k));
+        Assert.Equal(new[] { "/dev/nvidia0", "/dev/nvidiactl" }, h[1234]);
+        Assert.Equal(new[] { "/x/dev/nvidia5" }, h[15469]);
+    }
+
+    [Fact]
+    public void Lsof_and_proc_fallbacks()
+    {
+        var l = ProcessParsers.ParseHolders("lsof\np42\nf3\nn/dev/nvidia1\np43\nf4\nn/etc/passwd\n", Files);
+        Assert.Equal(new[] { 42 }, l.Keys);
+        var p = ProcessParsers.ParseHolders("proc\n/proc/77/fd:\ntotal 0\nlr-x------ 1 root root 64 Nov 28 13:29 3 -> /dev/nvidia0\nlrwx------ 1 root root 64 Nov 28 13:29 4 -> /tmp/x\n\n/proc/78/fd:\nlrwx------ 1 root root 64 Nov 28 13:29 0 -> /dev/null\n", Files);
+        Assert.Equal(new[] { 77 }, p.Keys);
+        Assert.Empty(ProcessParsers.ParseHolders("none\n", Files));
+    }
+
+    [Fact]
+    public void Ps_lines_with_single_digit_days_and_long_args()
+    {
+        var ps = ProcessParsers.ParsePs("  812   3600 root                             Sun Nov  8 09:01:02 2026 python train.py --cfg a b\n15466       0 root Sat Nov 28 13:29:31 2026 sleep 86400\n");
+        Assert.Equal("Sun Nov 8 09:01:02 2026", ps[812].StartTime);
+        Assert.Equal(3600, ps[812].AgeSeconds);
+        Assert.Equal("python train.py --cfg a b", ps[812].Command);
+        Assert.Equal("sleep 86400", ps[15466].Command);
+    }
+
+    [Fact]
+    public void Compute_apps_with_and_without_header()
+    {
+        var withHeader = ProcessParsers.ParseComputeApps(File.ReadAllText(TestFiles.Fixture("gpu", "compute-apps_h100-80gb-hbm3_drv590.48.01_load.csv")));
+        Assert.Equal(3, withHeader.Count);
+        Assert.Equal("/root/tools/memhog", withHeader[0].ProcessName);
+        Assert.Empty(ProcessParsers.ParseComputeApps(File.ReadAllText(TestFiles.Fixture("gpu", "compute-apps_h100-80gb-hbm3_drv590.48.01_idle-empty.csv"))));
+        var noHeader = ProcessParsers.ParseComputeApps("11327, /root/tools/memhog, GPU-0, 2566\n");
+        Assert.Equal(2566, noHeader.Single().UsedMemoryMiB);
+    }
+}

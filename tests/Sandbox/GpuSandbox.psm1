@@ -38,7 +38,11 @@ function Start-GpuSandbox {
         throw "Unknown sandbox scenario '$Scenario'. Known: $((Get-ChildItem (Join-Path $script:SandboxHome 'scenarios') -Directory).Name -join ', ')"
     }
     $root = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-sbx-" + [guid]::NewGuid().ToString('N').Substring(0, 10))
-    $null = New-Item -ItemType Directory -Path $root, "$root/bin", "$root/box/data", "$root/box/durable"
+    $null = New-Item -ItemType Directory -Path $root, "$root/bin", "$root/box/data", "$root/box/durable", "$root/dev"
+    # Stand-in GPU device files (zombie holders keep them open) and recorded cgroup v2 memory files.
+    $devices = @(0..7 | ForEach-Object { "$root/dev/nvidia$_" }) + "$root/dev/nvidiactl", "$root/dev/nvidia-uvm"
+    foreach ($d in $devices) { $null = New-Item -ItemType File -Path $d }
+    Copy-Item -Recurse (Join-Path $script:SandboxHome 'scenarios/_cgroup') "$root/cgroup"
     Set-Content -Path "$root/scenario" -Value $Scenario -NoNewline
     foreach ($tool in Get-ChildItem (Join-Path $script:SandboxHome 'bin')) {
         Copy-Item $tool.FullName "$root/bin/"
@@ -83,7 +87,7 @@ MaxSessions 32
 LogLevel ERROR
 PrintMotd no
 Subsystem sftp internal-sftp
-SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" SHLVL=1 LC_ALL=C.UTF-8
+SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" SHLVL=1 LC_ALL=C.UTF-8
 "@ | Set-Content -Path "$root/sshd_config"
         $psi = [System.Diagnostics.ProcessStartInfo]::new($sshd)
         foreach ($a in '-D', '-e', '-f', "$root/sshd_config") { $psi.ArgumentList.Add($a) }
@@ -104,6 +108,20 @@ SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" SHLVL=1
         if (-not $proc.HasExited) { $proc.Kill() }
         if ($attempt -eq 5) { throw "sshd did not start: $(Get-Content $log -Raw -ErrorAction SilentlyContinue)" }
     }
+    $holders = [pscustomobject]@{ Visible = @(); Zombie = @() }
+    if ($Scenario -eq 'zombie') {
+        # Real processes holding the stand-in device files: three that nvidia-smi lists as compute
+        # apps (their PIDs replace the recorded ones) and two it does not (the zombies).
+        $holders.Visible = @(0..2 | ForEach-Object { Start-Holder "$root/dev/nvidia$_" })
+        $holders.Zombie = @(5, 6 | ForEach-Object { Start-Holder "$root/dev/nvidia$_" })
+        Set-Content "$root/visible.pids" ($holders.Visible -join "`n")
+    }
+    if ($Scenario -eq 'disk-inodes-full') {
+        # A real file system whose inodes are 98% used while its bytes are nearly free.
+        & mount -t tmpfs -o size=16m,nr_inodes=200 rgt-sandbox "$root/box/data"
+        if ($LASTEXITCODE -ne 0) { throw "The disk-inodes-full scenario needs to mount a small tmpfs (run as root)." }
+        1..195 | ForEach-Object { [System.IO.File]::WriteAllText("$root/box/data/f$_", 'x') }
+    }
     $fp = ((& ssh-keygen -l -E sha256 -f "$root/hostkey.pub") -split ' ')[1]
     $pub = (Get-Content "$root/hostkey.pub" -Raw).Trim() -split ' '
     [pscustomobject]@{
@@ -118,9 +136,18 @@ SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" SHLVL=1
         DurableDir         = "$root/box/durable"
         Scenario           = $Scenario
         ConnectionString   = "ssh -p $port -i $root/userkey $user@127.0.0.1"
+        GpuDevicePath      = $devices
+        Holders            = $holders
         KnownHostsLine     = "[127.0.0.1]:$port $($pub[0]) $($pub[1])"
         Pid                = $proc.Id
     }
+}
+
+function Start-Holder([string] $Device) {
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
+    foreach ($a in '-c', 'exec 3<"$1"; exec sleep 86400', 'rgt-holder', $Device) { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    [System.Diagnostics.Process]::Start($psi).Id
 }
 
 function Set-GpuSandboxScenario {
@@ -140,6 +167,11 @@ function Stop-GpuSandbox {
     process {
         $p = Get-Process -Id $Sandbox.Pid -ErrorAction SilentlyContinue
         if ($p -and $p.Path -like '*sshd*') { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
+        foreach ($holder in @($Sandbox.Holders.Visible) + @($Sandbox.Holders.Zombie)) {
+            $h = Get-Process -Id $holder -ErrorAction SilentlyContinue
+            if ($h -and $h.ProcessName -eq 'sleep') { $h.Kill() }
+        }
+        if ((Get-Content /proc/mounts -ErrorAction SilentlyContinue) -match [regex]::Escape("$($Sandbox.Root)/box/data")) { & umount "$($Sandbox.Root)/box/data" }
         if ($Sandbox.Root -like '*rgt-sbx-*' -and (Test-Path $Sandbox.Root)) {
             Remove-Item -Recurse -Force $Sandbox.Root
         }

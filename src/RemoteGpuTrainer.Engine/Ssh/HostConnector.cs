@@ -27,6 +27,12 @@ public sealed class HostConnector : IDisposable
         return task;
     }
 
+    /// <summary>A shell on the host: the local machine for platform "local", else the SSH connection.</summary>
+    public async Task<IHostShell> OpenShellAsync(GpuHost host, CancellationToken cancellationToken) =>
+        string.Equals(host.Platform, "local", StringComparison.OrdinalIgnoreCase)
+            ? new LocalShell()
+            : await ConnectAsync(host, cancellationToken).ConfigureAwait(false);
+
     public void Dispose()
     {
         var closing = _open.Values.Where(l => l.IsValueCreated).Select(l => l.Value)

@@ -1,0 +1,82 @@
+namespace RemoteGpuTrainer.Engine.Model;
+
+public enum HealthStatus { Pass, Warn, Fail }
+
+/// <summary>One escalation: which check, how bad, and a message naming the evidence and the fix.</summary>
+public sealed record GpuFinding(string Check, HealthStatus Status, string Message)
+{
+    public override string ToString() => $"{Status.ToString().ToUpperInvariant()} {Check}: {Message}";
+}
+
+/// <summary>A process that holds a GPU device file open but is not a compute app nvidia-smi knows of.</summary>
+public sealed record GpuZombie
+{
+    public string Name { get; init; } = "";
+    public int Pid { get; init; }
+    public string Command { get; init; } = "";
+    public string? User { get; init; }
+    public TimeSpan Age { get; init; }
+    /// <summary>The GPU index when the process holds /dev/nvidiaN; null when only nvidiactl/uvm.</summary>
+    public int? Gpu { get; init; }
+    /// <summary>The process start time as ps printed it (lstart); re-checked before a kill.</summary>
+    public string StartTime { get; init; } = "";
+    public string[] DeviceFiles { get; init; } = Array.Empty<string>();
+    /// <summary>Set by Stop-GpuZombie.</summary>
+    public bool? Killed { get; init; }
+    public string? Reason { get; init; }
+
+    public override string ToString() => $"{Name} PID {Pid}";
+}
+
+/// <summary>Bytes and inodes of one directory's file system.</summary>
+public sealed record GpuDiskUsage(
+    string Role, string Path, bool Exists, string? MountedOn,
+    long? SizeBytes, long? UsedBytes, long? FreeBytes, int? UsedPercent,
+    long? Inodes, long? InodesUsed, long? InodesFree, int? InodesUsedPercent)
+{
+    public int? WorstPercent => UsedPercent is null && InodesUsedPercent is null ? null : Math.Max(UsedPercent ?? 0, InodesUsedPercent ?? 0);
+
+    public override string ToString() => Exists
+        ? $"{Role} {Path}: {UsedPercent}% bytes ({Format.Bytes(FreeBytes)} free), {InodesUsedPercent}% inodes"
+        : $"{Role} {Path}: missing";
+}
+
+/// <summary>The health of one host from one probe round trip.</summary>
+public sealed class GpuHealth
+{
+    public string Name { get; init; } = "";
+    public HealthStatus Status { get; init; }
+    public GpuDeviceHealth[] Gpus { get; init; } = Array.Empty<GpuDeviceHealth>();
+    public GpuZombie[] Zombie { get; init; } = Array.Empty<GpuZombie>();
+    public XidEvent[] Xid { get; init; } = Array.Empty<XidEvent>();
+    public GpuDiskUsage[] Disk { get; init; } = Array.Empty<GpuDiskUsage>();
+    public Parsing.CgroupMemory? Memory { get; init; }
+    public GpuFinding[] Findings { get; init; } = Array.Empty<GpuFinding>();
+    public DateTimeOffset CheckedAt { get; init; }
+    /// <summary>How many nvidia-smi samples the GPU values come from (1 = a point read).</summary>
+    public int Samples { get; init; } = 1;
+
+    public string GpuSummary => Gpus.Length == 0 ? "none"
+        : string.Join(", ", Gpus.GroupBy(g => g.Device.Name ?? "?").Select(g => $"{g.Count()}x {g.Key}"));
+
+    public double? MaxTemperatureC => Gpus.Select(g => g.Device.TemperatureC).Max();
+
+    public override string ToString() => $"{Name}: {Status}";
+}
+
+/// <summary>A GPU with its own status and, when sampled, mean clocks, power and utilization.</summary>
+public sealed class GpuDeviceHealth
+{
+    public GpuDevice Device { get; init; } = new();
+    public HealthStatus Status { get; init; }
+    public double? MeanSmClockMHz { get; init; }
+    public double? MeanPowerDrawW { get; init; }
+    public double? MeanGpuUtilization { get; init; }
+
+    public int? Index => Device.Index;
+    public string? Name => Device.Name;
+    public double? TemperatureC => Device.TemperatureC;
+    public string[] ThrottleReasons => Device.ThrottleReasons;
+
+    public override string ToString() => $"GPU {Index} {Name} {Status}";
+}
