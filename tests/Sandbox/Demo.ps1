@@ -37,6 +37,15 @@ try {
 
     Step 'Run a command on the box'
     Invoke-GpuCommand demo-box -Command 'echo "hello from $(hostname) as $(whoami)"; nvidia-smi | sed -n 3p' | Format-List Name, ExitCode, StdOut, Duration | Out-String -Width 160
+
+    Step 'GPU health in one round trip: GPUs, Xids, throttling, ECC, disks, memory, zombies'
+    Get-GpuHealth demo-box | Format-Table | Out-String -Width 160
+    (Get-GpuHealth demo-box).Gpus | Select-Object -First 2 | Format-Table | Out-String -Width 160
+
+    Step 'The same box after the GPU fell off the bus (recorded Xid 79 kernel log)'
+    Set-GpuSandboxScenario $box xid79
+    (Get-GpuHealth demo-box).Findings | ForEach-Object { $_.ToString() }
+    Set-GpuSandboxScenario $box healthy-h100x8
 }
 finally {
     if ($box) { Stop-GpuSandbox $box }
