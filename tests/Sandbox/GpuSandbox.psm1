@@ -31,7 +31,10 @@ function Start-GpuSandbox {
     param(
         [string] $Scenario = 'healthy-h100x8',
         # Leave tmux off the box's PATH, to exercise the nohup detach path.
-        [switch] $NoTmux
+        [switch] $NoTmux,
+        # Authorize this existing private key (its .pub beside it) instead of making a new one,
+        # so that many sandboxes can be reached with one key (benchmarks).
+        [string] $UserKey
     )
     $sshd = Find-Sshd
     if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) {
@@ -61,7 +64,8 @@ function Start-GpuSandbox {
         $path = "$root/bin:$root/sysbin"
     }
     & ssh-keygen -q -t ed25519 -N '' -C 'rgt-sandbox-host' -f "$root/hostkey" | Out-Null
-    & ssh-keygen -q -t ed25519 -N '' -C 'rgt-sandbox-user' -f "$root/userkey" | Out-Null
+    if ($UserKey) { Copy-Item $UserKey "$root/userkey"; Copy-Item "$UserKey.pub" "$root/userkey.pub" }
+    else { & ssh-keygen -q -t ed25519 -N '' -C 'rgt-sandbox-user' -f "$root/userkey" | Out-Null }
     Copy-Item "$root/userkey.pub" "$root/authorized_keys"
     $user = [Environment]::UserName
     if ($user -eq 'root' -and -not (Test-Path /run/sshd)) { $null = New-Item -ItemType Directory -Path /run/sshd }
