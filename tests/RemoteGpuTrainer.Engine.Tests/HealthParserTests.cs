@@ -258,3 +258,125 @@ public class ProcessParserTests
         Assert.Equal(2566, noHeader.Single().UsedMemoryMiB);
     }
 }
+
+public class EverySampleParsesTests
+{
+    static string F(string name) => File.ReadAllText(TestFiles.Fixture("gpu", name));
+
+    [Theory]
+    [InlineData("xml_a100-sxm4-40gb-mig_drv510.47.03.xml", 1, "NVIDIA A100-SXM4-40GB")]
+    [InlineData("xml_a100-sxm4-80gb_drv535.54.03.xml", 1, "NVIDIA A100-SXM4-80GB")]
+    [InlineData("xml_a10g_drv515.105.01.xml", 1, "NVIDIA A10G")]
+    [InlineData("xml_grid-p4-1q-vgpu_drv513.46.xml", 1, "GRID P4-1Q")]
+    [InlineData("xml_gtx1660ti_drv418.43.xml", 1, "Graphics Device")]
+    [InlineData("xml_rtx-a5000x2_drv590.44.01.xml", 2, "NVIDIA RTX A5000")]
+    [InlineData("xml_rtx-pro6000-blackwell-maxq_drv590.44.01.xml", 1, "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition")]
+    [InlineData("xml_rtx2080-windows_drv516.59.xml", 1, "NVIDIA GeForce RTX 2080")]
+    [InlineData("xml_rtx3060_drv570.124.04.xml", 1, "NVIDIA GeForce RTX 3060")]
+    [InlineData("xml_rtx3080_drv595.58.03.xml", 1, "NVIDIA GeForce RTX 3080")]
+    [InlineData("xml_rtx3090_drv525.147.05.xml", 1, "NVIDIA GeForce RTX 3090")]
+    [InlineData("xml_rtx3090_drv590.44.01.xml", 1, "NVIDIA GeForce RTX 3090")]
+    [InlineData("xml_rtx4000-sff-ada_drv595.84.xml", 1, "NVIDIA RTX 4000 SFF Ada Generation")]
+    [InlineData("xml_rtx4090_drv535.86.05.xml", 1, "NVIDIA GeForce RTX 4090")]
+    [InlineData("xml_tesla-p100_drv510.47.03.xml", 1, "Tesla P100-PCIE-16GB")]
+    [InlineData("xml_tesla-t4_drv515.105.01.xml", 1, "Tesla T4")]
+    public void Xml(string file, int count, string name)
+    {
+        var r = NvidiaSmiXml.Parse(F(file));
+        if (file.StartsWith("xml_a100-sxm4-80gb", StringComparison.Ordinal))
+            Assert.Contains("says 4 GPUs are attached but lists 1", Assert.Single(r.Problems)); // trimmed upstream: a finding, not a crash
+        else
+            Assert.Empty(r.Problems);
+        Assert.Equal(count, r.Gpus.Count);
+        Assert.All(r.Gpus, g => { Assert.Equal(name, g.Name); Assert.NotNull(g.BusId); Assert.Matches("^P[0-9]+$", g.PState); });
+    }
+
+    [Fact]
+    public void Xml_reads_event_reasons_and_both_power_layouts()
+    {
+        var new13 = NvidiaSmiXml.Parse(F("xml_rtx3090_drv590.44.01.xml")).Gpus.Single();
+        Assert.Contains("sw_power_cap", new13.ThrottleReasons);
+        Assert.NotNull(new13.TemperatureC);
+        Assert.NotNull(new13.PowerLimitW);
+        var old = NvidiaSmiXml.Parse(F("xml_tesla-p100_drv510.47.03.xml")).Gpus.Single();
+        Assert.NotNull(old.PowerDrawW);
+        Assert.Equal(0, old.UncorrectedEcc);
+        Assert.Contains("not valid XML", NvidiaSmiXml.Parse("<nvidia_smi_log><gpu").Problems.Single());
+    }
+
+    [Theory]
+    [InlineData("dmon_h100-80gb-hbm3_drv590.48.01_load.txt", "pwr", "631")]
+    [InlineData("dmon_h200-mig_drv590.48.01_load.txt", "gpu", "0")]
+    [InlineData("dmon_l40s_drv595.80_load.txt", "mtemp", null)]
+    [InlineData("dmon_rtx2080super-windows_drv591.86_load.txt", "gpu", "0")]
+    public void Dmon(string file, string column, string? firstValue)
+    {
+        var rows = NvidiaSmiMisc.ParseMonitor(F(file));
+        Assert.NotEmpty(rows);
+        Assert.Equal(firstValue, rows[0].Values[column]);
+    }
+
+    [Fact]
+    public void Pmon()
+    {
+        var rows = NvidiaSmiMisc.ParseMonitor(F("pmon_h100-80gb-hbm3_drv590.48.01_load.txt"));
+        Assert.Contains(rows, r => r.Values["pid"] == "11345" && r.Values["sm"] == "99" && r.Values["command"] == "gpu_burn");
+        Assert.Contains(rows, r => r.Values["pid"] == "11327" && r.Values["sm"] is null);
+    }
+
+    [Fact]
+    public void List_with_mig_devices()
+    {
+        var l = NvidiaSmiMisc.ParseList(F("list_h200-mig_drv590.48.01.txt"));
+        Assert.Equal("NVIDIA H200", l[0].Name);
+        Assert.Equal(5, l.Count(d => d.Kind == "MIG" && d.ParentGpu == 0));
+        Assert.Equal("2g.35gb", l.Single(d => d.Kind == "MIG" && d.Index == 2).Name);
+    }
+
+    [Fact]
+    public void Version_610_points_at_kmd_version()
+    {
+        var v = NvidiaSmiMisc.ParseVersion(F("version_rtx2080super_drv610.57.04.txt"));
+        Assert.Equal("610.57.04", v["KMD version"]);
+        Assert.StartsWith("Deprecated", v["DRIVER version"]);
+    }
+
+    [Fact]
+    public void Query_help_of_old_and_new_drivers_both_know_the_probe_fields()
+    {
+        var old = NvidiaSmiMisc.ParseQueryHelp(F("help-query-gpu_drv525-era_throttle-names.txt"));
+        var @new = NvidiaSmiMisc.ParseQueryHelp(F("help-query-gpu_drv610.57.04_event-names.txt"));
+        Assert.DoesNotContain("clocks_event_reasons.hw_slowdown", old);
+        Assert.Contains("clocks_event_reasons.hw_slowdown", @new);
+        // the probe asks with the older names, which both drivers accept
+        Assert.All(RemoteGpuTrainer.Engine.Probes.HealthProbe.QueryFields, f => { Assert.Contains(f, old); Assert.Contains(f, @new); });
+    }
+
+    [Theory]
+    [InlineData("df-h_ubuntu18.04_snap-loops.txt", "/", 30)]
+    [InlineData("df-hi_inodes_human.txt", "/", 7)]
+    public void Df_human_forms(string file, string mount, int percent)
+    {
+        var row = DfParser.Parse(F(file)).First(r => r.MountedOn == mount);
+        Assert.Equal(percent, row.UsePercent);
+        Assert.True(row.Total > 1024 * 1024);
+    }
+
+    [Theory]
+    [InlineData("compute-apps_h200-mig_drv590.48.01_load.csv", 12249)]
+    [InlineData("compute-apps_rtx4080super_drv595.71.05_idle.csv", 2165)]
+    [InlineData("compute-apps_rtx2080super-windows_drv610.62_load.csv", 2140)]
+    public void Compute_apps(string file, int firstPid)
+    {
+        var apps = ProcessParsers.ParseComputeApps(F(file));
+        Assert.Equal(firstPid, apps[0].Pid);
+    }
+
+    [Fact]
+    public void Cgroup_stat()
+    {
+        var stat = CgroupMemory.ParseStat(F("cgroup2_memory.stat.txt"));
+        Assert.Equal(2471755776, stat["anon"]);
+        Assert.True(stat.Count > 20);
+    }
+}

@@ -22,6 +22,18 @@ public sealed record CgroupMemory(int Version, long? LimitBytes, long? UsageByte
         return new(1, l, Bytes(usage), Counter(oomControl, "oom_kill"));
     }
 
+    /// <summary>memory.stat's "key value" lines (anon, file, kernel, ...).</summary>
+    public static IReadOnlyDictionary<string, long> ParseStat(string text)
+    {
+        var map = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            var p = line.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (p.Length == 2 && long.TryParse(p[1], NumberStyles.None, CultureInfo.InvariantCulture, out var v)) map[p[0]] = v;
+        }
+        return map;
+    }
+
     static long? Bytes(string? text)
     {
         var t = text?.Trim();

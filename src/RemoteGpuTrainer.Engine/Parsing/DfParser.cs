@@ -32,9 +32,19 @@ public static class DfParser
         return rows;
     }
 
-    static bool IsNumberOrDash(string s) => s == "-" || long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out _);
+    static bool IsNumberOrDash(string s) => s == "-" || Human(s) is not null;
 
-    static long Num(string s) => long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0;
+    static long Num(string s) => Human(s) ?? 0;
+
+    /// <summary>A count, or df -h / -hi's human form (955M, 1.2K, 5.5G: powers of 1024).</summary>
+    static long? Human(string s)
+    {
+        if (long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v)) return v;
+        if (s.Length < 2) return null;
+        var exp = "KMGTPE".IndexOf(char.ToUpperInvariant(s[^1]));
+        if (exp < 0 || !double.TryParse(s[..^1], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var d)) return null;
+        return (long)(d * Math.Pow(1024, exp + 1));
+    }
 
     static int? Percent(string s) => int.TryParse(s.TrimEnd('%'), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
 }

@@ -42,7 +42,7 @@ public static class ProcessParsers
             if (f.Count != header.Count) continue;
             var row = header.Zip(f).ToDictionary(p => p.First, p => p.Second);
             if (!row.TryGetValue("pid", out var pidText) || !int.TryParse(pidText, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
-            double? mem = row.TryGetValue("used_memory", out var m) && double.TryParse(m.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
+            double? mem = (row.TryGetValue("used_memory", out var m) || row.TryGetValue("used_gpu_memory", out m)) && double.TryParse(m.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
             apps.Add(new ComputeApp(pid, row.GetValueOrDefault("process_name") ?? "", row.GetValueOrDefault("gpu_uuid"), mem));
         }
         return apps;
