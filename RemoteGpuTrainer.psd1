@@ -19,6 +19,11 @@
         'Invoke-GpuCommand'
         'Get-GpuHealth'
         'Stop-GpuZombie'
+        'Start-GpuQueue'
+        'Get-GpuJob'
+        'Wait-GpuJob'
+        'Stop-GpuQueue'
+        'Sync-GpuCheckpoint'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -76,7 +76,7 @@ public abstract class HostCmdlet : RgtCmdlet
                 WriteProgress(progress);
             }
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
-            else WriteObject(r.Value);
+            else WriteObject(r.Value, enumerateCollection: true);
         }
         if (_hosts.Count > 1)
         {

@@ -46,6 +46,7 @@ function Start-GpuSandbox {
     $devices = @(0..7 | ForEach-Object { "$root/dev/nvidia$_" }) + "$root/dev/nvidiactl", "$root/dev/nvidia-uvm"
     foreach ($d in $devices) { $null = New-Item -ItemType File -Path $d }
     Copy-Item -Recurse (Join-Path $script:SandboxHome 'scenarios/_cgroup') "$root/cgroup"
+    Copy-Item (Join-Path $script:SandboxHome 'train.py') "$root/box/train.py"
     Set-Content -Path "$root/scenario" -Value $Scenario -NoNewline
     foreach ($tool in Get-ChildItem (Join-Path $script:SandboxHome 'bin')) {
         Copy-Item $tool.FullName "$root/bin/"
@@ -91,7 +92,7 @@ MaxSessions 32
 LogLevel ERROR
 PrintMotd no
 Subsystem sftp internal-sftp
-SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" SHLVL=1 LC_ALL=C.UTF-8
+SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" "TMUX_TMPDIR=$root" SHLVL=1 LC_ALL=C.UTF-8
 "@ | Set-Content -Path "$root/sshd_config"
         $psi = [System.Diagnostics.ProcessStartInfo]::new($sshd)
         foreach ($a in '-D', '-e', '-f', "$root/sshd_config") { $psi.ArgumentList.Add($a) }
@@ -126,6 +127,12 @@ SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CG
         if ($LASTEXITCODE -ne 0) { throw "The disk-inodes-full scenario needs to mount a small tmpfs (run as root)." }
         1..195 | ForEach-Object { [System.IO.File]::WriteAllText("$root/box/data/f$_", 'x') }
     }
+    if ($Scenario -eq 'durable-full') {
+        # A real durable file system with no inode left: every copy to it fails.
+        & mount -t tmpfs -o size=16m,nr_inodes=8 rgt-sandbox "$root/box/durable"
+        if ($LASTEXITCODE -ne 0) { throw "The durable-full scenario needs to mount a small tmpfs (run as root)." }
+        for ($i = 1; $i -le 16; $i++) { try { [System.IO.File]::WriteAllText("$root/box/durable/f$i", 'x') } catch { break } }
+    }
     $fp = ((& ssh-keygen -l -E sha256 -f "$root/hostkey.pub") -split ' ')[1]
     $pub = (Get-Content "$root/hostkey.pub" -Raw).Trim() -split ' '
     [pscustomobject]@{
@@ -141,6 +148,7 @@ SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CG
         Scenario           = $Scenario
         ConnectionString   = "ssh -p $port -i $root/userkey $user@127.0.0.1"
         GpuDevicePath      = $devices
+        TrainerPath        = "$root/box/train.py"
         Holders            = $holders
         KnownHostsLine     = "[127.0.0.1]:$port $($pub[0]) $($pub[1])"
         Pid                = $proc.Id
@@ -175,7 +183,9 @@ function Stop-GpuSandbox {
             $h = Get-Process -Id $holder -ErrorAction SilentlyContinue
             if ($h -and $h.ProcessName -eq 'sleep') { $h.Kill() }
         }
-        if ((Get-Content /proc/mounts -ErrorAction SilentlyContinue) -match [regex]::Escape("$($Sandbox.Root)/box/data")) { & umount "$($Sandbox.Root)/box/data" }
+        foreach ($m in "$($Sandbox.Root)/box/data", "$($Sandbox.Root)/box/durable") {
+            if ((Get-Content /proc/mounts -ErrorAction SilentlyContinue) -match [regex]::Escape($m)) { & umount $m }
+        }
         if ($Sandbox.Root -like '*rgt-sbx-*' -and (Test-Path $Sandbox.Root)) {
             Remove-Item -Recurse -Force $Sandbox.Root
         }

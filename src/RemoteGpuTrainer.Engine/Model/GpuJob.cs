@@ -1,0 +1,62 @@
+namespace RemoteGpuTrainer.Engine.Model;
+
+/// <summary>A queue launched (or found) on one host.</summary>
+public sealed class GpuQueue
+{
+    public string Name { get; init; } = "";
+    public string QueueId { get; init; } = "";
+    /// <summary>The cells this host owns.</summary>
+    public string[] Cells { get; init; } = Array.Empty<string>();
+    /// <summary>Started, AlreadyDone, Running, Done, Failed, Stopped.</summary>
+    public string State { get; init; } = "";
+    /// <summary>"tmux:&lt;session&gt;" or "nohup".</summary>
+    public string? Session { get; init; }
+    public string RemoteRoot { get; init; } = "";
+    public string? Launcher { get; init; }
+    public int? LauncherPid { get; init; }
+    public int StartAt { get; init; } = 1;
+}
+
+/// <summary>One cell of a queue on one host.</summary>
+public sealed class GpuJob
+{
+    public string Name { get; init; } = "";
+    public string QueueId { get; init; } = "";
+    public int Index { get; init; }
+    public string Cell { get; init; } = "";
+    /// <summary>Pending, Running, Succeeded, Failed, SyncFailed or Stale.</summary>
+    public string State { get; init; } = "Pending";
+    public int? ExitCode { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    public TimeSpan? Duration => StartedAt is null ? null : (FinishedAt ?? DateTimeOffset.UtcNow) - StartedAt;
+    public int? Epoch { get; init; }
+    public int? Epochs { get; init; }
+    public string? LastLine { get; init; }
+    /// <summary>The first crash signature found in this cell's own log (Traceback, CUDA out of memory, Killed, ...).</summary>
+    public string? Crash { get; init; }
+    public string LogPath { get; init; } = "";
+    public string CheckpointDir { get; init; } = "";
+    public string? DurableDir { get; init; }
+
+    public bool IsFinal => State is "Succeeded" or "Failed" or "SyncFailed" or "Stale";
+
+    public override string ToString() => $"{Name}/{QueueId}/{Cell}: {State}";
+}
+
+/// <summary>One file copied or transferred, with how it was verified.</summary>
+public sealed class GpuTransfer
+{
+    public string Name { get; init; } = "";
+    public string? Cell { get; init; }
+    public string RemotePath { get; init; } = "";
+    public string LocalPath { get; init; } = "";
+    public long? Length { get; init; }
+    public string? Sha256 { get; init; }
+    public bool Resumed { get; init; }
+    public int Attempts { get; init; } = 1;
+    public TimeSpan Duration { get; init; }
+    /// <summary>Copied, Skipped, Failed (and for pulls: Downloaded, Verified).</summary>
+    public string Status { get; init; } = "";
+    public string? Reason { get; init; }
+}

@@ -1,0 +1,82 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Queues;
+using RemoteGpuTrainer.Engine.Ssh;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Freezes a queue file and a versioned launcher on each host and starts it detached (tmux, else setsid nohup).</summary>
+[Cmdlet(VerbsLifecycle.Start, "GpuQueue", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
+[OutputType(typeof(GpuQueue))]
+public sealed class StartGpuQueueCommand : HostCmdlet
+{
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary>For seed-form lines: placeholders {config} {task} {epochs} {name} {checkpoint_dir} {log}.</summary>
+    [Parameter]
+    public string? CommandTemplate { get; set; }
+
+    /// <summary>Where cells run on the box; default the host's DataDir.</summary>
+    [Parameter]
+    public string? WorkingDirectory { get; set; }
+
+    /// <summary>Run from this cell number on (1-based), re-running cells from there even if they succeeded.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? StartAt { get; set; }
+
+    [Parameter]
+    [ValidateSet("Auto", "Tmux", "Nohup")]
+    public string Detach { get; set; } = "Auto";
+
+    /// <summary>Default: the queue file's name without extension.</summary>
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    public string? QueueId { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var file = GetUnresolvedProviderPathFromPSPath(Path);
+        IReadOnlyList<QueueCell> cells;
+        try
+        {
+            if (!File.Exists(file)) throw new RgtException("QueueFileNotFound", FailureKind.NotFound, $"The queue file {file} does not exist.");
+            cells = QueueFile.Parse(File.ReadAllText(file), file, CommandTemplate);
+        }
+        catch (RgtException ex) { ThrowFailure(ex, file); return; }
+        if (Hosts.Count == 0) return;
+        var queueId = QueueId ?? SanitizeId(System.IO.Path.GetFileNameWithoutExtension(file));
+        var split = QueueFile.Split(cells, Hosts.Count);
+        var plans = new List<(GpuHost Host, LaunchPlan Plan)>();
+        for (int i = 0; i < Hosts.Count; i++)
+        {
+            var owned = split[i];
+            WriteInformation(new HostInformationMessage
+            {
+                Message = $"{Hosts[i].Name}: queue '{queueId}', {owned.Count} of {cells.Count} cells (cost {owned.Sum(c => c.Cost)}): {string.Join(", ", owned.Select(c => $"{c.Index}:{c.Name}"))}",
+            }, new[] { "PSHOST" });
+            if (owned.Count == 0) continue;
+            if (!ShouldProcess(Hosts[i].Name, $"Launch queue '{queueId}' ({owned.Count} cells, detach {Detach})")) continue;
+            plans.Add((Hosts[i], new LaunchPlan(queueId, cells, owned, StartAt ?? 1, Detach, WorkingDirectory)));
+        }
+        using var connector = new HostConnector();
+        foreach (var r in FanOut.Run(plans, ThrottleLimit, async (p, ct) =>
+        {
+            var shell = await connector.OpenShellAsync(p.Host, ct).ConfigureAwait(false);
+            return await QueueService.StartAsync(shell, p.Host, GpuPlatformDefaults.From(Catalog.Find(p.Host.Platform)), p.Plan, StartAt, ct).ConfigureAwait(false);
+        }, Cancellation))
+        {
+            if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
+            else WriteObject(r.Value);
+        }
+    }
+
+    static string SanitizeId(string name)
+    {
+        var id = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').ToArray()).TrimStart('.', '_', '-');
+        return id.Length == 0 ? "queue" : id.Length > 64 ? id[..64] : id;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Queues;
+using RemoteGpuTrainer.Engine.Ssh;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Waits, bounded, until every piped job is final; reconnects each tick with a short connection.</summary>
+[Cmdlet(VerbsLifecycle.Wait, "GpuJob")]
+[OutputType(typeof(GpuJob))]
+public sealed class WaitGpuJobCommand : RgtCmdlet
+{
+    readonly List<GpuJob> _jobs = new();
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public GpuJob[] Job { get; set; } = Array.Empty<GpuJob>();
+
+    [Parameter]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromHours(1);
+
+    [Parameter]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    [Parameter]
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(30);
+
+    protected override void ProcessRecord() => _jobs.AddRange(Job);
+
+    protected override void EndProcessing()
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        var current = _jobs.GroupBy(j => (j.Name, j.QueueId, j.Cell)).Select(g => g.Last()).ToDictionary(j => (j.Name, j.QueueId, j.Cell));
+        IReadOnlyList<GpuHost> inventory;
+        try { inventory = Inventory.Load(); }
+        catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
+        var progress = new ProgressRecord(2, "Waiting for GPU jobs", "starting");
+        while (true)
+        {
+            var pending = current.Values.Where(j => !j.IsFinal).ToList();
+            progress.StatusDescription = $"{current.Count - pending.Count} of {current.Count} cells final";
+            progress.PercentComplete = current.Count == 0 ? 100 : (current.Count - pending.Count) * 100 / current.Count;
+            WriteProgress(progress);
+            if (pending.Count == 0) break;
+            if (DateTime.UtcNow >= deadline)
+            {
+                WriteFailure(new RgtException("WaitTimeout", FailureKind.Timeout,
+                    $"Still not final after {Timeout}: {string.Join(", ", pending.Select(j => $"{j.Name}/{j.Cell} ({j.State}{(j.Epoch is null ? "" : $", epoch {j.Epoch}/{j.Epochs}")})"))}."), pending.Select(j => j.Name).Distinct().ToArray());
+                break;
+            }
+            try { Task.Delay(PollInterval < deadline - DateTime.UtcNow ? PollInterval : deadline - DateTime.UtcNow, Cancellation).Wait(Cancellation); }
+            catch (OperationCanceledException) { return; }
+            foreach (var group in pending.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase))
+            {
+                var host = inventory.FirstOrDefault(h => string.Equals(h.Name, group.Key, StringComparison.OrdinalIgnoreCase));
+                if (host is null) { WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{group.Key}' is registered."), group.Key); foreach (var j in group) current.Remove((j.Name, j.QueueId, j.Cell)); continue; }
+                try
+                {
+                    // A short connection per tick: a wait must survive the link dropping in between.
+                    using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
+                    var shell = connector.OpenShellAsync(host, Cancellation).GetAwaiter().GetResult();
+                    foreach (var qid in group.Select(j => j.QueueId).Distinct())
+                        foreach (var q in QueueService.ReadAsync(shell, host, qid, Cancellation).GetAwaiter().GetResult())
+                            foreach (var j in QueueStateParser.Jobs(host, q, StaleAfter))
+                                if (current.ContainsKey((j.Name, j.QueueId, j.Cell))) current[(j.Name, j.QueueId, j.Cell)] = j;
+                }
+                catch (OperationCanceledException) { return; }
+                catch (RgtException ex) { WriteVerbose($"{host.Name}: {ex.Message} (will retry until the timeout)"); }
+            }
+        }
+        progress.RecordType = ProgressRecordType.Completed;
+        WriteProgress(progress);
+        foreach (var j in current.Values.Where(j => j.IsFinal)) WriteObject(j);
+    }
+}

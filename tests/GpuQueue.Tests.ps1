@@ -1,0 +1,217 @@
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    $script:TestDir = New-TestHome
+    $script:Box = Start-GpuSandbox
+    $null = Register-Sandbox $script:Box -Name box -Trust
+    $script:Train = "python3 $($script:Box.TrainerPath)"
+    $script:Template = "$script:Train --config {config} --task {task} --epochs {epochs} --sleep 0.2"
+    function New-QueueFile([string] $Name, [string] $Text) {
+        $p = Join-Path $script:TestDir "$Name.txt"
+        [System.IO.File]::WriteAllText($p, $Text)
+        $p
+    }
+    function Invoke-Box([string] $Command, $Sandbox = $script:Box) {
+        (& ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $Sandbox.IdentityFile -p $Sandbox.Port "$($Sandbox.User)@127.0.0.1" $Command) -join "`n"
+    }
+    function Wait-Queue([string] $HostName, [string] $QueueId, [int] $Seconds = 60) {
+        Get-GpuJob $HostName -QueueId $QueueId | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout ([TimeSpan]::FromSeconds($Seconds))
+    }
+}
+AfterAll {
+    if ($script:Box) { Stop-GpuSandbox $script:Box }
+    Restore-TestHome $script:TestDir
+}
+
+Describe 'Queue files' {
+    It 'refuses <Case> before anything is sent' -ForEach @(
+        @{ Case = 'a duplicate cell name'; Text = "c/a.yaml t 2`nc/a.yml t 3`n"; Template = 'x {config}'; Expect = 'line 2.*used twice' }
+        @{ Case = 'an unknown placeholder'; Text = "c/a.yaml t 2`n"; Template = 'x {confg}'; Expect = 'unknown placeholder \{confg\}' }
+        @{ Case = 'a malformed seed line'; Text = "# c`n`nc/a.yaml t two`n"; Template = 'x {config}'; Expect = 'line 3.*epochs' }
+        @{ Case = 'a seed line without a template'; Text = "c/a.yaml t 2`n"; Template = $null; Expect = 'line 1.*CommandTemplate' }
+        @{ Case = 'a cell name with a slash'; Text = "a/b: echo`n"; Template = $null; Expect = 'line 1.*not a usable cell name' }
+    ) {
+        $f = New-QueueFile "bad" $Text
+        $params = @{ Path = $f; ErrorAction = 'Stop' }
+        if ($Template) { $params.CommandTemplate = $Template }
+        { Start-GpuQueue box @params } | Should -Throw -ErrorId 'QueueFileInvalid,RemoteGpuTrainer.Commands.StartGpuQueueCommand'
+        try { Start-GpuQueue box @params } catch { $_.Exception.Message | Should -Match $Expect; $_.Exception.Message | Should -Match 'bad.txt' }
+        Invoke-Box "test -e '$($script:Box.DataDir)/.rgt/queues/bad' && echo exists || echo absent" | Should -Be 'absent'
+    }
+}
+
+Describe 'A three-cell queue' {
+    BeforeAll {
+        $script:Q3 = New-QueueFile 'three' "# CRLF, comments, UTF-8 names`r`nconfigs/a.yaml cls 3`r`n`r`nconfigs/b.yaml cls 2`r`nodd name 'q' `$(touch pwned) 训练: $script:Train --epochs 2 --sleep 0.2`r`n"
+        $script:Started = Start-GpuQueue box -Path $script:Q3 -CommandTemplate $script:Template
+    }
+    It 'starts detached in tmux and returns a GpuQueue' {
+        $script:Started.State | Should -Be 'Started'
+        $script:Started.Session | Should -Be 'tmux:rgt-three'
+        $script:Started.Cells.Count | Should -Be 3
+        $script:Started.Launcher | Should -Match 'launcher-1\.sh$'
+    }
+    It 'refuses a second launch while it runs' {
+        { Start-GpuQueue box -Path $script:Q3 -CommandTemplate $script:Template -ErrorAction Stop } | Should -Throw -ErrorId 'QueueAlreadyRunning,RemoteGpuTrainer.Commands.StartGpuQueueCommand'
+    }
+    It 'finishes with correct states, epochs and durable copies, and QUEUE_DONE' {
+        $jobs = Wait-Queue box three
+        $jobs.Count | Should -Be 3
+        $jobs | ForEach-Object { $_.State | Should -Be 'Succeeded'; $_.ExitCode | Should -Be 0 }
+        ($jobs | Where-Object Cell -EQ 'a').Epoch | Should -Be 3
+        foreach ($c in 'a', 'b', "odd name 'q' `$(touch pwned) 训练") {
+            Test-Path -LiteralPath "$($script:Box.DurableDir)/final_ckpts/$c/best.pth" | Should -BeTrue
+            (Get-Item -LiteralPath "$($script:Box.DurableDir)/final_ckpts/$c/best.pth").Length | Should -Be (Get-Item -LiteralPath "$($script:Box.DataDir)/checkpoints/three/$c/best.pth").Length
+            Test-Path -LiteralPath "$($script:Box.DataDir)/checkpoints/three/$c/latest.pth" | Should -BeFalse -Because 'scratch is pruned once best.pth exists'
+        }
+        Test-Path "$($script:Box.DataDir)/.rgt/queues/three/QUEUE_DONE" | Should -BeTrue
+        Get-ChildItem -Recurse $script:Box.Root -Filter pwned | Should -BeNullOrEmpty
+    }
+    It 'shows jobs in a table and filters by state and cell' {
+        (Get-GpuJob box -QueueId three -Cell 'a*' | Out-String) | Should -Match 'Succeeded'
+        @(Get-GpuJob box -State Failed).Count | Should -Be 0
+    }
+    It 'launching the finished queue again changes nothing' {
+        $again = Start-GpuQueue box -Path $script:Q3 -CommandTemplate $script:Template
+        $again.State | Should -Be 'AlreadyDone'
+        Test-Path "$($script:Box.DataDir)/.rgt/queues/three/launcher-2.sh" | Should -BeFalse
+    }
+    It 'refuses an edited earlier line with the first difference, and accepts appended lines' {
+        $edited = New-QueueFile 'three-edited' "configs/a.yaml cls 4`nconfigs/b.yaml cls 2`nodd name 'q' `$(touch pwned) 训练: $script:Train --epochs 2 --sleep 0.2`n"
+        { Start-GpuQueue box -Path $edited -QueueId three -CommandTemplate $script:Template -ErrorAction Stop } | Should -Throw -ErrorId 'QueueEdited,RemoteGpuTrainer.Commands.StartGpuQueueCommand'
+        $appended = New-QueueFile 'three-appended' ((Get-Content $script:Q3 -Raw) + "d: $script:Train --epochs 1 --sleep 0`n")
+        $r = Start-GpuQueue box -Path $appended -QueueId three -CommandTemplate $script:Template
+        $r.State | Should -Be 'Started'
+        $jobs = Wait-Queue box three
+        ($jobs | Where-Object Cell -EQ 'd').State | Should -Be 'Succeeded'
+        Test-Path "$($script:Box.DataDir)/.rgt/queues/three/launcher-1.sh" | Should -BeTrue -Because 'a launcher is never rewritten'
+        Test-Path "$($script:Box.DataDir)/.rgt/queues/three/launcher-2.sh" | Should -BeTrue
+        (Get-Content -LiteralPath "$($script:Box.DataDir)/.rgt/queues/three/cells/a/log" | Select-String 'started').Count | Should -Be 1 -Because 'finished cells are not re-run'
+    }
+}
+
+Describe 'Resume and survival' {
+    It 'survives the SSH connection being killed mid-run' {
+        $f = New-QueueFile 'survive' "s1: $script:Train --epochs 6 --sleep 0.3`n"
+        $null = Start-GpuQueue box -Path $f
+        Start-Sleep -Milliseconds 500
+        & pkill -KILL -P $script:Box.Pid   # every per-connection sshd of this sandbox
+        $jobs = Wait-Queue box survive
+        $jobs.State | Should -Be 'Succeeded'
+        $jobs.Epoch | Should -Be 6
+    }
+    It 'a killed trainer fails its cell; the same Start-GpuQueue resumes that cell and epoch without re-running finished cells' {
+        $f = New-QueueFile 'resume' "r1: $script:Train --epochs 1 --sleep 0`nr2: $script:Train --epochs 8 --sleep 0.4`nr3: $script:Train --epochs 1 --sleep 0`n"
+        $null = Start-GpuQueue box -Path $f
+        $cell = "$($script:Box.DataDir)/.rgt/queues/resume/cells/r2"
+        $deadline = (Get-Date).AddSeconds(20)
+        while ((Get-Date) -lt $deadline -and -not ((Get-Content "$cell/log" -ErrorAction SilentlyContinue) -match 'Epoch 3/8')) { Start-Sleep -Milliseconds 100 }
+        & kill -9 ([int](Get-Content "$cell/pid"))
+        $jobs = Wait-Queue box resume
+        ($jobs | Where-Object Cell -EQ 'r2').State | Should -Be 'Failed'
+        ($jobs | Where-Object Cell -EQ 'r2').ExitCode | Should -Be 137
+        ($jobs | Where-Object Cell -EQ 'r3').State | Should -Be 'Succeeded'
+        Get-Content "$($script:Box.DataDir)/.rgt/queues/resume/QUEUE_FAILED" | Should -Match '2:r2'
+        $r1Started = Get-Content "$($script:Box.DataDir)/.rgt/queues/resume/cells/r1/started_at"
+
+        $again = Start-GpuQueue box -Path $f
+        $again.State | Should -Be 'Started'
+        $again.StartAt | Should -Be 2
+        $jobs = Wait-Queue box resume
+        $jobs.State | Select-Object -Unique | Should -Be 'Succeeded'
+        $log = Get-Content "$cell/log" -Raw
+        $log | Should -Match 'Resuming from epoch [3-7]'
+        $log | Should -Match 'Epoch 8/8'
+        Get-Content "$($script:Box.DataDir)/.rgt/queues/resume/cells/r1/started_at" | Should -Be $r1Started
+        Test-Path "$($script:Box.DataDir)/.rgt/queues/resume/QUEUE_DONE" | Should -BeTrue
+    }
+    It 'a failing cell is Failed with its exit code, its crash signature, and QUEUE_FAILED' {
+        $f = New-QueueFile 'failing' "ok: $script:Train --epochs 1 --sleep 0`ncrash: $script:Train --epochs 3 --sleep 0 --crash-at 2`noom: $script:Train --epochs 3 --sleep 0 --oom-at 1`n"
+        $null = Start-GpuQueue box -Path $f
+        $jobs = Wait-Queue box failing
+        $crash = $jobs | Where-Object Cell -EQ 'crash'
+        $crash.State | Should -Be 'Failed'
+        $crash.ExitCode | Should -Be 1
+        $crash.Crash | Should -Match 'Traceback'
+        ($jobs | Where-Object Cell -EQ 'oom').Crash | Should -Match 'CUDA out of memory'
+        ($jobs | Where-Object Cell -EQ 'ok').Crash | Should -BeNullOrEmpty
+        Get-Content "$($script:Box.DataDir)/.rgt/queues/failing/QUEUE_FAILED" | Should -Match '2:crash 3:oom'
+    }
+    It 'Wait-GpuJob gives up at its timeout with a WaitTimeout error' {
+        $f = New-QueueFile 'slow' "slow: $script:Train --epochs 3 --sleep 0 --hang-at 1`n"
+        $null = Start-GpuQueue box -Path $f
+        $err = $null
+        $r = Get-GpuJob box -QueueId slow | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:0:2 -ErrorVariable err -ErrorAction SilentlyContinue
+        $r | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'WaitTimeout,RemoteGpuTrainer.Commands.WaitGpuJobCommand'
+        $err[0].Exception.Message | Should -Match 'box/slow \(Running'
+    }
+    It 'Stop-GpuQueue stops the session and the process group, verified in a second call' {
+        Stop-GpuQueue box slow -WhatIf
+        (Get-GpuJob box -QueueId slow).State | Should -Be 'Running'
+        $r = Get-GpuJob box -QueueId slow | Stop-GpuQueue -Confirm:$false
+        $r.State | Should -Be 'Stopped'
+        (Get-GpuJob box -QueueId slow).State | Should -Be 'Failed'
+        Invoke-Box "pgrep -f -- '--hang-a[t] 1' || echo none" | Should -Be 'none'
+        Invoke-Box "tmux has-session -t =rgt-slow 2>/dev/null && echo yes || echo no" | Should -Be 'no'
+    }
+}
+
+Describe 'Detach paths, fan-out and durable storage' {
+    It 'uses setsid nohup on a box without tmux, and on request' {
+        $bare = Start-GpuSandbox -NoTmux
+        try {
+            $null = Register-Sandbox $bare -Name bare -Trust
+            $f = New-QueueFile 'plain' "p1: python3 $($bare.TrainerPath) --epochs 2 --sleep 0.1`n"
+            $q = Start-GpuQueue bare -Path $f
+            $q.Session | Should -Be 'nohup'
+            (Wait-Queue bare plain).State | Should -Be 'Succeeded'
+            { Start-GpuQueue bare -Path (New-QueueFile 'plain2' "p: true`n") -Detach Tmux -ErrorAction Stop } | Should -Throw -ErrorId 'TmuxMissing,RemoteGpuTrainer.Commands.StartGpuQueueCommand'
+        } finally { Remove-GpuHost bare -Confirm:$false; Stop-GpuSandbox $bare }
+        $q2 = Start-GpuQueue box -Path (New-QueueFile 'forced' "f1: true`n") -Detach Nohup
+        $q2.Session | Should -Be 'nohup'
+        (Wait-Queue box forced).State | Should -Be 'Succeeded'
+    }
+    It 'splits cells across piped hosts by cost, one owner each, and -WhatIf launches nothing' {
+        $other = Start-GpuSandbox
+        try {
+            $null = Register-Sandbox $other -Name other -Trust
+            $text = "c/big.yaml t 8`nc/m1.yaml t 4`nc/m2.yaml t 4`nc/s1.yaml t 1`nc/s2.yaml t 1`nc/s3.yaml t 1`nc/s4.yaml t 1`n"
+            $f = New-QueueFile 'sweep' $text
+            $info = Get-GpuHost box, other | Start-GpuQueue -Path $f -CommandTemplate 'true {config} {epochs}' -WhatIf 6>&1
+            ($info | Out-String) | Should -Match 'box: queue .sweep., \d of 7 cells \(cost 10\)'
+            ($info | Out-String) | Should -Match 'other: queue .sweep., \d of 7 cells \(cost 10\)'
+            Test-Path "$($script:Box.DataDir)/.rgt/queues/sweep" | Should -BeFalse
+            $qs = Get-GpuHost box, other | Start-GpuQueue -Path $f -CommandTemplate 'true {config} {epochs}'
+            $qs.Count | Should -Be 2
+            $owned = $qs | ForEach-Object Cells
+            ($owned | Sort-Object) | Should -Be @('big', 'm1', 'm2', 's1', 's2', 's3', 's4')
+            ($qs | Where-Object { $_.Cells -contains 'big' }).Cells | Should -Contain 's1'
+            $jobs = @(Wait-Queue box sweep) + @(Wait-Queue other sweep)
+            $jobs.Count | Should -Be 7
+            $jobs.State | Select-Object -Unique | Should -Be 'Succeeded'
+        } finally { Remove-GpuHost other -Confirm:$false; Stop-GpuSandbox $other }
+    }
+    It 'a full durable disk gives SyncFailed, never Succeeded; Sync-GpuCheckpoint says Failed loudly' {
+        $full = Start-GpuSandbox -Scenario durable-full
+        try {
+            $null = Register-Sandbox $full -Name full -Trust
+            $f = New-QueueFile 'tofull' "t1: python3 $($full.TrainerPath) --epochs 1 --sleep 0`n"
+            $null = Start-GpuQueue full -Path $f
+            $job = Wait-Queue full tofull
+            $job.State | Should -Be 'SyncFailed'
+            $s = Sync-GpuCheckpoint full
+            $s.Status | Should -Be 'Failed'
+            $s.Reason | Should -Match '100% inodes used'
+        } finally { Remove-GpuHost full -Confirm:$false; Stop-GpuSandbox $full }
+    }
+    It 'Sync-GpuCheckpoint copies finished cells and skips those without metrics' {
+        $f = New-QueueFile 'mixed' "m1: $script:Train --epochs 1 --sleep 0`nnometrics: echo no checkpoint here`n"
+        $null = Start-GpuQueue box -Path $f
+        $null = Wait-Queue box mixed
+        $r = Sync-GpuCheckpoint box -QueueId mixed
+        ($r | Where-Object Cell -EQ 'm1').Status | Should -Be 'Copied'
+        ($r | Where-Object Cell -EQ 'm1').Length | Should -BeGreaterThan 1000
+        ($r | Where-Object Cell -EQ 'nometrics').Status | Should -Be 'Skipped'
+        ($r | Where-Object Cell -EQ 'nometrics').Reason | Should -Match 'no metrics'
+    }
+}
