@@ -13,7 +13,7 @@ $null = New-Item -ItemType Directory -Path "$demoHome/home/.ssh", "$demoHome/con
 $savedHome = $env:HOME
 $env:HOME = "$demoHome/home"          # a throwaway ~/.ssh (known_hosts)
 $env:RGT_HOME = "$demoHome/config"    # a throwaway inventory
-$box = $null
+$box = $null; $box2 = $null
 try {
     Step 'Start a sandbox GPU box (OpenSSH on 127.0.0.1, 8x H100 recorded nvidia-smi)'
     $box = Start-GpuSandbox
@@ -46,8 +46,25 @@ try {
     Set-GpuSandboxScenario $box xid79
     (Get-GpuHealth demo-box).Findings | ForEach-Object { $_.ToString() }
     Set-GpuSandboxScenario $box healthy-h100x8
+
+    Step 'A second box, then a three-cell queue split across both, detached (tmux)'
+    $box2 = Start-GpuSandbox
+    Add-Content "$env:HOME/.ssh/known_hosts" $box2.KnownHostsLine   # its fingerprint was compared out of band
+    New-GpuRental $box2.ConnectionString -Name demo-box2 -Tag demo -DataDir $box2.DataDir -DurableDir $box2.DurableDir -WarningAction SilentlyContinue | Out-Null
+    $queueFile = Join-Path $demoHome 'sweep.txt'
+    "# config task epochs`nconfigs/unet_small.yaml seg 3`nconfigs/unet_base.yaml seg 4`nconfigs/vit_tiny.yaml cls 2" | Set-Content $queueFile
+    Get-Content $queueFile
+    $template = 'python3 ../train.py --config {config} --task {task} --epochs {epochs} --sleep 0.5'
+    Get-GpuHost -Tag demo | Start-GpuQueue -Path $queueFile -CommandTemplate $template | Format-Table | Out-String -Width 160
+    Start-Sleep -Seconds 1
+    Get-GpuHost -Tag demo | Get-GpuJob | Format-Table | Out-String -Width 160
+
+    Step 'Wait for every cell (bounded), then look at the durable copies'
+    Get-GpuHost -Tag demo | Get-GpuJob | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0 | Format-Table | Out-String -Width 160
+    Get-GpuHost -Tag demo | Sync-GpuCheckpoint | Format-Table | Out-String -Width 160
 }
 finally {
+    if ($box2) { Stop-GpuSandbox $box2 }
     if ($box) { Stop-GpuSandbox $box }
     $env:HOME = $savedHome
     Remove-Item -Recurse -Force $demoHome -ErrorAction SilentlyContinue
