@@ -24,6 +24,7 @@
         'Wait-GpuJob'
         'Stop-GpuQueue'
         'Sync-GpuCheckpoint'
+        'Receive-Checkpoint'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

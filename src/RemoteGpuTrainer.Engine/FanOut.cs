@@ -13,7 +13,8 @@ public sealed record FanOutResult<TIn, TOut>(TIn Item, TOut? Value, Exception? E
 public static class FanOut
 {
     public static IEnumerable<FanOutResult<TIn, TOut>> Run<TIn, TOut>(
-        IReadOnlyList<TIn> items, int throttle, Func<TIn, CancellationToken, Task<TOut>> work, CancellationToken cancellationToken)
+        IReadOnlyList<TIn> items, int throttle, Func<TIn, CancellationToken, Task<TOut>> work, CancellationToken cancellationToken,
+        Action? onIdle = null, int idleMilliseconds = 250)
     {
         if (items.Count == 0) yield break;
         // Not disposed: a task still finishing after the caller stopped enumerating may touch them.
@@ -36,6 +37,16 @@ public static class FanOut
                 if (Interlocked.Decrement(ref pending) == 0) results.CompleteAdding();
             });
         }
-        foreach (var r in results.GetConsumingEnumerable()) yield return r;
+        if (onIdle is null)
+        {
+            foreach (var r in results.GetConsumingEnumerable()) yield return r;
+            yield break;
+        }
+        // The caller's thread wakes up regularly (to write progress) while waiting for results.
+        while (!results.IsCompleted)
+        {
+            if (results.TryTake(out var r, idleMilliseconds)) yield return r;
+            else onIdle();
+        }
     }
 }

@@ -1,0 +1,175 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Ssh;
+using RemoteGpuTrainer.Engine.Transfers;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Pulls files resumably over SFTP, verifies each by SHA-256 against the box, and renames atomically.</summary>
+[Cmdlet(VerbsCommunications.Receive, "Checkpoint", DefaultParameterSetName = ByName)]
+[OutputType(typeof(GpuTransfer))]
+public sealed class ReceiveCheckpointCommand : HostCmdlet
+{
+    const string ByJob = "ByJob";
+    readonly List<GpuJob> _jobs = new();
+
+    [Parameter(ParameterSetName = ByJob, Mandatory = true, ValueFromPipeline = true)]
+    public GpuJob[] Job { get; set; } = Array.Empty<GpuJob>();
+
+    /// <summary>A remote file or folder; a leading ~/ is the remote home.</summary>
+    [Parameter(ParameterSetName = ByName, Position = 1)]
+    [Parameter(ParameterSetName = ByObject)]
+    public string? RemotePath { get; set; }
+
+    [Parameter]
+    public string Destination { get; set; } = ".";
+
+    [Parameter]
+    [SupportsWildcards]
+    public string[]? Include { get; set; }
+
+    [Parameter]
+    [SupportsWildcards]
+    public string[]? Exclude { get; set; }
+
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int RetryCount { get; set; } = 5;
+
+    /// <summary>No bytes for this long: drop the connection and resume on a new one.</summary>
+    [Parameter]
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Files at once, each over its own SFTP connection: 4 unless -ThrottleLimit says otherwise.</summary>
+    public ReceiveCheckpointCommand() => ThrottleLimit = 4;
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == ByJob) _jobs.AddRange(Job);
+        else base.ProcessRecord();
+    }
+
+    protected override void EndProcessing()
+    {
+        var destination = GetUnresolvedProviderPathFromPSPath(Destination);
+        IReadOnlyList<GpuHost> hosts;
+        var sources = new List<(GpuHost Host, string Remote, string Local, string? Cell)>();
+        if (ParameterSetName == ByJob)
+        {
+            try { hosts = Inventory.Load(); }
+            catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
+            foreach (var j in _jobs)
+            {
+                var h = hosts.FirstOrDefault(x => string.Equals(x.Name, j.Name, StringComparison.OrdinalIgnoreCase));
+                if (h is null) { WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{j.Name}' is registered."), j.Name); continue; }
+                sources.Add((h, j.DurableDir ?? j.CheckpointDir, Path.Combine(destination, j.Cell), j.Cell));
+            }
+        }
+        else
+        {
+            if (string.IsNullOrEmpty(RemotePath)) { ThrowFailure(new RgtException("RemotePathMissing", FailureKind.InvalidArgument, "Give -RemotePath, or pipe GpuJob objects from Get-GpuJob."), null); return; }
+            foreach (var h in Hosts) sources.Add((h, RemotePath!, Hosts.Count > 1 ? Path.Combine(destination, h.Name) : destination, null));
+        }
+
+        using var connector = new HostConnector();
+        var locks = new Dictionary<string, SemaphoreSlim>(StringComparer.OrdinalIgnoreCase);
+        var work = new List<(GpuHost Host, RemoteFile File, string Local, string? Cell)>();
+        var progress = new TransferProgress();
+        foreach (var src in sources)
+        {
+            try
+            {
+                var shell = connector.ConnectAsync(src.Host, Cancellation).GetAwaiter().GetResult();
+                var files = List(shell, src, out var usedRemote);
+                var filtered = files.Where(f => Matches(f.Relative)).ToList();
+                if (files.Count == 0) WriteWarning($"{src.Host.Name}:{usedRemote} is reachable but empty: nothing to pull.");
+                foreach (var f in filtered)
+                {
+                    work.Add((src.Host, f, Path.Combine(src.Local, f.Relative.Replace('/', Path.DirectorySeparatorChar)), src.Cell));
+                    progress.AddTotal(f.Size);
+                }
+                locks.TryAdd(src.Host.Name, new SemaphoreSlim(1));
+            }
+            catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, src.Host.Name); }
+        }
+        var record = new ProgressRecord(3, "Receiving checkpoints", "starting");
+        var started = DateTime.UtcNow;
+        void Report()
+        {
+            var done = progress.Done; var total = Math.Max(1, progress.Total);
+            var secs = Math.Max(0.001, (DateTime.UtcNow - started).TotalSeconds);
+            var rate = done / secs;
+            record.PercentComplete = (int)Math.Clamp(done * 100 / total, 0, 100);
+            record.StatusDescription = $"{Format.Bytes(done)} of {Format.Bytes(total)} at {Format.Bytes((long)rate)}/s";
+            record.SecondsRemaining = rate > 0 ? (int)((total - done) / rate) : -1;
+            WriteProgress(record);
+        }
+        var options = new TransferOptions(RetryCount, StallTimeout);
+        foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
+        {
+            var shell = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
+            async Task<string> Hash(CancellationToken c)
+            {
+                var gate = locks[w.Host.Name];
+                await gate.WaitAsync(c).ConfigureAwait(false);
+                try
+                {
+                    var output = await shell.RunAsync(RemoteFiles.HashScript(new[] { w.File.Path }), TimeSpan.FromMinutes(30), c).ConfigureAwait(false);
+                    return RemoteFiles.ParseHashes(output.StdOut).GetValueOrDefault(w.File.Path)
+                        ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed: {output.StdErr.Trim()}");
+                }
+                finally { gate.Release(); }
+            }
+            var t = await Downloader.DownloadAsync(w.Host, SshTarget.Resolve(w.Host), w.File, w.Local, Hash, options, progress, ct).ConfigureAwait(false);
+            return w.Cell is null ? t : new GpuTransfer
+            {
+                Name = t.Name, Cell = w.Cell, RemotePath = t.RemotePath, LocalPath = t.LocalPath, Length = t.Length, Sha256 = t.Sha256,
+                Resumed = t.Resumed, Attempts = t.Attempts, Duration = t.Duration, Status = t.Status, Reason = t.Reason,
+            };
+        }, Cancellation, Report))
+        {
+            Report();
+            if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
+            else
+            {
+                if (r.Value!.Status == "Skipped") WriteVerbose($"{r.Value.LocalPath}: {r.Value.Reason}");
+                WriteObject(r.Value);
+            }
+        }
+        record.RecordType = ProgressRecordType.Completed;
+        WriteProgress(record);
+    }
+
+    List<RemoteFile> List(SshConnection shell, (GpuHost Host, string Remote, string Local, string? Cell) src, out string used)
+    {
+        used = src.Remote;
+        var output = shell.RunAsync(RemoteFiles.ListScript(src.Remote), TimeSpan.FromMinutes(5), Cancellation).GetAwaiter().GetResult();
+        if (output.ExitCode == 0) return RemoteFiles.ParseList(src.Remote, output.StdOut);
+        if (src.Cell is not null)
+        {
+            // A job without a durable copy: pull its checkpoint directory instead.
+            var job = _jobs.FirstOrDefault(j => j.Cell == src.Cell && string.Equals(j.Name, src.Host.Name, StringComparison.OrdinalIgnoreCase));
+            if (job is not null && job.CheckpointDir != src.Remote)
+            {
+                used = job.CheckpointDir;
+                var again = shell.RunAsync(RemoteFiles.ListScript(job.CheckpointDir), TimeSpan.FromMinutes(5), Cancellation).GetAwaiter().GetResult();
+                if (again.ExitCode == 0) return RemoteFiles.ParseList(job.CheckpointDir, again.StdOut);
+                output = again;
+            }
+        }
+        throw new RgtException("ListingFailed", FailureKind.NotFound,
+            $"{src.Host.Name}: cannot list {used}: {(output.StdErr + output.StdOut).Trim()} (a failed listing is never '0 files').");
+    }
+
+    bool Matches(string relative)
+    {
+        var name = Path.GetFileName(relative);
+        bool Any(string[]? patterns) => patterns is not null && patterns.Any(p =>
+        {
+            var w = new WildcardPattern(p, WildcardOptions.IgnoreCase);
+            return w.IsMatch(name) || w.IsMatch(relative);
+        });
+        return (Include is null || Any(Include)) && !Any(Exclude);
+    }
+}
