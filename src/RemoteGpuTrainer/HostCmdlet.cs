@@ -42,18 +42,7 @@ public abstract class HostCmdlet : RgtCmdlet
             foreach (var h in InputObject) AddHost(h);
             return;
         }
-        IReadOnlyList<GpuHost> inventory;
-        try { inventory = Inventory.Load(); }
-        catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
-        foreach (var n in Name)
-        {
-            var pattern = new WildcardPattern(n, WildcardOptions.IgnoreCase);
-            var matches = inventory.Where(h => pattern.IsMatch(h.Name)).ToList();
-            if (matches.Count == 0)
-                WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound,
-                    $"No host named '{n}' is registered. Register it with New-GpuRental, or list hosts with Get-GpuHost."), n);
-            foreach (var h in matches) AddHost(h);
-        }
+        foreach (var h in ResolveHostNames(Name)) AddHost(h);
     }
 
     void AddHost(GpuHost h)

@@ -27,6 +27,23 @@ public abstract class RgtCmdlet : PSCmdlet
         Path.Combine(Path.GetDirectoryName(typeof(RgtCmdlet).Assembly.Location)!, "platforms"),
         Path.Combine(ConfigPaths.ConfigDirectory, "platforms"));
 
+    /// <summary>Inventory hosts matching the names (wildcards allowed); a name matching nothing is a HostNotFound error.</summary>
+    protected IEnumerable<Engine.Model.GpuHost> ResolveHostNames(IEnumerable<string> names)
+    {
+        IReadOnlyList<Engine.Model.GpuHost> inventory;
+        try { inventory = Inventory.Load(); }
+        catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); yield break; }
+        foreach (var n in names)
+        {
+            var pattern = new WildcardPattern(n, WildcardOptions.IgnoreCase);
+            var matches = inventory.Where(h => pattern.IsMatch(h.Name)).ToList();
+            if (matches.Count == 0)
+                WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound,
+                    $"No host named '{n}' is registered. Register it with New-GpuRental, or list hosts with Get-GpuHost."), n);
+            foreach (var h in matches) yield return h;
+        }
+    }
+
     internal static ErrorRecord ToErrorRecord(Exception ex, object? target)
     {
         if (ex is AggregateException { InnerExceptions.Count: 1 } agg) ex = agg.InnerException!;

@@ -9,17 +9,24 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Pulls files resumably over SFTP, verifies each by SHA-256 against the box, and renames atomically.</summary>
 [Cmdlet(VerbsCommunications.Receive, "Checkpoint", DefaultParameterSetName = ByName)]
 [OutputType(typeof(GpuTransfer))]
-public sealed class ReceiveCheckpointCommand : HostCmdlet
+public sealed class ReceiveCheckpointCommand : RgtCmdlet
 {
-    const string ByJob = "ByJob";
+    const string ByName = "ByName";
+    const string ByObject = "ByObject";
     readonly List<GpuJob> _jobs = new();
+    readonly List<GpuHost> _hosts = new();
 
-    [Parameter(ParameterSetName = ByJob, Mandatory = true, ValueFromPipeline = true)]
-    public GpuJob[] Job { get; set; } = Array.Empty<GpuJob>();
+    [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 0)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(HostNameCompleter))]
+    public string[] Name { get; set; } = Array.Empty<string>();
+
+    /// <summary>GpuHost objects (pull -RemotePath from each) or GpuJob objects (pull that cell's durable copy, else its checkpoint dir).</summary>
+    [Parameter(ParameterSetName = ByObject, Mandatory = true, ValueFromPipeline = true)]
+    public PSObject[] InputObject { get; set; } = Array.Empty<PSObject>();
 
     /// <summary>A remote file or folder; a leading ~/ is the remote home.</summary>
-    [Parameter(ParameterSetName = ByName, Position = 1)]
-    [Parameter(ParameterSetName = ByObject)]
+    [Parameter(Position = 1)]
     public string? RemotePath { get; set; }
 
     [Parameter]
@@ -41,21 +48,34 @@ public sealed class ReceiveCheckpointCommand : HostCmdlet
     [Parameter]
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Files at once, each over its own SFTP connection: 4 unless -ThrottleLimit says otherwise.</summary>
-    public ReceiveCheckpointCommand() => ThrottleLimit = 4;
+    /// <summary>Files transferred at once, each over its own SFTP connection.</summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int ThrottleLimit { get; set; } = 4;
 
     protected override void ProcessRecord()
     {
-        if (ParameterSetName == ByJob) _jobs.AddRange(Job);
-        else base.ProcessRecord();
+        if (ParameterSetName == ByName) { _hosts.AddRange(ResolveHostNames(Name)); return; }
+        foreach (var o in InputObject)
+        {
+            switch (o.BaseObject)
+            {
+                case GpuJob j: _jobs.Add(j); break;
+                case GpuHost h: _hosts.Add(h); break;
+                default:
+                    WriteFailure(new RgtException("InputNotSupported", FailureKind.InvalidArgument, $"Receive-Checkpoint takes GpuHost or GpuJob objects, not {o.BaseObject.GetType().Name}."), o);
+                    break;
+            }
+        }
     }
 
     protected override void EndProcessing()
     {
         var destination = GetUnresolvedProviderPathFromPSPath(Destination);
         IReadOnlyList<GpuHost> hosts;
+        if (_jobs.Count == 0 && _hosts.Count == 0) return;
         var sources = new List<(GpuHost Host, string Remote, string Local, string? Cell)>();
-        if (ParameterSetName == ByJob)
+        if (_jobs.Count > 0)
         {
             try { hosts = Inventory.Load(); }
             catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
@@ -69,7 +89,8 @@ public sealed class ReceiveCheckpointCommand : HostCmdlet
         else
         {
             if (string.IsNullOrEmpty(RemotePath)) { ThrowFailure(new RgtException("RemotePathMissing", FailureKind.InvalidArgument, "Give -RemotePath, or pipe GpuJob objects from Get-GpuJob."), null); return; }
-            foreach (var h in Hosts) sources.Add((h, RemotePath!, Hosts.Count > 1 ? Path.Combine(destination, h.Name) : destination, null));
+            var distinct = _hosts.GroupBy(h => h.Name, StringComparer.OrdinalIgnoreCase).Select(g => g.First()).ToList();
+            foreach (var h in distinct) sources.Add((h, RemotePath!, distinct.Count > 1 ? Path.Combine(destination, h.Name) : destination, null));
         }
 
         using var connector = new HostConnector();

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""A TCP proxy for fault-injection tests: forwards 127.0.0.1:<listen> to 127.0.0.1:<target>, and for
+the first --faults connections that carry more than --after bytes from the server, either cuts the
+connection (--mode cut) or stops forwarding while keeping it open (--mode stall). Later connections
+pass through. Prints its port on the first line, then serves until killed or --lifetime seconds."""
+import argparse, socket, sys, threading, time
+
+p = argparse.ArgumentParser()
+p.add_argument("--target", type=int, required=True)
+p.add_argument("--after", type=int, default=64 * 1024 * 1024)
+p.add_argument("--faults", type=int, default=3)
+p.add_argument("--mode", choices=["cut", "stall"], default="cut")
+p.add_argument("--lifetime", type=float, default=600)
+a = p.parse_args()
+
+lock = threading.Lock()
+state = {"faults": 0}
+
+def pump(src, dst, budget, on_exhausted):
+    sent = 0
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            if budget is not None and sent + len(data) > budget:
+                if on_exhausted():
+                    return
+                budget = None
+            dst.sendall(data)
+            sent += len(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+def handle(client):
+    server = socket.create_connection(("127.0.0.1", a.target))
+    with lock:
+        faulty = state["faults"] < a.faults
+    def exhausted():
+        with lock:
+            if state["faults"] >= a.faults:
+                return False
+            state["faults"] += 1
+        if a.mode == "cut":
+            client.close(); server.close()
+        else:
+            time.sleep(a.lifetime)
+        return True
+    threading.Thread(target=pump, args=(client, server, None, lambda: False), daemon=True).start()
+    threading.Thread(target=pump, args=(server, client, a.after if faulty else None, exhausted), daemon=True).start()
+
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0))
+ls.listen(32)
+print(ls.getsockname()[1], flush=True)
+ls.settimeout(1.0)
+end = time.time() + a.lifetime
+while time.time() < end:
+    try:
+        c, _ = ls.accept()
+    except socket.timeout:
+        continue
+    threading.Thread(target=handle, args=(c,), daemon=True).start()

@@ -1,0 +1,142 @@
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    $script:TestDir = New-TestHome
+    $script:Box = Start-GpuSandbox
+    $null = Register-Sandbox $script:Box -Name box -Trust
+    $script:Remote = "$($script:Box.DurableDir)/final_ckpts"
+    $null = New-Item -ItemType Directory "$script:Remote/cell a", "$script:Remote/训练 b"
+    & head -c 3000000 /dev/urandom > "$script:Remote/cell a/best.pth"
+    '{"epoch": 3, "psnr": 31.5}' | Set-Content "$script:Remote/cell a/best_metrics.json"
+    & head -c 1000000 /dev/urandom > "$script:Remote/训练 b/best.pth"
+    function Sha([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant() }
+    function Start-FaultProxy([string] $Mode, [long] $After, [int] $Faults) {
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+        foreach ($a in (Join-Path $PSScriptRoot 'Sandbox/faultproxy.py'), '--target', "$($script:Box.Port)", '--after', "$After", '--faults', "$Faults", '--mode', $Mode, '--lifetime', '300') { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+        $p = [System.Diagnostics.Process]::Start($psi)
+        $port = [int]$p.StandardOutput.ReadLine()
+        # the proxy presents the sandbox's host key under its own port
+        Add-Content "$env:HOME/.ssh/known_hosts" ($script:Box.KnownHostsLine -replace '^\[127\.0\.0\.1\]:\d+', "[127.0.0.1]:$port")
+        [pscustomobject]@{ Process = $p; Port = $port }
+    }
+}
+AfterAll {
+    if ($script:Box) { Stop-GpuSandbox $script:Box }
+    Restore-TestHome $script:TestDir
+}
+
+Describe 'Receive-Checkpoint' {
+    It 'pulls a folder with odd names, byte-identical, verified by SHA-256' {
+        $r = Receive-Checkpoint box -RemotePath $script:Remote -Destination "$script:TestDir/pull"
+        $r.Count | Should -Be 3
+        $r | ForEach-Object { $_.Status | Should -Be 'Downloaded'; $_.Sha256 | Should -Be (Sha $_.LocalPath); $_.Resumed | Should -BeFalse }
+        Sha "$script:TestDir/pull/训练 b/best.pth" | Should -Be (Sha "$script:Remote/训练 b/best.pth")
+        Get-ChildItem -Recurse "$script:TestDir/pull" -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
+        ($r | Out-String) | Should -Match 'Downloaded'
+    }
+    It 'downloads once: a second run skips files whose size and hash match, and says so' {
+        $r = Receive-Checkpoint box -RemotePath $script:Remote -Destination "$script:TestDir/pull" -Verbose 4>&1
+        ($r | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Match 'already present with the same size and SHA-256'
+        ($r | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).Status | Select-Object -Unique | Should -Be 'Skipped'
+    }
+    It 'filters with -Include and -Exclude' {
+        (Receive-Checkpoint box -RemotePath $script:Remote -Destination "$script:TestDir/inc" -Include '*.json').LocalPath | Should -Match 'best_metrics.json$'
+        @(Receive-Checkpoint box -RemotePath $script:Remote -Destination "$script:TestDir/exc" -Exclude '*.pth').Count | Should -Be 1
+    }
+    It 'a failed listing is an error, never 0 files; an empty folder says so' {
+        { Receive-Checkpoint box -RemotePath "$script:Remote/missing" -Destination "$script:TestDir/x" -ErrorAction Stop } | Should -Throw -ErrorId 'ListingFailed,RemoteGpuTrainer.Commands.ReceiveCheckpointCommand'
+        $null = New-Item -ItemType Directory "$($script:Box.DataDir)/empty"
+        $w = $null
+        Receive-Checkpoint box -RemotePath "$($script:Box.DataDir)/empty" -Destination "$script:TestDir/x" -WarningVariable w
+        $w | Should -Match 'reachable but empty'
+    }
+    It 'catches and repairs a flipped byte in a partial file' {
+        $dest = "$script:TestDir/flip"
+        $null = New-Item -ItemType Directory "$dest/cell a"
+        $src = "$script:Remote/cell a/best.pth"
+        $bytes = [System.IO.File]::ReadAllBytes($src)
+        $prefix = $bytes[0..(1000000 - 1)]
+        $prefix[1234] = $prefix[1234] -bxor 0xFF
+        [System.IO.File]::WriteAllBytes("$dest/cell a/best.pth.rgt-partial", $prefix)
+        $size = (Get-Item $src).Length
+        $mtime = [long][double](& stat -c %Y $src)
+        @{ RemotePath = $src; Size = $size; MTime = $mtime } | ConvertTo-Json | Set-Content "$dest/cell a/best.pth.rgt-partial.json"
+        $r = Receive-Checkpoint box -RemotePath $script:Remote -Destination $dest -Include best.pth | Where-Object LocalPath -Like '*cell a*'
+        $r.Status | Should -Be 'Downloaded'
+        $r.Attempts | Should -Be 2 -Because 'the resumed copy failed its hash and was fetched again from zero'
+        Sha "$dest/cell a/best.pth" | Should -Be (Sha $src)
+    }
+    It 'starts over when the remote changed since the partial was written' {
+        $dest = "$script:TestDir/changed"
+        $null = New-Item -ItemType Directory "$dest/训练 b"
+        [System.IO.File]::WriteAllBytes("$dest/训练 b/best.pth.rgt-partial", [byte[]]::new(500))
+        @{ RemotePath = "$script:Remote/训练 b/best.pth"; Size = 999; MTime = 1 } | ConvertTo-Json | Set-Content "$dest/训练 b/best.pth.rgt-partial.json"
+        $r = Receive-Checkpoint box -RemotePath "$script:Remote/训练 b" -Destination "$dest/训练 b"
+        $r.Resumed | Should -BeFalse
+        Sha "$dest/训练 b/best.pth" | Should -Be (Sha "$script:Remote/训练 b/best.pth")
+    }
+    It 'pulls a queue cell from a piped GpuJob into a folder named after the cell' {
+        $q = Join-Path $script:TestDir 'jobq.txt'
+        "j1: python3 $($script:Box.TrainerPath) --epochs 1 --sleep 0" | Set-Content $q
+        $null = Start-GpuQueue box -Path $q
+        $null = Get-GpuJob box -QueueId jobq | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0
+        $r = Get-GpuJob box -QueueId jobq | Receive-Checkpoint -Destination "$script:TestDir/jobs"
+        ($r.LocalPath | Split-Path -Leaf | Sort-Object -Culture '') | Should -Be @('best_metrics.json', 'best.pth', 'log')
+        $r.Cell | Select-Object -Unique | Should -Be 'j1'
+        Test-Path "$script:TestDir/jobs/j1/best.pth" | Should -BeTrue
+    }
+}
+
+Describe 'Fault injection' {
+    BeforeAll {
+        & head -c 256M /dev/urandom > "$($script:Box.DataDir)/big.bin"
+        $script:BigSha = ((& sha256sum "$($script:Box.DataDir)/big.bin") -split ' ')[0]
+    }
+    It 'a 256 MiB pull through a proxy that cuts the connection three times completes byte-identical, resumed' {
+        $proxy = Start-FaultProxy -Mode cut -After 40MB -Faults 3
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name cutter -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            # Watch the destination: no final-named file may appear before verification.
+            $dest = "$script:TestDir/cut"
+            $null = New-Item -ItemType Directory $dest
+            $early = [System.Collections.Concurrent.ConcurrentBag[string]]::new()
+            $watch = [System.IO.FileSystemWatcher]::new($dest)
+            $watch.EnableRaisingEvents = $true
+            $handler = Register-ObjectEvent $watch Created -Action { if ($Event.SourceEventArgs.Name -eq 'big.bin') { $Event.MessageData.Add((Get-Date).ToString('o')) } } -MessageData $early
+            $r = Receive-Checkpoint cutter -RemotePath "$($script:Box.DataDir)/big.bin" -Destination $dest -RetryCount 6
+            $r.Status | Should -Be 'Downloaded'
+            $r.Resumed | Should -BeTrue
+            $r.Attempts | Should -BeGreaterThan 1
+            $r.Sha256 | Should -Be $script:BigSha
+            Sha "$dest/big.bin" | Should -Be $script:BigSha
+            (Get-Item "$dest/big.bin").Length | Should -Be 256MB
+            $early.Count | Should -Be 0 -Because 'the final name appears only by the atomic rename after verification'
+            Unregister-Event -SourceIdentifier $handler.Name
+        } finally { $proxy.Process.Kill(); Remove-GpuHost cutter -Confirm:$false }
+    }
+    It 'a stalled connection is dropped after -StallTimeout and the pull resumes' {
+        $proxy = Start-FaultProxy -Mode stall -After 8MB -Faults 1
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name staller -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $r = Receive-Checkpoint staller -RemotePath "$($script:Box.DataDir)/big.bin" -Destination "$script:TestDir/stall" -StallTimeout 0:0:3
+            $r.Status | Should -Be 'Downloaded'
+            $r.Attempts | Should -BeGreaterThan 1
+            $r.Sha256 | Should -Be $script:BigSha
+        } finally { $proxy.Process.Kill(); Remove-GpuHost staller -Confirm:$false }
+    }
+    It 'Ctrl+C leaves a resumable partial, never a truncated final file' {
+        $dest = "$script:TestDir/ctrlc"
+        $ps = [PowerShell]::Create()
+        $null = $ps.AddScript("`$env:HOME = '$env:HOME'; `$env:RGT_HOME = '$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Receive-Checkpoint box -RemotePath '$($script:Box.DataDir)/big.bin' -Destination '$dest'")
+        $async = $ps.BeginInvoke()
+        $deadline = (Get-Date).AddSeconds(20)
+        while ((Get-Date) -lt $deadline -and -not ((Test-Path "$dest/big.bin.rgt-partial") -and (Get-Item "$dest/big.bin.rgt-partial").Length -gt 10MB)) { Start-Sleep -Milliseconds 50 }
+        $ps.Stop()
+        Test-Path "$dest/big.bin" | Should -BeFalse
+        Test-Path "$dest/big.bin.rgt-partial" | Should -BeTrue
+        $ps.Dispose()
+        $r = Receive-Checkpoint box -RemotePath "$($script:Box.DataDir)/big.bin" -Destination $dest
+        $r.Resumed | Should -BeTrue
+        $r.Sha256 | Should -Be $script:BigSha
+    }
+}
