@@ -25,6 +25,7 @@
         'Stop-GpuQueue'
         'Sync-GpuCheckpoint'
         'Receive-Checkpoint'
+        'Test-Checkpoint'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -81,7 +81,7 @@ Describe 'Receive-Checkpoint' {
         $null = Start-GpuQueue box -Path $q
         $null = Get-GpuJob box -QueueId jobq | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0
         $r = Get-GpuJob box -QueueId jobq | Receive-Checkpoint -Destination "$script:TestDir/jobs"
-        ($r.LocalPath | Split-Path -Leaf | Sort-Object -Culture '') | Should -Be @('best_metrics.json', 'best.pth', 'log')
+        ($r.LocalPath | Split-Path -Leaf | Sort-Object) | Should -Be (@('best.pth', 'best_metrics.json', 'log') | Sort-Object)
         $r.Cell | Select-Object -Unique | Should -Be 'j1'
         Test-Path "$script:TestDir/jobs/j1/best.pth" | Should -BeTrue
     }
@@ -138,5 +138,73 @@ Describe 'Fault injection' {
         $r = Receive-Checkpoint box -RemotePath "$($script:Box.DataDir)/big.bin" -Destination $dest
         $r.Resumed | Should -BeTrue
         $r.Sha256 | Should -Be $script:BigSha
+    }
+}
+
+Describe 'Test-Checkpoint' {
+    BeforeAll {
+        $script:Fixtures = Join-Path $PSScriptRoot 'fixtures/checkpoints'
+    }
+    It 'pull then verify: the trainer''s checkpoints pass, with weights key, epoch and metric, and the ledger records host and hashes' {
+        $r = Receive-Checkpoint box -RemotePath "$($script:Box.DurableDir)/final_ckpts/j1" -Destination "$script:TestDir/verify/j1" | Test-Checkpoint
+        $r.Status | Should -Be 'Verified'
+        $r.Safety | Should -Be 'Safe'
+        $r.WeightsKey | Should -Be 'model_state_dict'
+        $r.Host | Should -Be 'box'
+        $r.RemotePath | Should -Match 'final_ckpts/j1/best.pth$'
+        $ledger = Get-Content "$env:RGT_HOME/ledger.jsonl" | ConvertFrom-Json | Where-Object Host -EQ 'box' | Select-Object -Last 1
+        $ledger.Verdict | Should -Be 'Verified'
+        $ledger.RemoteSha256 | Should -Be $ledger.LocalSha256
+        $folder = Test-Checkpoint "$script:TestDir/verify"
+        $folder.Name | Should -Be 'j1'
+        $folder.Epoch | Should -Be 1
+        $folder.MetricName | Should -Be 'loss'
+        ($folder | Out-String) | Should -Match 'Verified'
+    }
+    It 'reports a malicious pickle Unsafe without executing it' {
+        $marker = "$script:TestDir/pwned-by-pickle"
+        $evil = "$script:TestDir/evil/best.pth"
+        $null = New-Item -ItemType Directory (Split-Path $evil)
+        [System.IO.File]::WriteAllText($evil, "cposix`nsystem`n(S'touch $marker'`ntR.")
+        $r = Test-Checkpoint $evil
+        $r.Status | Should -Be 'Failed'
+        $r.Safety | Should -Be 'Unsafe'
+        $r.UnsafeGlobals | Should -Contain 'posix.system'
+        Test-Path $marker | Should -BeFalse
+        (Test-Checkpoint (Join-Path $script:Fixtures 'mal_zip_torch_posix_system_modelscan.pt')).Safety | Should -Be 'Unsafe'
+    }
+    It 'fails a truncated checkpoint with a reason' {
+        $src = [System.IO.File]::ReadAllBytes((Join-Path $script:Fixtures 'zip_train_ckpt_model_optimizer_iteration.pt'))
+        $cut = "$script:TestDir/cut.pt"
+        [System.IO.File]::WriteAllBytes($cut, $src[0..([int]($src.Length * 0.6))])
+        $r = Test-Checkpoint $cut
+        $r.Status | Should -Be 'Failed'
+        $r.Reason | Should -Match 'truncated|damaged'
+    }
+    It '-Expect 3 on two cell folders fails; an empty folder fails' {
+        $two = "$script:TestDir/two"
+        foreach ($c in 'a', 'b') { $null = New-Item -ItemType Directory "$two/$c"; Copy-Item (Join-Path $script:Fixtures 'zip_state_dict_tiny_mlp.pt') "$two/$c/best.pth" }
+        $err = $null
+        $r = Test-Checkpoint $two -Expect 3 -ErrorVariable err -ErrorAction SilentlyContinue
+        $r.Count | Should -Be 2
+        $r.Status | Select-Object -Unique | Should -Be 'Verified'
+        $err[0].FullyQualifiedErrorId | Should -Be 'CheckpointCountMismatch,RemoteGpuTrainer.Commands.TestCheckpointCommand'
+        $null = Test-Checkpoint $two -Expect 2 -ErrorVariable err2
+        $err2 | Should -BeNullOrEmpty
+        $null = New-Item -ItemType Directory "$script:TestDir/empty-pull"
+        { Test-Checkpoint "$script:TestDir/empty-pull" -ErrorAction Stop } | Should -Throw -ErrorId 'CheckpointFolderEmpty,RemoteGpuTrainer.Commands.TestCheckpointCommand'
+    }
+    It 'NeedsTrust fails by default and passes with an explicit opt-in' {
+        $f = Join-Path $script:Fixtures 'zip_namespace_cfg_sklearn_scaler.pt'
+        (Test-Checkpoint $f).Safety | Should -Be 'NeedsTrust'
+        (Test-Checkpoint $f).Status | Should -Be 'Failed'
+        (Test-Checkpoint $f -TrustNonTensorObjects).Status | Should -Be 'Verified'
+        (Test-Checkpoint $f -TrustGlobal 'numpy.*').Status | Should -Be 'Failed'
+        (Test-Checkpoint $f -TrustGlobal 'numpy.*', 'argparse.Namespace', 'sklearn.*').Status | Should -Be 'Verified'
+    }
+    It 'takes FileInfo objects from Get-ChildItem' {
+        $r = Get-ChildItem $script:Fixtures -Filter 'st_*.safetensors' | Test-Checkpoint
+        $r.Count | Should -Be 6
+        $r.Format | Select-Object -Unique | Should -Be 'Safetensors'
     }
 }

@@ -1,0 +1,45 @@
+using System.Text.Json;
+
+namespace RemoteGpuTrainer.Engine.Checkpoints;
+
+/// <summary>One verification recorded for the teardown gate.</summary>
+public sealed record LedgerEntry(
+    DateTimeOffset Time, string? Host, string? RemotePath, string? RemoteSha256, string LocalPath, string? LocalSha256,
+    string Verdict, string? Safety, string? Reason, string User);
+
+/// <summary>
+/// The local evidence ledger (ledger.jsonl in the config directory): one JSON line per verification,
+/// appended under the state lock. Remove-GpuRental reads it to decide whether a box may be torn down.
+/// </summary>
+public sealed class EvidenceLedger
+{
+    public EvidenceLedger(string? path = null) => FilePath = path ?? Path.Combine(ConfigPaths.ConfigDirectory, "ledger.jsonl");
+
+    public string FilePath { get; }
+
+    public void Append(IEnumerable<LedgerEntry> entries)
+    {
+        using var _ = FileLock.Acquire(FilePath, TimeSpan.FromSeconds(30));
+        using var w = new StreamWriter(new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read));
+        foreach (var e in entries) w.WriteLine(JsonSerializer.Serialize(e));
+        w.Flush();
+    }
+
+    public IReadOnlyList<LedgerEntry> Read()
+    {
+        if (!File.Exists(FilePath)) return Array.Empty<LedgerEntry>();
+        var list = new List<LedgerEntry>();
+        int n = 0;
+        foreach (var line in File.ReadLines(FilePath))
+        {
+            n++;
+            if (line.Trim().Length == 0) continue;
+            try { list.Add(JsonSerializer.Deserialize<LedgerEntry>(line)!); }
+            catch (JsonException ex)
+            {
+                throw new RgtException("LedgerMalformed", FailureKind.InvalidData, $"The evidence ledger {FilePath} line {n} is not valid: {ex.Message}");
+            }
+        }
+        return list;
+    }
+}

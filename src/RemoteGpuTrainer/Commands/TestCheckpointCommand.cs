@@ -1,0 +1,120 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Checkpoints;
+using RemoteGpuTrainer.Engine.Model;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Opens checkpoints without executing them and records each verdict in the evidence ledger.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "Checkpoint", DefaultParameterSetName = ByPath)]
+[OutputType(typeof(CheckpointVerification))]
+public sealed class TestCheckpointCommand : RgtCmdlet
+{
+    const string ByPath = "ByPath";
+    const string ByObject = "ByObject";
+    readonly List<(string Path, GpuTransfer? Transfer)> _inputs = new();
+
+    [Parameter(ParameterSetName = ByPath, Mandatory = true, Position = 0)]
+    public string[] Path { get; set; } = Array.Empty<string>();
+
+    /// <summary>GpuTransfer (from Receive-Checkpoint), FileInfo or DirectoryInfo objects.</summary>
+    [Parameter(ParameterSetName = ByObject, Mandatory = true, ValueFromPipeline = true)]
+    public PSObject[] InputObject { get; set; } = Array.Empty<PSObject>();
+
+    /// <summary>Fail when the number of cell folders differs (a partial pull must not pass).</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int? Expect { get; set; }
+
+    [Parameter]
+    public string Artifact { get; set; } = "best.pth";
+
+    [Parameter]
+    public string MetricsFile { get; set; } = "best_metrics.json";
+
+    /// <summary>Globals you trust in your own files (wildcards), e.g. numpy.*, argparse.Namespace.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    public string[] TrustGlobal { get; set; } = Array.Empty<string>();
+
+    /// <summary>Accept every NeedsTrust global (your own files); Unsafe ones still fail.</summary>
+    [Parameter]
+    public SwitchParameter TrustNonTensorObjects { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == ByPath)
+        {
+            foreach (var p in Path) _inputs.Add((GetUnresolvedProviderPathFromPSPath(p), null));
+            return;
+        }
+        foreach (var o in InputObject)
+        {
+            switch (o.BaseObject)
+            {
+                case GpuTransfer t: _inputs.Add((t.LocalPath, t)); break;
+                case FileSystemInfo f: _inputs.Add((f.FullName, null)); break;
+                case string s: _inputs.Add((GetUnresolvedProviderPathFromPSPath(s), null)); break;
+                default: WriteFailure(new RgtException("InputNotSupported", FailureKind.InvalidArgument, $"Test-Checkpoint takes paths, GpuTransfer, FileInfo or DirectoryInfo objects, not {o.BaseObject.GetType().Name}."), o); break;
+            }
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        var trust = new TrustOptions(TrustGlobal, TrustNonTensorObjects);
+        var results = new List<(CheckpointVerification V, GpuTransfer? T)>();
+        int cellFolders = 0;
+        bool anyFolderInput = false;
+        foreach (var (path, transfer) in _inputs)
+        {
+            if (transfer is not null)
+            {
+                // A pulled file: verify the file itself; metrics and logs are data, not checkpoints.
+                if (!IsCheckpointFile(path)) continue;
+                results.Add((CheckpointVerifier.VerifyFile(path, trust, transfer.Cell ?? System.IO.Path.GetFileName(path)), transfer));
+                continue;
+            }
+            List<string> cells, files;
+            try { (cells, files) = CheckpointFolders.Discover(path, Artifact); }
+            catch (RgtException ex) { WriteFailure(ex, path); continue; }
+            if (Directory.Exists(path)) anyFolderInput = true;
+            cellFolders += cells.Count;
+            if (cells.Count == 0 && files.Count == 0)
+            {
+                WriteFailure(new RgtException("CheckpointFolderEmpty", FailureKind.InvalidData, $"{path} holds no cell folder and no checkpoint file: an empty pull is a failure, not '0 of 0 OK'."), path);
+                results.Add((new CheckpointVerification { Name = System.IO.Path.GetFileName(path), Path = path, Status = "Failed", Reason = "empty: nothing to verify" }, null));
+                continue;
+            }
+            foreach (var c in cells) results.Add((CheckpointFolders.VerifyCell(c, Artifact, MetricsFile, trust), null));
+            foreach (var f in files) results.Add((CheckpointVerifier.VerifyFile(f, trust), null));
+        }
+        if (Expect is not null && anyFolderInput && cellFolders != Expect)
+            WriteFailure(new RgtException("CheckpointCountMismatch", FailureKind.InvalidData,
+                $"expected {Expect} cell folders, found {cellFolders}: the pull is incomplete or the queue had other cells."), string.Join(", ", _inputs.Select(i => i.Path)));
+
+        var user = Environment.UserName;
+        try
+        {
+            new EvidenceLedger().Append(results.Select(r => new LedgerEntry(DateTimeOffset.Now, r.T?.Name, r.T?.RemotePath, r.T?.Sha256,
+                r.V.Path, r.V.Sha256, r.V.Status, r.V.Safety?.ToString(), r.V.Reason, user)));
+        }
+        catch (Exception ex) when (ex is RgtException or IOException or UnauthorizedAccessException)
+        {
+            WriteWarning($"The verdicts could not be recorded in the evidence ledger: {ex.Message}");
+        }
+        foreach (var (v, t) in results)
+        {
+            if (t is null) { WriteObject(v); continue; }
+            WriteObject(new CheckpointVerification
+            {
+                Name = v.Name, Path = v.Path, Status = v.Status, Reason = v.Reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
+                UnsafeGlobals = v.UnsafeGlobals, WeightsKey = v.WeightsKey, Epoch = v.Epoch, Sha256 = v.Sha256, Length = v.Length,
+                Host = t.Name, RemotePath = t.RemotePath,
+            });
+        }
+    }
+
+    static bool IsCheckpointFile(string path) =>
+        new[] { ".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".pkl", ".tar", ".zip" }.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+}
