@@ -26,6 +26,7 @@
         'Sync-GpuCheckpoint'
         'Receive-Checkpoint'
         'Test-Checkpoint'
+        'Send-GpuFile'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -208,3 +208,42 @@ Describe 'Test-Checkpoint' {
         $r.Format | Select-Object -Unique | Should -Be 'Safetensors'
     }
 }
+
+Describe 'Send-GpuFile' {
+    It 'pushes a folder with odd names into a new remote directory, verified, and skips it the second time' {
+        $src = "$script:TestDir/push"
+        $null = New-Item -ItemType Directory "$src/configs", "$src/数据 dir"
+        'lr: 0.1' | Set-Content "$src/configs/a.yaml"
+        & head -c 2000000 /dev/urandom > "$src/数据 dir/weights it's.bin"
+        $dest = "$($script:Box.DataDir)/proj/new dir"
+        $r = Send-GpuFile box -Path $src -Destination $dest
+        $r.Count | Should -Be 2
+        $r.Status | Select-Object -Unique | Should -Be 'Uploaded'
+        Sha "$dest/数据 dir/weights it's.bin" | Should -Be (Sha "$src/数据 dir/weights it's.bin")
+        Get-ChildItem -Force -Recurse $dest -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
+        (Send-GpuFile box -Path $src -Destination $dest).Status | Select-Object -Unique | Should -Be 'Skipped'
+    }
+    It 'warns about CRLF in a .sh file, and normalises it on request' {
+        $sh = "$script:TestDir/run.sh"
+        [System.IO.File]::WriteAllText($sh, "#!/bin/bash`r`necho ok`r`n")
+        $w = $null
+        $null = Send-GpuFile box -Path $sh -Destination "$($script:Box.DataDir)/scripts" -WarningVariable w
+        $w | Should -Match 'CRLF'
+        $null = Send-GpuFile box -Path $sh -Destination "$($script:Box.DataDir)/scripts2" -NormalizeLineEndings
+        (Invoke-GpuCommand box -Command "bash '$($script:Box.DataDir)/scripts2/run.sh'").StdOut | Should -Be "ok`n"
+        [System.IO.File]::ReadAllText("$($script:Box.DataDir)/scripts2/run.sh") | Should -Not -Match "`r"
+    }
+    It 'resumes an unchanged remote partial and still verifies the whole file' {
+        $file = "$script:TestDir/resume-up.bin"
+        & head -c 3000000 /dev/urandom > $file
+        $dest = "$($script:Box.DataDir)/up"
+        $null = New-Item -ItemType Directory $dest
+        $bytes = [System.IO.File]::ReadAllBytes($file)
+        [System.IO.File]::WriteAllBytes("$dest/.resume-up.bin.rgt-partial", $bytes[0..999999])
+        [System.IO.File]::WriteAllText("$dest/.resume-up.bin.rgt-partial.src", "$($bytes.Length) $(Sha $file)")
+        $r = Send-GpuFile box -Path $file -Destination $dest
+        $r.Status | Should -Be 'Uploaded'
+        $r.Resumed | Should -BeTrue
+        Sha "$dest/resume-up.bin" | Should -Be (Sha $file)
+    }
+}

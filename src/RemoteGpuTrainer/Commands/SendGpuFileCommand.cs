@@ -1,0 +1,81 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Ssh;
+using RemoteGpuTrainer.Engine.Transfers;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Pushes files or a folder to hosts: temporary name, SHA-256 verified on the box, then mv into place.</summary>
+[Cmdlet(VerbsCommunications.Send, "GpuFile", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
+[OutputType(typeof(GpuTransfer))]
+public sealed class SendGpuFileCommand : HostCmdlet
+{
+    [Parameter(Mandatory = true)]
+    public string Path { get; set; } = "";
+
+    /// <summary>The remote directory; created by the same operation.</summary>
+    [Parameter(Mandatory = true)]
+    public string Destination { get; set; } = "";
+
+    /// <summary>Convert CRLF to LF in *.sh files before sending (bash cannot run "$'\r': command not found" scripts).</summary>
+    [Parameter]
+    public SwitchParameter NormalizeLineEndings { get; set; }
+
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int RetryCount { get; set; } = 5;
+
+    protected override void EndProcessing()
+    {
+        var local = GetUnresolvedProviderPathFromPSPath(Path);
+        List<(string Full, string Relative)> files;
+        if (File.Exists(local)) files = new() { (local, System.IO.Path.GetFileName(local)) };
+        else if (Directory.Exists(local))
+            files = Directory.EnumerateFiles(local, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+                .Select(f => (f, System.IO.Path.GetRelativePath(local, f).Replace('\\', '/'))).ToList();
+        else { ThrowFailure(new RgtException("PathNotFound", FailureKind.NotFound, $"{local} does not exist."), local); return; }
+
+        var contents = new Dictionary<string, byte[]?>();
+        foreach (var (full, rel) in files)
+        {
+            byte[]? content = null;
+            if (full.EndsWith(".sh", StringComparison.OrdinalIgnoreCase))
+            {
+                var bytes = File.ReadAllBytes(full);
+                var hasCrlf = bytes.AsSpan().IndexOf("\r\n"u8) >= 0;
+                if (hasCrlf && NormalizeLineEndings) content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(bytes).Replace("\r\n", "\n"));
+                else if (hasCrlf) WriteWarning($"{rel} has Windows (CRLF) line endings; bash on the box will fail with \"$'\\r': command not found\". Pass -NormalizeLineEndings, or set '*.sh text eol=lf' in .gitattributes.");
+            }
+            contents[full] = content;
+        }
+        var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Send {files.Count} file(s) to {Destination}")).ToList();
+        var work = targets.SelectMany(h => files.Select(f => (Host: h, f.Full, f.Relative))).ToList();
+        using var connector = new HostConnector();
+        var gates = targets.ToDictionary(h => h.Name, _ => new SemaphoreSlim(1), StringComparer.OrdinalIgnoreCase);
+        var progress = new TransferProgress();
+        foreach (var (full, _) in files) progress.AddTotal(new FileInfo(full).Length * targets.Count);
+        var record = new ProgressRecord(4, "Sending files", "starting");
+        void Report()
+        {
+            record.PercentComplete = (int)Math.Clamp(progress.Done * 100 / Math.Max(1, progress.Total), 0, 100);
+            record.StatusDescription = $"{Format.Bytes(progress.Done)} of {Format.Bytes(progress.Total)}";
+            WriteProgress(record);
+        }
+        var options = new TransferOptions(RetryCount);
+        foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
+        {
+            var control = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
+            var rel = w.Relative;
+            var dir = Destination.TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
+            var name = rel.Contains('/') ? rel[(rel.LastIndexOf('/') + 1)..] : rel;
+            return await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], w.Full, contents[w.Full], dir, name, options, progress, ct).ConfigureAwait(false);
+        }, Cancellation, Report))
+        {
+            if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
+            else WriteObject(r.Value);
+        }
+        record.RecordType = ProgressRecordType.Completed;
+        WriteProgress(record);
+    }
+}
