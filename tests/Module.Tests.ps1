@@ -109,7 +109,8 @@ Host gpu-box
     }
     It '<File> example: <Title>' -ForEach @(
         foreach ($f in 'New-GpuRental', 'Get-GpuHost', 'Set-GpuHost', 'Test-GpuHost', 'Invoke-GpuCommand', 'Get-GpuHealth', 'Stop-GpuZombie',
-            'Start-GpuQueue', 'Get-GpuJob', 'Wait-GpuJob', 'Stop-GpuQueue', 'Sync-GpuCheckpoint', 'Get-GpuPlatform', 'Remove-GpuHost') {
+            'Start-GpuQueue', 'Get-GpuJob', 'Wait-GpuJob', 'Stop-GpuQueue', 'Sync-GpuCheckpoint', 'Receive-Checkpoint', 'Test-Checkpoint',
+            'Send-GpuFile', 'Get-GpuPlatform', 'Remove-GpuHost') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
             foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
                 $remarks = ($md.Substring($m.Index + $m.Length) -split '(?m)^###? ')[0]
@@ -135,5 +136,7 @@ Describe 'The demo' {
         $out | Should -Match '关机'
         $out | Should -Match 'unet_base\s+Succeeded'
         $out | Should -Match 'Copied'
+        $out | Should -Match 'unet_base\s+Verified\s+Safe'
+        $out | Should -Match 'Skipped\s+already present'
     }
 }

@@ -62,6 +62,14 @@ try {
     Step 'Wait for every cell (bounded), then look at the durable copies'
     Get-GpuHost -Tag demo | Get-GpuJob | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0 | Format-Table | Out-String -Width 160
     Get-GpuHost -Tag demo | Sync-GpuCheckpoint | Format-Table | Out-String -Width 160
+
+    Step 'Pull the cells (resumable, verified by SHA-256 against the box) and open them without executing them'
+    $ckpts = Join-Path $demoHome 'ckpts'
+    Get-GpuHost -Tag demo | Get-GpuJob | Receive-Checkpoint -Destination $ckpts | Format-Table | Out-String -Width 160
+    Test-Checkpoint $ckpts -Expect 3 | Format-Table | Out-String -Width 160
+
+    Step 'Pull again: nothing is downloaded twice'
+    Get-GpuHost -Tag demo | Get-GpuJob | Receive-Checkpoint -Destination $ckpts | Format-Table Name, Cell, Status, Reason | Out-String -Width 160
 }
 finally {
     if ($box2) { Stop-GpuSandbox $box2 }

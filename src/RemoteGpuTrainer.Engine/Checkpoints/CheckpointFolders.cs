@@ -9,6 +9,8 @@ public static class CheckpointFolders
     static readonly string[] CheckpointExtensions = { ".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".pkl", ".tar", ".zip" };
     static readonly string[] MetricPreference = { "psnr", "mAP50", "map50", "dice", "loss" };
 
+    public static bool IsCheckpointFile(string path) => CheckpointExtensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The cell folders under a path: the path itself when it holds the artifact, else its subfolders.</summary>
     public static (List<string> CellFolders, List<string> LooseFiles) Discover(string path, string artifact)
     {
@@ -17,7 +19,7 @@ public static class CheckpointFolders
         if (File.Exists(Path.Combine(path, artifact))) return (new() { path }, new());
         var dirs = Directory.GetDirectories(path).Where(d => !Path.GetFileName(d).StartsWith('.')).Order(StringComparer.Ordinal).ToList();
         if (dirs.Count > 0) return (dirs, new());
-        var files = Directory.GetFiles(path).Where(f => CheckpointExtensions.Any(e => f.EndsWith(e, StringComparison.OrdinalIgnoreCase))).Order(StringComparer.Ordinal).ToList();
+        var files = Directory.GetFiles(path).Where(IsCheckpointFile).Order(StringComparer.Ordinal).ToList();
         return (new(), files);
     }
 

@@ -12,10 +12,10 @@ public static class RemoteFiles
 {
     public static string ListScript(string root) =>
         $"export LC_ALL=C; r={ShellQuote.QuotePath(root)}; " +
-        "if [ -f \"$r\" ]; then printf '%s\\t%s\\t%s\\0' \"$(stat -c %s \"$r\")\" \"$(stat -c %Y \"$r\")\" \"$r\"; exit 0; fi; " +
+        "if [ -f \"$r\" ]; then printf '%s\\t%s\\t%s\\0' \"$(stat -L -c %s \"$r\")\" \"$(stat -L -c %Y \"$r\")\" \"$r\"; exit 0; fi; " +
         "[ -d \"$r\" ] || { echo \"no such file or directory: $r\" >&2; exit 2; }; " +
         "[ -r \"$r\" ] && [ -x \"$r\" ] || { echo \"permission denied: $r\" >&2; exit 3; }; " +
-        "cd \"$r\" && find . -type f ! -name '*.rgt-tmp' ! -name '.*.rgt-partial' -printf '%s\\t%T@\\t%P\\0'";
+        "cd \"$r\" && find -L . -type f ! -name '*.rgt-tmp' ! -name '.*.rgt-partial' -printf '%s\\t%T@\\t%P\\0'";
 
     public static List<RemoteFile> ParseList(string root, string output)
     {
@@ -39,7 +39,7 @@ public static class RemoteFiles
     public static string HashScript(IEnumerable<string> paths)
     {
         var sb = new StringBuilder("export LC_ALL=C; c=\"$HOME/.cache/rgt/sha256\"; mkdir -p \"$c\" 2>/dev/null\n");
-        sb.Append("h() { k=$(printf '%s' \"$1\" | sha1sum | cut -c1-40); cur=$(stat -c '%s %Y' \"$1\") || return 1; ");
+        sb.Append("h() { k=$(printf '%s' \"$1\" | sha1sum | cut -c1-40); cur=$(stat -L -c '%s %Y' \"$1\") || return 1; ");
         sb.Append("if [ -f \"$c/$k\" ] && [ \"$(sed -n 1p \"$c/$k\")\" = \"$cur\" ]; then s=$(sed -n 2p \"$c/$k\"); ");
         sb.Append("else s=$(sha256sum < \"$1\" | cut -c1-64) || return 1; printf '%s\\n%s\\n' \"$cur\" \"$s\" > \"$c/$k.$$\" && mv -f \"$c/$k.$$\" \"$c/$k\"; fi; printf '%s\\t%s\\0' \"$s\" \"$1\"; }\n");
         foreach (var p in paths) sb.Append("h ").Append(ShellQuote.QuotePath(p)).Append('\n');

@@ -115,6 +115,5 @@ public sealed class TestCheckpointCommand : RgtCmdlet
         }
     }
 
-    static bool IsCheckpointFile(string path) =>
-        new[] { ".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".pkl", ".tar", ".zip" }.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+    static bool IsCheckpointFile(string path) => CheckpointFolders.IsCheckpointFile(path);
 }
