@@ -27,6 +27,9 @@
         'Receive-Checkpoint'
         'Test-Checkpoint'
         'Send-GpuFile'
+        'Get-CheckpointInterval'
+        'Get-GpuDiskBudget'
+        'Invoke-GpuPatrol'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

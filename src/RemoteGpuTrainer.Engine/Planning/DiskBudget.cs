@@ -1,0 +1,67 @@
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Parsing;
+using RemoteGpuTrainer.Engine.Text;
+
+namespace RemoteGpuTrainer.Engine.Planning;
+
+/// <summary>Whether a sweep fits on one mount, in bytes and in inodes.</summary>
+public sealed class GpuDiskBudget
+{
+    public string Name { get; init; } = "";
+    public string Role { get; init; } = "";
+    public string Path { get; init; } = "";
+    public string? MountedOn { get; init; }
+    public long? FreeBytes { get; init; }
+    public long NeededBytes { get; init; }
+    public long? FreeInodes { get; init; }
+    public long NeededInodes { get; init; }
+    public long? CellsFitBytes { get; init; }
+    public long? CellsFitInodes { get; init; }
+    public long? CellsFit => CellsFitBytes is null || CellsFitInodes is null ? null : Math.Min(CellsFitBytes.Value, CellsFitInodes.Value);
+    /// <summary>bytes, inodes, or none.</summary>
+    public string RunsOutFirst { get; init; } = "none";
+    public bool Enough { get; init; }
+}
+
+public static class DiskBudgetPlanner
+{
+    public static string Script(GpuHost host)
+    {
+        var s = new System.Text.StringBuilder("export LC_ALL=C\n");
+        foreach (var (role, dir) in new[] { ("data", host.DataDir), ("durable", host.DurableDir) })
+            if (!string.IsNullOrEmpty(dir)) s.Append(ProbeSections.Emit(role, $"[ -d {ShellQuote.QuotePath(dir!)} ] || exit 3; df -Pk {ShellQuote.QuotePath(dir!)}; df -iP {ShellQuote.QuotePath(dir!)}"));
+        return s.ToString();
+    }
+
+    /// <summary>Data needs checkpoint + scratch bytes and FilesPerCell + 1 inodes per cell; durable needs the checkpoint and FilesPerCell inodes.</summary>
+    public static IEnumerable<GpuDiskBudget> Parse(GpuHost host, string output, long checkpointSize, int cells, long scratchBytes, int filesPerCell)
+    {
+        var s = ProbeSections.Parse(output);
+        foreach (var (role, dir) in new[] { ("data", host.DataDir), ("durable", host.DurableDir) })
+        {
+            if (string.IsNullOrEmpty(dir)) continue;
+            var perCellBytes = checkpointSize + (role == "data" ? scratchBytes : 0);
+            var perCellInodes = (long)filesPerCell + (role == "data" && scratchBytes > 0 ? 1 : 0);
+            if (s.ExitCode(role) != 0)
+            {
+                yield return new GpuDiskBudget { Name = host.Name, Role = role, Path = dir!, NeededBytes = perCellBytes * cells, NeededInodes = perCellInodes * cells, RunsOutFirst = "missing" };
+                continue;
+            }
+            var text = s[role];
+            var at = text.IndexOf("\nFilesystem", StringComparison.Ordinal);
+            var bytes = DfParser.Parse(at > 0 ? text[..at] : text, 1024).FirstOrDefault();
+            var inodes = at > 0 ? DfParser.Parse(text[at..]).FirstOrDefault() : null;
+            long? fitBytes = bytes is null ? null : perCellBytes > 0 ? bytes.Available / perCellBytes : long.MaxValue;
+            // file systems without inode limits (btrfs, some overlays) report 0 inodes: not a constraint
+            long? fitInodes = inodes is null ? null : inodes.Total == 0 || perCellInodes == 0 ? long.MaxValue : inodes.Available / perCellInodes;
+            var first = fitBytes is null || fitInodes is null ? "unknown"
+                : Math.Min(fitBytes.Value, fitInodes.Value) >= cells ? "none" : fitInodes < fitBytes ? "inodes" : "bytes";
+            yield return new GpuDiskBudget
+            {
+                Name = host.Name, Role = role, Path = dir!, MountedOn = bytes?.MountedOn, FreeBytes = bytes?.Available, NeededBytes = perCellBytes * cells,
+                FreeInodes = inodes?.Available, NeededInodes = perCellInodes * cells, CellsFitBytes = fitBytes, CellsFitInodes = fitInodes,
+                RunsOutFirst = first, Enough = first == "none",
+            };
+        }
+    }
+}

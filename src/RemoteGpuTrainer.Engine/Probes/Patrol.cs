@@ -1,0 +1,96 @@
+using System.Globalization;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Parsing;
+using RemoteGpuTrainer.Engine.Queues;
+
+namespace RemoteGpuTrainer.Engine.Probes;
+
+/// <summary>One patrol tick's verdict on one host.</summary>
+public sealed class GpuPatrolReport
+{
+    public string Name { get; init; } = "";
+    /// <summary>Healthy, Done or Escalate.</summary>
+    public string Verdict { get; init; } = "";
+    public string Reason { get; init; } = "";
+    public bool Alive { get; init; }
+    public int Done { get; init; }
+    public int Total { get; init; }
+    public int? Epoch { get; init; }
+    public int? DiskPercent { get; init; }
+    public int? InodePercent { get; init; }
+    public string? GpuStatus { get; init; }
+    /// <summary>The one-line report, printed even when nothing changed (it proves the patrol is alive).</summary>
+    public string Line { get; init; } = "";
+    public DateTimeOffset CheckedAt { get; init; }
+}
+
+/// <summary>
+/// The patrol: one read-only round trip (queue markers, per-cell log tails and crash signatures,
+/// process liveness, df bytes and inodes, the GPU health probe) and the decision table of
+/// behaviour.md §4. It never restarts, kills or deletes anything.
+/// </summary>
+public static class Patrol
+{
+    public static string Script(GpuHost host, string? queueId) =>
+        HealthProbe.Script(host, new HealthOptions()) + ProbeSections.Emit("queues", string.IsNullOrEmpty(host.DataDir) ? "true" : QueueScripts.State(host, queueId, tailLines: 5));
+
+    public static GpuPatrolReport Parse(GpuHost host, string output, DateTimeOffset now)
+    {
+        var health = HealthProbe.Parse(host, output, new HealthOptions(), now);
+        var queues = QueueStateParser.Parse(ProbeSections.Parse(output)["queues"]);
+        var jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, TimeSpan.FromHours(2)).Select(j => (Queue: q, Job: j))).ToList();
+        var data = health.Disk.FirstOrDefault(d => d.Role == "data");
+        int total = jobs.Count, done = jobs.Count(j => j.Job.State == "Succeeded");
+        bool alive = queues.Any(q => q.LauncherAlive);
+        var running = jobs.FirstOrDefault(j => j.Job.State == "Running").Job;
+        var crashed = jobs.FirstOrDefault(j => j.Job.Crash is not null && j.Job.State is "Running" or "Failed" or "Stale" or "SyncFailed").Job;
+        string verdict, reason;
+        var worst = Math.Max(data?.UsedPercent ?? 0, data?.InodesUsedPercent ?? 0);
+        if (crashed is not null)
+        {
+            verdict = "Escalate";
+            reason = $"cell {crashed.Cell} ({crashed.State}{(crashed.ExitCode is { } rc ? $", exit {rc}" : "")}) crashed: \"{crashed.Crash}\" — triage: Get-GpuJob {host.Name} -Cell '{crashed.Cell}' | Format-List *; tail -n 50 '{crashed.LogPath}'";
+        }
+        else if (worst >= 95)
+        {
+            verdict = "Escalate";
+            reason = $"data disk {data!.Path} at {data.UsedPercent}% bytes, {data.InodesUsedPercent}% inodes — prune scratch or expand before the next save";
+        }
+        else if (!alive && total > 0 && done < total)
+        {
+            verdict = "Escalate";
+            var q = jobs.First(j => j.Job.State != "Succeeded").Queue;
+            reason = $"process gone at {done}/{total} — resume with Start-GpuQueue (same queue '{q.QueueId}')";
+        }
+        else if (total > 0 && done == total && !alive)
+        {
+            verdict = "Done";
+            reason = "all cells done — pull and verify (Receive-Checkpoint | Test-Checkpoint), then tear down";
+        }
+        else
+        {
+            verdict = "Healthy";
+            reason = total == 0 ? "no queue on this host" : $"running {running?.Cell ?? "-"}";
+        }
+        if (health.Status == HealthStatus.Fail && verdict == "Healthy")
+        {
+            verdict = "Escalate";
+            reason = "GPU health FAIL: " + health.Findings.First(f => f.Status == HealthStatus.Fail).Message;
+        }
+        var epoch = running?.Epoch;
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{now:yyyy-MM-ddTHH:mm:ssK} {host.Name} {verdict.ToUpperInvariant()} cells {done}/{total} alive={(alive ? "yes" : "no")} epoch={(epoch is null ? "-" : $"{epoch}/{running!.Epochs}")} disk={data?.UsedPercent?.ToString(CultureInfo.InvariantCulture) ?? "-"}% inodes={data?.InodesUsedPercent?.ToString(CultureInfo.InvariantCulture) ?? "-"}% gpu={health.Status.ToString().ToUpperInvariant()} — {reason}");
+        return new GpuPatrolReport
+        {
+            Name = host.Name, Verdict = verdict, Reason = reason, Alive = alive, Done = done, Total = total, Epoch = epoch,
+            DiskPercent = data?.UsedPercent, InodePercent = data?.InodesUsedPercent, GpuStatus = health.Status.ToString(), Line = line, CheckedAt = now,
+        };
+    }
+
+    /// <summary>The report when SSH itself failed: only the console shows balance, power or preemption.</summary>
+    public static GpuPatrolReport Unreachable(string name, string error, DateTimeOffset now) => new()
+    {
+        Name = name, Verdict = "Escalate", Reason = $"SSH failed ({error}) — only the console shows balance, power or preemption: check it",
+        Line = string.Create(CultureInfo.InvariantCulture, $"{now:yyyy-MM-ddTHH:mm:ssK} {name} ESCALATE unreachable — {error}"), CheckedAt = now,
+    };
+}

@@ -1,0 +1,72 @@
+using System.Management.Automation;
+using System.Net.Http;
+using System.Text;
+using System.Text.Json;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Probes;
+using RemoteGpuTrainer.Engine.Ssh;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>One read-only patrol tick per host: Healthy, Done or Escalate, with a one-line report.</summary>
+[Cmdlet(VerbsLifecycle.Invoke, "GpuPatrol", DefaultParameterSetName = ByName)]
+[OutputType(typeof(GpuPatrolReport))]
+public sealed class InvokeGpuPatrolCommand : HostCmdlet
+{
+    [Parameter]
+    public string? QueueId { get; set; }
+
+    /// <summary>POST the reports as a JSON array to this webhook.</summary>
+    [Parameter]
+    public Uri? Notify { get; set; }
+
+    /// <summary>For cron and Task Scheduler: the process exits 1 on any Escalate, 2 when a host is unreachable.</summary>
+    [Parameter]
+    public SwitchParameter AsExitCode { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var reports = new List<GpuPatrolReport>();
+        bool unreachable = false;
+        // Patrols fail fast: short connect timeout, 10 s keepalive.
+        using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
+        foreach (var r in FanOut.Run(Hosts, ThrottleLimit, async (host, ct) =>
+        {
+            var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+            var output = await shell.RunAsync(Patrol.Script(host, QueueId), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
+            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now);
+        }, Cancellation))
+        {
+            var report = r.Value;
+            if (r.Error is not null)
+            {
+                unreachable = true;
+                WriteFailure(r.Error, r.Item.Name);
+                report = Patrol.Unreachable(r.Item.Name, (r.Error as RgtException)?.ErrorId ?? r.Error.GetType().Name, DateTimeOffset.Now);
+            }
+            reports.Add(report!);
+            WriteObject(report);
+        }
+        if (Notify is not null && reports.Count > 0) Post(reports);
+        if (AsExitCode)
+        {
+            var code = unreachable ? 2 : reports.Any(x => x.Verdict == "Escalate") ? 1 : 0;
+            if (code != 0) Host.SetShouldExit(code);
+        }
+    }
+
+    void Post(List<GpuPatrolReport> reports)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+            var body = JsonSerializer.Serialize(reports);
+            using var response = http.PostAsync(Notify, new StringContent(body, Encoding.UTF8, "application/json"), Cancellation).GetAwaiter().GetResult();
+            if (!response.IsSuccessStatusCode) WriteWarning($"The webhook answered {(int)response.StatusCode} {response.ReasonPhrase}.");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            WriteWarning($"The webhook {Notify?.GetLeftPart(UriPartial.Path)} could not be reached: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,137 @@
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    $script:TestDir = New-TestHome
+    $script:Box = Start-GpuSandbox
+    $null = Register-Sandbox $script:Box -Name box -Trust
+}
+AfterAll {
+    if ($script:Box) { Stop-GpuSandbox $script:Box }
+    Restore-TestHome $script:TestDir
+}
+
+Describe 'Get-CheckpointInterval' {
+    It 'reproduces the worked example: 30 s writes, 3 h between failures, 2 s per iteration' {
+        $r = Get-CheckpointInterval -MeanTimeBetweenFailures 3:00:00 -CheckpointWriteTime 0:00:30 -SecondsPerIteration 2
+        $r.Interval.TotalSeconds | Should -Be 805
+        $r.Iterations | Should -Be 402
+        $r.SuggestedIterations | Should -Be 400
+        $r.Formula | Should -Match 'sqrt\(2 \* 10800 s \* 30 s\)'
+    }
+    It 'shortens the interval by the square root of the worker count' {
+        (Get-CheckpointInterval 3:00:00 0:00:30 -Workers 4).Interval.TotalSeconds | Should -Be ([math]::Round([math]::Sqrt(2 * 10800 / 4 * 30)))
+    }
+    It 'warns when the platform''s spot grace is too short for a signal-time checkpoint' {
+        $w = $null
+        $null = Get-CheckpointInterval 1:00:00 0:00:30 -Platform runpod -WarningVariable w
+        $w | Should -Match '5 s between the preemption signal and the kill'
+    }
+}
+
+Describe 'Get-GpuDiskBudget' {
+    It 'says which of bytes or inodes runs out first, per mount' {
+        $full = Start-GpuSandbox -Scenario disk-inodes-full
+        try {
+            $null = Register-Sandbox $full -Name full -Trust
+            $r = Get-GpuDiskBudget full -CheckpointSize 1MB -Cells 10
+            $data = $r | Where-Object Role -EQ 'data'
+            $data.RunsOutFirst | Should -Be 'inodes'
+            $data.Enough | Should -BeFalse
+            $data.CellsFitInodes | Should -BeLessThan 10
+            ($r | Where-Object Role -EQ 'durable').Enough | Should -BeTrue
+            $big = Get-GpuDiskBudget full -CheckpointSize 15MB -Cells 2 -FilesPerCell 0 | Where-Object Role -EQ 'data'
+            $big.RunsOutFirst | Should -Be 'bytes'
+        } finally { Remove-GpuHost full -Confirm:$false; Stop-GpuSandbox $full }
+    }
+}
+
+Describe 'Invoke-GpuPatrol' {
+    BeforeAll {
+        $script:Train = "python3 $($script:Box.TrainerPath)"
+        function Snapshot([string] $Root) {
+            # every regular file (the tmux server's socket is not one)
+            Get-ChildItem -Recurse -Force $Root -ErrorAction SilentlyContinue | Where-Object { -not $_.PSIsContainer -and $_.DirectoryName -notlike '*tmux-*' } |
+                Sort-Object FullName | ForEach-Object { "$($_.FullName)|$($_.Length)|$($_.LastWriteTimeUtc.Ticks)|$((Get-FileHash -LiteralPath $_.FullName).Hash)" }
+        }
+    }
+    It 'gives Healthy for a running queue and leaves the box byte-for-byte unchanged' {
+        $q = Join-Path $script:TestDir 'running.txt'
+        "r1: $script:Train --epochs 3 --sleep 0 --hang-at 2" | Set-Content $q
+        $null = Start-GpuQueue box -Path $q
+        Start-Sleep -Milliseconds 1500
+        $before = Snapshot $script:Box.Root
+        $r = Invoke-GpuPatrol box -QueueId running
+        $after = Snapshot $script:Box.Root
+        $r.Verdict | Should -Be 'Healthy'
+        $r.Alive | Should -BeTrue
+        $r.Line | Should -Match 'box HEALTHY cells 0/1 alive=yes epoch=1/3'
+        Compare-Object $before $after | Should -BeNullOrEmpty
+        $null = Stop-GpuQueue box running -Confirm:$false
+    }
+    It 'gives Escalate naming the crashed cell, Done for a finished queue, and an error for an unreachable host' {
+        $crash = Join-Path $script:TestDir 'crashq.txt'
+        "c1: $script:Train --epochs 3 --sleep 0 --crash-at 2" | Set-Content $crash
+        $null = Start-GpuQueue box -Path $crash
+        $null = Get-GpuJob box -QueueId crashq | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0
+        $r = Invoke-GpuPatrol box -QueueId crashq
+        $r.Verdict | Should -Be 'Escalate'
+        $r.Reason | Should -Match 'cell c1 .*Traceback'
+
+        $doneq = Join-Path $script:TestDir 'doneq.txt'
+        "d1: $script:Train --epochs 1 --sleep 0" | Set-Content $doneq
+        $null = Start-GpuQueue box -Path $doneq
+        $null = Get-GpuJob box -QueueId doneq | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0
+        (Invoke-GpuPatrol box -QueueId doneq).Verdict | Should -Be 'Done'
+
+        $null = New-GpuRental "root@127.0.0.1:$(Get-ClosedPort)" -Name gone -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+        try {
+            $err = $null
+            $u = Invoke-GpuPatrol gone -ErrorVariable err -ErrorAction SilentlyContinue
+            $u.Verdict | Should -Be 'Escalate'
+            $u.Reason | Should -Match 'console'
+            $err[0].FullyQualifiedErrorId | Should -Be 'HostUnreachable,RemoteGpuTrainer.Commands.InvokeGpuPatrolCommand'
+        } finally { Remove-GpuHost gone -Confirm:$false }
+    }
+    It 'says the process is gone when the launcher died with cells unfinished' {
+        $q = Join-Path $script:TestDir 'killedq.txt'
+        "k1: $script:Train --epochs 3 --sleep 0 --hang-at 2`nk2: true" | Set-Content $q
+        $null = Start-GpuQueue box -Path $q -Detach Nohup
+        Start-Sleep -Milliseconds 1500
+        $lp = Get-Content "$($script:Box.DataDir)/.rgt/queues/killedq/launcher.pid"
+        & kill -9 -- "-$lp"
+        $r = Invoke-GpuPatrol box -QueueId killedq
+        $r.Verdict | Should -Be 'Escalate'
+        $r.Reason | Should -Match 'process gone at 0/2 — resume with Start-GpuQueue'
+    }
+    It 'POSTs the reports as JSON to -Notify' {
+        $l = [System.Net.HttpListener]::new()
+        $port = Get-ClosedPort
+        $l.Prefixes.Add("http://127.0.0.1:$port/hook/")
+        $l.Start()
+        try {
+            $ctxTask = $l.GetContextAsync()
+            $null = Invoke-GpuPatrol box -QueueId doneq -Notify "http://127.0.0.1:$port/hook/?token=abc"
+            $ctxTask.Wait(10000) | Should -BeTrue
+            $ctx = $ctxTask.Result
+            $body = [System.IO.StreamReader]::new($ctx.Request.InputStream).ReadToEnd()
+            $ctx.Response.StatusCode = 204; $ctx.Response.Close()
+            $ctx.Request.HttpMethod | Should -Be 'POST'
+            $ctx.Request.ContentType | Should -Match 'application/json'
+            ($body | ConvertFrom-Json)[0].Verdict | Should -Be 'Done'
+        } finally { $l.Stop() }
+    }
+    It '-AsExitCode makes a scheduled run exit 1 on Escalate and 2 when unreachable' {
+        $cmd = "`$env:HOME='$env:HOME'; `$env:RGT_HOME='$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Invoke-GpuPatrol box -QueueId crashq -AsExitCode | ForEach-Object Line"
+        $out = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $cmd
+        $LASTEXITCODE | Should -Be 1
+        ($out -join "`n") | Should -Match 'ESCALATE'
+        $null = New-GpuRental "root@127.0.0.1:$(Get-ClosedPort)" -Name gone2 -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+        try {
+            $cmd2 = "`$env:HOME='$env:HOME'; `$env:RGT_HOME='$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Invoke-GpuPatrol gone2, box -QueueId doneq -AsExitCode -ErrorAction SilentlyContinue | Out-Null"
+            & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $cmd2
+            $LASTEXITCODE | Should -Be 2
+            $cmd3 = "`$env:HOME='$env:HOME'; `$env:RGT_HOME='$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Invoke-GpuPatrol box -QueueId doneq -AsExitCode | Out-Null"
+            & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $cmd3
+            $LASTEXITCODE | Should -Be 0
+        } finally { Remove-GpuHost gone2 -Confirm:$false }
+    }
+}
