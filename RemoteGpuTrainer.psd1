@@ -30,6 +30,7 @@
         'Get-CheckpointInterval'
         'Get-GpuDiskBudget'
         'Invoke-GpuPatrol'
+        'Send-GpuSecret'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
