@@ -31,6 +31,7 @@
         'Get-GpuDiskBudget'
         'Invoke-GpuPatrol'
         'Send-GpuSecret'
+        'Remove-GpuRental'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
