@@ -32,6 +32,9 @@
         'Invoke-GpuPatrol'
         'Send-GpuSecret'
         'Remove-GpuRental'
+        'Register-GpuPatrol'
+        'Unregister-GpuPatrol'
+        'Get-GpuPatrolSchedule'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

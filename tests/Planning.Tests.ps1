@@ -135,3 +135,46 @@ Describe 'Invoke-GpuPatrol' {
         } finally { Remove-GpuHost gone2 -Confirm:$false }
     }
 }
+
+Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
+    BeforeAll {
+        $script:Saved = (& crontab -l 2>$null) -join "`n"
+        $script:HadCrontab = $LASTEXITCODE -eq 0
+        $script:Other = "# someone else's jobs`nMAILTO=ops@example.invalid`n17 4 * * * /usr/local/bin/backup --all`n"
+        $script:OtherFile = "$script:TestDir/other.cron"
+        [System.IO.File]::WriteAllText($script:OtherFile, $script:Other)
+        & crontab $script:OtherFile
+        function Get-Crontab { & bash -c 'crontab -l' | Out-String }
+    }
+    AfterAll {
+        if ($script:HadCrontab) { [System.IO.File]::WriteAllText("$script:TestDir/saved.cron", $script:Saved + "`n"); & crontab "$script:TestDir/saved.cron" } else { & crontab -r 2>$null }
+    }
+    It '-WhatIf shows the exact entry and changes nothing' {
+        $info = Register-GpuPatrol box -WhatIf 6>&1 2>&1 | Out-String
+        (Get-Crontab) | Should -Be $script:Other
+    }
+    It 'installs a tagged line that really runs the patrol, and lists it' {
+        $log = "$script:TestDir/patrol log.txt"
+        $s = Register-GpuPatrol box -Every 0:30 -At 3 -LogPath $log
+        $s.Schedule | Should -Be '3,33 * * * *'
+        $table = (& crontab -l) -join "`n"
+        $table | Should -Match '# rgt-patrol:box'
+        $table.StartsWith($script:Other.TrimEnd("`n")) | Should -BeTrue
+        (Get-GpuPatrolSchedule).Id | Should -Be 'box'
+        # run the installed command the way cron would, with a bare environment
+        $command = ($table -split "`n" | Where-Object { $_ -match 'rgt-patrol:box' }) -replace '^(\S+\s+){5}', '' -replace '\s*# rgt-patrol:box$', ''
+        & env -i "HOME=$env:HOME" "PATH=/usr/bin:/bin" bash -c $command
+        Get-Content -LiteralPath $log -Raw | Should -Match ' box (HEALTHY|DONE|ESCALATE) cells '
+    }
+    It 'registering again replaces its own line, never duplicates' {
+        $null = Register-GpuPatrol box -Every 1:00 -At 7
+        @(Get-GpuPatrolSchedule).Count | Should -Be 1
+        (Get-GpuPatrolSchedule).Schedule | Should -Be '7 * * * *'
+    }
+    It 'removes exactly what it installed and leaves other lines untouched' {
+        $removed = Get-GpuPatrolSchedule | Unregister-GpuPatrol
+        $removed.Id | Should -Be 'box'
+        (Get-Crontab) | Should -Be $script:Other -Because 'every other line is kept byte for byte'
+        Get-GpuPatrolSchedule | Should -BeNullOrEmpty
+    }
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace RemoteGpuTrainer.Engine.Planning;
+
+/// <summary>A recurring patrol installed by Register-GpuPatrol.</summary>
+public sealed class GpuPatrolSchedule
+{
+    public string Id { get; init; } = "";
+    public string[] Hosts { get; init; } = Array.Empty<string>();
+    /// <summary>The cron time fields, e.g. "3,33 * * * *".</summary>
+    public string Schedule { get; init; } = "";
+    public string Command { get; init; } = "";
+    public string? LogPath { get; init; }
+    /// <summary>The whole crontab line (or the Windows command that creates the task).</summary>
+    public string Entry { get; init; } = "";
+}
+
+/// <summary>Builds, finds and removes the module's own crontab entries; builds the Windows Scheduled Task command.</summary>
+public static class PatrolScheduler
+{
+    public const string Tag = "# rgt-patrol:";
+    static readonly Regex IdRx = new(@"[^A-Za-z0-9_.+-]+", RegexOptions.CultureInvariant);
+
+    public static string IdFor(IEnumerable<string> hosts) => IdRx.Replace(string.Join("+", hosts.OrderBy(h => h, StringComparer.Ordinal)), "_");
+
+    /// <summary>Minutes past the hour from an offset: every 30 min at :03 → "3,33 * * * *"; every 2 h → "3 */2 * * *".</summary>
+    public static string CronTimes(TimeSpan every, int at)
+    {
+        if (at is < 0 or > 59) throw new RgtException("ScheduleInvalid", FailureKind.InvalidArgument, "-At is a minute offset from 0 to 59.");
+        var minutes = (int)every.TotalMinutes;
+        if (minutes >= 1 && minutes < 60 && 60 % minutes == 0 && every.TotalMinutes == minutes)
+        {
+            var list = Enumerable.Range(0, 60 / minutes).Select(i => (at + i * minutes) % 60).Order();
+            return $"{string.Join(',', list)} * * * *";
+        }
+        if (every.TotalHours >= 1 && every.TotalHours == Math.Floor(every.TotalHours) && 24 % (int)every.TotalHours == 0)
+            return (int)every.TotalHours == 1 ? $"{at} * * * *" : $"{at} */{(int)every.TotalHours} * * *";
+        throw new RgtException("ScheduleInvalid", FailureKind.InvalidArgument, $"-Every {every} does not divide an hour or a day evenly; use e.g. 0:15, 0:30, 1:00 or 2:00.");
+    }
+
+    static string Sq(string s) => Text.ShellQuote.Quote(s);
+
+    /// <summary>The PowerShell command the schedule runs.</summary>
+    public static string PatrolCommand(IReadOnlyList<string> hosts, string manifest, Uri? notify) =>
+        $"Import-Module '{manifest.Replace("'", "''")}'; Invoke-GpuPatrol -Name {string.Join(",", hosts.Select(h => "'" + h.Replace("'", "''") + "'"))} -AsExitCode" +
+        (notify is null ? "" : $" -Notify '{notify.ToString().Replace("'", "''")}'") + " | ForEach-Object Line";
+
+    public static string CronLine(IReadOnlyList<string> hosts, TimeSpan every, int at, string pwsh, string manifest, Uri? notify, string logPath, string? rgtHome)
+    {
+        var env = rgtHome is null ? "" : $"RGT_HOME={Sq(rgtHome)} ";
+        var line = $"{CronTimes(every, at)} {env}{pwsh} -NoProfile -NonInteractive -Command {Sq(PatrolCommand(hosts, manifest, notify))} >> {Sq(logPath)} 2>&1 {Tag}{IdFor(hosts)}";
+        return line.Replace("%", "\\%"); // cron turns a bare % into a newline
+    }
+
+    /// <summary>The schtasks.exe command line that creates the same patrol on Windows.</summary>
+    public static string WindowsCommand(IReadOnlyList<string> hosts, TimeSpan every, int at, string pwsh, string manifest, Uri? notify, string logPath)
+    {
+        var run = $"{pwsh} -NoProfile -NonInteractive -Command \"{PatrolCommand(hosts, manifest, notify)} *>> '{logPath}'\"";
+        var schedule = every.TotalMinutes < 60 ? $"/SC MINUTE /MO {(int)every.TotalMinutes}" : $"/SC HOURLY /MO {(int)every.TotalHours}";
+        return $"schtasks.exe /Create /F /TN \"RemoteGpuTrainer\\patrol-{IdFor(hosts)}\" {schedule} /ST 00:{at:00} /TR \"{run.Replace("\"", "\\\"")}\"";
+    }
+
+    public static IEnumerable<GpuPatrolSchedule> Parse(string crontab)
+    {
+        foreach (var line in crontab.Split('\n'))
+        {
+            var at = line.IndexOf(Tag, StringComparison.Ordinal);
+            if (at < 0 || line.TrimStart().StartsWith('#')) continue;
+            var id = line[(at + Tag.Length)..].Trim();
+            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            var log = Regex.Match(line, @">> '([^']*)' 2>&1");
+            yield return new GpuPatrolSchedule
+            {
+                Id = id, Hosts = id.Split('+'), Schedule = string.Join(' ', fields.Take(5)), Command = fields.Length > 5 ? fields[5][..Math.Max(0, fields[5].IndexOf(Tag, StringComparison.Ordinal))].Trim() : "",
+                LogPath = log.Success ? log.Groups[1].Value : null, Entry = line,
+            };
+        }
+    }
+
+    /// <summary>The crontab without our entries for these ids (all of ours when ids is null); other lines stay byte for byte.</summary>
+    public static string Without(string crontab, IReadOnlyCollection<string>? ids)
+    {
+        var kept = crontab.Split('\n').Where(l =>
+        {
+            var at = l.IndexOf(Tag, StringComparison.Ordinal);
+            if (at < 0) return true;
+            return ids is not null && !ids.Contains(l[(at + Tag.Length)..].Trim());
+        });
+        return string.Join('\n', kept);
+    }
+
+    public static string ReadCrontab()
+    {
+        var (code, stdout, stderr) = Crontab("-l", null);
+        if (code == 0) return stdout;
+        if (stderr.Contains("no crontab", StringComparison.OrdinalIgnoreCase)) return "";
+        throw new RgtException("CrontabFailed", FailureKind.OperationFailed, $"crontab -l failed: {stderr.Trim()}");
+    }
+
+    public static void WriteCrontab(string content)
+    {
+        if (!content.EndsWith('\n')) content += "\n";
+        var (code, _, stderr) = Crontab("-", content);
+        if (code != 0) throw new RgtException("CrontabFailed", FailureKind.OperationFailed, $"crontab refused the new table: {stderr.Trim()}");
+    }
+
+    static (int Code, string Out, string Err) Crontab(string arg, string? stdin)
+    {
+        ProcessStartInfo psi = new("crontab") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null, UseShellExecute = false };
+        psi.ArgumentList.Add(arg);
+        Process p;
+        try { p = Process.Start(psi)!; }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            throw new RgtException("CrontabMissing", FailureKind.NotFound, "The crontab command is not installed (Debian: apt-get install cron).");
+        }
+        using (p)
+        {
+            if (stdin is not null) { p.StandardInput.Write(stdin); p.StandardInput.Close(); }
+            var o = p.StandardOutput.ReadToEnd(); var e = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode, o, e);
+        }
+    }
+}

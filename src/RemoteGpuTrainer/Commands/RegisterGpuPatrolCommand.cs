@@ -1,0 +1,70 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Planning;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Installs a recurring patrol: a tagged crontab line on Linux and macOS, a Scheduled Task on Windows.</summary>
+[Cmdlet(VerbsLifecycle.Register, "GpuPatrol", SupportsShouldProcess = true)]
+[OutputType(typeof(GpuPatrolSchedule))]
+public sealed class RegisterGpuPatrolCommand : RgtCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0)]
+    [ArgumentCompleter(typeof(HostNameCompleter))]
+    public string[] Name { get; set; } = Array.Empty<string>();
+
+    [Parameter]
+    public TimeSpan Every { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Minute offset, off the :00 rush.</summary>
+    [Parameter]
+    [ValidateRange(0, 59)]
+    public int At { get; set; } = 3;
+
+    [Parameter]
+    public Uri? Notify { get; set; }
+
+    /// <summary>Where each tick's line is appended; default patrol.log in the config directory.</summary>
+    [Parameter]
+    public string? LogPath { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var hosts = ResolveHostNames(Name).Select(h => h.Name).Distinct().ToList();
+        if (hosts.Count == 0) return;
+        var manifest = Path.Combine(Path.GetDirectoryName(typeof(RgtCmdlet).Assembly.Location)!, "RemoteGpuTrainer.psd1");
+        var log = LogPath is null ? Path.Combine(ConfigPaths.ConfigDirectory, "patrol.log") : GetUnresolvedProviderPathFromPSPath(LogPath);
+        try
+        {
+            var pwsh = PwshCommand();
+            if (OperatingSystem.IsWindows())
+            {
+                var cmd = PatrolScheduler.WindowsCommand(hosts, Every, At, pwsh, manifest, Notify, log);
+                if (!ShouldProcess(cmd, $"Create the Scheduled Task: {cmd}", "Register-GpuPatrol")) return;
+                var p = System.Diagnostics.Process.Start("cmd.exe", "/c " + cmd);
+                p?.WaitForExit();
+                WriteObject(new GpuPatrolSchedule { Id = PatrolScheduler.IdFor(hosts), Hosts = hosts.ToArray(), Schedule = $"every {Every}", Command = cmd, LogPath = log, Entry = cmd });
+                return;
+            }
+            var line = PatrolScheduler.CronLine(hosts, Every, At, pwsh, manifest, Notify, log, Environment.GetEnvironmentVariable("RGT_HOME"));
+            if (!ShouldProcess(line, $"Add this line to the crontab: {line}", "Register-GpuPatrol")) return;
+            Directory.CreateDirectory(Path.GetDirectoryName(log)!);
+            var current = PatrolScheduler.ReadCrontab();
+            var id = PatrolScheduler.IdFor(hosts);
+            var next = PatrolScheduler.Without(current, new[] { id }).TrimEnd('\n');
+            PatrolScheduler.WriteCrontab((next.Length == 0 ? "" : next + "\n") + line + "\n");
+            WriteObject(PatrolScheduler.Parse(line).Single());
+        }
+        catch (RgtException ex) { ThrowFailure(ex, string.Join(",", hosts)); }
+    }
+
+    /// <summary>How cron should start this very PowerShell (a dotnet tool runs as dotnet pwsh.dll).</summary>
+    static string PwshCommand()
+    {
+        var process = Environment.ProcessPath ?? "pwsh";
+        var home = Path.GetDirectoryName(typeof(System.Management.Automation.PSObject).Assembly.Location)!;
+        return Path.GetFileNameWithoutExtension(process) == "dotnet"
+            ? $"{Engine.Text.ShellQuote.Quote(process)} {Engine.Text.ShellQuote.Quote(Path.Combine(home, "pwsh.dll"))}"
+            : Engine.Text.ShellQuote.Quote(process);
+    }
+}

@@ -1,0 +1,64 @@
+using RemoteGpuTrainer.Engine.Planning;
+using Xunit;
+
+namespace RemoteGpuTrainer.Engine.Tests;
+
+public class PlanningTests
+{
+    [Fact]
+    public void Young_Daly_worked_example()
+    {
+        var r = CheckpointPlanner.Interval(TimeSpan.FromHours(3), TimeSpan.FromSeconds(30), 2, 1, null);
+        Assert.Equal(805, r.Interval.TotalSeconds);
+        Assert.Equal(402, r.Iterations);
+        Assert.Equal(400, r.SuggestedIterations);
+        var four = CheckpointPlanner.Interval(TimeSpan.FromHours(3), TimeSpan.FromSeconds(30), null, 4, null);
+        Assert.Equal(Math.Round(805 / 2.0, MidpointRounding.ToEven), four.Interval.TotalSeconds, 0);
+        Assert.Throws<RgtException>(() => CheckpointPlanner.Interval(TimeSpan.Zero, TimeSpan.FromSeconds(1), null, 1, null));
+    }
+
+    [Theory]
+    [InlineData(30, 3, "3,33 * * * *")]
+    [InlineData(15, 7, "7,22,37,52 * * * *")]
+    [InlineData(60, 3, "3 * * * *")]
+    [InlineData(120, 5, "5 */2 * * *")]
+    public void Cron_times_are_offset_from_the_hour(int minutes, int at, string expected) =>
+        Assert.Equal(expected, PatrolScheduler.CronTimes(TimeSpan.FromMinutes(minutes), at));
+
+    [Fact]
+    public void Uneven_intervals_are_refused() =>
+        Assert.Equal("ScheduleInvalid", Assert.Throws<RgtException>(() => PatrolScheduler.CronTimes(TimeSpan.FromMinutes(7), 3)).ErrorId);
+
+    [Fact]
+    public void Cron_line_is_tagged_quoted_and_escapes_percent()
+    {
+        var line = PatrolScheduler.CronLine(new[] { "autodl-1", "box's" }, TimeSpan.FromMinutes(30), 3, "/usr/bin/pwsh", "/m/RemoteGpuTrainer.psd1", new Uri("http://127.0.0.1/hook?x=1%2F"), "/var/log/p 1.log", "/cfg");
+        Assert.StartsWith("3,33 * * * * RGT_HOME='/cfg' /usr/bin/pwsh -NoProfile", line);
+        Assert.EndsWith("# rgt-patrol:autodl-1+box_s", line);
+        Assert.Contains("\\%2F", line);
+        Assert.Contains(">> '/var/log/p 1.log' 2>&1", line);
+        var parsed = Assert.Single(PatrolScheduler.Parse(line));
+        Assert.Equal("3,33 * * * *", parsed.Schedule);
+        Assert.Equal("/var/log/p 1.log", parsed.LogPath);
+    }
+
+    [Fact]
+    public void Removing_keeps_every_other_line_byte_for_byte()
+    {
+        var other = "# my jobs\nMAILTO=me@example.invalid\n0 * * * * /usr/bin/backup --all  # rgt-patrol-look-alike-but-not\n";
+        var ours = "3,33 * * * * pwsh -Command 'x' >> '/l' 2>&1 # rgt-patrol:a\n3,33 * * * * pwsh -Command 'y' >> '/l' 2>&1 # rgt-patrol:b\n";
+        var table = other + ours;
+        Assert.Equal(other + "3,33 * * * * pwsh -Command 'y' >> '/l' 2>&1 # rgt-patrol:b\n", PatrolScheduler.Without(table, new[] { "a" }));
+        Assert.Equal(other, PatrolScheduler.Without(table, null));
+        Assert.Equal(2, PatrolScheduler.Parse(table).Count());
+    }
+
+    [Fact]
+    public void Windows_scheduled_task_command()
+    {
+        var cmd = PatrolScheduler.WindowsCommand(new[] { "autodl-1" }, TimeSpan.FromMinutes(30), 3, "pwsh.exe", @"C:\m\RemoteGpuTrainer.psd1", null, @"C:\l\patrol.log");
+        Assert.StartsWith("schtasks.exe /Create /F /TN \"RemoteGpuTrainer\\patrol-autodl-1\" /SC MINUTE /MO 30 /ST 00:03 /TR \"", cmd);
+        Assert.Contains("Invoke-GpuPatrol -Name 'autodl-1' -AsExitCode", cmd);
+        Assert.Contains(@"C:\l\patrol.log", cmd);
+    }
+}
