@@ -35,6 +35,7 @@
         'Register-GpuPatrol'
         'Unregister-GpuPatrol'
         'Get-GpuPatrolSchedule'
+        'Initialize-GpuHost'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -98,3 +98,30 @@ Describe 'Remove-GpuRental' {
         $entries.User | Should -Be ([Environment]::UserName)
     }
 }
+
+Describe 'Initialize-GpuHost' {
+    BeforeAll {
+        if (-not (Get-GpuHost box -ErrorAction SilentlyContinue)) { $null = Register-Sandbox $script:Box -Name box }
+        Set-GpuHost box -Platform generic-ssh
+    }
+    It 'writes the environment file once; a second run changes nothing' {
+        $r = Initialize-GpuHost box -ChinaMirror -InstallTmux
+        $r.Changed | Should -Be 'env-file'
+        $r.Tmux | Should -BeTrue
+        $envFile = Get-Content -LiteralPath $r.EnvFile -Raw
+        $envFile | Should -Match 'HF_ENDPOINT=https://hf-mirror.com'
+        $envFile | Should -Match "HF_HOME=.*huggingface_cache"
+        (Initialize-GpuHost box -ChinaMirror -InstallTmux).Changed | Should -BeNullOrEmpty
+        (Initialize-GpuHost box).Changed | Should -Be 'env-file' -Because 'dropping the mirrors is a change'
+    }
+    It 'queue cells see the caches on the data disk, and no_proxy only when a proxy is set' {
+        $null = Initialize-GpuHost box
+        $q = Join-Path $script:TestDir 'envq.txt'
+        "plain: echo ""hf=`$HF_HOME np=`${no_proxy:-none}""`nproxied: http_proxy=http://127.0.0.1:9 bash -c '. ""`$0""; echo ""np=`$no_proxy""' ""$($script:Box.DataDir)/.rgt/env.sh""" | Set-Content $q
+        $null = Start-GpuQueue box -Path $q
+        $jobs = Get-GpuJob box -QueueId envq | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0
+        $plain = Get-Content "$($script:Box.DataDir)/.rgt/queues/envq/cells/plain/log" -Raw
+        $plain | Should -Match "hf=$([regex]::Escape($script:Box.DataDir))/huggingface_cache np=none"
+        Get-Content "$($script:Box.DataDir)/.rgt/queues/envq/cells/proxied/log" -Raw | Should -Match 'np=localhost,127.0.0.1,::1'
+    }
+}

@@ -136,6 +136,7 @@ public static class QueueScripts
             """);
         if (!string.IsNullOrWhiteSpace(host.ProxyHook)) sb.Append("    ").Append(host.ProxyHook!.Replace("\n", " ")).Append('\n');
         sb.Append("""
+                if [ -f "$DATA/.rgt/env.sh" ]; then . "$DATA/.rgt/env.sh"; fi
                 if [ -n "$CRED" ] && [ -f "$CRED" ]; then WANDB_API_KEY=$(cat "$CRED"); export WANDB_API_KEY; fi
                 export PYTHONUNBUFFERED=1 RGT_CHECKPOINT_DIR="$ck" RGT_CELL="$name" RGT_LOG="$d/log" RGT_QUEUE="$QID"
                 cd "$WORKDIR" || exit 97
