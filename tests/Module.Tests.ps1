@@ -110,7 +110,8 @@ Host gpu-box
     It '<File> example: <Title>' -ForEach @(
         foreach ($f in 'New-GpuRental', 'Get-GpuHost', 'Set-GpuHost', 'Test-GpuHost', 'Invoke-GpuCommand', 'Get-GpuHealth', 'Stop-GpuZombie',
             'Start-GpuQueue', 'Get-GpuJob', 'Wait-GpuJob', 'Stop-GpuQueue', 'Sync-GpuCheckpoint', 'Receive-Checkpoint', 'Test-Checkpoint',
-            'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Get-GpuPlatform', 'Remove-GpuHost') {
+            'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Initialize-GpuHost', 'Register-GpuPatrol', 'Get-GpuPatrolSchedule',
+            'Unregister-GpuPatrol', 'Remove-GpuRental', 'Get-GpuPlatform', 'Remove-GpuHost') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
             foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
                 $remarks = ($md.Substring($m.Index + $m.Length) -split '(?m)^###? ')[0]
