@@ -139,5 +139,8 @@ Describe 'The demo' {
         $out | Should -Match 'Copied'
         $out | Should -Match 'unet_base\s+Verified\s+Safe'
         $out | Should -Match 'Skipped\s+already present'
+        $out | Should -Match 'demo-box2 DONE cells 2/2'
+        $out | Should -Match 'refused: TeardownNotVerified'
+        $out | Should -Match 'Verb\s+: 关机'
     }
 }

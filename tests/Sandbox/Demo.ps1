@@ -63,13 +63,29 @@ try {
     Get-GpuHost -Tag demo | Get-GpuJob | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0 | Format-Table | Out-String -Width 160
     Get-GpuHost -Tag demo | Sync-GpuCheckpoint | Format-Table | Out-String -Width 160
 
+    Step 'Patrol (read-only): the one-line report a cron job would log'
+    Get-GpuHost -Tag demo | Invoke-GpuPatrol | ForEach-Object Line
+
+    Step 'Teardown before the results are safe: refused'
+    Set-GpuHost demo-box -Platform autodl   # show AutoDL's verbs; the paths stay the sandbox's
+    Remove-GpuRental demo-box -Force -ErrorAction SilentlyContinue -ErrorVariable refused
+    "refused: $($refused[0].FullyQualifiedErrorId)"
+    $refused[0].Exception.Message
+
     Step 'Pull the cells (resumable, verified by SHA-256 against the box) and open them without executing them'
     $ckpts = Join-Path $demoHome 'ckpts'
-    Get-GpuHost -Tag demo | Get-GpuJob | Receive-Checkpoint -Destination $ckpts | Format-Table | Out-String -Width 160
-    Test-Checkpoint $ckpts -Expect 3 | Format-Table | Out-String -Width 160
+    $pulled = Get-GpuHost -Tag demo | Get-GpuJob | Receive-Checkpoint -Destination $ckpts
+    $pulled | Format-Table | Out-String -Width 160
+    # piping the transfers records host, remote path and hash in the evidence ledger
+    $pulled | Test-Checkpoint | Format-Table | Out-String -Width 160
+    'Cell folders, expecting 3:'
+    Test-Checkpoint $ckpts -Expect 3 | Format-Table Name, Status, Safety, Epoch, MetricName, Metric | Out-String -Width 160
 
     Step 'Pull again: nothing is downloaded twice'
     Get-GpuHost -Tag demo | Get-GpuJob | Receive-Checkpoint -Destination $ckpts | Format-Table Name, Cell, Status, Reason | Out-String -Width 160
+
+    Step 'Teardown after verification: allowed (the reversible stop first; an SSH rental is stopped in its console)'
+    Get-GpuHost -Tag demo | Remove-GpuRental -Force -WarningAction SilentlyContinue | Format-List Name, Verb, Irreversible, CellsVerified, CellsTotal, Status, Instructions | Out-String -Width 160
 }
 finally {
     if ($box2) { Stop-GpuSandbox $box2 }
