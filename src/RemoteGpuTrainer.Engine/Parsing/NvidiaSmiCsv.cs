@@ -52,51 +52,34 @@ public static class NvidiaSmiCsv
 
     static GpuDevice ToDevice(Dictionary<string, string> row, int ordinal)
     {
-        var unavailable = new List<string>();
+        var f = new FieldReader(k => row.TryGetValue(k, out var v) ? v : null);
         bool lost = row.Values.Any(v => v.Contains("GPU is lost", StringComparison.OrdinalIgnoreCase));
-        string? Text(params string[] keys)
-        {
-            foreach (var k in keys)
-            {
-                if (!row.TryGetValue(k, out var v)) continue;
-                if (IsUnknown(v)) { unavailable.Add(k); return null; }
-                return v;
-            }
-            return null;
-        }
-        double? Num(params string[] keys)
-        {
-            var t = Text(keys);
-            if (t is null) return null;
-            var number = t.Split(' ')[0];
-            return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
-        }
         var reasons = row.Where(kv => ReasonPrefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)))
             .Select(kv => (Name: kv.Key[(kv.Key.IndexOf('.') + 1)..], kv.Value))
             .Where(r => !NotReasons.Contains(r.Name) && r.Value.Trim() == "Active")
             .Select(r => r.Name).Distinct().ToArray();
-        var index = Num("index");
-        var ecc = Num("ecc.errors.uncorrected.volatile.total");
+        var index = f.Num("index");
+        var ecc = f.Num("ecc.errors.uncorrected.volatile.total");
         return new GpuDevice
         {
             Index = index is null ? (row.ContainsKey("index") ? null : ordinal) : (int)index,
-            Name = Text("name"),
-            Uuid = Text("uuid"),
-            BusId = Text("pci.bus_id"),
-            TemperatureC = Num("temperature.gpu"),
-            GpuUtilization = Num("utilization.gpu"),
-            MemoryUtilization = Num("utilization.memory"),
-            MemoryUsedMiB = Num("memory.used"),
-            MemoryTotalMiB = Num("memory.total"),
-            SmClockMHz = Num("clocks.current.sm", "clocks.sm"),
-            SmClockMaxMHz = Num("clocks.max.sm", "clocks.max.sm_clock"),
-            PowerDrawW = Num("power.draw", "power.draw.instant", "power.draw.average"),
-            PowerLimitW = Num("enforced.power.limit", "power.limit"),
-            PState = Text("pstate"),
+            Name = f.Text("name"),
+            Uuid = f.Text("uuid"),
+            BusId = f.Text("pci.bus_id"),
+            TemperatureC = f.Num("temperature.gpu"),
+            GpuUtilization = f.Num("utilization.gpu"),
+            MemoryUtilization = f.Num("utilization.memory"),
+            MemoryUsedMiB = f.Num("memory.used"),
+            MemoryTotalMiB = f.Num("memory.total"),
+            SmClockMHz = f.Num("clocks.current.sm", "clocks.sm"),
+            SmClockMaxMHz = f.Num("clocks.max.sm", "clocks.max.sm_clock"),
+            PowerDrawW = f.Num("power.draw", "power.draw.instant", "power.draw.average"),
+            PowerLimitW = f.Num("enforced.power.limit", "power.limit"),
+            PState = f.Text("pstate"),
             UncorrectedEcc = ecc is null ? null : (long)ecc,
             ThrottleReasons = reasons,
             Lost = lost,
-            Unavailable = unavailable.ToArray(),
+            Unavailable = f.Unavailable.ToArray(),
         };
     }
 
@@ -108,11 +91,7 @@ public static class NvidiaSmiCsv
         return (bracket > 0 ? h[..bracket] : h).Trim();
     }
 
-    internal static bool IsUnknown(string value)
-    {
-        var v = value.Trim();
-        return v.Length == 0 || v == "N/A" || (v.StartsWith('[') && v.EndsWith(']'));
-    }
+    internal static bool IsUnknown(string value) => FieldReader.IsUnknown(value);
 
     static List<string> Split(string line) => line.Split(',').Select(v => v.Trim()).ToList();
 

@@ -51,7 +51,6 @@ public static class NvidiaSmiQuery
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var path = new List<(int Indent, string Name)>();
         var reasons = new List<string>();
-        var unavailable = new List<string>();
         bool lost = false;
         foreach (var raw in lines)
         {
@@ -72,44 +71,30 @@ public static class NvidiaSmiQuery
                 else if (value == "Active") reasons.Add(name);
             }
         }
-        string? Text(params string[] keys)
-        {
-            foreach (var k in keys)
-                if (values.TryGetValue(k, out var v))
-                {
-                    if (NvidiaSmiCsv.IsUnknown(v) || v is "Unknown Error" or "Not Supported") { unavailable.Add(k); return null; }
-                    return v;
-                }
-            return null;
-        }
-        double? Num(params string[] keys)
-        {
-            var t = Text(keys);
-            return t is not null && double.TryParse(t.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
-        }
-        var ecc = Num("ECC Errors/Volatile/DRAM Uncorrectable", "ECC Errors/Volatile/Double Bit/Total", "ECC Errors/Volatile/SRAM Uncorrectable");
-        var sram = Num("ECC Errors/Volatile/SRAM Uncorrectable");
+        var f = new FieldReader(k => values.TryGetValue(k, out var v) ? v : null);
+        var ecc = f.Num("ECC Errors/Volatile/DRAM Uncorrectable", "ECC Errors/Volatile/Double Bit/Total", "ECC Errors/Volatile/SRAM Uncorrectable");
+        var sram = f.Num("ECC Errors/Volatile/SRAM Uncorrectable");
         if (ecc is not null && sram is not null && values.ContainsKey("ECC Errors/Volatile/DRAM Uncorrectable")) ecc += sram;
         return new GpuDevice
         {
             Index = ordinal,
-            Name = Text("Product Name"),
-            Uuid = Text("GPU UUID"),
+            Name = f.Text("Product Name"),
+            Uuid = f.Text("GPU UUID"),
             BusId = bus,
-            TemperatureC = Num("Temperature/GPU Current Temp"),
-            GpuUtilization = Num("Utilization/Gpu", "Utilization/GPU"),
-            MemoryUtilization = Num("Utilization/Memory"),
-            MemoryUsedMiB = Num("FB Memory Usage/Used"),
-            MemoryTotalMiB = Num("FB Memory Usage/Total"),
-            SmClockMHz = Num("Clocks/SM"),
-            SmClockMaxMHz = Num("Max Clocks/SM"),
-            PowerDrawW = Num("GPU Power Readings/Power Draw", "GPU Power Readings/Instantaneous Power Draw", "Power Readings/Power Draw"),
-            PowerLimitW = Num("GPU Power Readings/Current Power Limit", "Power Readings/Power Limit", "GPU Power Readings/Enforced Power Limit", "Power Readings/Enforced Power Limit"),
-            PState = Text("Performance State"),
+            TemperatureC = f.Num("Temperature/GPU Current Temp"),
+            GpuUtilization = f.Num("Utilization/Gpu", "Utilization/GPU"),
+            MemoryUtilization = f.Num("Utilization/Memory"),
+            MemoryUsedMiB = f.Num("FB Memory Usage/Used"),
+            MemoryTotalMiB = f.Num("FB Memory Usage/Total"),
+            SmClockMHz = f.Num("Clocks/SM"),
+            SmClockMaxMHz = f.Num("Max Clocks/SM"),
+            PowerDrawW = f.Num("GPU Power Readings/Power Draw", "GPU Power Readings/Instantaneous Power Draw", "Power Readings/Power Draw"),
+            PowerLimitW = f.Num("GPU Power Readings/Current Power Limit", "Power Readings/Power Limit", "GPU Power Readings/Enforced Power Limit", "Power Readings/Enforced Power Limit"),
+            PState = f.Text("Performance State"),
             UncorrectedEcc = ecc is null ? null : (long)ecc,
             ThrottleReasons = reasons.Distinct().ToArray(),
             Lost = lost,
-            Unavailable = unavailable.ToArray(),
+            Unavailable = f.Unavailable.ToArray(),
         };
     }
 

@@ -27,49 +27,32 @@ public static class NvidiaSmiXml
         var gpus = new List<GpuDevice>();
         foreach (var g in doc.Root?.Elements("gpu") ?? Enumerable.Empty<XElement>())
         {
-            var unavailable = new List<string>();
-            string? T(params string[] paths)
-            {
-                foreach (var path in paths)
-                {
-                    var e = path.Split('/').Aggregate((XElement?)g, (cur, name) => cur?.Element(name));
-                    if (e is null) continue;
-                    var v = e.Value.Trim();
-                    if (NvidiaSmiCsv.IsUnknown(v) || v is "Unknown Error" or "Not Supported") { unavailable.Add(path); return null; }
-                    return v;
-                }
-                return null;
-            }
-            double? N(params string[] paths)
-            {
-                var t = T(paths);
-                return t is not null && double.TryParse(t.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
-            }
+            var f = new FieldReader(path => path.Split('/').Aggregate((XElement?)g, (cur, name) => cur?.Element(name))?.Value.Trim());
             var reasonsNode = g.Element("clocks_event_reasons") ?? g.Element("clocks_throttle_reasons");
             var reasons = reasonsNode?.Elements().Where(e => e.Value.Trim() == "Active")
                 .Select(e => e.Name.LocalName.Replace("clocks_event_reason_", "").Replace("clocks_throttle_reason_", ""))
                 .Where(n => n != "active").ToArray() ?? Array.Empty<string>();
-            var ecc = N("ecc_errors/volatile/dram_uncorrectable", "ecc_errors/volatile/double_bit/total", "ecc_errors/volatile/sram_uncorrectable");
+            var ecc = f.Num("ecc_errors/volatile/dram_uncorrectable", "ecc_errors/volatile/double_bit/total", "ecc_errors/volatile/sram_uncorrectable");
             gpus.Add(new GpuDevice
             {
                 Index = gpus.Count,
-                Name = T("product_name"),
-                Uuid = T("uuid"),
+                Name = f.Text("product_name"),
+                Uuid = f.Text("uuid"),
                 BusId = g.Attribute("id")?.Value,
-                TemperatureC = N("temperature/gpu_temp"),
-                GpuUtilization = N("utilization/gpu_util"),
-                MemoryUtilization = N("utilization/memory_util"),
-                MemoryUsedMiB = N("fb_memory_usage/used"),
-                MemoryTotalMiB = N("fb_memory_usage/total"),
-                SmClockMHz = N("clocks/sm_clock"),
-                SmClockMaxMHz = N("max_clocks/sm_clock"),
-                PowerDrawW = N("gpu_power_readings/power_draw", "gpu_power_readings/instant_power_draw", "power_readings/power_draw"),
-                PowerLimitW = N("gpu_power_readings/current_power_limit", "gpu_power_readings/enforced_power_limit", "power_readings/power_limit", "power_readings/enforced_power_limit"),
-                PState = T("performance_state"),
+                TemperatureC = f.Num("temperature/gpu_temp"),
+                GpuUtilization = f.Num("utilization/gpu_util"),
+                MemoryUtilization = f.Num("utilization/memory_util"),
+                MemoryUsedMiB = f.Num("fb_memory_usage/used"),
+                MemoryTotalMiB = f.Num("fb_memory_usage/total"),
+                SmClockMHz = f.Num("clocks/sm_clock"),
+                SmClockMaxMHz = f.Num("max_clocks/sm_clock"),
+                PowerDrawW = f.Num("gpu_power_readings/power_draw", "gpu_power_readings/instant_power_draw", "power_readings/power_draw"),
+                PowerLimitW = f.Num("gpu_power_readings/current_power_limit", "gpu_power_readings/enforced_power_limit", "power_readings/power_limit", "power_readings/enforced_power_limit"),
+                PState = f.Text("performance_state"),
                 UncorrectedEcc = ecc is null ? null : (long)ecc,
                 ThrottleReasons = reasons,
                 Lost = g.Descendants().Any(e => e.Value.Contains("GPU is lost", StringComparison.OrdinalIgnoreCase)),
-                Unavailable = unavailable.ToArray(),
+                Unavailable = f.Unavailable.ToArray(),
             });
         }
         var problems = new List<string>();
