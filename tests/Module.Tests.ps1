@@ -104,6 +104,7 @@ Host gpu-box
     }
     AfterAll {
         Pop-Location
+        Remove-Item -Recurse -Force /tmp/rgt-example -ErrorAction SilentlyContinue   # where the docs examples push files
         Stop-GpuSandbox $script:Box
         Restore-TestHome $script:TestDir
     }
