@@ -27,7 +27,7 @@ public static class Downloader
 
     public static async Task<GpuTransfer> DownloadAsync(
         GpuHost host, SshTarget target, RemoteFile file, string localPath, Func<CancellationToken, Task<string>> remoteHash,
-        TransferOptions options, TransferProgress progress, CancellationToken ct)
+        TransferOptions options, TransferProgress progress, CancellationToken ct, SftpPool? pool = null)
     {
         var sw = Stopwatch.StartNew();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(localPath))!);
@@ -66,7 +66,7 @@ public static class Downloader
                 if (offset > 0) await HashPrefixAsync(partial, offset, hash, ct).ConfigureAwait(false);
                 else File.WriteAllText(sidecarPath, JsonSerializer.Serialize(new Sidecar(file.Path, file.Size, file.MTime)));
                 // SSH.NET's synchronous reads use its read-ahead and measured 25% faster than ReadAsync here.
-                var got = await Task.Run(() => FetchAsync(target, file, partial, offset, hash, options, n => { progress.Add(n); counted += n; }, ct), ct).ConfigureAwait(false);
+                var got = await Task.Run(() => FetchAsync(target, pool, file, partial, offset, hash, options, n => { progress.Add(n); counted += n; }, ct), ct).ConfigureAwait(false);
                 if (got != file.Size) throw new IOException($"the remote file ended at {got} of {file.Size} bytes");
                 var local = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
                 var remote = await RemoteHash().ConfigureAwait(false);
@@ -110,13 +110,31 @@ public static class Downloader
         return 0;
     }
 
-    static async Task<long> FetchAsync(SshTarget target, RemoteFile file, string partial, long offset, IncrementalHash hash,
+    static async Task<long> FetchAsync(SshTarget target, SftpPool? pool, RemoteFile file, string partial, long offset, IncrementalHash hash,
         TransferOptions options, Action<long> onBytes, CancellationToken ct)
     {
-        var (sftp, _) = await SshConnection.OpenAsync(target, false, info => new SftpClient(info), ct).ConfigureAwait(false);
-        using var _sftp = sftp;
+        var ownPool = pool is null;
+        pool ??= new SftpPool();
+        var sftp = await pool.RentAsync(target, ct).ConfigureAwait(false);
+        bool healthy = false;
+        try
+        {
+            var got = await FetchWithAsync(sftp, file, partial, offset, hash, options, onBytes, ct).ConfigureAwait(false);
+            healthy = sftp.IsConnected;
+            return got;
+        }
+        finally
+        {
+            if (healthy && !ownPool) pool.Return(target, sftp);
+            else sftp.Dispose();
+            if (ownPool) pool.Dispose();
+        }
+    }
+
+    static async Task<long> FetchWithAsync(SftpClient sftp, RemoteFile file, string partial, long offset, IncrementalHash hash,
+        TransferOptions options, Action<long> onBytes, CancellationToken ct)
+    {
         sftp.OperationTimeout = options.Stall;
-        sftp.BufferSize = 64 * 1024;
         long lastProgress = Environment.TickCount64;
         using var stallCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // Keepalive cannot see a dead peer: watch the bytes instead, and drop the connection when they stop.
@@ -131,32 +149,57 @@ public static class Downloader
         using var remote = sftp.Open(file.Path, FileMode.Open, FileAccess.Read);
         if (offset > 0) remote.Seek(offset, SeekOrigin.Begin);
         using var local = new FileStream(partial, offset > 0 ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read, 1);
-        var buffer = new byte[options.BufferSize];
+        // Two stages: this thread reads (decrypting), a second one writes and hashes, in order,
+        // through a few reused buffers.
         long total = offset;
+        using var chunks = new System.Collections.Concurrent.BlockingCollection<(byte[] Buffer, int Count)>(4);
+        var free = new System.Collections.Concurrent.ConcurrentBag<byte[]>();
+        Exception? writeError = null;
+        var writer = Task.Run(() =>
+        {
+            try
+            {
+                foreach (var (buf, n) in chunks.GetConsumingEnumerable())
+                {
+                    local.Write(buf, 0, n);
+                    hash.AppendData(buf, 0, n);
+                    onBytes(n);
+                    free.Add(buf);
+                }
+            }
+            catch (Exception ex) { writeError = ex; stallCts.Cancel(); }
+        });
         try
         {
             while (true)
             {
                 stallCts.Token.ThrowIfCancellationRequested();
+                var buffer = free.TryTake(out var b) ? b : new byte[options.BufferSize];
                 var n = remote.Read(buffer, 0, buffer.Length);
                 if (n == 0) break;
-                local.Write(buffer, 0, n);
-                hash.AppendData(buffer, 0, n);
                 total += n;
                 Interlocked.Exchange(ref lastProgress, Environment.TickCount64);
-                onBytes(n);
+                chunks.Add((buffer, n), stallCts.Token);
                 if (total >= file.Size) break;
             }
         }
-        catch (Exception ex) when (stallCts.IsCancellationRequested && !ct.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (writeError is not null)
+        {
+            throw new IOException($"writing {partial} failed: {writeError.Message}", ex);
+        }
+        catch (Exception ex) when (writeError is null && stallCts.IsCancellationRequested && !ct.IsCancellationRequested)
         {
             throw new TimeoutException($"no bytes for {options.Stall.TotalSeconds:0} s: the connection stalled", ex);
         }
         finally
         {
+            // Whatever arrived is written in order before the partial is closed, so a resume can trust its length.
+            chunks.CompleteAdding();
+            await writer.ConfigureAwait(false);
             await local.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             local.Flush(flushToDisk: true);
         }
+        if (writeError is not null) throw new IOException($"writing {partial} failed: {writeError.Message}", writeError);
         return total;
     }
 

@@ -127,6 +127,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             WriteProgress(record);
         }
         var options = new TransferOptions(RetryCount, StallTimeout);
+        using var pool = new SftpPool();
         foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
         {
             var shell = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
@@ -142,7 +143,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
                 }
                 finally { gate.Release(); }
             }
-            var t = await Downloader.DownloadAsync(w.Host, SshTarget.Resolve(w.Host), w.File, w.Local, Hash, options, progress, ct).ConfigureAwait(false);
+            var t = await Downloader.DownloadAsync(w.Host, SshTarget.Resolve(w.Host), w.File, w.Local, Hash, options, progress, ct, pool).ConfigureAwait(false);
             return w.Cell is null ? t : new GpuTransfer
             {
                 Name = t.Name, Cell = w.Cell, RemotePath = t.RemotePath, LocalPath = t.LocalPath, Length = t.Length, Sha256 = t.Sha256,
