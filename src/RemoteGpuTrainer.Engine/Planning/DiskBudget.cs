@@ -29,7 +29,7 @@ public static class DiskBudgetPlanner
     {
         var s = new System.Text.StringBuilder("export LC_ALL=C\n");
         foreach (var (role, dir) in new[] { ("data", host.DataDir), ("durable", host.DurableDir) })
-            if (!string.IsNullOrEmpty(dir)) s.Append(ProbeSections.Emit(role, $"[ -d {ShellQuote.QuotePath(dir!)} ] || exit 3; df -Pk {ShellQuote.QuotePath(dir!)}; df -iP {ShellQuote.QuotePath(dir!)}"));
+            if (!string.IsNullOrEmpty(dir)) s.Append(ProbeSections.Emit(role, DfParser.Command(dir!)));
         return s.ToString();
     }
 
@@ -48,9 +48,7 @@ public static class DiskBudgetPlanner
                 continue;
             }
             var text = s[role];
-            var at = text.IndexOf("\nFilesystem", StringComparison.Ordinal);
-            var bytes = DfParser.Parse(at > 0 ? text[..at] : text, 1024).FirstOrDefault();
-            var inodes = at > 0 ? DfParser.Parse(text[at..]).FirstOrDefault() : null;
+            var (bytes, inodes) = DfParser.BytesAndInodes(text);
             long? fitBytes = bytes is null ? null : perCellBytes > 0 ? bytes.Available / perCellBytes : long.MaxValue;
             // file systems without inode limits (btrfs, some overlays) report 0 inodes: not a constraint
             long? fitInodes = inodes is null ? null : inodes.Total == 0 || perCellInodes == 0 ? long.MaxValue : inodes.Available / perCellInodes;

@@ -46,13 +46,11 @@ public static class HealthProbe
             "elif command -v lsof >/dev/null 2>&1; then echo lsof; lsof -w -F pn -- \"$@\" 2>/dev/null; " +
             "else echo proc; ls -l /proc/[0-9]*/fd 2>/dev/null; fi; exit 0"));
         sb.Append(ProbeSections.Emit("ps", "ps -eo pid=,etimes=,user:32=,lstart=,args= | cut -c1-400"));
-        var dirs = new[] { host.DataDir, host.DurableDir }.Where(d => !string.IsNullOrEmpty(d)).Select(d => ShellQuote.QuotePath(d!)).ToList();
         for (int i = 0; i < 2; i++)
         {
             var dir = i == 0 ? host.DataDir : host.DurableDir;
             if (string.IsNullOrEmpty(dir)) continue;
-            var q = ShellQuote.QuotePath(dir);
-            sb.Append(ProbeSections.Emit(i == 0 ? "df-data" : "df-durable", $"[ -d {q} ] || exit 3; df -Pk {q}; df -iP {q}"));
+            sb.Append(ProbeSections.Emit(i == 0 ? "df-data" : "df-durable", DfParser.Command(dir)));
         }
         sb.Append(ProbeSections.Emit("cgroup",
             "c=${RGT_CGROUP_ROOT:-/sys/fs/cgroup}; " +
@@ -153,9 +151,7 @@ public static class HealthProbe
     {
         if (s.ExitCode(section) != 0) return new GpuDiskUsage(role, path, false, null, null, null, null, null, null, null, null, null);
         var text = s[section];
-        var at = text.IndexOf("\nFilesystem", StringComparison.Ordinal);
-        var bytes = DfParser.Parse(at > 0 ? text[..at] : text, 1024).FirstOrDefault();
-        var inodes = at > 0 ? DfParser.Parse(text[at..]).FirstOrDefault() : null;
+        var (bytes, inodes) = DfParser.BytesAndInodes(text);
         return new GpuDiskUsage(role, path, true, bytes?.MountedOn, bytes?.Total, bytes?.Used, bytes?.Available, bytes?.UsePercent,
             inodes?.Total, inodes?.Used, inodes?.Available, inodes?.UsePercent);
     }

@@ -23,8 +23,7 @@ public static class HostTestProbe
         foreach (var (label, dir) in new[] { ("data", host.DataDir), ("durable", host.DurableDir) })
         {
             if (string.IsNullOrEmpty(dir)) continue;
-            var q = ShellQuote.QuotePath(dir);
-            sb.Append(ProbeSections.Emit("dir-" + label, $"[ -d {q} ] || exit 3; df -Pk {q}; df -iP {q}"));
+            sb.Append(ProbeSections.Emit("dir-" + label, DfParser.Command(dir)));
         }
         return sb.ToString();
     }
@@ -61,9 +60,7 @@ public static class HostTestProbe
                 return new GpuDirectoryCheck(path, false, null, null, null, null, null);
             }
             var text = s[name];
-            var inodeAt = text.IndexOf("\nFilesystem", StringComparison.Ordinal);
-            var bytes = DfParser.Parse(inodeAt > 0 ? text[..inodeAt] : text, 1024).FirstOrDefault();
-            var inodes = inodeAt > 0 ? DfParser.Parse(text[inodeAt..]).FirstOrDefault() : null;
+            var (bytes, inodes) = DfParser.BytesAndInodes(text);
             var check = new GpuDirectoryCheck(path, true, bytes?.Available, bytes?.Total, inodes?.Available, inodes?.Total, bytes?.MountedOn);
             if (bytes?.UsePercent >= 95 || inodes?.UsePercent >= 95)
                 findings.Add($"{label} dir: {path} is {Math.Max(bytes?.UsePercent ?? 0, inodes?.UsePercent ?? 0)}% full (bytes {bytes?.UsePercent}%, inodes {inodes?.UsePercent}%); free space before training.");
