@@ -44,6 +44,14 @@ public abstract class RgtCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>The inventory host of that name, or null after a HostNotFound error for it.</summary>
+    protected Engine.Model.GpuHost? FindHost(IReadOnlyList<Engine.Model.GpuHost> inventory, string name)
+    {
+        var host = inventory.FirstOrDefault(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase));
+        if (host is null) WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{name}' is registered."), name);
+        return host;
+    }
+
     internal static ErrorRecord ToErrorRecord(Exception ex, object? target)
     {
         if (ex is AggregateException { InnerExceptions.Count: 1 } agg) ex = agg.InnerException!;

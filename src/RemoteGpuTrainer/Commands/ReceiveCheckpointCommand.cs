@@ -81,8 +81,8 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
             foreach (var j in _jobs)
             {
-                var h = hosts.FirstOrDefault(x => string.Equals(x.Name, j.Name, StringComparison.OrdinalIgnoreCase));
-                if (h is null) { WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{j.Name}' is registered."), j.Name); continue; }
+                var h = FindHost(hosts, j.Name);
+                if (h is null) continue;
                 sources.Add((h, j.DurableDir ?? j.CheckpointDir, Path.Combine(destination, j.Cell), j.Cell));
             }
         }
@@ -94,7 +94,6 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
         }
 
         using var connector = new HostConnector();
-        var locks = new Dictionary<string, SemaphoreSlim>(StringComparer.OrdinalIgnoreCase);
         var work = new List<(GpuHost Host, RemoteFile File, string Local, string? Cell)>();
         var progress = new TransferProgress();
         foreach (var src in sources)
@@ -110,7 +109,6 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
                     work.Add((src.Host, f, Path.Combine(src.Local, f.Relative.Replace('/', Path.DirectorySeparatorChar)), src.Cell));
                     progress.AddTotal(f.Size);
                 }
-                locks.TryAdd(src.Host.Name, new SemaphoreSlim(1));
             }
             catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, src.Host.Name); }
         }
@@ -128,20 +126,26 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
         }
         var options = new TransferOptions(RetryCount, StallTimeout);
         using var pool = new SftpPool();
+        // The box hashes every listed file of a host in one exec (cached per size and mtime there),
+        // started by the first file that needs a hash and running while the downloads proceed.
+        var hashes = work.GroupBy(w => w.Host.Name, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g =>
+        {
+            var host = g.First().Host;
+            var paths = g.Select(w => w.File.Path).Distinct().ToList();
+            return new Lazy<Task<Dictionary<string, string>>>(async () =>
+            {
+                var shell = await connector.ConnectAsync(host, Cancellation).ConfigureAwait(false);
+                var output = await shell.RunAsync(RemoteFiles.HashScript(paths), TimeSpan.FromHours(2), Cancellation).ConfigureAwait(false);
+                return RemoteFiles.ParseHashes(output.StdOut);
+            });
+        }, StringComparer.OrdinalIgnoreCase);
         foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
         {
-            var shell = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
             async Task<string> Hash(CancellationToken c)
             {
-                var gate = locks[w.Host.Name];
-                await gate.WaitAsync(c).ConfigureAwait(false);
-                try
-                {
-                    var output = await shell.RunAsync(RemoteFiles.HashScript(new[] { w.File.Path }), TimeSpan.FromMinutes(30), c).ConfigureAwait(false);
-                    return RemoteFiles.ParseHashes(output.StdOut).GetValueOrDefault(w.File.Path)
-                        ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed: {output.StdErr.Trim()}");
-                }
-                finally { gate.Release(); }
+                var all = await hashes[w.Host.Name].Value.ConfigureAwait(false);
+                return all.GetValueOrDefault(w.File.Path)
+                    ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed on the box.");
             }
             var t = await Downloader.DownloadAsync(w.Host, SshTarget.Resolve(w.Host), w.File, w.Local, Hash, options, progress, ct, pool).ConfigureAwait(false);
             return w.Cell is null ? t : new GpuTransfer

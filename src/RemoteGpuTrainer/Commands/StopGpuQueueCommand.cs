@@ -32,8 +32,8 @@ public sealed class StopGpuQueueCommand : RgtCmdlet
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
         foreach (var (name, queueId) in _targets)
         {
-            var host = inventory.FirstOrDefault(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase));
-            if (host is null) { WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{name}' is registered."), name); continue; }
+            var host = FindHost(inventory, name);
+            if (host is null) continue;
             if (!ShouldProcess($"{host.Name}: queue '{queueId}'", "Stop the queue (kills its running cell)")) continue;
             try
             {

@@ -59,8 +59,8 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         // -Name/-Pid: look the PIDs up with a fresh probe; only what it calls a zombie can be killed.
         foreach (var group in _pids.GroupBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
         {
-            var host = inventory.FirstOrDefault(h => string.Equals(h.Name, group.Key, StringComparison.OrdinalIgnoreCase));
-            if (host is null) { WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{group.Key}' is registered."), group.Key); continue; }
+            var host = FindHost(inventory, group.Key);
+            if (host is null) continue;
             try
             {
                 var options = new HealthOptions(ZombieMinimumAge: MinimumAge);
@@ -90,9 +90,7 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         var work = new List<(GpuHost Host, List<GpuZombie> Zombies)>();
         foreach (var g in byHost)
         {
-            var host = inventory.FirstOrDefault(h => string.Equals(h.Name, g.Key, StringComparison.OrdinalIgnoreCase));
-            if (host is null) WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{g.Key}' is registered."), g.Key);
-            else work.Add((host, g.ToList()));
+            if (FindHost(inventory, g.Key) is { } host) work.Add((host, g.ToList()));
         }
         foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
         {

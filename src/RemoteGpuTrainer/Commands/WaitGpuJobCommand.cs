@@ -52,17 +52,18 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
             catch (OperationCanceledException) { return; }
             foreach (var group in pending.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase))
             {
-                var host = inventory.FirstOrDefault(h => string.Equals(h.Name, group.Key, StringComparison.OrdinalIgnoreCase));
-                if (host is null) { WriteFailure(new RgtException("HostNotFound", FailureKind.NotFound, $"No host named '{group.Key}' is registered."), group.Key); foreach (var j in group) current.Remove((j.Name, j.QueueId, j.Cell)); continue; }
+                var host = FindHost(inventory, group.Key);
+                if (host is null) { foreach (var j in group) current.Remove((j.Name, j.QueueId, j.Cell)); continue; }
                 try
                 {
                     // A short connection per tick: a wait must survive the link dropping in between.
                     using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
                     var shell = connector.OpenShellAsync(host, Cancellation).GetAwaiter().GetResult();
-                    foreach (var qid in group.Select(j => j.QueueId).Distinct())
-                        foreach (var q in QueueService.ReadAsync(shell, host, qid, Cancellation).GetAwaiter().GetResult())
-                            foreach (var j in QueueStateParser.Jobs(host, q, StaleAfter))
-                                if (current.ContainsKey((j.Name, j.QueueId, j.Cell))) current[(j.Name, j.QueueId, j.Cell)] = j;
+                    // One round trip per host and tick, whatever the number of queues waited on.
+                    var qids = group.Select(j => j.QueueId).Distinct().ToList();
+                    foreach (var q in QueueService.ReadAsync(shell, host, qids.Count == 1 ? qids[0] : null, Cancellation).GetAwaiter().GetResult())
+                        foreach (var j in QueueStateParser.Jobs(host, q, StaleAfter))
+                            if (current.ContainsKey((j.Name, j.QueueId, j.Cell))) current[(j.Name, j.QueueId, j.Cell)] = j;
                 }
                 catch (OperationCanceledException) { return; }
                 catch (RgtException ex) { WriteVerbose($"{host.Name}: {ex.Message} (will retry until the timeout)"); }
