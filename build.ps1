@@ -113,7 +113,9 @@ function Invoke-Test {
     if ($PesterPath) { $pwshArgs += @('-Path', ($PesterPath -join ',')) }
     Invoke-FreshPwsh $pwshArgs
     $pester = if (Test-Path $pesterJson) { Get-Content $pesterJson -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
-    if ($pester.Passed + $pester.Failed -eq 0) { $pester = [pscustomobject]@{ Passed = 0; Failed = 1 }; Write-Host 'Pester ran no test' }
+    # A run that broke before counting (bad -PesterPath, discovery error) writes nulls: that is a failure.
+    $pester = [pscustomobject]@{ Passed = [int]$pester.Passed; Failed = [int]$pester.Failed }
+    if ($pester.Passed + $pester.Failed -eq 0) { $pester.Failed = 1; Write-Host 'Pester ran no test' }
 
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed

@@ -75,6 +75,34 @@ Describe 'Receive-Checkpoint' {
         $r.Resumed | Should -BeFalse
         Sha "$dest/训练 b/best.pth" | Should -Be (Sha "$script:Remote/训练 b/best.pth")
     }
+    It 'resumes a good partial: only the rest is fetched, the whole file is verified' {
+        $dest = "$script:TestDir/resume"
+        $src = "$script:Remote/cell a/best.pth"
+        $null = New-Item -ItemType Directory $dest
+        [System.IO.File]::WriteAllBytes("$dest/best.pth.rgt-partial", [System.IO.File]::ReadAllBytes($src)[0..1999999])
+        @{ RemotePath = $src; Size = (Get-Item $src).Length; MTime = [long](& stat -c %Y $src) } | ConvertTo-Json | Set-Content "$dest/best.pth.rgt-partial.json"
+        $r = Receive-Checkpoint box -RemotePath $src -Destination $dest
+        $r.Status | Should -Be 'Downloaded'
+        $r.Resumed | Should -BeTrue
+        $r.Attempts | Should -Be 1
+        Sha "$dest/best.pth" | Should -Be (Sha $src)
+        Test-Path "$dest/best.pth.rgt-partial*" | Should -BeFalse
+    }
+    It 'a destination disk too small for the file fails at once with LocalDiskFull and leaves nothing' {
+        $small = "$script:TestDir/small"
+        $null = New-Item -ItemType Directory $small
+        & mount -t tmpfs -o size=2m rgt-test-small $small
+        if ($LASTEXITCODE -ne 0) { throw 'this test mounts a small tmpfs (run as root)' }
+        try {
+            $e = $null
+            $r = Receive-Checkpoint box -RemotePath "$script:Remote/cell a/best.pth" -Destination $small -RetryCount 3 -ErrorVariable e -ErrorAction SilentlyContinue
+            $r | Should -BeNullOrEmpty
+            $e[0].FullyQualifiedErrorId | Should -BeLike 'LocalDiskFull,*'
+            $e[0].Exception.Message | Should -Match 'needs 2\.9 MiB but its disk has .* free'
+            @(Get-ChildItem -Force $small).Count | Should -Be 0
+        }
+        finally { & umount $small }
+    }
     It 'pulls a queue cell from a piped GpuJob into a folder named after the cell' {
         $q = Join-Path $script:TestDir 'jobq.txt'
         "j1: python3 $($script:Box.TrainerPath) --epochs 1 --sleep 0" | Set-Content $q

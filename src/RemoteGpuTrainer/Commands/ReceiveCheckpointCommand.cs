@@ -48,10 +48,15 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
     [Parameter]
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Files transferred at once, each over its own SFTP connection.</summary>
+    /// <summary>
+    /// Files transferred at once, each over its own SFTP connection. Default 4, but no more than the
+    /// local processors: one stream at full speed keeps about one core busy (decrypting, hashing,
+    /// writing), and extra streams on a busy core only add switching (measured: 8 x 128 MiB on 2 cores,
+    /// 92-130 MB/s with 4 at once against 156-205 with 2).
+    /// </summary>
     [Parameter]
     [ValidateRange(1, 64)]
-    public int ThrottleLimit { get; set; } = 4;
+    public int ThrottleLimit { get; set; } = Math.Min(4, Environment.ProcessorCount);
 
     protected override void ProcessRecord()
     {
