@@ -142,6 +142,39 @@ Describe 'Fault injection' {
             Unregister-Event -SourceIdentifier $handler.Name
         } finally { $proxy.Process.Kill(); Remove-GpuHost cutter -Confirm:$false }
     }
+    It 'reads one large file over four connections at once through the cutting proxy: byte-identical, resumed' {
+        $proxy = Start-FaultProxy -Mode cut -After 40MB -Faults 3
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name ranges -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $dest = "$script:TestDir/ranges"
+            $r = Receive-Checkpoint ranges -RemotePath "$($script:Box.DataDir)/big.bin" -Destination $dest -ConnectionsPerFile 4 -RetryCount 6
+            $r.Status | Should -Be 'Downloaded'
+            $r.Connections | Should -BeGreaterThan 1
+            $r.Attempts | Should -BeGreaterThan 1 -Because 'connections carrying 64 MiB ranges cross the proxy''s 40 MB cut'
+            $r.Resumed | Should -BeTrue
+            Sha "$dest/big.bin" | Should -Be $script:BigSha
+            Get-ChildItem -Force $dest | Where-Object Name -Like '*.rgt-partial*' | Should -BeNullOrEmpty
+        } finally { $proxy.Process.Kill(); Remove-GpuHost ranges -Confirm:$false }
+    }
+    It 'Ctrl+C during a pull over several connections keeps only the whole part, and the re-run finishes it' {
+        $dest = "$script:TestDir/ctrlc-ranges"
+        $ps = [PowerShell]::Create()
+        $null = $ps.AddScript("`$env:HOME = '$env:HOME'; `$env:RGT_HOME = '$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Receive-Checkpoint box -RemotePath '$($script:Box.DataDir)/big.bin' -Destination '$dest' -ConnectionsPerFile 4")
+        $async = $ps.BeginInvoke()
+        $deadline = (Get-Date).AddSeconds(20)
+        while ((Get-Date) -lt $deadline -and -not ((Test-Path "$dest/big.bin.rgt-partial.json") -and (Get-Content "$dest/big.bin.rgt-partial.json" -Raw) -match '"Contiguous":\s*0' -and (Get-Item "$dest/big.bin.rgt-partial").Length -gt 200MB)) { Start-Sleep -Milliseconds 50 }
+        Start-Sleep -Milliseconds 300  # the last range is 8 MB in, so the first one has bytes too
+        $ps.Stop()
+        $ps.Dispose()
+        Test-Path "$dest/big.bin" | Should -BeFalse
+        $side = Get-Content "$dest/big.bin.rgt-partial.json" -Raw | ConvertFrom-Json
+        $side.Contiguous | Should -BeGreaterThan 0 -Because 'the first range had bytes when the pull stopped'
+        $side.Contiguous | Should -BeLessThan 256MB
+        $r = Receive-Checkpoint box -RemotePath "$($script:Box.DataDir)/big.bin" -Destination $dest
+        $r.Resumed | Should -BeTrue
+        $r.Sha256 | Should -Be $script:BigSha
+        Sha "$dest/big.bin" | Should -Be $script:BigSha
+    }
     It 'a stalled connection is dropped after -StallTimeout and the pull resumes' {
         $proxy = Start-FaultProxy -Mode stall -After 8MB -Faults 1
         try {

@@ -29,7 +29,7 @@ public class PartialFileTests : IDisposable
                 var chunk = whole[at..Math.Min(whole.Length, at + (1 << 20))];
                 file.Append(chunk, chunk.Length);
             }
-            await file.CompleteAsync();
+            await file.CompleteAsync(whole.Length);
         }
         Assert.Equal(SHA256.HashData(whole), hash.GetHashAndReset());
         Assert.Equal(whole, File.ReadAllBytes(path));
@@ -55,5 +55,45 @@ public class PartialFileTests : IDisposable
         Assert.Equal("LocalDiskFull", ex.ErrorId);
         Assert.Contains("free", ex.Message);
         Assert.False(File.Exists(path));
+    }
+}
+
+public class PartialFileRangeTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("rgt-ranges-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Later_ranges_written_from_other_threads_are_hashed_in_file_order()
+    {
+        var whole = new byte[(24 << 20) + 4321];
+        Random.Shared.NextBytes(whole);
+        var path = Path.Combine(_dir, "r.rgt-partial");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (var file = new PartialFile(path, 0, whole.Length, hash, CancellationToken.None))
+        {
+            long third = whole.Length / 3;
+            var later = Task.Run(() =>
+            {
+                // the last range first, in odd-sized chunks
+                for (long at = whole.Length; at > third;)
+                {
+                    var from = Math.Max(third, at - 700_001);
+                    var chunk = whole[(int)from..(int)at];
+                    file.WriteAt(chunk, chunk.Length, from);
+                    at = from;
+                }
+            });
+            for (int at = 0; at < third; at += 1 << 20)
+            {
+                var chunk = whole[at..(int)Math.Min(third, at + (1 << 20))];
+                file.Append(chunk, chunk.Length);
+            }
+            await later;
+            await file.CompleteAsync(whole.Length);
+        }
+        Assert.Equal(SHA256.HashData(whole), hash.GetHashAndReset());
+        Assert.Equal(whole, File.ReadAllBytes(path));
     }
 }

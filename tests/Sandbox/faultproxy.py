@@ -2,8 +2,10 @@
 """A TCP proxy for fault-injection tests: forwards 127.0.0.1:<listen> to 127.0.0.1:<target>, and for
 the first --faults connections that carry more than --after bytes from the server, either cuts the
 connection (--mode cut) or stops forwarding while keeping it open (--mode stall). Later connections
-pass through. Prints its port on the first line, then serves until killed or --lifetime seconds."""
-import argparse, socket, sys, threading, time
+pass through. --delay-ms holds every chunk that long in each direction (a link with that much one-way
+latency, for benchmarks; --faults 0 for no faults). Prints its port on the first line, then serves
+until killed or --lifetime seconds."""
+import argparse, queue, socket, sys, threading, time
 
 p = argparse.ArgumentParser()
 p.add_argument("--target", type=int, required=True)
@@ -11,16 +13,45 @@ p.add_argument("--after", type=int, default=64 * 1024 * 1024)
 p.add_argument("--faults", type=int, default=3)
 p.add_argument("--mode", choices=["cut", "stall"], default="cut")
 p.add_argument("--lifetime", type=float, default=600)
+p.add_argument("--delay-ms", type=float, default=0)
 a = p.parse_args()
 
 lock = threading.Lock()
 state = {"faults": 0}
 
+class Delayed:
+    """A socket stand-in whose sendall delivers each chunk --delay-ms after it was handed over, in order."""
+    def __init__(self, sock):
+        self.sock, self.q = sock, queue.Queue()
+        threading.Thread(target=self._run, daemon=True).start()
+    def _run(self):
+        while True:
+            due, data = self.q.get()
+            if data is None:
+                break
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                break
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    def sendall(self, data):
+        self.q.put((time.monotonic() + a.delay_ms / 1000, data))
+    def shutdown(self, how):
+        self.q.put((0, None))
+    def close(self):
+        self.q.put((0, None))
+
 def pump(src, dst, budget, on_exhausted):
     sent = 0
     try:
         while True:
-            data = src.recv(65536)
+            data = src.recv(262144)
             if not data:
                 break
             if budget is not None and sent + len(data) > budget:
@@ -52,8 +83,10 @@ def handle(client):
         else:
             time.sleep(a.lifetime)
         return True
-    threading.Thread(target=pump, args=(client, server, None, lambda: False), daemon=True).start()
-    threading.Thread(target=pump, args=(server, client, a.after if faulty else None, exhausted), daemon=True).start()
+    to_server = Delayed(server) if a.delay_ms > 0 else server
+    to_client = Delayed(client) if a.delay_ms > 0 else client
+    threading.Thread(target=pump, args=(client, to_server, None, lambda: False), daemon=True).start()
+    threading.Thread(target=pump, args=(server, to_client, a.after if faulty else None, exhausted), daemon=True).start()
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

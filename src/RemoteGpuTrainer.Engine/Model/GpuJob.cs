@@ -55,6 +55,8 @@ public sealed class GpuTransfer
     public string? Sha256 { get; init; }
     public bool Resumed { get; init; }
     public int Attempts { get; init; } = 1;
+    /// <summary>For pulls: connections that read the file at once in the last attempt (0 when skipped).</summary>
+    public int Connections { get; init; }
     public TimeSpan Duration { get; init; }
     /// <summary>Copied, Skipped, Failed (and for pulls: Downloaded, Verified).</summary>
     public string Status { get; init; } = "";

@@ -9,7 +9,9 @@ namespace RemoteGpuTrainer.Engine.Transfers;
 /// before any byte is fetched, and ext4 spends far less CPU on writes into allocated blocks. The file's
 /// length stays the number of bytes written, so a resume can trust it.
 /// On a resume the kept prefix is hashed on another thread while new bytes arrive (a 20 GiB prefix
-/// takes seconds to hash); bytes written before it finishes are hashed back from the file.
+/// takes seconds to hash); bytes written before it finishes are hashed back from the file, and so are
+/// the later ranges of a file read over several connections (<see cref="WriteAt"/>) once the first
+/// range is done.
 /// </summary>
 sealed class PartialFile : IDisposable
 {
@@ -26,14 +28,15 @@ sealed class PartialFile : IDisposable
         _path = path;
         _hash = hash;
         _written = _hashed = offset;
-        _out = offset > 0 ? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 1) : Create(path, remoteSize);
+        _out = offset > 0 ? new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.Read, 1) : Create(path, remoteSize);
         _stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _prefix = offset > 0 ? Task.Run(() => HashRange(0, offset, _stop.Token), _stop.Token) : Task.CompletedTask;
     }
 
+    /// <summary>The next bytes after the whole part: written and, once the prefix is hashed, hashed.</summary>
     public void Append(byte[] buffer, int count)
     {
-        _out.Write(buffer, 0, count);
+        RandomAccess.Write(_out.SafeFileHandle, buffer.AsSpan(0, count), _written);
         _written += count;
         if (!_prefix.IsCompletedSuccessfully) return;
         CatchUp(_written - count);
@@ -41,11 +44,15 @@ sealed class PartialFile : IDisposable
         _hashed = _written;
     }
 
-    /// <summary>Waits for the prefix, hashes whatever it has not seen yet and makes the bytes durable.</summary>
-    public async Task CompleteAsync()
+    /// <summary>Bytes of a later range, from another thread; hashed from the file at the end.</summary>
+    public void WriteAt(byte[] buffer, int count, long fileOffset) =>
+        RandomAccess.Write(_out.SafeFileHandle, buffer.AsSpan(0, count), fileOffset);
+
+    /// <summary>Waits for the prefix, hashes the file up to <paramref name="end"/> and makes the bytes durable.</summary>
+    public async Task CompleteAsync(long end)
     {
         await _prefix.ConfigureAwait(false);
-        CatchUp(_written);
+        CatchUp(end);
         _out.Flush(flushToDisk: true);
     }
 

@@ -11,13 +11,36 @@ namespace RemoteGpuTrainer.Engine.Transfers;
 public sealed class SftpPool : IDisposable
 {
     readonly ConcurrentDictionary<string, ConcurrentBag<SftpClient>> _idle = new(StringComparer.OrdinalIgnoreCase);
+    readonly ConcurrentDictionary<string, Task<SftpClient?>> _warming = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Starts opening one connection to the host in the background (while the caller lists files), so
+    /// the first file does not wait for a handshake. A failure here is dropped: the first rent opens
+    /// its own connection and reports what went wrong.
+    /// </summary>
+    public void Warm(SshTarget target, CancellationToken ct) =>
+        _warming.GetOrAdd(target.Name, _ => Task.Run(async () =>
+        {
+            try { return await OpenAsync(target, ct).ConfigureAwait(false); }
+            catch (Exception) { return (SftpClient?)null; }
+        }, CancellationToken.None));
 
     internal async Task<SftpClient> RentAsync(SshTarget target, CancellationToken ct)
     {
+        if (_warming.TryRemove(target.Name, out var warm) && await warm.ConfigureAwait(false) is { } early)
+        {
+            if (early.IsConnected) return early;
+            early.Dispose();
+        }
         if (_idle.TryGetValue(target.Name, out var bag))
             while (bag.TryTake(out var c))
                 if (c.IsConnected) return c;
                 else c.Dispose();
+        return await OpenAsync(target, ct).ConfigureAwait(false);
+    }
+
+    static async Task<SftpClient> OpenAsync(SshTarget target, CancellationToken ct)
+    {
         var (client, _) = await SshConnection.OpenAsync(target, false, info => new SftpClient(info), ct).ConfigureAwait(false);
         client.BufferSize = 64 * 1024;
         return client;
@@ -27,6 +50,11 @@ public sealed class SftpPool : IDisposable
 
     public void Dispose()
     {
+        foreach (var warm in _warming.Values)
+        {
+            // A warm-up never rented (nothing to pull): closed once its handshake ends, without waiting here.
+            _ = warm.ContinueWith(t => { try { t.Result?.Dispose(); } catch (Exception) { } }, TaskScheduler.Default);
+        }
         foreach (var bag in _idle.Values)
             while (bag.TryTake(out var c))
             {

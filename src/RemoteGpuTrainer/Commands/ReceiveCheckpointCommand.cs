@@ -58,6 +58,11 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
     [ValidateRange(1, 64)]
     public int ThrottleLimit { get; set; } = Math.Min(4, Environment.ProcessorCount);
 
+    /// <summary>Connections reading one large file at once (each a range of it); default: from the measured round trip.</summary>
+    [Parameter]
+    [ValidateRange(1, 8)]
+    public int ConnectionsPerFile { get; set; }
+
     protected override void ProcessRecord()
     {
         if (ParameterSetName == ByName) { _hosts.AddRange(ResolveHostNames(Name)); return; }
@@ -99,12 +104,14 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
         }
 
         using var connector = new HostConnector();
+        using var pool = new SftpPool();
         var work = new List<(GpuHost Host, RemoteFile File, string Local, string? Cell)>();
         var progress = new TransferProgress();
         foreach (var src in sources)
         {
             try
             {
+                pool.Warm(SshTarget.Resolve(src.Host), Cancellation);
                 var shell = connector.ConnectAsync(src.Host, Cancellation).GetAwaiter().GetResult();
                 var files = List(shell, src, out var usedRemote);
                 var filtered = files.Where(f => Matches(f.Relative)).ToList();
@@ -129,8 +136,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             record.SecondsRemaining = rate > 0 ? (int)((total - done) / rate) : -1;
             WriteProgress(record);
         }
-        var options = new TransferOptions(RetryCount, StallTimeout);
-        using var pool = new SftpPool();
+        var options = new TransferOptions(RetryCount, StallTimeout, ConnectionsPerFile: MyInvocation.BoundParameters.ContainsKey(nameof(ConnectionsPerFile)) ? ConnectionsPerFile : null);
         // The box hashes every listed file of a host in one exec (cached per size and mtime there),
         // started by the first file that needs a hash and running while the downloads proceed.
         var hashes = work.GroupBy(w => w.Host.Name, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g =>
@@ -156,7 +162,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             return w.Cell is null ? t : new GpuTransfer
             {
                 Name = t.Name, Cell = w.Cell, RemotePath = t.RemotePath, LocalPath = t.LocalPath, Length = t.Length, Sha256 = t.Sha256,
-                Resumed = t.Resumed, Attempts = t.Attempts, Duration = t.Duration, Status = t.Status, Reason = t.Reason,
+                Resumed = t.Resumed, Attempts = t.Attempts, Connections = t.Connections, Duration = t.Duration, Status = t.Status, Reason = t.Reason,
             };
         }, Cancellation, Report))
         {
