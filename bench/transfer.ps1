@@ -17,7 +17,8 @@ param(
     [Parameter(Mandatory)] [string] $ModuleManifest,
     [int] $Runs = 5,
     [int] $SizeMiB = 1024,
-    [double] $RttMs = 0
+    [double] $RttMs = 0,
+    [ValidateSet('One', 'Folder', 'Resume')] [string[]] $Cases = @('One', 'Folder', 'Resume')
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModuleManifest
@@ -58,7 +59,7 @@ try {
         'rsync -e ssh' = @{ One = { & rsync -a -e "ssh $($ssh -join ' ') -p $port" "${target}:$src/one.bin" "$out/" }; Folder = { & rsync -a -e "ssh $($ssh -join ' ') -p $port" "${target}:$src/folder" "$out/" } }
     }
     $results = @{}
-    foreach ($case in 'One', 'Folder') {
+    foreach ($case in @('One', 'Folder') | Where-Object { $_ -in $Cases }) {
         foreach ($name in $tools.Keys) { $results["$name/$case"] = [System.Collections.Generic.List[double]]::new() }
         for ($r = 1; $r -le $Runs; $r++) {
             foreach ($name in $tools.Keys) { $results["$name/$case"].Add((Time $tools[$name][$case])) }
@@ -69,15 +70,16 @@ try {
     ''
     $link = if ($RttMs -gt 0) { "a $RttMs ms round-trip link (delay proxy on loopback)" } else { 'loopback' }
     "pull over $link, median of $Runs runs, $([Environment]::ProcessorCount) cores; MB/s = 10^6 bytes/s"
-    foreach ($case in 'One', 'Folder') {
+    foreach ($case in @('One', 'Folder') | Where-Object { $_ -in $Cases }) {
         $label = if ($case -eq 'One') { "one $SizeMiB MiB file" } else { "folder of 8 x $($SizeMiB / 8) MiB" }
         $ours = $bytes / 1e6 / (Median $results["Receive-Checkpoint/$case"])
         "  $label"
         foreach ($name in $tools.Keys) {
             $rate = $bytes / 1e6 / (Median $results["$name/$case"])
-            '    {0,-20} {1,7:0} MB/s   ours/this = {2:0.00}x' -f $name, $rate, ($ours / $rate)
+            '    {0,-20} {1,7:0} MB/s   ours/this = {2:0.00}x   runs: {3} s' -f $name, $rate, ($ours / $rate), (($results["$name/$case"] | ForEach-Object { $_.ToString('0.00') }) -join ', ')
         }
     }
+    if ('Resume' -notin $Cases) { return }
     # resume: the first half is already here
     $half = [int]($bytes / 2)
     $resumeOurs = [System.Collections.Generic.List[double]]::new(); $resumeRsync = [System.Collections.Generic.List[double]]::new()

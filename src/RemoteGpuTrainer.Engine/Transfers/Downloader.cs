@@ -198,7 +198,8 @@ public static class Downloader
         if (max == 1) return 1;
         var sw = Stopwatch.StartNew();
         sftp.GetAttributes(file.Path);
-        return (int)Math.Clamp(Math.Ceiling(250e6 * sw.Elapsed.TotalSeconds / 6.5e6), 1, max);
+        // Each busy stream also costs local CPU: left to itself, no more streams than cores.
+        return (int)Math.Clamp(Math.Ceiling(250e6 * sw.Elapsed.TotalSeconds / 6.5e6), 1, Math.Min(max, Math.Max(1, Environment.ProcessorCount)));
     }
 
     static List<(long Start, long End)> Split(long offset, long size, int count)

@@ -22,6 +22,15 @@ sealed class PartialFile : IDisposable
     readonly CancellationTokenSource _stop;
     long _hashed;
     long _written;
+    long _unflushed;
+    Task _flush = Task.CompletedTask;
+    readonly object _flushGate = new();
+
+    /// <summary>
+    /// Dirty bytes that start a background fsync: the final fsync before the rename then waits only for
+    /// the tail (1 GiB took 0.6 s to flush here at the end, inside the transfer it overlaps the network).
+    /// </summary>
+    const long FlushEvery = 64L << 20;
 
     public PartialFile(string path, long offset, long remoteSize, IncrementalHash hash, CancellationToken ct)
     {
@@ -38,6 +47,7 @@ sealed class PartialFile : IDisposable
     {
         RandomAccess.Write(_out.SafeFileHandle, buffer.AsSpan(0, count), _written);
         _written += count;
+        Written(count);
         if (!_prefix.IsCompletedSuccessfully) return;
         CatchUp(_written - count);
         _hash.AppendData(buffer, 0, count);
@@ -45,14 +55,29 @@ sealed class PartialFile : IDisposable
     }
 
     /// <summary>Bytes of a later range, from another thread; hashed from the file at the end.</summary>
-    public void WriteAt(byte[] buffer, int count, long fileOffset) =>
+    public void WriteAt(byte[] buffer, int count, long fileOffset)
+    {
         RandomAccess.Write(_out.SafeFileHandle, buffer.AsSpan(0, count), fileOffset);
+        Written(count);
+    }
+
+    void Written(int count)
+    {
+        if (Interlocked.Add(ref _unflushed, count) < FlushEvery) return;
+        lock (_flushGate)
+        {
+            if (!_flush.IsCompleted || Interlocked.Read(ref _unflushed) < FlushEvery) return;
+            Interlocked.Exchange(ref _unflushed, 0);
+            _flush = Task.Run(() => _out.Flush(flushToDisk: true));
+        }
+    }
 
     /// <summary>Waits for the prefix, hashes the file up to <paramref name="end"/> and makes the bytes durable.</summary>
     public async Task CompleteAsync(long end)
     {
         await _prefix.ConfigureAwait(false);
         CatchUp(end);
+        await _flush.ConfigureAwait(false);
         _out.Flush(flushToDisk: true);
     }
 
@@ -61,6 +86,7 @@ sealed class PartialFile : IDisposable
     {
         _stop.Cancel();
         try { _prefix.Wait(); } catch (AggregateException) { }
+        try { _flush.Wait(); } catch (AggregateException) { }
         _stop.Dispose();
         _out.Dispose();
     }
