@@ -9,6 +9,16 @@ BeforeAll {
     '{"epoch": 3, "psnr": 31.5}' | Set-Content "$script:Remote/cell a/best_metrics.json"
     & head -c 1000000 /dev/urandom > "$script:Remote/训练 b/best.pth"
     function Sha([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant() }
+    # Starts a pull of big.bin in another runspace and presses Ctrl+C (PowerShell.Stop) once $Until is true.
+    function Stop-PullWhen([string] $Destination, [string] $ExtraArguments, [scriptblock] $Until) {
+        $ps = [PowerShell]::Create()
+        $null = $ps.AddScript("`$env:HOME = '$env:HOME'; `$env:RGT_HOME = '$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Receive-Checkpoint box -RemotePath '$($script:Box.DataDir)/big.bin' -Destination '$Destination' $ExtraArguments")
+        $null = $ps.BeginInvoke()
+        $deadline = (Get-Date).AddSeconds(20)
+        while ((Get-Date) -lt $deadline -and -not (& $Until)) { Start-Sleep -Milliseconds 50 }
+        $ps.Stop()
+        $ps.Dispose()
+    }
     function Start-FaultProxy([string] $Mode, [long] $After, [int] $Faults) {
         $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
         foreach ($a in (Join-Path $PSScriptRoot 'Sandbox/faultproxy.py'), '--target', "$($script:Box.Port)", '--after', "$After", '--faults', "$Faults", '--mode', $Mode, '--lifetime', '300') { $psi.ArgumentList.Add($a) }
@@ -158,14 +168,11 @@ Describe 'Fault injection' {
     }
     It 'Ctrl+C during a pull over several connections keeps only the whole part, and the re-run finishes it' {
         $dest = "$script:TestDir/ctrlc-ranges"
-        $ps = [PowerShell]::Create()
-        $null = $ps.AddScript("`$env:HOME = '$env:HOME'; `$env:RGT_HOME = '$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Receive-Checkpoint box -RemotePath '$($script:Box.DataDir)/big.bin' -Destination '$dest' -ConnectionsPerFile 4")
-        $async = $ps.BeginInvoke()
-        $deadline = (Get-Date).AddSeconds(20)
-        while ((Get-Date) -lt $deadline -and -not ((Test-Path "$dest/big.bin.rgt-partial.json") -and (Get-Content "$dest/big.bin.rgt-partial.json" -Raw) -match '"Contiguous":\s*0' -and (Get-Item "$dest/big.bin.rgt-partial").Length -gt 200MB)) { Start-Sleep -Milliseconds 50 }
-        Start-Sleep -Milliseconds 300  # the last range is 8 MB in, so the first one has bytes too
-        $ps.Stop()
-        $ps.Dispose()
+        # once the last range is 8 MB in (the file's length passes 200 MB), and a moment more, the first range has bytes too
+        Stop-PullWhen $dest '-ConnectionsPerFile 4' {
+            (Test-Path "$dest/big.bin.rgt-partial.json") -and (Get-Content "$dest/big.bin.rgt-partial.json" -Raw) -match '"Contiguous":\s*0' -and
+                (Get-Item "$dest/big.bin.rgt-partial").Length -gt 200MB -and (Start-Sleep -Milliseconds 300) -eq $null
+        }
         Test-Path "$dest/big.bin" | Should -BeFalse
         $side = Get-Content "$dest/big.bin.rgt-partial.json" -Raw | ConvertFrom-Json
         $side.Contiguous | Should -BeGreaterThan 0 -Because 'the first range had bytes when the pull stopped'
@@ -187,15 +194,9 @@ Describe 'Fault injection' {
     }
     It 'Ctrl+C leaves a resumable partial, never a truncated final file' {
         $dest = "$script:TestDir/ctrlc"
-        $ps = [PowerShell]::Create()
-        $null = $ps.AddScript("`$env:HOME = '$env:HOME'; `$env:RGT_HOME = '$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Receive-Checkpoint box -RemotePath '$($script:Box.DataDir)/big.bin' -Destination '$dest'")
-        $async = $ps.BeginInvoke()
-        $deadline = (Get-Date).AddSeconds(20)
-        while ((Get-Date) -lt $deadline -and -not ((Test-Path "$dest/big.bin.rgt-partial") -and (Get-Item "$dest/big.bin.rgt-partial").Length -gt 10MB)) { Start-Sleep -Milliseconds 50 }
-        $ps.Stop()
+        Stop-PullWhen $dest '' { (Test-Path "$dest/big.bin.rgt-partial") -and (Get-Item "$dest/big.bin.rgt-partial").Length -gt 10MB }
         Test-Path "$dest/big.bin" | Should -BeFalse
         Test-Path "$dest/big.bin.rgt-partial" | Should -BeTrue
-        $ps.Dispose()
         $r = Receive-Checkpoint box -RemotePath "$($script:Box.DataDir)/big.bin" -Destination $dest
         $r.Resumed | Should -BeTrue
         $r.Sha256 | Should -Be $script:BigSha

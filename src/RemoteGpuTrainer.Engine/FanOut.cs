@@ -21,9 +21,10 @@ public static class FanOut
         var results = new BlockingCollection<FanOutResult<TIn, TOut>>();
         var gate = new SemaphoreSlim(Math.Max(1, throttle));
         int pending = items.Count;
+        var started = new List<Task>(items.Count);
         foreach (var item in items)
         {
-            _ = Task.Run(async () =>
+            started.Add(Task.Run(async () =>
             {
                 FanOutResult<TIn, TOut> r;
                 try
@@ -35,18 +36,30 @@ public static class FanOut
                 catch (Exception ex) { r = new(item, default, ex); }
                 results.Add(r);
                 if (Interlocked.Decrement(ref pending) == 0) results.CompleteAdding();
-            });
+            }));
         }
-        if (onIdle is null)
+        try
         {
-            foreach (var r in results.GetConsumingEnumerable()) yield return r;
-            yield break;
+            if (onIdle is null)
+            {
+                foreach (var r in results.GetConsumingEnumerable()) yield return r;
+                yield break;
+            }
+            // The caller's thread wakes up regularly (to write progress) while waiting for results.
+            while (!results.IsCompleted)
+            {
+                if (results.TryTake(out var r, idleMilliseconds)) yield return r;
+                else onIdle();
+            }
         }
-        // The caller's thread wakes up regularly (to write progress) while waiting for results.
-        while (!results.IsCompleted)
+        finally
         {
-            if (results.TryTake(out var r, idleMilliseconds)) yield return r;
-            else onIdle();
+            // The caller stopped early (Ctrl+C ends the pipeline): the operations are cancelled, and their
+            // clean-up (a partial file's bookkeeping, a closed connection) finishes before the caller returns.
+            if (!results.IsCompleted) Task.WaitAll(started.ToArray(), DrainTimeout);
         }
     }
+
+    /// <summary>How long a stopped caller waits for cancelled operations to wind down.</summary>
+    public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(15);
 }

@@ -99,8 +99,10 @@ public static class Downloader
             $"{host.Name}:{file.Path}: gave up after {attempts} attempts: {last?.Message}. The partial file {partial} is kept; run the same command again to resume.", last);
     }
 
+    // SSH.NET reports a use of a connection that just died as InvalidOperationException ("The session is not open").
     static bool IsTransient(Exception ex) => ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or TimeoutException
-        or OperationCanceledException or Renci.SshNet.Common.SshException or RgtException { Kind: FailureKind.ConnectionError or FailureKind.Timeout };
+        or OperationCanceledException or Renci.SshNet.Common.SshException or InvalidOperationException { Source: "Renci.SshNet" }
+        or RgtException { Kind: FailureKind.ConnectionError or FailureKind.Timeout };
 
     static long ResumeOffset(string partial, string sidecarPath, RemoteFile file)
     {
@@ -143,6 +145,7 @@ public static class Downloader
             // With several ranges the file has holes until the end: the sidecar says how much of it is whole.
             if (count > 1) WriteSidecar(sidecarPath, file, offset);
             using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Exception? firstError = null;
             var tasks = bounds.Select((b, i) => Task.Run(async () =>
             {
                 try
@@ -155,8 +158,10 @@ public static class Downloader
                     }, failed.Token).ConfigureAwait(false);
                     healthy[i] = clients[i].IsConnected;
                 }
-                catch (Exception)
+                catch (Exception ex)
                 {
+                    // The first failure is the cause; the siblings then fail because their connections are closed.
+                    Interlocked.CompareExchange(ref firstError, ex, null);
                     failed.Cancel();
                     throw;
                 }
@@ -165,9 +170,9 @@ public static class Downloader
             {
                 await Task.WhenAll(tasks).ConfigureAwait(false);
             }
-            catch (Exception) when (tasks.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException) is { } cause)
+            catch (Exception) when (firstError is not null)
             {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(cause).Throw();
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(firstError).Throw();
             }
             finally
             {
