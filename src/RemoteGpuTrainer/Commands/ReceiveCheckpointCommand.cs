@@ -139,14 +139,17 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
         var options = new TransferOptions(RetryCount, StallTimeout, ConnectionsPerFile: MyInvocation.BoundParameters.ContainsKey(nameof(ConnectionsPerFile)) ? ConnectionsPerFile : null);
         // The box hashes every listed file of a host in one exec (cached per size and mtime there),
         // started by the first file that needs a hash and running while the downloads proceed.
+        var hashTimes = new System.Collections.Concurrent.ConcurrentDictionary<string, (int Files, TimeSpan Took)>(StringComparer.OrdinalIgnoreCase);
         var hashes = work.GroupBy(w => w.Host.Name, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g =>
         {
             var host = g.First().Host;
             var paths = g.Select(w => w.File.Path).Distinct().ToList();
             return new Lazy<Task<Dictionary<string, string>>>(async () =>
             {
+                var sw = System.Diagnostics.Stopwatch.StartNew();
                 var shell = await connector.ConnectAsync(host, Cancellation).ConfigureAwait(false);
                 var output = await shell.RunAsync(RemoteFiles.HashScript(paths), TimeSpan.FromHours(2), Cancellation).ConfigureAwait(false);
+                hashTimes[host.Name] = (paths.Count, sw.Elapsed);
                 return RemoteFiles.ParseHashes(output.StdOut);
             });
         }, StringComparer.OrdinalIgnoreCase);
@@ -176,6 +179,8 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
         }
         record.RecordType = ProgressRecordType.Completed;
         WriteProgress(record);
+        foreach (var (host, (files, took)) in hashTimes)
+            WriteVerbose($"{host}: the box's sha256sum of {files} file(s) took {took.TotalSeconds:0.00} s (cached on the box per size and mtime).");
     }
 
     List<RemoteFile> List(SshConnection shell, (GpuHost Host, string Remote, string Local, string? Cell) src, out string used)
