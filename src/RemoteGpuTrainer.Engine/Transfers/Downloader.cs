@@ -137,7 +137,7 @@ public static class Downloader
         try
         {
             clients.Add(await pool.RentAsync(target, ct).ConfigureAwait(false));
-            var count = RangeCount(clients[0], file, offset, options);
+            var count = RangeCount(pool.RoundTrip(target, clients[0], file.Path), file, offset, options);
             while (clients.Count < count) clients.Add(await pool.RentAsync(target, ct).ConfigureAwait(false));
             var bounds = Split(offset, file.Size, count);
             var done = new long[count];
@@ -206,15 +206,13 @@ public static class Downloader
     /// to keep about 250 MB/s in flight (what one core here decrypts, hashes and writes), no more.
     /// On loopback that is one; at 40 ms it is two (measured 128 MB/s with one, 177 with two).
     /// </summary>
-    static int RangeCount(SftpClient sftp, RemoteFile file, long offset, TransferOptions options)
+    static int RangeCount(Lazy<TimeSpan> roundTrip, RemoteFile file, long offset, TransferOptions options)
     {
         var max = (int)Math.Clamp((file.Size - offset) / MinRangeBytes, 1, 8);
         if (options.ConnectionsPerFile is int wanted) return Math.Clamp(wanted, 1, max);
         if (max == 1) return 1;
-        var sw = Stopwatch.StartNew();
-        sftp.GetAttributes(file.Path);
         // Each busy stream also costs local CPU: left to itself, no more streams than cores.
-        return (int)Math.Clamp(Math.Ceiling(250e6 * sw.Elapsed.TotalSeconds / 6.5e6), 1, Math.Min(max, Math.Max(1, Environment.ProcessorCount)));
+        return (int)Math.Clamp(Math.Ceiling(250e6 * roundTrip.Value.TotalSeconds / 6.5e6), 1, Math.Min(max, Math.Max(1, Environment.ProcessorCount)));
     }
 
     static List<(long Start, long End)> Split(long offset, long size, int count)

@@ -25,6 +25,20 @@ public sealed class SftpPool : IDisposable
             catch (Exception) { return (SftpClient?)null; }
         }, CancellationToken.None));
 
+    readonly ConcurrentDictionary<string, TimeSpan> _roundTrips = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The SFTP round trip to the host, timed with one stat of <paramref name="path"/> the first time a
+    /// large file asks and reused for every later file of the transfer; lazy, so small files cost nothing.
+    /// </summary>
+    internal Lazy<TimeSpan> RoundTrip(SshTarget target, SftpClient sftp, string path) => new(() =>
+        _roundTrips.GetOrAdd(target.Name, _ =>
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            sftp.GetAttributes(path);
+            return sw.Elapsed;
+        }));
+
     internal async Task<SftpClient> RentAsync(SshTarget target, CancellationToken ct)
     {
         if (_warming.TryRemove(target.Name, out var warm) && await warm.ConfigureAwait(false) is { } early)
