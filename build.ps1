@@ -93,10 +93,36 @@ function Get-TrxCounts([string] $Directory) {
     [pscustomobject]@{ Passed = $passed; Failed = $failed }
 }
 
+# The box scripts are real .sh files; shellcheck reads each one (one test per file).
+function Invoke-ShellCheck {
+    $scripts = @(Get-ChildItem (Join-Path $Root 'src/RemoteGpuTrainer.Engine/Scripts') -Filter *.sh)
+    if (-not (Get-Command shellcheck -ErrorAction SilentlyContinue)) {
+        Write-Host "shellcheck is not installed (Debian: apt-get install shellcheck): $($scripts.Count) scripts unchecked"
+        return [pscustomobject]@{ Passed = 0; Failed = $scripts.Count }
+    }
+    $passed = 0; $failed = 0
+    foreach ($f in $scripts) {
+        $out = & shellcheck --shell=bash --external-sources $f.FullName 2>&1
+        if ($LASTEXITCODE -eq 0) { $passed++ } else { $failed++; Write-Host "[-] shellcheck $($f.Name)"; $out | Write-Host }
+    }
+    Write-Host "shellcheck: $passed of $($scripts.Count) box scripts clean"
+    [pscustomobject]@{ Passed = $passed; Failed = $failed }
+}
+
+# What `git status` shows; a test run must leave it as it found it.
+function Get-TreeState {
+    if (-not (Test-Path (Join-Path $Root '.git')) -or -not (Get-Command git -ErrorAction SilentlyContinue)) { return $null }
+    (& git -C $Root status --porcelain --untracked-files=all) -join "`n"
+}
+
 function Invoke-Test {
+    $treeBefore = Get-TreeState
     $results = Join-Path $Out 'test-results'
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
     $null = New-Item -ItemType Directory -Path $results
+
+    Write-Host '== shellcheck: the box scripts'
+    $lint = Invoke-ShellCheck
 
     Write-Host '== xunit: engine unit tests'
     & dotnet test (Join-Path $Root 'tests/RemoteGpuTrainer.Engine.Tests') -c $Configuration --nologo --verbosity quiet `
@@ -117,9 +143,16 @@ function Invoke-Test {
     $pester = [pscustomobject]@{ Passed = [int]$pester.Passed; Failed = [int]$pester.Failed }
     if ($pester.Passed + $pester.Failed -eq 0) { $pester.Failed = 1; Write-Host 'Pester ran no test' }
 
-    $passed = $xunit.Passed + $pester.Passed
-    $failed = $xunit.Failed + $pester.Failed
-    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
+    $tree = [pscustomobject]@{ Passed = 0; Failed = 0 }
+    $treeAfter = Get-TreeState
+    if ($null -ne $treeBefore) {
+        if ($treeAfter -eq $treeBefore) { $tree.Passed = 1 }
+        else { $tree.Failed = 1; Write-Host "[-] the test run changed the working tree (git status --porcelain):"; Write-Host $treeAfter }
+    }
+
+    $passed = $lint.Passed + $xunit.Passed + $pester.Passed + $tree.Passed
+    $failed = $lint.Failed + $xunit.Failed + $pester.Failed + $tree.Failed
+    Write-Host "shellcheck: $($lint.Passed) passed, $($lint.Failed) failed; xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed; working tree: $($tree.Passed) passed, $($tree.Failed) failed"
     Write-Output "$passed passed, $failed failed"
     if ($failed -gt 0) { exit 1 }
 }

@@ -105,8 +105,34 @@ Describe 'Zombies' {
         $h.Zombie[0].Command | Should -Match 'sleep'
         ($h | Out-String) | Should -Match 'Warn'
     }
-    It 'honours the 120 s age floor by default' {
+    It 'honours the 120 s age floor by default, and a floor just above their age' {
+        $all = (Get-GpuHealth box -ZombieMinimumAge 0).Zombie
+        $all.Count | Should -Be 2
+        $oldest = ($all.Age | Measure-Object -Property TotalSeconds -Maximum).Maximum
+        $oldest | Should -BeLessThan 120
         (Get-GpuHealth box).Zombie | Should -BeNullOrEmpty
+        (Get-GpuHealth box -ZombieMinimumAge ([timespan]::FromSeconds($oldest + 30))).Zombie | Should -BeNullOrEmpty
+        (Get-GpuHealth box -ZombieMinimumAge ([timespan]::FromSeconds(1))).Zombie.Count | Should -Be 2
+    }
+    It 'an nvidia-smi that cannot list its compute apps gives no zombie verdict, and nothing dies' {
+        $before = (Get-GpuHealth box -ZombieMinimumAge 0).Zombie
+        $before.Count | Should -Be 2
+        Use-Scenario zombie-apps-fail
+        try {
+            $h = Get-GpuHealth box -ZombieMinimumAge 0
+            $h.Zombie | Should -BeNullOrEmpty
+            $h.Status | Should -Be 'Warn'
+            ($h.Findings | Where-Object Check -EQ 'zombies').Message | Should -Match 'could not list its compute apps \(exit 255: Unable to determine the device handle'
+            Get-GpuHost box | Get-GpuHealth -ZombieMinimumAge 0 | Where-Object Zombie | Stop-GpuZombie -MinimumAge 0 -Confirm:$false | Should -BeNullOrEmpty
+            # The kill step re-checks on the box: zombies seen while the listing worked are not killed now.
+            $r = $before | Stop-GpuZombie -MinimumAge 0 -Confirm:$false
+            $r.Count | Should -Be 2
+            $r.Killed | Should -Not -Contain $true
+            $r.Reason | Select-Object -Unique | Should -Match 'could not list its compute apps'
+            $byPid = Stop-GpuZombie -Name box -Pid $script:Box.Holders.Zombie[0] -MinimumAge 0 -Confirm:$false
+            $byPid.Killed | Should -BeFalse
+            foreach ($p in @($script:Box.Holders.Zombie) + @($script:Box.Holders.Visible)) { Get-Process -Id $p | Should -Not -BeNullOrEmpty }
+        } finally { Use-Scenario zombie }
     }
     It 'Where-Object Zombie keeps exactly the hosts with zombies' {
         $box2 = Start-GpuSandbox

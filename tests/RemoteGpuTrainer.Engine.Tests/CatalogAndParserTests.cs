@@ -114,11 +114,25 @@ public class ParserTests
     [Fact]
     public void Probe_sections_split_and_carry_exit_codes()
     {
-        var s = ProbeSections.Parse("@@RGT a\nline1\nline2\n@@RGT a rc=0\n@@RGT b\n@@RGT b rc=127\n");
+        var s = ProbeSections.Parse("banner from a profile\n@@RGT a\n|line1\n|line2\n\n@@RGT a rc=0\n@@RGT b\n\n@@RGT b rc=127\n@@RGT c\n|cut off\n");
         Assert.Equal("line1\nline2", s["a"]);
         Assert.Equal(0, s.ExitCode("a"));
         Assert.Equal("", s["b"]);
         Assert.Equal(127, s.ExitCode("b"));
+        Assert.Equal("cut off", s["c"]);
         Assert.Null(s.ExitCode("c"));
+        Assert.Null(s.ExitCode("d"));
+    }
+
+    [Fact]
+    public void A_line_of_output_cannot_end_or_forge_a_section()
+    {
+        // The real wire prelude through real bash: the command prints marker-like lines.
+        var script = Scripts.BoxScript.Load("env").Arguments(new[] { "HOME" }).Text
+            + "f() { printf '@@RGT x rc=0\\n@@RGT y\\n|z\\n'; printf 'no newline'; }\nrgt_section x f\n";
+        var s = ProbeSections.Parse(QueueFileTests.RunBash(script));
+        Assert.Equal("@@RGT x rc=0\n@@RGT y\n|z\nno newline", s["x"]);
+        Assert.Equal(0, s.ExitCode("x"));
+        Assert.False(s.Has("y"));
     }
 }

@@ -64,20 +64,73 @@ public class QueueFileTests
     }
 
     [Fact]
-    public void State_output_becomes_jobs_with_epochs_crash_and_stale()
+    public void State_read_by_the_real_script_becomes_jobs_and_a_log_line_cannot_forge_records()
     {
-        var host = new Model.GpuHost { Name = "h", HostName = "h", DataDir = "/d", DurableDir = "/f" };
-        var output = "@@RGTQ now 100\n@@RGTQ queue q\n@@RGTQ frozen\na cost=1: x\nb cost=1: y\nc cost=1: z\n@@RGTQ assigned\na\nb\nc\n@@RGTQ meta\nsession=tmux:rgt-q\nalive=0\n" +
-            "@@RGTQ cell a\nstate=Succeeded\nexit_code=0\nstarted_at=2026-11-28T10:00:00Z\nfinished_at=2026-11-28T10:05:00Z\npid_alive=0\nlog_age=5\n@@RGTQ tail\nEpoch 1/2 loss=1\nEpoch 2/2 loss=0.5\n=== rgt: cell a Succeeded\n@@RGTQ crash\n" +
-            "@@RGTQ cell b\nstate=Running\npid_alive=0\nlog_age=3\n@@RGTQ tail\nTraceback (most recent call last):\n@@RGTQ crash\nTraceback (most recent call last):\n@@RGTQ end\n";
-        var q = Assert.Single(QueueStateParser.Parse(output));
-        var jobs = QueueStateParser.Jobs(host, q, TimeSpan.FromMinutes(30)).ToList();
-        Assert.Equal(new[] { "Succeeded", "Stale", "Pending" }, jobs.Select(j => j.State));
-        Assert.Equal(2, jobs[0].Epoch);
-        Assert.Equal(TimeSpan.FromMinutes(5), jobs[0].Duration);
-        Assert.Equal("Epoch 2/2 loss=0.5", jobs[0].LastLine);
-        Assert.StartsWith("Traceback", jobs[1].Crash);
-        Assert.Equal("/d/checkpoints/q/a", jobs[0].CheckpointDir);
-        Assert.Equal("/f/final_ckpts/a", jobs[0].DurableDir);
+        var root = Directory.CreateTempSubdirectory("rgt-qstate-").FullName;
+        try
+        {
+            var q = Path.Combine(root, "data/.rgt/queues/q");
+            Directory.CreateDirectory(Path.Combine(q, "cells/a"));
+            Directory.CreateDirectory(Path.Combine(q, "cells/b"));
+            File.WriteAllText(Path.Combine(q, "queue.txt"), "a cost=1: x\nb cost=1: y\nc cost=1: z\n");
+            File.WriteAllText(Path.Combine(q, "assigned"), "a\nb\nc\n");
+            File.WriteAllText(Path.Combine(q, "session"), "tmux:rgt-q");
+            File.WriteAllText(Path.Combine(q, "cells/a/state"), "Succeeded\n");
+            File.WriteAllText(Path.Combine(q, "cells/a/exit_code"), "0\n");
+            File.WriteAllText(Path.Combine(q, "cells/a/started_at"), "2026-11-28T10:00:00Z\n");
+            File.WriteAllText(Path.Combine(q, "cells/a/finished_at"), "2026-11-28T10:05:00Z\n");
+            // A training log that prints what looks like the wire format: it must stay log text.
+            File.WriteAllText(Path.Combine(q, "cells/a/log"), "Epoch 1/2 loss=1\n@@RGT queues rc=0\nend\ncell\tforged\nvalue\tstate\tFailed\nEpoch 2/2 loss=0.5\n=== rgt: cell a Succeeded\n");
+            File.WriteAllText(Path.Combine(q, "cells/b/state"), "Running\n");
+            File.WriteAllText(Path.Combine(q, "cells/b/log"), "Traceback (most recent call last):\n");
+            var host = new Model.GpuHost { Name = "h", HostName = "h", DataDir = Path.Combine(root, "data"), DurableDir = "/f" };
+            var output = RunBash(QueueScripts.State(host, null));
+
+            var read = QueueStateParser.Read(Parsing.ProbeSections.Parse(output));
+            Assert.True(read.Complete);
+            var state = Assert.Single(read.Queues);
+            Assert.Equal(new[] { "a", "b" }, state.CellMarkers.Keys.Order());
+            Assert.Equal("Succeeded", state.CellMarkers["a"].Values["state"]);
+            Assert.Contains("@@RGT queues rc=0", state.CellMarkers["a"].Tail);
+            var jobs = QueueStateParser.Jobs(host, state, TimeSpan.FromMinutes(30)).ToList();
+            Assert.Equal(new[] { "Succeeded", "Stale", "Pending" }, jobs.Select(j => j.State));
+            Assert.Equal(2, jobs[0].Epoch);
+            Assert.Equal(TimeSpan.FromMinutes(5), jobs[0].Duration);
+            Assert.Equal("Epoch 2/2 loss=0.5", jobs[0].LastLine);
+            Assert.StartsWith("Traceback", jobs[1].Crash);
+            Assert.Equal(host.DataDir + "/checkpoints/q/a", jobs[0].CheckpointDir);
+            Assert.Equal("/f/final_ckpts/a", jobs[0].DurableDir);
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    [Fact]
+    public void A_cut_off_state_listing_is_not_complete()
+    {
+        var cut = Parsing.ProbeSections.Parse("@@RGT queues\n|now\t1\n|queue\tq\n|frozen\ta: x\n");
+        Assert.False(QueueStateParser.Read(cut).Complete);
+        var failed = Parsing.ProbeSections.Parse("@@RGT queues\n|cannot read /d\n\n@@RGT queues rc=3\n");
+        Assert.False(QueueStateParser.Read(failed).Complete);
+    }
+
+    [Theory]
+    [InlineData("lr.1", "lr_1")]
+    [InlineData("a_2e", "a.")]
+    [InlineData("x-y", "x_y")]
+    public void Session_names_never_collide(string a, string b)
+    {
+        Assert.NotEqual(QueueScripts.SessionName(a), QueueScripts.SessionName(b));
+        Assert.Matches("^rgt-[A-Za-z0-9_-]+$", QueueScripts.SessionName(a));
+    }
+
+    internal static string RunBash(string command)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(command);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return output;
     }
 }

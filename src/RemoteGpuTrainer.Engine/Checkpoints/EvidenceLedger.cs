@@ -5,7 +5,7 @@ namespace RemoteGpuTrainer.Engine.Checkpoints;
 /// <summary>One verification recorded for the teardown gate.</summary>
 public sealed record LedgerEntry(
     DateTimeOffset Time, string? Host, string? RemotePath, string? RemoteSha256, string LocalPath, string? LocalSha256,
-    string Verdict, string? Safety, string? Reason, string User);
+    string Verdict, string? Safety, string? Reason, string User, string? Cell = null);
 
 /// <summary>
 /// The local evidence ledger (ledger.jsonl in the config directory): one JSON line per verification,
@@ -23,6 +23,14 @@ public sealed class EvidenceLedger
         using var w = new StreamWriter(new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read));
         foreach (var e in entries) w.WriteLine(JsonSerializer.Serialize(e));
         w.Flush();
+    }
+
+    /// <summary>Where a local file came from: the newest "Pulled" line for this path whose local hash is still the file's.</summary>
+    public static LedgerEntry? OriginOf(IReadOnlyList<LedgerEntry> entries, string localPath, string? localSha256)
+    {
+        if (localSha256 is null) return null;
+        var full = Path.GetFullPath(localPath);
+        return entries.LastOrDefault(e => e.Verdict == "Pulled" && e.LocalPath == full && e.LocalSha256 == localSha256 && e.Host is not null && e.RemoteSha256 is not null);
     }
 
     public IReadOnlyList<LedgerEntry> Read()

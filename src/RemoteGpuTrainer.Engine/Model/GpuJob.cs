@@ -24,7 +24,7 @@ public sealed class GpuJob
     public string QueueId { get; init; } = "";
     public int Index { get; init; }
     public string Cell { get; init; } = "";
-    /// <summary>Pending, Running, Succeeded, Failed, SyncFailed or Stale.</summary>
+    /// <summary>Pending, Running, Succeeded, Failed, NoArtifact (exit 0 without the kept artifact), SyncFailed or Stale.</summary>
     public string State { get; init; } = "Pending";
     public int? ExitCode { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
@@ -35,11 +35,13 @@ public sealed class GpuJob
     public string? LastLine { get; init; }
     /// <summary>The first crash signature found in this cell's own log (Traceback, CUDA out of memory, Killed, ...).</summary>
     public string? Crash { get; init; }
+    /// <summary>Why the cell is not Succeeded when its markers say (NoArtifact, SyncFailed).</summary>
+    public string? Reason { get; init; }
     public string LogPath { get; init; } = "";
     public string CheckpointDir { get; init; } = "";
     public string? DurableDir { get; init; }
 
-    public bool IsFinal => State is "Succeeded" or "Failed" or "SyncFailed" or "Stale";
+    public bool IsFinal => State is "Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Stale";
 
     public override string ToString() => $"{Name}/{QueueId}/{Cell}: {State}";
 }
@@ -53,6 +55,8 @@ public sealed class GpuTransfer
     public string LocalPath { get; init; } = "";
     public long? Length { get; init; }
     public string? Sha256 { get; init; }
+    /// <summary>For pulls: the SHA-256 the box computed for its file (the local copy matched it).</summary>
+    public string? RemoteSha256 { get; init; }
     public bool Resumed { get; init; }
     public int Attempts { get; init; } = 1;
     /// <summary>For pulls: connections that read the file at once in the last attempt (0 when skipped).</summary>
@@ -61,4 +65,11 @@ public sealed class GpuTransfer
     /// <summary>Copied, Skipped, Failed (and for pulls: Downloaded, Verified).</summary>
     public string Status { get; init; } = "";
     public string? Reason { get; init; }
+
+    /// <summary>The same transfer, attributed to a queue cell.</summary>
+    public GpuTransfer WithCell(string cell) => new()
+    {
+        Name = Name, Cell = cell, RemotePath = RemotePath, LocalPath = LocalPath, Length = Length, Sha256 = Sha256, RemoteSha256 = RemoteSha256,
+        Resumed = Resumed, Attempts = Attempts, Connections = Connections, Duration = Duration, Status = Status, Reason = Reason,
+    };
 }

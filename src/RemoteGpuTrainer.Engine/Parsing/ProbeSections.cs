@@ -1,8 +1,9 @@
 namespace RemoteGpuTrainer.Engine.Parsing;
 
 /// <summary>
-/// A probe prints each command's output behind a marker line "@@RGT <name>" (and "@@RGT <name> rc=N"
-/// after it), so one round trip can carry many outputs; this splits them again.
+/// Reads the wire format of the box scripts (Scripts/wire.sh): "@@RGT name" opens a section, each
+/// line of its output follows behind "|", "@@RGT name rc=N" closes it. Lines without the "|" are
+/// never content, so a log line cannot end or forge a section.
 /// </summary>
 public sealed class ProbeSections
 {
@@ -15,29 +16,33 @@ public sealed class ProbeSections
         var s = new ProbeSections();
         string? current = null;
         var sb = new System.Text.StringBuilder();
-        void Flush()
-        {
-            if (current is not null) s._text[current] = sb.ToString();
-            sb.Clear();
-        }
         foreach (var line in output.Replace("\r\n", "\n").Split('\n'))
         {
-            if (line.StartsWith(Marker, StringComparison.Ordinal))
+            if (line.StartsWith('|'))
             {
-                var rest = line.Substring(Marker.Length).Trim();
-                var rcAt = rest.IndexOf(" rc=", StringComparison.Ordinal);
-                if (rcAt > 0)
-                {
-                    if (int.TryParse(rest[(rcAt + 4)..], out var rc)) s._rc[rest[..rcAt]] = rc;
-                    continue;
-                }
-                Flush();
-                current = rest;
+                if (current is not null) sb.Append(line, 1, line.Length - 1).Append('\n');
                 continue;
             }
-            if (current is not null) sb.Append(line).Append('\n');
+            if (!line.StartsWith(Marker, StringComparison.Ordinal)) continue;
+            var rest = line.Substring(Marker.Length).Trim();
+            var rcAt = rest.IndexOf(" rc=", StringComparison.Ordinal);
+            if (rcAt > 0)
+            {
+                var name = rest[..rcAt];
+                if (name == current)
+                {
+                    s._text[name] = sb.ToString();
+                    if (int.TryParse(rest[(rcAt + 4)..], out var rc)) s._rc[name] = rc;
+                    current = null;
+                    sb.Clear();
+                }
+                continue;
+            }
+            current = rest;
+            sb.Clear();
         }
-        Flush();
+        // A section cut off before its end marker (a dropped connection) has no exit code: unknown, not 0.
+        if (current is not null) s._text[current] = sb.ToString();
         return s;
     }
 
@@ -45,13 +50,10 @@ public sealed class ProbeSections
 
     public string this[string name] => _text.TryGetValue(name, out var t) ? t.TrimEnd('\n') : "";
 
+    /// <summary>The section's exit status; null when the section is missing or was cut off.</summary>
     public int? ExitCode(string name) => _rc.TryGetValue(name, out var rc) ? rc : null;
 
-    /// <summary>
-    /// Shell text that prints a section: marker, the command's output (stderr too), then its exit
-    /// code. The command runs in a subshell so its own `exit` ends only that section; a newline is
-    /// printed before the exit-code marker because recorded outputs often lack a final one.
-    /// </summary>
-    public static string Emit(string name, string command) =>
-        $"echo '{Marker}{name}'; ( {command} ) 2>&1; rgt_rc=$?; echo; echo \"{Marker}{name} rc=$rgt_rc\"\n";
+    /// <summary>Frames text as the scripts do: for unit tests and for nesting one script's output in another's section.</summary>
+    public static string Frame(string name, string content, int rc = 0) =>
+        $"{Marker}{name}\n" + string.Concat(content.Replace("\r\n", "\n").TrimEnd('\n').Split('\n').Select(l => "|" + l + "\n")) + $"\n{Marker}{name} rc={rc}\n";
 }

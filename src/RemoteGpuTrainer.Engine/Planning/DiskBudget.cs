@@ -25,13 +25,8 @@ public sealed class GpuDiskBudget
 
 public static class DiskBudgetPlanner
 {
-    public static string Script(GpuHost host)
-    {
-        var s = new System.Text.StringBuilder("export LC_ALL=C\n");
-        foreach (var (role, dir) in new[] { ("data", host.DataDir), ("durable", host.DurableDir) })
-            if (!string.IsNullOrEmpty(dir)) s.Append(ProbeSections.Emit(role, DfParser.Command(dir!)));
-        return s.ToString();
-    }
+    public static string Script(GpuHost host) =>
+        Scripts.BoxScript.Load("disks").Set("DATA_DIR", host.DataDir).Set("DURABLE_DIR", host.DurableDir).Command;
 
     /// <summary>Data needs checkpoint + scratch bytes and FilesPerCell + 1 inodes per cell; durable needs the checkpoint and FilesPerCell inodes.</summary>
     public static IEnumerable<GpuDiskBudget> Parse(GpuHost host, string output, long checkpointSize, int cells, long scratchBytes, int filesPerCell)
@@ -42,12 +37,12 @@ public static class DiskBudgetPlanner
             if (string.IsNullOrEmpty(dir)) continue;
             var perCellBytes = checkpointSize + (role == "data" ? scratchBytes : 0);
             var perCellInodes = (long)filesPerCell + (role == "data" && scratchBytes > 0 ? 1 : 0);
-            if (s.ExitCode(role) != 0)
+            if (s.ExitCode("df-" + role) != 0)
             {
                 yield return new GpuDiskBudget { Name = host.Name, Role = role, Path = dir!, NeededBytes = perCellBytes * cells, NeededInodes = perCellInodes * cells, RunsOutFirst = "missing" };
                 continue;
             }
-            var text = s[role];
+            var text = s["df-" + role];
             var (bytes, inodes) = DfParser.BytesAndInodes(text);
             long? fitBytes = bytes is null ? null : perCellBytes > 0 ? bytes.Available / perCellBytes : long.MaxValue;
             // file systems without inode limits (btrfs, some overlays) report 0 inodes: not a constraint

@@ -1,7 +1,7 @@
 using System.Text;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Parsing;
-using RemoteGpuTrainer.Engine.Text;
+using RemoteGpuTrainer.Engine.Scripts;
 
 namespace RemoteGpuTrainer.Engine.Probes;
 
@@ -22,49 +22,16 @@ public static class HealthProbe
 
     public static readonly TimeSpan DefaultZombieAge = TimeSpan.FromSeconds(120);
 
-    public static string Script(GpuHost host, HealthOptions options)
-    {
-        var sb = new StringBuilder();
-        sb.Append("export LC_ALL=C; t() { if command -v timeout >/dev/null 2>&1; then timeout 30 \"$@\"; else \"$@\"; fi; }\n");
-        var setDevices = DeviceSet(host);
-        sb.Append(ProbeSections.Emit("devices", setDevices + "; for f in \"$@\"; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; exit 0"));
-        var samples = Math.Max(1, options.SampleSeconds);
-        var query = $"t nvidia-smi --query-gpu={string.Join(',', QueryFields)} --format=csv,nounits";
-        for (int i = 1; i <= samples; i++)
-        {
-            if (i > 1) sb.Append("sleep 1\n");
-            sb.Append(ProbeSections.Emit($"gpu-{i}", $"command -v nvidia-smi >/dev/null 2>&1 || {{ echo 'nvidia-smi: command not found'; exit 127; }}; {query}"));
-        }
-        sb.Append(ProbeSections.Emit("apps", "command -v nvidia-smi >/dev/null 2>&1 || exit 127; t nvidia-smi --query-compute-apps=pid,process_name,gpu_uuid,used_memory --format=csv,noheader,nounits"));
-        sb.Append(ProbeSections.Emit("klog",
-            "if out=$(t dmesg 2>&1); then printf '%s\\n' \"$out\" | grep -a 'NVRM: Xid' | tail -n 500; exit 0; fi; " +
-            "if command -v journalctl >/dev/null 2>&1 && jout=$(t journalctl -k -b -q --no-pager 2>&1); then printf '%s\\n' \"$jout\" | grep -a 'NVRM: Xid' | tail -n 500; exit 0; fi; " +
-            "printf '%s\\n' \"$out\" | head -n 3; exit 3"));
-        sb.Append(ProbeSections.Emit("holders", setDevices + "; for f in \"$@\"; do shift; [ -e \"$f\" ] && set -- \"$@\" \"$f\"; done; " +
-            "if [ $# -eq 0 ]; then echo none; " +
-            "elif command -v fuser >/dev/null 2>&1; then echo fuser; fuser -v \"$@\" 2>&1; " +
-            "elif command -v lsof >/dev/null 2>&1; then echo lsof; lsof -w -F pn -- \"$@\" 2>/dev/null; " +
-            "else echo proc; ls -l /proc/[0-9]*/fd 2>/dev/null; fi; exit 0"));
-        sb.Append(ProbeSections.Emit("ps", "ps -eo pid=,etimes=,user:32=,lstart=,args= | cut -c1-400"));
-        for (int i = 0; i < 2; i++)
-        {
-            var dir = i == 0 ? host.DataDir : host.DurableDir;
-            if (string.IsNullOrEmpty(dir)) continue;
-            sb.Append(ProbeSections.Emit(i == 0 ? "df-data" : "df-durable", DfParser.Command(dir)));
-        }
-        sb.Append(ProbeSections.Emit("cgroup",
-            "c=${RGT_CGROUP_ROOT:-/sys/fs/cgroup}; " +
-            "if [ -f \"$c/memory.max\" ]; then echo v2; for f in memory.max memory.current memory.events; do echo \"#$f\"; cat \"$c/$f\"; done; " +
-            "elif [ -f \"$c/memory/memory.limit_in_bytes\" ]; then echo v1; for f in memory.limit_in_bytes memory.usage_in_bytes memory.oom_control; do echo \"#$f\"; cat \"$c/memory/$f\"; done; " +
-            "else echo none; fi"));
-        return sb.ToString();
-    }
+    public static string Script(GpuHost host, HealthOptions options) => ScriptFor(host, options, "health-probe", "disks").Command;
 
-    /// <summary>`set -- …` with the device files to scan: the host's list, else the NVIDIA nodes.</summary>
-    internal static string DeviceSet(GpuHost host) =>
-        host.GpuDevicePath is { Length: > 0 } paths
-            ? "set -- " + string.Join(' ', paths.Select(ShellQuote.QuotePath))
-            : "set -- /dev/nvidia[0-9]* /dev/nvidiactl /dev/nvidia-uvm";
+    /// <summary>The probe's script with its parameters set, followed by <paramref name="files"/> (the patrol adds the queue state).</summary>
+    internal static BoxScript ScriptFor(GpuHost host, HealthOptions options, params string[] files) =>
+        BoxScript.Load(files)
+            .Set("SAMPLES", Math.Max(1, options.SampleSeconds))
+            .Set("QUERY", string.Join(',', QueryFields))
+            .Set("DATA_DIR", host.DataDir)
+            .Set("DURABLE_DIR", host.DurableDir)
+            .Arguments(host.GpuDevicePath ?? Array.Empty<string>());
 
     public static GpuHealth Parse(GpuHost host, string output, HealthOptions options, DateTimeOffset checkedAt)
     {
@@ -90,7 +57,9 @@ public static class HealthProbe
 
         var xids = XidParser.Parse(s["klog"]);
         var klogReadable = s.ExitCode("klog") == 0;
-        var apps = s.ExitCode("apps") == 0 ? ProcessParsers.ParseComputeApps(s["apps"]) : Array.Empty<ComputeApp>();
+        // A listing that failed, timed out or was cut off is not "no apps": without it no holder can be judged.
+        var appsKnown = s.ExitCode("apps") == 0;
+        var apps = appsKnown ? ProcessParsers.ParseComputeApps(s["apps"]) : Array.Empty<ComputeApp>();
         var devices = s["devices"].Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         var holders = ProcessParsers.ParseHolders(s["holders"], devices);
         var ps = ProcessParsers.ParsePs(s["ps"]);
@@ -102,7 +71,13 @@ public static class HealthProbe
         var zombies = new List<GpuZombie>();
         var visible = apps.Select(a => a.Pid).ToHashSet();
         var foreignPids = apps.Where(a => !ps.ContainsKey(a.Pid)).Select(a => a.Pid).ToList();
-        if (foreignPids.Count > 0 && holders.Count > 0)
+        if (!appsKnown && holders.Count > 0)
+        {
+            var why = s.ExitCode("apps") is { } rc ? $"exit {rc}: {FirstLine(s["apps"])}" : "no answer";
+            findings.Add(new GpuFinding("zombies", HealthStatus.Warn,
+                $"nvidia-smi could not list its compute apps ({why}), so the {holders.Count} processes holding GPU device files cannot be told apart from live training: no zombie is reported. Check the driver (Xid, 'Unknown Error') before killing anything."));
+        }
+        else if (foreignPids.Count > 0 && holders.Count > 0)
         {
             findings.Add(new GpuFinding("zombies", HealthStatus.Warn,
                 $"nvidia-smi lists compute PIDs ({string.Join(", ", foreignPids.Take(5))}) that do not exist here: it sees another PID namespace (a container), so VRAM holders cannot be matched and no zombie is reported. Check from the host, or compare memory use with nvidia-smi."));

@@ -1,32 +1,15 @@
-using System.Text;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Parsing;
-using RemoteGpuTrainer.Engine.Text;
+using RemoteGpuTrainer.Engine.Scripts;
 
 namespace RemoteGpuTrainer.Engine.Probes;
 
 /// <summary>The Test-GpuHost probe: one script, one round trip, parsed locally.</summary>
 public static class HostTestProbe
 {
-    /// <summary>The shell script run on the box. Read-only; every tool is optional.</summary>
-    public static string Script(GpuHost host)
-    {
-        var sb = new StringBuilder();
-        sb.Append("export LC_ALL=C; t() { if command -v timeout >/dev/null 2>&1; then timeout 20 \"$@\"; else \"$@\"; fi; }\n");
-        sb.Append(ProbeSections.Emit("os", "if [ -r /etc/os-release ]; then . /etc/os-release; echo \"${PRETTY_NAME:-$NAME}\"; else uname -s; fi; uname -r"));
-        sb.Append(ProbeSections.Emit("nvidia-smi", "if command -v nvidia-smi >/dev/null 2>&1; then t nvidia-smi; else echo 'nvidia-smi: command not found'; exit 127; fi"));
-        var pythons = new List<string>();
-        if (!string.IsNullOrEmpty(host.Python)) pythons.Add(ShellQuote.QuotePath(host.Python));
-        pythons.AddRange(new[] { "python3", "python" });
-        sb.Append(ProbeSections.Emit("python", $"for p in {string.Join(' ', pythons)}; do if command -v \"$p\" >/dev/null 2>&1; then \"$p\" -V 2>&1; exit 0; fi; done; exit 127"));
-        sb.Append(ProbeSections.Emit("tmux", "command -v tmux"));
-        foreach (var (label, dir) in new[] { ("data", host.DataDir), ("durable", host.DurableDir) })
-        {
-            if (string.IsNullOrEmpty(dir)) continue;
-            sb.Append(ProbeSections.Emit("dir-" + label, DfParser.Command(dir)));
-        }
-        return sb.ToString();
-    }
+    /// <summary>The script run on the box (host-test.sh, disks.sh). Read-only; every tool is optional.</summary>
+    public static string Script(GpuHost host) =>
+        BoxScript.Load("host-test", "disks").Set("PYTHON", host.Python).Set("DATA_DIR", host.DataDir).Set("DURABLE_DIR", host.DurableDir).Command;
 
     public static GpuHostTest Parse(GpuHost host, string output, string fingerprint, TimeSpan latency, DateTimeOffset checkedAt)
     {
@@ -53,7 +36,7 @@ public static class HostTestProbe
         GpuDirectoryCheck? Dir(string label, string? path)
         {
             if (string.IsNullOrEmpty(path)) return null;
-            var name = "dir-" + label;
+            var name = "df-" + label;
             if (s.ExitCode(name) != 0)
             {
                 findings.Add($"{label} dir: {path} does not exist on the box (set it with Set-GpuHost -{(label == "data" ? "DataDir" : "DurableDir")}).");

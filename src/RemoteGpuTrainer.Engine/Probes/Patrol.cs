@@ -32,18 +32,18 @@ public sealed class GpuPatrolReport
 public static class Patrol
 {
     public static string Script(GpuHost host, string? queueId) =>
-        HealthProbe.Script(host, new HealthOptions()) + ProbeSections.Emit("queues", string.IsNullOrEmpty(host.DataDir) ? "true" : QueueScripts.State(host, queueId, tailLines: 5));
+        QueueScripts.StateScript(HealthProbe.ScriptFor(host, new HealthOptions(), "health-probe", "disks", "queue-state"), host, queueId, tailLines: 5).Command;
 
     public static GpuPatrolReport Parse(GpuHost host, string output, DateTimeOffset now)
     {
         var health = HealthProbe.Parse(host, output, new HealthOptions(), now);
-        var queues = QueueStateParser.Parse(ProbeSections.Parse(output)["queues"]);
+        var queues = QueueStateParser.Parse(output);
         var jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, TimeSpan.FromHours(2)).Select(j => (Queue: q, Job: j))).ToList();
         var data = health.Disk.FirstOrDefault(d => d.Role == "data");
         int total = jobs.Count, done = jobs.Count(j => j.Job.State == "Succeeded");
         bool alive = queues.Any(q => q.LauncherAlive);
         var running = jobs.FirstOrDefault(j => j.Job.State == "Running").Job;
-        var crashed = jobs.FirstOrDefault(j => j.Job.Crash is not null && j.Job.State is "Running" or "Failed" or "Stale" or "SyncFailed").Job;
+        var crashed = jobs.FirstOrDefault(j => j.Job.Crash is not null && j.Job.State is "Running" or "Failed" or "Stale" or "SyncFailed" or "NoArtifact").Job;
         string verdict, reason;
         var worst = Math.Max(data?.UsedPercent ?? 0, data?.InodesUsedPercent ?? 0);
         if (crashed is not null)

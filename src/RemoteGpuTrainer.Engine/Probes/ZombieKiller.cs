@@ -1,6 +1,5 @@
-using System.Text;
 using RemoteGpuTrainer.Engine.Model;
-using RemoteGpuTrainer.Engine.Text;
+using RemoteGpuTrainer.Engine.Scripts;
 
 namespace RemoteGpuTrainer.Engine.Probes;
 
@@ -11,42 +10,19 @@ namespace RemoteGpuTrainer.Engine.Probes;
 /// </summary>
 public static class ZombieKiller
 {
-    public static string Script(IReadOnlyList<GpuZombie> zombies, TimeSpan minimumAge)
-    {
-        var sb = new StringBuilder();
-        sb.Append("export LC_ALL=C\n");
-        sb.Append("apps=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader,nounits 2>/dev/null)\n");
-        sb.Append("rgt_check() { pid=$1; want=$2; shift 2\n");
-        sb.Append("  if [ ! -d /proc/$pid ]; then echo \"RESULT $pid gone\"; return; fi\n");
-        sb.Append("  case \"$(ps -o stat= -p $pid 2>/dev/null)\" in Z*) echo \"RESULT $pid gone\"; return;; esac\n");
-        sb.Append("  now=$(ps -o lstart= -p $pid 2>/dev/null | tr -s ' ' | sed 's/^ //; s/ $//')\n");
-        sb.Append("  if [ \"$now\" != \"$want\" ]; then echo \"RESULT $pid recycled\"; return; fi\n");
-        sb.Append("  if printf '%s\\n' \"$apps\" | grep -qx \"[[:space:]]*$pid[[:space:]]*\"; then echo \"RESULT $pid visible\"; return; fi\n");
-        sb.Append($"  age=$(ps -o etimes= -p $pid 2>/dev/null | tr -d ' '); if [ \"${{age:-0}}\" -lt {(long)minimumAge.TotalSeconds} ]; then echo \"RESULT $pid young\"; return; fi\n");
-        sb.Append("  fds=$(ls -l /proc/$pid/fd 2>/dev/null); held=no\n");
-        sb.Append("  for f in $RGT_FILES; do case \"$fds\" in *\" -> $f\"*) held=yes;; esac; done\n");
-        sb.Append("  if [ $held = no ]; then echo \"RESULT $pid released\"; return; fi\n");
-        sb.Append("  if kill -9 $pid 2>/dev/null; then\n");
-        sb.Append("    for i in 1 2 3 4 5 6 7 8 9 10; do if [ ! -d /proc/$pid ]; then break; fi; case \"$(ps -o stat= -p $pid 2>/dev/null)\" in Z*) break;; esac; sleep 0.1; done\n");
-        sb.Append("    echo \"RESULT $pid killed\"\n");
-        sb.Append("  else echo \"RESULT $pid killfailed\"; fi\n");
-        sb.Append("}\n");
-        foreach (var z in zombies)
-        {
-            // Device paths are matched inside the function through RGT_FILES (space separated, quoted per entry).
-            sb.Append("RGT_FILES=").Append(ShellQuote.Quote(string.Join(' ', z.DeviceFiles))).Append("; ");
-            sb.Append("rgt_check ").Append(z.Pid).Append(' ').Append(ShellQuote.Quote(z.StartTime)).Append('\n');
-        }
-        return sb.ToString();
-    }
+    public static string Script(IReadOnlyList<GpuZombie> zombies, TimeSpan minimumAge) =>
+        BoxScript.Load("zombie-kill")
+            .Set("MIN_AGE", (long)minimumAge.TotalSeconds)
+            .Arguments(zombies.SelectMany(z => new[] { z.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), z.StartTime, z.DeviceFiles.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(z.DeviceFiles)))
+            .Command;
 
     public static IReadOnlyList<GpuZombie> Parse(IReadOnlyList<GpuZombie> zombies, string output)
     {
         var results = new Dictionary<int, string>();
-        foreach (var line in output.Split('\n'))
+        foreach (var line in Parsing.ProbeSections.Parse(output)["kill"].Split('\n'))
         {
-            var f = line.Trim().Split(' ');
-            if (f.Length == 3 && f[0] == "RESULT" && int.TryParse(f[1], out var pid)) results[pid] = f[2];
+            var f = line.Split('\t');
+            if (f.Length >= 2 && int.TryParse(f[0], out var pid)) results[pid] = f[1];
         }
         return zombies.Select(z =>
         {
@@ -59,6 +35,7 @@ public static class ZombieKiller
                 "visible" => (false, "skipped: nvidia-smi now lists it as a compute app"),
                 "young" => (false, "skipped: younger than the minimum age"),
                 "released" => (false, "skipped: it no longer holds a GPU device file"),
+                "appsunknown" => (false, "not killed: nvidia-smi could not list its compute apps, so this holder cannot be told apart from live training"),
                 "killfailed" => (false, "kill failed: the holder may live in another container or belong to another user; ask the provider"),
                 _ => (false, "not checked: the box gave no answer for this PID"),
             };

@@ -37,18 +37,52 @@ public static class QueueService
         }
         var effective = plan with { StartAt = startAt };
         var output = await shell.RunAsync(QueueScripts.Start(host, defaults, effective), Bound, ct).ConfigureAwait(false);
-        var line = output.StdOut.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith("RGT_", StringComparison.Ordinal)) ?? "";
-        if (line.StartsWith("RGT_RUNNING", StringComparison.Ordinal))
-            throw new RgtException("QueueAlreadyRunning", FailureKind.ResourceBusy, $"{host.Name}: queue '{plan.QueueId}' is already running ({line}).");
-        if (line == "RGT_NO_TMUX")
-            throw new RgtException("TmuxMissing", FailureKind.OperationFailed, $"{host.Name}: -Detach Tmux was asked for but tmux is not installed; use -Detach Auto or Nohup, or install tmux.");
-        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length < 3 || parts[0] != "RGT_STARTED" || !int.TryParse(parts[2], out var pid))
+        var sections = Parsing.ProbeSections.Parse(output.StdOut);
+        var record = sections["start"].Split('\n').Select(l => l.Split('\t')).LastOrDefault(f => f[0] is "STARTED" or "RUNNING" or "NO_TMUX") ?? new[] { "" };
+        if (record[0] == "RUNNING")
+            throw new RgtException("QueueAlreadyRunning", FailureKind.ResourceBusy,
+                $"{host.Name}: queue '{plan.QueueId}' is already running (a launcher{(record.Length > 1 && record[1].Length > 0 ? " pid " + record[1] : "")} or one of its cells holds the queue's lock); a second launch would run cells twice. Watch it with Get-GpuJob {host.Name} -QueueId {plan.QueueId}, or stop it with Stop-GpuQueue {host.Name} -QueueId {plan.QueueId}.");
+        if (record[0] == "NO_TMUX")
+            throw new RgtException("TmuxMissing", FailureKind.OperationFailed, $"{host.Name}: -Detach Tmux was asked for but tmux is not installed; use -Detach Auto or Nohup, or install tmux (Initialize-GpuHost {host.Name} -InstallTmux).");
+        if (record[0] != "STARTED" || record.Length < 4 || !int.TryParse(record[2], out var pid))
             throw new RgtException("QueueStartFailed", FailureKind.OperationFailed,
-                $"{host.Name}: the launcher did not report that it started: {(output.StdErr + output.StdOut).Trim()}");
+                $"{host.Name}: the launcher did not report that it started (status {sections.ExitCode("start")?.ToString() ?? "none"}): {(sections.Has("start") ? sections["start"] : output.StdErr + output.StdOut).Trim()}");
+        var parts = new[] { "", record[1], record[2], record[3] };
         var launcher = QueueScripts.QueueDir(host, plan.QueueId) + $"/launcher-{parts[1]}.sh";
         var firstRun = plan.Owned.FirstOrDefault(c => existing?.CellMarkers.GetValueOrDefault(c.Name)?.Values.GetValueOrDefault("state") != "Succeeded" || c.Index >= startAt && explicitStartAt is not null);
-        return Result(host, plan, "Started", parts.Length > 3 ? parts[3] : null, launcher, pid, explicitStartAt ?? firstRun?.Index ?? 1);
+        return Result(host, plan, "Started", parts[3], launcher, pid, explicitStartAt ?? firstRun?.Index ?? 1);
+    }
+
+    /// <summary>
+    /// Stops a queue, then checks on a second connection (the first may have dropped with the kill)
+    /// that nothing of it is left.
+    /// </summary>
+    public static async Task<GpuQueue> StopAsync(Func<HostConnector> connect, GpuHost host, string queueId, CancellationToken ct)
+    {
+        using (var connector = connect())
+        {
+            try
+            {
+                var (shell, resolved) = await connector.OpenResolvedAsync(host, ct).ConfigureAwait(false);
+                host = resolved;
+                var output = await shell.RunAsync(QueueScripts.Stop(host, queueId), TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+                var stop = Parsing.ProbeSections.Parse(output.StdOut)["stop"];
+                if (stop.Contains("NOQUEUE", StringComparison.Ordinal))
+                    throw new RgtException("QueueNotFound", FailureKind.NotFound, $"{host.Name}: there is no queue '{queueId}' (list them with Get-GpuJob {host.Name}).");
+                if (!stop.Contains("STOPPED", StringComparison.Ordinal))
+                    throw new RgtException("QueueStopFailed", FailureKind.OperationFailed, $"{host.Name}: the stop did not complete: {(stop.Length > 0 ? stop : output.StdErr).Trim()}");
+            }
+            catch (RgtException ex) when (ex.ErrorId == "ConnectionLost") { }
+        }
+        using var verifier = connect();
+        var (vshell, vhost) = await verifier.OpenResolvedAsync(host, ct).ConfigureAwait(false);
+        var left = Parsing.ProbeSections.Parse((await vshell.RunAsync(QueueScripts.VerifyStopped(vhost, queueId), TimeSpan.FromSeconds(30), ct).ConfigureAwait(false)).StdOut)["left"];
+        var line = left.Split('\n').FirstOrDefault(l => l.StartsWith("LEFT", StringComparison.Ordinal))
+            ?? throw new RgtException("QueueStopUnverified", FailureKind.OperationFailed, $"{host.Name}: could not check that queue '{queueId}' stopped.");
+        var remaining = line["LEFT".Length..].Trim();
+        if (remaining.Length > 0)
+            throw new RgtException("QueueStillRunning", FailureKind.OperationFailed, $"{host.Name}: queue '{queueId}' still has processes after the stop: {remaining}.");
+        return new GpuQueue { Name = host.Name, QueueId = queueId, State = "Stopped", RemoteRoot = QueueScripts.QueueDir(vhost, queueId) };
     }
 
     static GpuQueue Result(GpuHost host, LaunchPlan plan, string state, string? session, string? launcher, int? pid, int startAt) => new()

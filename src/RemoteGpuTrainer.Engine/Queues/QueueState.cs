@@ -7,23 +7,38 @@ namespace RemoteGpuTrainer.Engine.Queues;
 /// <summary>One cell's markers as read from the box.</summary>
 public sealed record CellMarkers(string Name, IReadOnlyDictionary<string, string> Values, IReadOnlyList<string> Tail, string? Crash);
 
-/// <summary>One queue on one host as read from the box.</summary>
+/// <summary>One queue on one host as read from the box. <see cref="FrozenError"/>: its frozen queue file did not parse.</summary>
 public sealed record QueueState(
     string QueueId, IReadOnlyList<QueueCell> Cells, IReadOnlyList<string> Assigned, IReadOnlyDictionary<string, string> Meta,
-    bool LauncherAlive, IReadOnlyDictionary<string, CellMarkers> CellMarkers)
+    bool LauncherAlive, IReadOnlyDictionary<string, CellMarkers> CellMarkers, string? FrozenError = null)
 {
     public bool Done => Meta.ContainsKey("QUEUE_DONE");
     public string? FailedText => Meta.TryGetValue("QUEUE_FAILED", out var f) ? f.Trim() : null;
 }
 
+/// <summary>What queue-state.sh returned: the queues, and whether the whole listing arrived.</summary>
+public sealed record QueueRead(IReadOnlyList<QueueState> Queues, bool Complete);
+
 public static class QueueStateParser
 {
     static readonly Regex EpochRx = new(@"[Ee]poch\s*[:=]?\s*(\d+)\s*(?:/|of)\s*(\d+)", RegexOptions.CultureInvariant);
 
-    public static IReadOnlyList<QueueState> Parse(string output)
+    /// <summary>The queues in a script's output (its "queues" section).</summary>
+    public static IReadOnlyList<QueueState> Parse(string output) => Read(Parsing.ProbeSections.Parse(output)).Queues;
+
+    /// <summary>Complete only when the section ended with status 0 and its "end" record: anything less is not a full picture.</summary>
+    public static QueueRead Read(Parsing.ProbeSections sections)
+    {
+        var content = sections["queues"];
+        var queues = ParseRecords(content);
+        var complete = sections.ExitCode("queues") == 0 && content.Split('\n').LastOrDefault() == "end";
+        return new QueueRead(queues, complete);
+    }
+
+    static List<QueueState> ParseRecords(string content)
     {
         var queues = new List<QueueState>();
-        string? qid = null, section = null, cell = null;
+        string? qid = null, cell = null;
         List<string> frozen = new(), assigned = new(), tail = new();
         Dictionary<string, string> meta = new(), cellValues = new();
         string? crash = null;
@@ -39,44 +54,37 @@ public static class QueueStateParser
             EndCell();
             if (qid is not null)
             {
-                IReadOnlyList<QueueCell> parsed;
+                IReadOnlyList<QueueCell> parsed = Array.Empty<QueueCell>();
+                string? error = null;
                 try { parsed = QueueFile.Parse(string.Join('\n', frozen), $"{qid}/queue.txt", null); }
-                catch (RgtException) { parsed = Array.Empty<QueueCell>(); }
-                queues.Add(new QueueState(qid, parsed, assigned, meta, alive, cells));
+                catch (RgtException ex) { error = ex.Message; }
+                if (frozen.Count == 0) error ??= "the frozen queue.txt is missing or empty";
+                queues.Add(new QueueState(qid, parsed, assigned, meta, alive, cells, error));
             }
             qid = null; frozen = new(); assigned = new(); meta = new(); cells = new(); alive = false;
         }
-        foreach (var line in output.Split('\n'))
+        foreach (var line in content.Split('\n'))
         {
-            if (line.StartsWith(QueueScripts.Marker, StringComparison.Ordinal))
+            var tab = line.IndexOf('\t');
+            var type = tab < 0 ? line : line[..tab];
+            var rest = tab < 0 ? "" : line[(tab + 1)..];
+            (string Key, string Value) Pair()
             {
-                var rest = line[QueueScripts.Marker.Length..];
-                var sp = rest.IndexOf(' ');
-                var key = sp < 0 ? rest : rest[..sp];
-                var arg = sp < 0 ? "" : rest[(sp + 1)..];
-                switch (key)
-                {
-                    case "queue": EndQueue(); qid = arg; section = null; break;
-                    case "cell": EndCell(); cell = arg; section = "cellmeta"; break;
-                    case "end": EndQueue(); section = null; break;
-                    default: section = key; break;
-                }
-                continue;
+                var t = rest.IndexOf('\t');
+                return t < 0 ? (rest, "") : (rest[..t], rest[(t + 1)..]);
             }
-            switch (section)
+            switch (type)
             {
-                case "frozen": frozen.Add(line); break;
-                case "assigned": if (line.Length > 0) assigned.Add(line); break;
-                case "meta":
-                    var eq = line.IndexOf('=');
-                    if (eq > 0) { if (line[..eq] == "alive") alive = line[(eq + 1)..].Trim() == "1"; else meta[line[..eq]] = line[(eq + 1)..]; }
-                    break;
-                case "cellmeta":
-                    var e2 = line.IndexOf('=');
-                    if (e2 > 0) cellValues[line[..e2]] = line[(e2 + 1)..].Trim();
-                    break;
-                case "tail": tail.Add(line); break;
-                case "crash": if (line.Trim().Length > 0) crash ??= line.Trim(); break;
+                case "queue": EndQueue(); qid = rest; break;
+                case "frozen": frozen.Add(rest); break;
+                case "assigned": if (rest.Length > 0) assigned.Add(rest); break;
+                case "meta": { var (k, v) = Pair(); meta[k] = v; break; }
+                case "alive": alive = rest.Trim() == "1"; break;
+                case "cell": EndCell(); cell = rest; break;
+                case "value": { var (k, v) = Pair(); cellValues[k] = v.Trim(); break; }
+                case "tail": tail.Add(rest); break;
+                case "crash": if (rest.Trim().Length > 0) crash ??= rest.Trim(); break;
+                case "end": EndQueue(); break;
             }
         }
         EndQueue();
@@ -112,7 +120,7 @@ public static class QueueStateParser
                 Name = host.Name, QueueId = q.QueueId, Index = c.Index, Cell = c.Name, State = state,
                 ExitCode = int.TryParse(v.GetValueOrDefault("exit_code"), out var rc) ? rc : null,
                 StartedAt = Time(v.GetValueOrDefault("started_at")), FinishedAt = state is "Running" or "Stale" ? null : Time(v.GetValueOrDefault("finished_at")),
-                Epoch = epoch, Epochs = epochs, LastLine = lastLine, Crash = m?.Crash,
+                Epoch = epoch, Epochs = epochs, LastLine = lastLine, Crash = m?.Crash, Reason = v.GetValueOrDefault("reason"),
                 LogPath = QueueScripts.QueueDir(host, q.QueueId) + "/cells/" + c.Name + "/log",
                 CheckpointDir = QueueScripts.CheckpointDir(host, q.QueueId, c.Name),
                 DurableDir = QueueScripts.DurableCellDir(host, c.Name),

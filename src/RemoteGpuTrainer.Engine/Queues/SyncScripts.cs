@@ -1,5 +1,4 @@
 using RemoteGpuTrainer.Engine.Model;
-using RemoteGpuTrainer.Engine.Text;
 
 namespace RemoteGpuTrainer.Engine.Queues;
 
@@ -14,50 +13,20 @@ public static class SyncScripts
     {
         if (string.IsNullOrEmpty(host.DurableDir))
             throw new RgtException("DurableDirMissing", FailureKind.InvalidArgument, $"{host.Name} has no DurableDir; set one with Set-GpuHost {host.Name} -DurableDir <path>.");
-        var root = ShellQuote.QuotePath(QueueScripts.QueuesRoot(host));
-        var filter = queueId is null ? "" : $"[ \"$qid\" = {ShellQuote.Quote(queueId)} ] || continue; ";
-        return $$"""
-            export LC_ALL=C; DATA={{ShellQuote.QuotePath(host.DataDir!)}}; DURABLE={{ShellQuote.QuotePath(host.DurableDir!)}}; KEEP={{ShellQuote.Quote(defaults.Keep)}}
-            T=$(printf '\t')
-            for q in {{root}}/*/; do
-              [ -d "$q" ] || continue; q=${q%/}; qid=${q##*/}; {{filter}}
-              for c in "$q"/cells/*/; do
-                [ -d "$c" ] || continue; c=${c%/}; name=${c##*/}
-                st=$(cat "$c/state" 2>/dev/null); rc=$(cat "$c/exit_code" 2>/dev/null)
-                [ "$st" = Succeeded ] || [ "$st" = SyncFailed ] || [ "$rc" = 0 ] || continue
-                ck="$DATA/checkpoints/$qid/$name"; dest="$DURABLE/final_ckpts/$name"
-                set -- "$ck"/*metrics*.json
-                if [ ! -f "$1" ]; then printf 'RGT_SYNC%sSkipped%s0%sno metrics file in %s%s%s%s%s\n' "$T" "$T" "$T" "$ck" "$T" "$qid" "$T" "$name"; continue; fi
-                bytes=0; why=""
-                mkdir -p "$dest" 2>/dev/null || why="cannot create $dest"
-                if [ -z "$why" ]; then
-                  for f in "$ck/$KEEP" "$ck"/*metrics*.json "$c/log"; do
-                    [ -f "$f" ] || continue; b=${f##*/}
-                    if ! err=$(cp -f "$f" "$dest/.$b.rgt-tmp" 2>&1); then why="copy of $b failed: $err"; rm -f "$dest/.$b.rgt-tmp"; break; fi
-                    s1=$(stat -c %s "$f"); s2=$(stat -c %s "$dest/.$b.rgt-tmp")
-                    if [ "$s1" != "$s2" ]; then why="size of $b differs after copy ($s1 vs $s2)"; rm -f "$dest/.$b.rgt-tmp"; break; fi
-                    mv -f "$dest/.$b.rgt-tmp" "$dest/$b" || { why="rename of $b failed"; break; }
-                    bytes=$((bytes + s1))
-                  done
-                fi
-                if [ -n "$why" ]; then
-                  df=$(df -Pk "$DURABLE" 2>/dev/null | tail -n 1 | awk '{print $5" bytes used"}'); di=$(df -iP "$DURABLE" 2>/dev/null | tail -n 1 | awk '{print $5" inodes used"}')
-                  printf 'RGT_SYNC%sFailed%s%s%s%s (durable disk: %s, %s)%s%s%s%s\n' "$T" "$T" "$bytes" "$T" "$why" "$df" "$di" "$T" "$qid" "$T" "$name"
-                  continue
-                fi
-                [ "$st" = SyncFailed ] && printf 'Succeeded\n' > "$c/state"
-                printf 'RGT_SYNC%sCopied%s%s%s%s%s%s%s%s\n' "$T" "$T" "$bytes" "$T" "$dest" "$T" "$qid" "$T" "$name"
-              done
-            done
-            """;
+        return Scripts.BoxScript.Load("queue-sync")
+            .Set("QUEUES_ROOT", QueueScripts.QueuesRoot(host)).Set("QUEUE_ID", queueId)
+            .Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("KEEP", defaults.Keep).Command;
     }
 
     public static IEnumerable<GpuTransfer> Parse(GpuHost host, string output, TimeSpan duration)
     {
-        foreach (var line in output.Split('\n'))
+        var sections = Parsing.ProbeSections.Parse(output);
+        if (sections.ExitCode("sync") != 0)
+            throw new RgtException("SyncFailed", FailureKind.OperationFailed, $"{host.Name}: the sync script did not finish (status {sections.ExitCode("sync")?.ToString() ?? "none"}): {sections["sync"].Trim()}");
+        foreach (var line in sections["sync"].Split('\n'))
         {
-            var f = line.Split('\t');
-            if (f.Length != 6 || f[0] != "RGT_SYNC") continue;
+            var f = ("RGT_SYNC\t" + line).Split('\t');
+            if (f.Length != 6 || f[1] is not ("Copied" or "Skipped" or "Failed")) continue;
             var cell = f[5];
             yield return new GpuTransfer
             {

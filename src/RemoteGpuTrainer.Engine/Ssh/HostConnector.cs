@@ -13,6 +13,7 @@ public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? Conn
 public sealed class HostConnector : IDisposable
 {
     readonly ConcurrentDictionary<string, Lazy<Task<SshConnection>>> _open = new(StringComparer.OrdinalIgnoreCase);
+    readonly ConcurrentDictionary<string, Lazy<Task<GpuHost>>> _resolved = new(StringComparer.OrdinalIgnoreCase);
     readonly ConnectOptions _options;
 
     public HostConnector(ConnectOptions? options = null) => _options = options ?? new ConnectOptions();
@@ -32,6 +33,39 @@ public sealed class HostConnector : IDisposable
         string.Equals(host.Platform, "local", StringComparison.OrdinalIgnoreCase)
             ? new LocalShell()
             : await ConnectAsync(host, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// A shell on the host and the host with its remote paths resolved on the box (once per host per
+    /// invocation): use the returned host's DataDir/DurableDir for scripts and SFTP alike.
+    /// </summary>
+    public async Task<(IHostShell Shell, GpuHost Host)> OpenResolvedAsync(GpuHost host, CancellationToken cancellationToken)
+    {
+        var shell = await OpenShellAsync(host, cancellationToken).ConfigureAwait(false);
+        return (shell, await ResolvePathsAsync(host, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>The host with DataDir, DurableDir and CredFile resolved on the box; no round trip when they are absolute already.</summary>
+    public Task<GpuHost> ResolvePathsAsync(GpuHost host, CancellationToken cancellationToken)
+    {
+        if (!RemotePaths.NeedsBox(host.DataDir) && !RemotePaths.NeedsBox(host.DurableDir) && !RemotePaths.NeedsBox(host.CredFile))
+            return Task.FromResult(host);
+        var lazy = _resolved.GetOrAdd(host.Name, _ => new Lazy<Task<GpuHost>>(async () =>
+        {
+            var shell = await OpenShellAsync(host, cancellationToken).ConfigureAwait(false);
+            return await RemotePaths.ResolveHostAsync(shell, host, cancellationToken).ConfigureAwait(false);
+        }));
+        var task = lazy.Value;
+        if (task.IsFaulted || task.IsCanceled) _resolved.TryRemove(host.Name, out _);
+        return task;
+    }
+
+    /// <summary>One more remote path (a -RemotePath, a -Destination) resolved on the box.</summary>
+    public async Task<string> ResolvePathAsync(GpuHost host, string path, CancellationToken cancellationToken)
+    {
+        if (!RemotePaths.NeedsBox(path)) return path;
+        var shell = await OpenShellAsync(host, cancellationToken).ConfigureAwait(false);
+        return (await RemotePaths.ResolveAsync(shell, host.Name, new[] { path }, cancellationToken).ConfigureAwait(false))[0]!;
+    }
 
     public void Dispose()
     {

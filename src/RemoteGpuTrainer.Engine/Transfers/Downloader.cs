@@ -311,7 +311,7 @@ public static class Downloader
     static GpuTransfer Result(GpuHost host, RemoteFile f, string local, string sha, bool resumed, int attempts, TimeSpan d, string status, string? reason, int connections = 0) => new()
     {
         Connections = connections,
-        Name = host.Name, RemotePath = f.Path, LocalPath = local, Length = f.Size, Sha256 = sha, Resumed = resumed,
+        Name = host.Name, RemotePath = f.Path, LocalPath = local, Length = f.Size, Sha256 = sha, RemoteSha256 = sha, Resumed = resumed,
         Attempts = attempts, Duration = d, Status = status, Reason = reason,
     };
 }

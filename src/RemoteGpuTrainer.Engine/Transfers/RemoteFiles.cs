@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text;
-using RemoteGpuTrainer.Engine.Text;
+using RemoteGpuTrainer.Engine.Scripts;
+using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Engine.Transfers;
 
@@ -10,12 +10,17 @@ public sealed record RemoteFile(string Path, string Relative, long Size, long MT
 /// <summary>Listing and hashing on the box, one round trip each; NUL-separated so any file name survives.</summary>
 public static class RemoteFiles
 {
-    public static string ListScript(string root) =>
-        $"export LC_ALL=C; r={ShellQuote.QuotePath(root)}; " +
-        "if [ -f \"$r\" ]; then printf '%s\\t%s\\t%s\\0' \"$(stat -L -c %s \"$r\")\" \"$(stat -L -c %Y \"$r\")\" \"$r\"; exit 0; fi; " +
-        "[ -d \"$r\" ] || { echo \"no such file or directory: $r\" >&2; exit 2; }; " +
-        "[ -r \"$r\" ] && [ -x \"$r\" ] || { echo \"permission denied: $r\" >&2; exit 3; }; " +
-        "cd \"$r\" && find -L . -type f ! -name '*.rgt-tmp' ! -name '.*.rgt-partial' -printf '%s\\t%T@\\t%P\\0'";
+    public static string ListScript(string root) => BoxScript.Load("remote-list").Set("ROOT", root).Command;
+
+    /// <summary>The files of a listing; a failed or cut-off listing is an error, never "0 files".</summary>
+    public static List<RemoteFile> ParseListing(string hostName, string root, CommandOutput output)
+    {
+        var s = Parsing.ProbeSections.Parse(output.StdOut);
+        if (s.ExitCode("list") != 0)
+            throw new RgtException("ListingFailed", FailureKind.NotFound,
+                $"{hostName}: cannot list {root}: {(s.Has("list") ? s["list"] : output.StdErr + output.StdOut).Trim()} (a failed listing is never '0 files').");
+        return ParseList(root, s["list"]);
+    }
 
     public static List<RemoteFile> ParseList(string root, string output)
     {
@@ -35,16 +40,11 @@ public static class RemoteFiles
         return files;
     }
 
-    /// <summary>sha256sum of each file, cached on the box under ~/.cache/rgt/sha256 keyed by path, size and mtime.</summary>
-    public static string HashScript(IEnumerable<string> paths)
-    {
-        var sb = new StringBuilder("export LC_ALL=C; c=\"$HOME/.cache/rgt/sha256\"; mkdir -p \"$c\" 2>/dev/null\n");
-        sb.Append("h() { k=$(printf '%s' \"$1\" | sha1sum | cut -c1-40); cur=$(stat -L -c '%s %Y' \"$1\") || return 1; ");
-        sb.Append("if [ -f \"$c/$k\" ] && [ \"$(sed -n 1p \"$c/$k\")\" = \"$cur\" ]; then s=$(sed -n 2p \"$c/$k\"); ");
-        sb.Append("else s=$(sha256sum < \"$1\" | cut -c1-64) || return 1; printf '%s\\n%s\\n' \"$cur\" \"$s\" > \"$c/$k.$$\" && mv -f \"$c/$k.$$\" \"$c/$k\"; fi; printf '%s\\t%s\\0' \"$s\" \"$1\"; }\n");
-        foreach (var p in paths) sb.Append("h ").Append(ShellQuote.QuotePath(p)).Append('\n');
-        return sb.ToString();
-    }
+    /// <summary>sha256sum of each file (remote-hash.sh), cached on the box per inode, size and nanosecond mtime.</summary>
+    public static string HashScript(IEnumerable<string> paths) => BoxScript.Load("remote-hash").Arguments(paths).Command;
+
+    /// <summary>The hashes the box reported; files it could not hash are absent (the caller fails them).</summary>
+    public static Dictionary<string, string> ParseHashOutput(string output) => ParseHashes(Parsing.ProbeSections.Parse(output)["hashes"] + "\0");
 
     public static Dictionary<string, string> ParseHashes(string output) =>
         output.Split('\0').Select(r => r.Split('\t', 2)).Where(r => r.Length == 2 && r[0].Length == 64)

@@ -30,9 +30,9 @@ public sealed class GetGpuDiskBudgetCommand : HostCmdlet
     protected override void EndProcessing()
     {
         using var connector = new HostConnector();
-        FanOutHosts(async (host, ct) =>
+        FanOutHosts(async (h, ct) =>
         {
-            var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(DiskBudgetPlanner.Script(host), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             return DiskBudgetPlanner.Parse(host, output.StdOut, CheckpointSize, Cells, ScratchBytes, FilesPerCell).ToList();
         }, "Checking disk budgets");

@@ -32,9 +32,9 @@ public sealed class GetGpuHealthCommand : HostCmdlet
     {
         var options = new HealthOptions(SampleSeconds, ExpectedGpuCount, ZombieMinimumAge);
         using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
-        FanOutHosts(async (host, ct) =>
+        FanOutHosts(async (h, ct) =>
         {
-            var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HealthProbe.Script(host, options), TimeSpan.FromSeconds(60 + SampleSeconds), ct).ConfigureAwait(false);
             return HealthProbe.Parse(host, output.StdOut, options, DateTimeOffset.Now);
         }, "Checking GPU health");

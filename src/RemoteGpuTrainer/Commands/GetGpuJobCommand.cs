@@ -14,7 +14,7 @@ public sealed class GetGpuJobCommand : HostCmdlet
     public string? QueueId { get; set; }
 
     [Parameter]
-    [ValidateSet("Pending", "Running", "Succeeded", "Failed", "SyncFailed", "Stale")]
+    [ValidateSet("Pending", "Running", "Succeeded", "Failed", "NoArtifact", "SyncFailed", "Stale")]
     public string[]? State { get; set; }
 
     [Parameter]
@@ -29,9 +29,9 @@ public sealed class GetGpuJobCommand : HostCmdlet
     {
         var patterns = Cell?.Select(c => new WildcardPattern(c, WildcardOptions.IgnoreCase)).ToList();
         using var connector = new HostConnector();
-        FanOutHosts(async (host, ct) =>
+        FanOutHosts(async (h, ct) =>
         {
-            var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var queues = await QueueService.ReadAsync(shell, host, QueueId, ct).ConfigureAwait(false);
             return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter))
                 .Where(j => State is null || State.Contains(j.State, StringComparer.OrdinalIgnoreCase))

@@ -26,9 +26,9 @@ public sealed class InitializeGpuHostCommand : HostCmdlet
             return ShouldProcess(h.Name, $"Write {HostSetup.EnvPath(h)}{(InstallTmux ? " and install tmux if missing" : "")}");
         }).ToList();
         using var connector = new HostConnector();
-        foreach (var r in FanOut.Run(targets, ThrottleLimit, async (host, ct) =>
+        foreach (var r in FanOut.Run(targets, ThrottleLimit, async (h, ct) =>
         {
-            var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HostSetup.Script(host, ChinaMirror, InstallTmux), TimeSpan.FromMinutes(11), ct).ConfigureAwait(false);
             return HostSetup.Parse(host, output.StdOut);
         }, Cancellation))

@@ -30,9 +30,9 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         bool unreachable = false;
         // Patrols fail fast: short connect timeout, 10 s keepalive.
         using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
-        foreach (var r in FanOut.Run(Hosts, ThrottleLimit, async (host, ct) =>
+        foreach (var r in FanOut.Run(Hosts, ThrottleLimit, async (h, ct) =>
         {
-            var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(Patrol.Script(host, QueueId), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
             return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now);
         }, Cancellation))

@@ -81,54 +81,39 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
 
     protected override void EndProcessing()
     {
-        var destination = GetUnresolvedProviderPathFromPSPath(Destination);
-        IReadOnlyList<GpuHost> hosts;
         if (_jobs.Count == 0 && _hosts.Count == 0) return;
-        var sources = new List<(GpuHost Host, string Remote, string Local, string? Cell)>();
+        var destination = GetUnresolvedProviderPathFromPSPath(Destination);
+        var sources = new List<PullSource>();
         if (_jobs.Count > 0)
         {
+            IReadOnlyList<GpuHost> hosts;
             try { hosts = Inventory.Load(); }
             catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
             foreach (var j in _jobs)
             {
                 var h = FindHost(hosts, j.Name);
                 if (h is null) continue;
-                sources.Add((h, j.DurableDir ?? j.CheckpointDir, Path.Combine(destination, j.Cell), j.Cell));
+                try { sources.Add(new PullSource(h, j.DurableDir ?? j.CheckpointDir, j.CheckpointDir, LocalPaths.Under(destination, j.Cell, h.Name), j.Cell)); }
+                catch (RgtException ex) { WriteFailure(ex, h.Name); }
             }
         }
         else
         {
             if (string.IsNullOrEmpty(RemotePath)) { ThrowFailure(new RgtException("RemotePathMissing", FailureKind.InvalidArgument, "Give -RemotePath, or pipe GpuJob objects from Get-GpuJob."), null); return; }
             var distinct = _hosts.GroupBy(h => h.Name, StringComparer.OrdinalIgnoreCase).Select(g => g.First()).ToList();
-            foreach (var h in distinct) sources.Add((h, RemotePath!, distinct.Count > 1 ? Path.Combine(destination, h.Name) : destination, null));
+            foreach (var h in distinct)
+            {
+                try { sources.Add(new PullSource(h, RemotePath!, null, distinct.Count > 1 ? LocalPaths.Under(destination, h.Name, h.Name) : destination, null)); }
+                catch (RgtException ex) { WriteFailure(ex, h.Name); }
+            }
         }
 
-        using var connector = new HostConnector();
-        using var pool = new SftpPool();
-        var work = new List<(GpuHost Host, RemoteFile File, string Local, string? Cell)>();
-        var progress = new TransferProgress();
-        foreach (var src in sources)
-        {
-            try
-            {
-                pool.Warm(SshTarget.Resolve(src.Host), Cancellation);
-                var shell = connector.ConnectAsync(src.Host, Cancellation).GetAwaiter().GetResult();
-                var files = List(shell, src, out var usedRemote);
-                var filtered = files.Where(f => Matches(f.Relative)).ToList();
-                if (files.Count == 0) WriteWarning($"{src.Host.Name}:{usedRemote} is reachable but empty: nothing to pull.");
-                foreach (var f in filtered)
-                {
-                    work.Add((src.Host, f, Path.Combine(src.Local, f.Relative.Replace('/', Path.DirectorySeparatorChar)), src.Cell));
-                    progress.AddTotal(f.Size);
-                }
-            }
-            catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, src.Host.Name); }
-        }
-        var record = new ProgressRecord(3, "Receiving checkpoints", "starting");
+        using var pull = new CheckpointPull();
+        var record = new ProgressRecord(3, "Receiving checkpoints", "listing");
         var started = DateTime.UtcNow;
         void Report()
         {
-            var done = progress.Done; var total = Math.Max(1, progress.Total);
+            var done = pull.Progress.Done; var total = Math.Max(1, pull.Progress.Total);
             var secs = Math.Max(0.001, (DateTime.UtcNow - started).TotalSeconds);
             var rate = done / secs;
             record.PercentComplete = (int)Math.Clamp(done * 100 / total, 0, 100);
@@ -137,71 +122,15 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             WriteProgress(record);
         }
         var options = new TransferOptions(RetryCount, StallTimeout, ConnectionsPerFile: MyInvocation.BoundParameters.ContainsKey(nameof(ConnectionsPerFile)) ? ConnectionsPerFile : null);
-        // The box hashes every listed file of a host in one exec (cached per size and mtime there),
-        // started by the first file that needs a hash and running while the downloads proceed.
-        var hashTimes = new System.Collections.Concurrent.ConcurrentDictionary<string, (int Files, TimeSpan Took)>(StringComparer.OrdinalIgnoreCase);
-        var hashes = work.GroupBy(w => w.Host.Name, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g =>
+        foreach (var e in pull.Run(sources, Matches, ThrottleLimit, options, Cancellation, Report))
         {
-            var host = g.First().Host;
-            var paths = g.Select(w => w.File.Path).Distinct().ToList();
-            return new Lazy<Task<Dictionary<string, string>>>(async () =>
-            {
-                var sw = System.Diagnostics.Stopwatch.StartNew();
-                var shell = await connector.ConnectAsync(host, Cancellation).ConfigureAwait(false);
-                var output = await shell.RunAsync(RemoteFiles.HashScript(paths), TimeSpan.FromHours(2), Cancellation).ConfigureAwait(false);
-                hashTimes[host.Name] = (paths.Count, sw.Elapsed);
-                return RemoteFiles.ParseHashes(output.StdOut);
-            });
-        }, StringComparer.OrdinalIgnoreCase);
-        foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
-        {
-            async Task<string> Hash(CancellationToken c)
-            {
-                var all = await hashes[w.Host.Name].Value.ConfigureAwait(false);
-                return all.GetValueOrDefault(w.File.Path)
-                    ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed on the box.");
-            }
-            var t = await Downloader.DownloadAsync(w.Host, SshTarget.Resolve(w.Host), w.File, w.Local, Hash, options, progress, ct, pool).ConfigureAwait(false);
-            return w.Cell is null ? t : new GpuTransfer
-            {
-                Name = t.Name, Cell = w.Cell, RemotePath = t.RemotePath, LocalPath = t.LocalPath, Length = t.Length, Sha256 = t.Sha256,
-                Resumed = t.Resumed, Attempts = t.Attempts, Connections = t.Connections, Duration = t.Duration, Status = t.Status, Reason = t.Reason,
-            };
-        }, Cancellation, Report))
-        {
-            Report();
-            if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
-            else
-            {
-                if (r.Value!.Status == "Skipped") WriteVerbose($"{r.Value.LocalPath}: {r.Value.Reason}");
-                WriteObject(r.Value);
-            }
+            if (e.Error is not null) WriteFailure(e.Error, e.Host);
+            if (e.Warning is not null) WriteWarning(e.Warning);
+            if (e.Verbose is not null) WriteVerbose(e.Verbose);
+            if (e.Transfer is not null) { Report(); WriteObject(e.Transfer); }
         }
         record.RecordType = ProgressRecordType.Completed;
         WriteProgress(record);
-        foreach (var (host, (files, took)) in hashTimes)
-            WriteVerbose($"{host}: the box's sha256sum of {files} file(s) took {took.TotalSeconds:0.00} s (cached on the box per size and mtime).");
-    }
-
-    List<RemoteFile> List(SshConnection shell, (GpuHost Host, string Remote, string Local, string? Cell) src, out string used)
-    {
-        used = src.Remote;
-        var output = shell.RunAsync(RemoteFiles.ListScript(src.Remote), TimeSpan.FromMinutes(5), Cancellation).GetAwaiter().GetResult();
-        if (output.ExitCode == 0) return RemoteFiles.ParseList(src.Remote, output.StdOut);
-        if (src.Cell is not null)
-        {
-            // A job without a durable copy: pull its checkpoint directory instead.
-            var job = _jobs.FirstOrDefault(j => j.Cell == src.Cell && string.Equals(j.Name, src.Host.Name, StringComparison.OrdinalIgnoreCase));
-            if (job is not null && job.CheckpointDir != src.Remote)
-            {
-                used = job.CheckpointDir;
-                var again = shell.RunAsync(RemoteFiles.ListScript(job.CheckpointDir), TimeSpan.FromMinutes(5), Cancellation).GetAwaiter().GetResult();
-                if (again.ExitCode == 0) return RemoteFiles.ParseList(job.CheckpointDir, again.StdOut);
-                output = again;
-            }
-        }
-        throw new RgtException("ListingFailed", FailureKind.NotFound,
-            $"{src.Host.Name}: cannot list {used}: {(output.StdErr + output.StdOut).Trim()} (a failed listing is never '0 files').");
     }
 
     bool Matches(string relative)

@@ -4,6 +4,7 @@ using RemoteGpuTrainer.Engine.Checkpoints;
 using RemoteGpuTrainer.Engine.Queues;
 using RemoteGpuTrainer.Engine.Rentals;
 using RemoteGpuTrainer.Engine.Ssh;
+using RemoteGpuTrainer.Engine.Model;
 
 namespace RemoteGpuTrainer.Commands;
 
@@ -32,28 +33,31 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
     protected override void EndProcessing()
     {
         var ledger = new EvidenceLedger();
+        var gates = new Dictionary<string, TeardownGate.GateResult>(StringComparer.OrdinalIgnoreCase);
+        if (!SkipVerification)
+        {
+            // The evidence is gathered on every host at once; prompts and actions follow one host at a time.
+            using var connector = new HostConnector();
+            var keeps = Hosts.ToDictionary(h => h.Name, KeepOf, StringComparer.OrdinalIgnoreCase);
+            foreach (var r in FanOut.Run(Hosts, ThrottleLimit, async (host, ct) =>
+            {
+                var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+                var resolved = await connector.ResolvePathsAsync(host, ct).ConfigureAwait(false);
+                return await TeardownGate.CheckAsync(shell, resolved, keeps[host.Name], ledger, ct).ConfigureAwait(false);
+            }, Cancellation))
+            {
+                if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); continue; }
+                if (!r.Value!.Open) { WriteFailure(TeardownGate.Refusal(r.Item, r.Value), r.Item.Name); continue; }
+                gates[r.Item.Name] = r.Value;
+            }
+        }
         foreach (var host in Hosts)
         {
+            if (!SkipVerification && !gates.ContainsKey(host.Name)) continue;
             try
             {
                 var platform = Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh");
-                var keep = GpuPlatformDefaults.From(platform).Keep;
-                TeardownGate.GateResult gate;
-                if (SkipVerification) gate = new TeardownGate.GateResult(0, 0, Array.Empty<string>());
-                else
-                {
-                    using var connector = new HostConnector();
-                    var shell = connector.OpenShellAsync(host, Cancellation).GetAwaiter().GetResult();
-                    var output = shell.RunAsync(TeardownGate.Script(host, keep), TimeSpan.FromMinutes(30), Cancellation).GetAwaiter().GetResult();
-                    gate = TeardownGate.Check(host, output.StdOut, ledger.Read(), keep);
-                    if (gate.Missing.Count > 0)
-                    {
-                        WriteFailure(new RgtException("TeardownNotVerified", FailureKind.SecurityError,
-                            $"{host.Name}: refusing to tear down: {gate.Verified} of {gate.Total} cells verified. " + string.Join("; ", gate.Missing) +
-                            ". Pull and verify them (Get-GpuJob | Receive-Checkpoint | Test-Checkpoint), or pass -SkipVerification to accept the loss."), host.Name);
-                        continue;
-                    }
-                }
+                var gate = gates.GetValueOrDefault(host.Name) ?? new TeardownGate.GateResult(0, 0, Array.Empty<string>(), "skipped");
                 var (action, verb, irreversible) = TeardownGate.Choose(platform, Action);
                 var description = TeardownGate.Describe(host, platform, action);
                 var whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf");
@@ -83,4 +87,6 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
             catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, host.Name); }
         }
     }
+
+    string KeepOf(Engine.Model.GpuHost host) => GpuPlatformDefaults.From(Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh")).Keep;
 }

@@ -63,10 +63,12 @@ public sealed class StartGpuQueueCommand : HostCmdlet
             plans.Add((Hosts[i], new LaunchPlan(queueId, cells, owned, StartAt ?? 1, Detach, WorkingDirectory)));
         }
         using var connector = new HostConnector();
+        var defaults = plans.ToDictionary(p => p.Host.Name, p => GpuPlatformDefaults.From(Catalog.Find(p.Host.Platform)), StringComparer.OrdinalIgnoreCase);
         foreach (var r in FanOut.Run(plans, ThrottleLimit, async (p, ct) =>
         {
-            var shell = await connector.OpenShellAsync(p.Host, ct).ConfigureAwait(false);
-            return await QueueService.StartAsync(shell, p.Host, GpuPlatformDefaults.From(Catalog.Find(p.Host.Platform)), p.Plan, StartAt, ct).ConfigureAwait(false);
+            var (shell, host) = await connector.OpenResolvedAsync(p.Host, ct).ConfigureAwait(false);
+            var plan = p.Plan.WorkingDirectory is { } wd ? p.Plan with { WorkingDirectory = await connector.ResolvePathAsync(host, wd, ct).ConfigureAwait(false) } : p.Plan;
+            return await QueueService.StartAsync(shell, host, defaults[host.Name], plan, StartAt, ct).ConfigureAwait(false);
         }, Cancellation))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);

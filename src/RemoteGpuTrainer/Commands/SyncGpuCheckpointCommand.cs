@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Queues;
 using RemoteGpuTrainer.Engine.Ssh;
@@ -18,13 +19,22 @@ public sealed class SyncGpuCheckpointCommand : HostCmdlet
     {
         var hosts = Hosts.Where(h => ShouldProcess(h.Name, $"Copy finished cells to {h.DurableDir}/final_ckpts")).ToList();
         using var connector = new HostConnector();
-        FanOutHosts(async (host, ct) =>
+        var defaults = Hosts.ToDictionary(h => h.Name, h => GpuPlatformDefaults.From(Catalog.Find(h.Platform)), StringComparer.OrdinalIgnoreCase);
+        foreach (var r in FanOut.Run(hosts, ThrottleLimit, async (h, ct) =>
         {
-            if (!hosts.Contains(host)) return new List<GpuTransfer>();
-            var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var sw = Stopwatch.StartNew();
-            var output = await shell.RunAsync(SyncScripts.Sync(host, GpuPlatformDefaults.From(Catalog.Find(host.Platform)), QueueId), TimeSpan.FromMinutes(30), ct).ConfigureAwait(false);
+            var output = await shell.RunAsync(SyncScripts.Sync(host, defaults[host.Name], QueueId), TimeSpan.FromMinutes(30), ct).ConfigureAwait(false);
             return SyncScripts.Parse(host, output.StdOut, sw.Elapsed).ToList();
-        }, "Syncing checkpoints to durable storage");
+        }, Cancellation))
+        {
+            if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); continue; }
+            foreach (var t in r.Value!)
+            {
+                WriteObject(t);
+                if (t.Status == "Failed")
+                    WriteFailure(new RgtException("SyncFailed", FailureKind.OperationFailed, $"{t.Name}: cell {t.Cell} was not copied to durable storage: {t.Reason}"), t.Name);
+            }
+        }
     }
 }

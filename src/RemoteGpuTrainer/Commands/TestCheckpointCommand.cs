@@ -89,28 +89,44 @@ public sealed class TestCheckpointCommand : RgtCmdlet
             foreach (var c in cells) results.Add((CheckpointFolders.VerifyCell(c, Artifact, MetricsFile, trust), null));
             foreach (var f in files) results.Add((CheckpointVerifier.VerifyFile(f, trust), null));
         }
-        if (Expect is not null && anyFolderInput && cellFolders != Expect)
+        // -Expect holds in every form: folders count their cell folders; piped pulls count the cells they carry.
+        var piped = results.Where(r => r.T is not null).ToList();
+        var counted = anyFolderInput ? cellFolders
+            : piped.Select(r => r.T!.Cell ?? System.IO.Path.GetDirectoryName(r.V.Path)).Distinct(StringComparer.Ordinal).Count();
+        if (Expect is not null && counted != Expect)
             WriteFailure(new RgtException("CheckpointCountMismatch", FailureKind.InvalidData,
-                $"expected {Expect} cell folders, found {cellFolders}: the pull is incomplete or the queue had other cells."), string.Join(", ", _inputs.Select(i => i.Path)));
+                $"expected {Expect} cells, found {counted}: the pull is incomplete or the queue had other cells."), string.Join(", ", _inputs.Select(i => i.Path).Distinct()));
 
+        // A file verified by path carries the origin Receive-Checkpoint recorded for it (same path, same hash).
+        var ledger = new EvidenceLedger();
+        IReadOnlyList<LedgerEntry> known = Array.Empty<LedgerEntry>();
+        try { known = ledger.Read(); }
+        catch (RgtException ex) { WriteWarning($"The evidence ledger could not be read, so files verified by path carry no origin: {ex.Message}"); }
+        var withOrigin = results.Select(r =>
+        {
+            if (r.T is not null) return (r.V, Host: r.T.Name, Remote: (string?)r.T.RemotePath, RemoteSha: r.T.RemoteSha256, Cell: r.T.Cell);
+            var o = EvidenceLedger.OriginOf(known, r.V.Path, r.V.Sha256);
+            return (r.V, Host: o?.Host, Remote: o?.RemotePath, RemoteSha: o?.RemoteSha256, Cell: o?.Cell);
+        }).ToList();
         var user = Environment.UserName;
         try
         {
-            new EvidenceLedger().Append(results.Select(r => new LedgerEntry(DateTimeOffset.Now, r.T?.Name, r.T?.RemotePath, r.T?.Sha256,
-                r.V.Path, r.V.Sha256, r.V.Status, r.V.Safety?.ToString(), r.V.Reason, user)));
+            ledger.Append(withOrigin.Select(r => new LedgerEntry(DateTimeOffset.Now, r.Host, r.Remote, r.RemoteSha,
+                System.IO.Path.GetFullPath(r.V.Path), r.V.Sha256, r.V.Status, r.V.Safety?.ToString(), r.V.Reason, user, r.Cell)));
         }
         catch (Exception ex) when (ex is RgtException or IOException or UnauthorizedAccessException)
         {
             WriteWarning($"The verdicts could not be recorded in the evidence ledger: {ex.Message}");
         }
-        foreach (var (v, t) in results)
+        foreach (var r in withOrigin)
         {
-            if (t is null) { WriteObject(v); continue; }
+            if (r.Host is null) { WriteObject(r.V); continue; }
+            var v = r.V;
             WriteObject(new CheckpointVerification
             {
                 Name = v.Name, Path = v.Path, Status = v.Status, Reason = v.Reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
-                UnsafeGlobals = v.UnsafeGlobals, WeightsKey = v.WeightsKey, Epoch = v.Epoch, Sha256 = v.Sha256, Length = v.Length,
-                Host = t.Name, RemotePath = t.RemotePath,
+                UnsafeGlobals = v.UnsafeGlobals, WeightsKey = v.WeightsKey, Epoch = v.Epoch, MetricName = v.MetricName, Metric = v.Metric,
+                Sha256 = v.Sha256, Length = v.Length, Host = r.Host, RemotePath = r.Remote,
             });
         }
     }

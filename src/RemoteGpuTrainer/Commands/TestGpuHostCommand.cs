@@ -25,9 +25,10 @@ public sealed class TestGpuHostCommand : HostCmdlet
     protected override void EndProcessing()
     {
         using var connector = new HostConnector(new ConnectOptions(TrustOnFirstUse, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
-        FanOutHosts(async (host, ct) =>
+        FanOutHosts(async (h, ct) =>
         {
-            var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
+            var conn = await connector.ConnectAsync(h, ct).ConfigureAwait(false);
+            var host = await connector.ResolvePathsAsync(h, ct).ConfigureAwait(false);
             var output = await conn.RunAsync(HostTestProbe.Script(host), TimeSpan.FromSeconds(TimeoutSeconds), ct).ConfigureAwait(false);
             return HostTestProbe.Parse(host, output.StdOut, conn.HostKeyFingerprint, conn.ConnectLatency, DateTimeOffset.Now);
         }, "Testing GPU hosts");

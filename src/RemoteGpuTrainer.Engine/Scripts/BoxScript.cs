@@ -1,0 +1,98 @@
+using System.Reflection;
+using System.Text;
+using System.Text.RegularExpressions;
+using RemoteGpuTrainer.Engine.Text;
+
+namespace RemoteGpuTrainer.Engine.Scripts;
+
+/// <summary>
+/// A script that runs on the box: one or more embedded .sh files of Scripts/, run by bash. The
+/// parameters are set at the top as NAME='value' through <see cref="ShellQuote.Quote"/> (the one
+/// quoting function) and list arguments as <c>set -- '…' '…'</c>; the prelude (wire.sh, the wire
+/// format) comes first. Parameter names are upper case, which shellcheck treats as set elsewhere.
+/// </summary>
+public sealed class BoxScript
+{
+    static readonly Regex ParameterName = new("^[A-Z_][A-Z0-9_]*$", RegexOptions.CultureInvariant);
+    readonly string[] _files;
+    readonly List<(string Name, string Value)> _parameters = new();
+    List<string>? _arguments;
+    bool _standalone;
+
+    BoxScript(string[] files) => _files = files;
+
+    /// <summary>The scripts, run one after the other in one bash (they share the parameters).</summary>
+    public static BoxScript Load(params string[] files)
+    {
+        foreach (var f in files) _ = Body(f);
+        return new BoxScript(files);
+    }
+
+    public BoxScript Set(string name, string? value)
+    {
+        if (!ParameterName.IsMatch(name)) throw new ArgumentException($"'{name}' is not an upper-case shell parameter name.", nameof(name));
+        _parameters.RemoveAll(p => p.Name == name);
+        _parameters.Add((name, ShellQuote.Quote(value ?? "")));
+        return this;
+    }
+
+    public BoxScript Set(string name, long value) => Set(name, value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The positional parameters ($@) the script starts with.</summary>
+    public BoxScript Arguments(IEnumerable<string> arguments)
+    {
+        _arguments = arguments.ToList();
+        return this;
+    }
+
+    /// <summary>Without the wire prelude: a file that runs on its own (a launcher), whose environment the user's commands inherit.</summary>
+    public BoxScript Standalone()
+    {
+        _standalone = true;
+        return this;
+    }
+
+    /// <summary>The whole script as bash reads it.</summary>
+    public string Text
+    {
+        get
+        {
+            var sb = new StringBuilder();
+            if (!_standalone) sb.Append(Body("wire"));
+            foreach (var (name, value) in _parameters) sb.Append(name).Append('=').Append(value).Append('\n');
+            if (_arguments is not null) sb.Append("set --").Append(string.Concat(_arguments.Select(a => " " + ShellQuote.Quote(a)))).Append('\n');
+            foreach (var f in _files) sb.Append(Body(f));
+            return sb.ToString();
+        }
+    }
+
+    /// <summary>The command line for an SSH exec channel (or local bash): bash runs the script whatever the login shell is.</summary>
+    public string Command => "exec bash -c " + ShellQuote.Quote(Text) + " rgt-" + _files[0];
+
+    public override string ToString() => Command;
+
+    static readonly Dictionary<string, string> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>The text of an embedded script without its shebang line.</summary>
+    internal static string Body(string file)
+    {
+        lock (Cache)
+        {
+            if (Cache.TryGetValue(file, out var cached)) return cached;
+            var resource = $"RemoteGpuTrainer.Engine.Scripts.{file}.sh";
+            using var stream = typeof(BoxScript).Assembly.GetManifestResourceStream(resource)
+                ?? throw new InvalidOperationException($"The box script {file}.sh is not embedded in {typeof(BoxScript).Assembly.GetName().Name}.");
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            var text = reader.ReadToEnd().Replace("\r\n", "\n");
+            if (text.StartsWith("#!", StringComparison.Ordinal)) text = text[(text.IndexOf('\n') + 1)..];
+            if (!text.EndsWith('\n')) text += "\n";
+            return Cache[file] = text;
+        }
+    }
+
+    /// <summary>Names of every embedded script (for tests).</summary>
+    public static IEnumerable<string> Embedded() =>
+        typeof(BoxScript).Assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith("RemoteGpuTrainer.Engine.Scripts.", StringComparison.Ordinal) && n.EndsWith(".sh", StringComparison.Ordinal))
+            .Select(n => n["RemoteGpuTrainer.Engine.Scripts.".Length..^3]);
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A queue's launcher (behaviour.md §3), written by queue-start.sh as launcher-<n>.sh and never
+# edited in place. It runs the cells in order, each with its own log and markers.
+# Parameters: Q (queue dir), DATA, DURABLE, QID, KEEP (artifact), SCRATCH, CRED, WORKDIR, PROXY_HOOK
+# (the user's shell code, run before each cell); $@: the cells, as groups of INDEX NAME COMMAND FORCE.
+# Markers (cells/<name>/): state (Running, Succeeded, Failed, NoArtifact, SyncFailed), exit_code,
+# started_at, finished_at, pid, reason; each written to a temporary name, then renamed.
+set -u
+
+# The lock is held for the launcher's life and by its cells: a second launcher of this queue exits.
+exec 9> "$Q/.running"
+if ! flock -n 9; then
+  echo "=== rgt: another launcher of queue $QID holds its lock; this one exits" >> "$Q/master.log"
+  exit 75
+fi
+
+put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+put "$Q/launcher.pid" "$$"
+
+rgt_sync() {
+  local ck=$1 d=$2 dest=$3 f b
+  [ -n "$DURABLE" ] || { echo "=== rgt: no durable directory configured; nothing synced" >> "$d/log"; return 0; }
+  mkdir -p "$dest" 2>> "$d/log" || return 1
+  for f in "$ck/$KEEP" "$ck"/*metrics*.json; do
+    [ -f "$f" ] || continue
+    b=${f##*/}
+    if ! cp -f "$f" "$dest/.$b.rgt-tmp" 2>> "$d/log"; then rm -f "$dest/.$b.rgt-tmp"; return 1; fi
+    if [ "$(stat -c %s "$f")" != "$(stat -c %s "$dest/.$b.rgt-tmp")" ]; then rm -f "$dest/.$b.rgt-tmp"; return 1; fi
+    mv -f "$dest/.$b.rgt-tmp" "$dest/$b" || return 1
+  done
+  cp -f "$d/log" "$dest/log" 2> /dev/null || true
+  return 0
+}
+
+run_cell() {
+  local name=$1 cmd=$2 force=$3 d ck cpid rc
+  d="$Q/cells/$name"
+  ck="$DATA/checkpoints/$QID/$name"
+  mkdir -p "$d" "$ck"
+  if [ "$force" = 0 ] && [ "$(cat "$d/state" 2> /dev/null)" = Succeeded ]; then return 0; fi
+  rm -f "$d/exit_code" "$d/finished_at" "$d/reason"
+  put "$d/started_at" "$(now)"
+  put "$d/state" Running
+  echo "=== rgt: cell $name started $(now)" >> "$d/log"
+  # shellcheck disable=SC2094
+  (
+    if [ -n "$PROXY_HOOK" ]; then eval "$PROXY_HOOK"; fi
+    # shellcheck disable=SC1091
+    if [ -f "$DATA/.rgt/env.sh" ]; then . "$DATA/.rgt/env.sh"; fi
+    if [ -n "$CRED" ] && [ -f "$CRED" ]; then
+      WANDB_API_KEY=$(cat "$CRED")
+      export WANDB_API_KEY
+    fi
+    export PYTHONUNBUFFERED=1 RGT_CHECKPOINT_DIR="$ck" RGT_CELL="$name" RGT_LOG="$d/log" RGT_QUEUE="$QID"
+    cd "$WORKDIR" || exit 97
+    exec bash -c "$cmd"
+  ) >> "$d/log" 2>&1 < /dev/null &
+  cpid=$!
+  put "$d/pid" "$cpid"
+  wait "$cpid"
+  rc=$?
+  put "$d/exit_code" "$rc"
+  put "$d/finished_at" "$(now)"
+  if [ "$rc" -ne 0 ]; then
+    put "$d/state" Failed
+    echo "=== rgt: cell $name FAILED with exit code $rc" >> "$d/log"
+    return 1
+  fi
+  # Exit 0 is not success without the artifact (behaviour.md §0.1).
+  if [ ! -s "$ck/$KEEP" ]; then
+    put "$d/reason" "exited 0 but wrote no $KEEP in $ck"
+    put "$d/state" NoArtifact
+    echo "=== rgt: cell $name NoArtifact: exited 0 but wrote no $KEEP" >> "$d/log"
+    return 1
+  fi
+  if [ -n "$SCRATCH" ]; then rm -f "$ck/$SCRATCH"; fi
+  if rgt_sync "$ck" "$d" "$DURABLE/final_ckpts/$name"; then
+    put "$d/state" Succeeded
+    echo "=== rgt: cell $name Succeeded" >> "$d/log"
+    return 0
+  fi
+  put "$d/reason" "the copy to $DURABLE/final_ckpts/$name did not verify"
+  put "$d/state" SyncFailed
+  echo "=== rgt: cell $name SyncFailed: the copy to durable storage did not verify" >> "$d/log"
+  return 1
+}
+
+failed=""
+while [ $# -ge 4 ]; do
+  run_cell "$2" "$3" "$4" || failed="$failed $1:$2"
+  shift 4
+done
+if [ -z "$failed" ]; then
+  put "$Q/QUEUE_DONE" "$(now)"
+  rm -f "$Q/QUEUE_FAILED"
+  exit 0
+fi
+put "$Q/QUEUE_FAILED" "failed cells:$failed"
+exit 1

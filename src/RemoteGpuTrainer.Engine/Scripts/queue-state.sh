@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Reads every queue under QUEUES_ROOT (or only QUEUE_ID), read-only. Parsed by Queues/QueueState.cs.
+# Parameters: QUEUES_ROOT, QUEUE_ID (empty: all), TAIL_LINES.
+# Section: queues. One record per line, its type first and tab-separated fields after it, so that a
+# log line is only ever the field of a "tail" record:
+#   now <epoch>, queue <id>, frozen <line of queue.txt>, assigned <cell>, meta <file> <text>,
+#   alive <0|1>, cell <name>, value <marker> <text>, tail <log line>, crash <log line>, end;
+#   "missing <root>" when no queue was ever launched there. Status 4: no QUEUES_ROOT; 3: unreadable.
+
+read_queues() {
+  local T q qid lp alive c p m f now
+  [ -n "$QUEUES_ROOT" ] || { echo 'no data directory is configured'; exit 4; }
+  if [ ! -e "$QUEUES_ROOT" ]; then
+    printf 'missing\t%s\n' "$QUEUES_ROOT"
+    echo end
+    exit 0
+  fi
+  if [ ! -d "$QUEUES_ROOT" ] || [ ! -r "$QUEUES_ROOT" ] || [ ! -x "$QUEUES_ROOT" ]; then
+    echo "cannot read $QUEUES_ROOT"
+    exit 3
+  fi
+  T=$(printf '\t')
+  now=$(date +%s)
+  printf 'now\t%s\n' "$now"
+  for q in "$QUEUES_ROOT"/*/; do
+    [ -d "$q" ] || continue
+    q=${q%/}
+    qid=${q##*/}
+    if [ -n "$QUEUE_ID" ] && [ "$qid" != "$QUEUE_ID" ]; then continue; fi
+    printf 'queue\t%s\n' "$qid"
+    if [ -f "$q/queue.txt" ]; then sed "s/^/frozen$T/" "$q/queue.txt"; fi
+    if [ -f "$q/assigned" ]; then sed "s/^/assigned$T/" "$q/assigned"; fi
+    for m in session QUEUE_DONE QUEUE_FAILED launcher.pid; do
+      if [ -f "$q/$m" ]; then printf 'meta\t%s\t%s\n' "$m" "$(head -c 2000 "$q/$m" | tr '\n\t' '  ')"; fi
+    done
+    lp=$(cat "$q/launcher.pid" 2> /dev/null)
+    alive=0
+    if [ -n "$lp" ] && kill -0 "$lp" 2> /dev/null && grep -qa launcher- "/proc/$lp/cmdline" 2> /dev/null; then alive=1; fi
+    printf 'alive\t%s\n' "$alive"
+    for c in "$q"/cells/*/; do
+      [ -d "$c" ] || continue
+      c=${c%/}
+      printf 'cell\t%s\n' "${c##*/}"
+      for f in state exit_code started_at finished_at pid reason; do
+        if [ -f "$c/$f" ]; then printf 'value\t%s\t%s\n' "$f" "$(head -c 200 "$c/$f" | tr '\n\t' '  ')"; fi
+      done
+      p=$(cat "$c/pid" 2> /dev/null)
+      if [ -n "$p" ] && kill -0 "$p" 2> /dev/null; then printf 'value\tpid_alive\t1\n'; else printf 'value\tpid_alive\t0\n'; fi
+      if [ -f "$c/log" ]; then
+        printf 'value\tlog_age\t%s\n' "$((now - $(stat -c %Y "$c/log")))"
+        tail -n "$TAIL_LINES" "$c/log" | cut -c1-500 | sed "s/^/tail$T/"
+        grep -a -m 1 -E 'Traceback \(most recent call last\)|CUDA out of memory|OutOfMemoryError|^Killed|iostream error|No space left on device|NCCL (error|WARN.*(failed|timeout))|Segmentation fault|core dumped' "$c/log" | cut -c1-300 | sed "s/^/crash$T/"
+      fi
+    done
+  done
+  echo end
+}
+
+rgt_section queues read_queues

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The prelude of every box-side script (BoxScript.cs puts it first), and the one wire format that
+# scripts use to print results back. Parsed by Parsing/ProbeSections.cs.
+#
+#   @@RGT <name>          a section begins
+#   |<text>               one line of the section's output, always behind "|": nothing the output
+#                         holds (a training log, a file name) can pass for a marker
+#   @@RGT <name> rc=<n>   the section ends; <n> is the exit status of its command
+#
+# Lines that start with neither "@@RGT " nor "|" are noise (a login banner, a profile's echo) and
+# are ignored. Inside a section, records are tab-separated fields on one line, or end with a NUL
+# byte where a field is a file name (names may hold tabs and newlines).
+export LC_ALL=C
+
+# rgt_section NAME COMMAND [ARG...]: runs COMMAND in a subshell (its `exit` ends only that) with
+# stdin closed, and prints its output and stderr as section NAME.
+rgt_section() {
+  local name=$1
+  shift
+  printf '@@RGT %s\n' "$name"
+  ("$@") 2>&1 < /dev/null | rgt_frame
+  local rc=${PIPESTATUS[0]}
+  printf '\n@@RGT %s rc=%s\n' "$name" "$rc"
+}
+
+# rgt_frame: copies stdin to stdout with every line behind "|".
+rgt_frame() { sed 's/^/|/'; }
+
+# rgt_timeout SECONDS COMMAND [ARG...]: COMMAND bounded by coreutils timeout where the box has it.
+rgt_timeout() {
+  local s=$1
+  shift
+  if command -v timeout > /dev/null 2>&1; then timeout -k 5 "$s" "$@"; else "$@"; fi
+}

@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using RemoteGpuTrainer.Engine.Checkpoints;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Ssh;
+
+namespace RemoteGpuTrainer.Engine.Transfers;
+
+/// <summary>
+/// What to pull from one host: a remote file or folder (resolved on the box), an alternative when it
+/// cannot be listed (a job without a durable copy: its checkpoint dir), the local folder, the cell.
+/// </summary>
+public sealed record PullSource(GpuHost Host, string Remote, string? Fallback, string Local, string? Cell);
+
+/// <summary>One thing a pull reports: a file's transfer, a host's failure, or a note.</summary>
+public sealed record PullEvent(string Host, GpuTransfer? Transfer = null, Exception? Error = null, string? Warning = null, string? Verbose = null);
+
+/// <summary>
+/// Receive-Checkpoint's orchestration: every host is listed at once (one slow host never holds up
+/// the others), every local path is checked to stay under its destination, the box hashes each
+/// host's files in one exec while the downloads run, and every verified file is recorded in the
+/// evidence ledger with its origin (host, remote path, the box's hash, cell) so that verifying it
+/// later by path is evidence for the teardown gate.
+/// </summary>
+public sealed class CheckpointPull : IDisposable
+{
+    readonly HostConnector _connector = new();
+    readonly SftpPool _pool = new();
+    readonly EvidenceLedger _ledger;
+
+    public CheckpointPull(EvidenceLedger? ledger = null) => _ledger = ledger ?? new EvidenceLedger();
+
+    public TransferProgress Progress { get; } = new();
+
+    sealed record Work(GpuHost Host, RemoteFile File, string Local, string? Cell);
+
+    public IEnumerable<PullEvent> Run(IReadOnlyList<PullSource> sources, Func<string, bool> include, int throttle, TransferOptions options,
+        CancellationToken ct, Action? onIdle = null)
+    {
+        var work = new List<Work>();
+        foreach (var r in FanOut.Run(sources, throttle, (s, c) => ListAsync(s, include, c), ct, onIdle))
+        {
+            if (r.Error is not null) { yield return new PullEvent(r.Item.Host.Name, Error: r.Error); continue; }
+            var (files, used) = r.Value!;
+            if (files.Count == 0) yield return new PullEvent(r.Item.Host.Name, Warning: $"{r.Item.Host.Name}:{used} is reachable but empty: nothing to pull.");
+            foreach (var w in files) { work.Add(w); Progress.AddTotal(w.File.Size); }
+        }
+
+        var hashTimes = new ConcurrentDictionary<string, (int Files, TimeSpan Took)>(StringComparer.OrdinalIgnoreCase);
+        var hashes = work.GroupBy(w => w.Host.Name, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g =>
+        {
+            var host = g.First().Host;
+            var paths = g.Select(w => w.File.Path).Distinct().ToList();
+            return new Lazy<Task<Dictionary<string, string>>>(async () =>
+            {
+                var sw = Stopwatch.StartNew();
+                var shell = await _connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+                var output = await shell.RunAsync(RemoteFiles.HashScript(paths), TimeSpan.FromHours(2), ct).ConfigureAwait(false);
+                hashTimes[host.Name] = (paths.Count, sw.Elapsed);
+                return RemoteFiles.ParseHashOutput(output.StdOut);
+            });
+        }, StringComparer.OrdinalIgnoreCase);
+
+        foreach (var r in FanOut.Run(work, throttle, async (w, c) =>
+        {
+            async Task<string> Hash(CancellationToken _)
+            {
+                var all = await hashes[w.Host.Name].Value.ConfigureAwait(false);
+                return all.GetValueOrDefault(w.File.Path)
+                    ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed on the box.");
+            }
+            var t = await Downloader.DownloadAsync(w.Host, SshTarget.Resolve(w.Host), w.File, w.Local, Hash, options, Progress, c, _pool).ConfigureAwait(false);
+            return w.Cell is null ? t : t.WithCell(w.Cell);
+        }, ct, onIdle))
+        {
+            if (r.Error is not null) { yield return new PullEvent(r.Item.Host.Name, Error: r.Error); continue; }
+            var t = r.Value!;
+            Exception? ledgerError = null;
+            try { _ledger.Append(new[] { Pulled(t) }); }
+            catch (Exception ex) when (ex is RgtException or IOException or UnauthorizedAccessException) { ledgerError = ex; }
+            if (ledgerError is not null)
+                yield return new PullEvent(t.Name, Warning: $"{t.LocalPath}: its origin could not be recorded in the evidence ledger ({ledgerError.Message}); verify it piped from Receive-Checkpoint.");
+            if (t.Status == "Skipped") yield return new PullEvent(t.Name, Verbose: $"{t.LocalPath}: {t.Reason}");
+            yield return new PullEvent(t.Name, Transfer: t);
+        }
+        foreach (var (host, (files, took)) in hashTimes)
+            yield return new PullEvent(host, Verbose: $"{host}: the box's sha256sum of {files} file(s) took {took.TotalSeconds:0.00} s (cached on the box per inode, size and mtime).");
+    }
+
+    /// <summary>A ledger line saying where a local file came from; Test-Checkpoint by path finds it by path and hash.</summary>
+    static LedgerEntry Pulled(GpuTransfer t) =>
+        new(DateTimeOffset.Now, t.Name, t.RemotePath, t.RemoteSha256, Path.GetFullPath(t.LocalPath), t.Sha256, "Pulled", null, t.Status, Environment.UserName, t.Cell);
+
+    async Task<(List<Work> Files, string Used)> ListAsync(PullSource s, Func<string, bool> include, CancellationToken ct)
+    {
+        _pool.Warm(SshTarget.Resolve(s.Host), ct);
+        var shell = await _connector.OpenShellAsync(s.Host, ct).ConfigureAwait(false);
+        var remote = await _connector.ResolvePathAsync(s.Host, s.Remote, ct).ConfigureAwait(false);
+        List<RemoteFile> files;
+        try
+        {
+            files = RemoteFiles.ParseListing(s.Host.Name, remote, await shell.RunAsync(RemoteFiles.ListScript(remote), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false));
+        }
+        catch (RgtException ex) when (ex.ErrorId == "ListingFailed" && s.Fallback is not null && s.Fallback != s.Remote)
+        {
+            remote = await _connector.ResolvePathAsync(s.Host, s.Fallback, ct).ConfigureAwait(false);
+            files = RemoteFiles.ParseListing(s.Host.Name, remote, await shell.RunAsync(RemoteFiles.ListScript(remote), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false));
+        }
+        // Every name is checked before anything is written: one hostile record refuses the whole listing.
+        var work = files.Where(f => include(f.Relative))
+            .Select(f => new Work(s.Host, f, LocalPaths.Under(s.Local, f.Relative, s.Host.Name), s.Cell)).ToList();
+        return (work, remote);
+    }
+
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _connector.Dispose();
+    }
+}
