@@ -167,7 +167,7 @@ Describe 'Detach paths, fan-out and durable storage' {
             (Wait-Queue bare plain).State | Should -Be 'Succeeded'
             { Start-GpuQueue bare -Path (New-QueueFile 'plain2' "p: true`n") -Detach Tmux -ErrorAction Stop } | Should -Throw -ErrorId 'TmuxMissing,RemoteGpuTrainer.Commands.StartGpuQueueCommand'
         } finally { Remove-GpuHost bare -Confirm:$false; Stop-GpuSandbox $bare }
-        $q2 = Start-GpuQueue box -Path (New-QueueFile 'forced' "f1: true`n") -Detach Nohup
+        $q2 = Start-GpuQueue box -Path (New-QueueFile 'forced' "f1: $script:Train --epochs 1 --sleep 0`n") -Detach Nohup
         $q2.Session | Should -Be 'nohup'
         (Wait-Queue box forced).State | Should -Be 'Succeeded'
     }
@@ -177,11 +177,11 @@ Describe 'Detach paths, fan-out and durable storage' {
             $null = Register-Sandbox $other -Name other -Trust
             $text = "c/big.yaml t 8`nc/m1.yaml t 4`nc/m2.yaml t 4`nc/s1.yaml t 1`nc/s2.yaml t 1`nc/s3.yaml t 1`nc/s4.yaml t 1`n"
             $f = New-QueueFile 'sweep' $text
-            $info = Get-GpuHost box, other | Start-GpuQueue -Path $f -CommandTemplate 'true {config} {epochs}' -WhatIf 6>&1
+            $info = Get-GpuHost box, other | Start-GpuQueue -Path $f -CommandTemplate 'python3 ../train.py --config {config} --epochs {epochs} --sleep 0' -WhatIf 6>&1
             ($info | Out-String) | Should -Match 'box: queue .sweep., \d of 7 cells \(cost 10\)'
             ($info | Out-String) | Should -Match 'other: queue .sweep., \d of 7 cells \(cost 10\)'
             Test-Path "$($script:Box.DataDir)/.rgt/queues/sweep" | Should -BeFalse
-            $qs = Get-GpuHost box, other | Start-GpuQueue -Path $f -CommandTemplate 'true {config} {epochs}'
+            $qs = Get-GpuHost box, other | Start-GpuQueue -Path $f -CommandTemplate 'python3 ../train.py --config {config} --epochs {epochs} --sleep 0'
             $qs.Count | Should -Be 2
             $owned = $qs | ForEach-Object Cells
             ($owned | Sort-Object) | Should -Be @('big', 'm1', 'm2', 's1', 's2', 's3', 's4')
@@ -203,6 +203,52 @@ Describe 'Detach paths, fan-out and durable storage' {
             $s.Status | Should -Be 'Failed'
             $s.Reason | Should -Match '100% inodes used'
         } finally { Remove-GpuHost full -Confirm:$false; Stop-GpuSandbox $full }
+    }
+    It 'a cell that exits 0 without its artifact is NoArtifact, never Succeeded; Sync-GpuCheckpoint fails it loudly' {
+        $f = New-QueueFile 'noart' "na: mkdir -p `"`$RGT_CHECKPOINT_DIR`" && echo '{`"loss`": 1}' > `"`$RGT_CHECKPOINT_DIR/best_metrics.json`"`n"
+        $null = Start-GpuQueue box -Path $f
+        $job = Wait-Queue box noart
+        $job.State | Should -Be 'NoArtifact'
+        $job.ExitCode | Should -Be 0
+        $job.Reason | Should -Match 'exited 0 but wrote no best\.pth'
+        (Invoke-Box "cat '$($script:Box.DataDir)/.rgt/queues/noart/QUEUE_FAILED'") | Should -Match '1:na'
+        $err = $null
+        $s = Sync-GpuCheckpoint box -QueueId noart -ErrorVariable err -ErrorAction SilentlyContinue
+        $s.Status | Should -Be 'Failed'
+        $s.Reason | Should -Match 'no best\.pth'
+        $err[0].FullyQualifiedErrorId | Should -Be 'SyncFailed,RemoteGpuTrainer.Commands.SyncGpuCheckpointCommand'
+        (Get-GpuJob box -QueueId noart).State | Should -Be 'NoArtifact'
+        Test-Path "$($script:Box.DurableDir)/final_ckpts/na/best.pth" | Should -BeFalse
+    }
+    It 'two launches at the same moment run each cell once' {
+        $f = New-QueueFile 'race' "r1: $script:Train --epochs 2 --sleep 0.3`nr2: $script:Train --epochs 1 --sleep 0`n"
+        $module = $env:RGT_TEST_MODULE
+        $outcomes = 1..2 | ForEach-Object -ThrottleLimit 2 -Parallel {
+            Import-Module $using:module
+            $e = $null
+            $q = Start-GpuQueue box -Path $using:f -ErrorVariable e -ErrorAction SilentlyContinue
+            if ($q) { 'Started' } else { $e[0].FullyQualifiedErrorId.Split(',')[0] }
+        }
+        ($outcomes | Sort-Object) | Should -Be @('QueueAlreadyRunning', 'Started')
+        $jobs = Wait-Queue box race
+        $jobs.State | Select-Object -Unique | Should -Be 'Succeeded'
+        foreach ($c in 'r1', 'r2') {
+            $log = Get-Content "$($script:Box.DataDir)/.rgt/queues/race/cells/$c/log"
+            @($log | Where-Object { $_ -match "^=== rgt: cell $c started" }).Count | Should -Be 1
+        }
+    }
+    It 'stopping queue lr.1 leaves queue lr_1 running: their tmux sessions differ' {
+        $slow = "s: $script:Train --epochs 200 --sleep 0.2`n"
+        $a = Start-GpuQueue box -Path (New-QueueFile 'lr-dot' $slow) -QueueId 'lr.1'
+        $b = Start-GpuQueue box -Path (New-QueueFile 'lr-under' $slow) -QueueId 'lr_1'
+        $a.Session | Should -Not -Be $b.Session
+        try {
+            Start-Sleep -Seconds 1
+            (Stop-GpuQueue box lr.1 -Confirm:$false).State | Should -Be 'Stopped'
+            (Get-GpuJob box -QueueId lr.1).State | Should -Be 'Failed'
+            (Get-GpuJob box -QueueId lr_1).State | Should -Be 'Running'
+            Invoke-Box "tmux has-session -t '=$($b.Session.Substring(5))' 2>/dev/null && echo yes || echo no" | Should -Be 'yes'
+        } finally { $null = Stop-GpuQueue box lr_1 -Confirm:$false }
     }
     It 'Sync-GpuCheckpoint copies finished cells and skips those without metrics' {
         $f = New-QueueFile 'mixed' "m1: $script:Train --epochs 1 --sleep 0`nnometrics: echo no checkpoint here`n"

@@ -24,6 +24,15 @@ Describe 'Host keys' {
         $err[0].TargetObject | Should -Be 'box'
         Test-Path "$env:HOME/.ssh/known_hosts" | Should -BeFalse
     }
+    It 'names the exact command that records the key, from any cmdlet, and that command works as pasted' {
+        $err = $null
+        Get-GpuHealth box -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'HostKeyUnknown,RemoteGpuTrainer.Commands.GetGpuHealthCommand'
+        $err[0].Exception.Message | Should -Match 'record it with: Test-GpuHost box -TrustOnFirstUse$'
+        $fix = ($err[0].Exception.Message -split 'record it with: ')[1]
+        (Invoke-Expression $fix).Reachable | Should -BeTrue
+        (Get-GpuHealth box).Name | Should -Be 'box'
+    }
     It 'records the key with -TrustOnFirstUse, then trusts it' {
         $r = Test-GpuHost box -TrustOnFirstUse
         $r.HostKeyFingerprint | Should -Be $script:Box.HostKeyFingerprint
@@ -50,7 +59,17 @@ Describe 'Host keys' {
         $m | Should -BeLike "*$($script:Box.HostKeyFingerprint)*"
         $m | Should -Match 're-created'
         $m | Should -Match 'ssh-keygen -R'
+        $m | Should -Match 'Test-GpuHost box -TrustOnFirstUse$'
         (Get-Content "$env:HOME/.ssh/known_hosts") | Should -Not -Contain $script:Box.KnownHostsLine
+    }
+    It 'refuses a key of another type than the one on file as changed, not unknown' {
+        & ssh-keygen -q -t ecdsa -N '' -f "$script:TestDir/other-ecdsa" | Out-Null
+        $other = (Get-Content "$script:TestDir/other-ecdsa.pub") -split ' '
+        Set-Content "$env:HOME/.ssh/known_hosts" "[127.0.0.1]:$($script:Box.Port) $($other[0]) $($other[1])"
+        $err = $null
+        Test-GpuHost box -TrustOnFirstUse -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'HostKeyMismatch,RemoteGpuTrainer.Commands.TestGpuHostCommand'
+        (Get-Content "$env:HOME/.ssh/known_hosts") -join "`n" | Should -Not -Match 'ssh-ed25519'
     }
 }
 

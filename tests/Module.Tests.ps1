@@ -91,7 +91,7 @@ Describe 'Docs examples run against the sandbox' {
         Add-Content "$env:HOME/.ssh/known_hosts" $script:Box.KnownHostsLine
         # The examples' files and host: gpu-box is the sandbox, with its paths inside the sandbox.
         Push-Location $script:TestDir
-        Set-Content queue.txt "a: echo one`nb: echo two"
+        Set-Content queue.txt "a: python3 ../train.py --epochs 1 --sleep 0`nb: python3 ../train.py --epochs 2 --sleep 0"
         Set-Content sweep.txt "configs/a.yaml cls 2`nconfigs/b.yaml cls 4"
         @"
 Host gpu-box

@@ -48,9 +48,10 @@ Describe 'Invoke-GpuPatrol' {
     BeforeAll {
         $script:Train = "python3 $($script:Box.TrainerPath)"
         function Snapshot([string] $Root) {
-            # every regular file (the tmux server's socket is not one)
+            # every regular file (the tmux server's socket is not one); hashed by sha256sum, because .NET's
+            # own read takes a shared flock that a queue's held lock file refuses
             Get-ChildItem -Recurse -Force $Root -ErrorAction SilentlyContinue | Where-Object { -not $_.PSIsContainer -and $_.DirectoryName -notlike '*tmux-*' } |
-                Sort-Object FullName | ForEach-Object { "$($_.FullName)|$($_.Length)|$($_.LastWriteTimeUtc.Ticks)|$((Get-FileHash -LiteralPath $_.FullName).Hash)" }
+                Sort-Object FullName | ForEach-Object { "$($_.FullName)|$($_.Length)|$($_.LastWriteTimeUtc.Ticks)|$((& sha256sum -- $_.FullName) -split ' ' | Select-Object -First 1)" }
         }
     }
     It 'gives Healthy for a running queue and leaves the box byte-for-byte unchanged' {
@@ -149,9 +150,43 @@ Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
     AfterAll {
         if ($script:HadCrontab) { [System.IO.File]::WriteAllText("$script:TestDir/saved.cron", $script:Saved + "`n"); & crontab "$script:TestDir/saved.cron" } else { & crontab -r 2>$null }
     }
-    It '-WhatIf shows the exact entry and changes nothing' {
-        $info = Register-GpuPatrol box -WhatIf 6>&1 2>&1 | Out-String
+    It '-WhatIf shows the exact entry and changes nothing, and never the webhook URL' {
+        $cmd = "`$env:HOME='$env:HOME'; `$env:RGT_HOME='$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Register-GpuPatrol box -Every 0:30 -At 3 -Notify 'https://hooks.example.invalid/services/T000/B000/SECRETTOKEN42' -WhatIf"
+        $out = (& dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $cmd) -join "`n"
+        $out | Should -Match 'What if: .*3,33 \* \* \* \* .*Invoke-GpuPatrol .*-NotifyName .*hooks\.example\.invalid-[0-9a-f]{10}.* # rgt-patrol:box'
+        $out | Should -Not -Match 'SECRETTOKEN42|services/T000'
         (Get-Crontab) | Should -Be $script:Other
+        Test-Path "$env:RGT_HOME/webhooks" | Should -BeFalse
+    }
+    It 'keeps a webhook token out of the crontab, the process list, the output and warnings; the tick still posts to it' {
+        $l = [System.Net.HttpListener]::new()
+        $port = Get-ClosedPort
+        $l.Prefixes.Add("http://127.0.0.1:$port/hook/")
+        $l.Start()
+        try {
+            $s = Register-GpuPatrol box -Every 0:30 -At 3 -Notify "http://127.0.0.1:$port/hook/SECRETTOKEN42"
+            $table = (& crontab -l) -join "`n"
+            $table | Should -Match '-NotifyName'
+            $table | Should -Not -Match 'SECRETTOKEN42'
+            ($s | Format-List * | Out-String) | Should -Not -Match 'SECRETTOKEN42'
+            $file = Get-ChildItem "$env:RGT_HOME/webhooks" -File
+            $file.Count | Should -Be 1
+            (& stat -c '%a' $file.FullName) | Should -Be '600'
+            # The command cron runs (and ps shows on every tick) names the webhook; the tick posts to the stored URL.
+            $command = ($table -split "`n" | Where-Object { $_ -match 'rgt-patrol:box' }) -replace '^(\S+\s+){5}', '' -replace '\s*# rgt-patrol:box$', ''
+            $command | Should -Not -Match 'SECRETTOKEN42'
+            $ctxTask = $l.GetContextAsync()
+            $job = Start-Job { param($c, $h) & env -i "HOME=$h" "PATH=/usr/bin:/bin" bash -c $c } -ArgumentList $command, $env:HOME
+            $ctxTask.Wait(60000) | Should -BeTrue
+            $ctxTask.Result.Request.Url.AbsolutePath | Should -Be '/hook/SECRETTOKEN42'
+            $ctxTask.Result.Response.StatusCode = 204; $ctxTask.Result.Response.Close()
+            $null = $job | Wait-Job -Timeout 60; $job | Remove-Job -Force
+        } finally { $l.Stop(); Get-GpuPatrolSchedule | Unregister-GpuPatrol | Out-Null }
+        $closed = Get-ClosedPort
+        $w = $null
+        $null = Invoke-GpuPatrol box -Notify "http://127.0.0.1:$closed/hook/SECRETTOKEN42" -WarningVariable w -WarningAction SilentlyContinue
+        ($w -join "`n") | Should -Match "webhook at http://127\.0\.0\.1 could not be reached"
+        ($w -join "`n") | Should -Not -Match 'SECRETTOKEN42'
     }
     It 'installs a tagged line that really runs the patrol, and lists it' {
         $log = "$script:TestDir/patrol log.txt"

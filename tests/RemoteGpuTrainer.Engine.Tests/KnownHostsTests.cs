@@ -33,6 +33,22 @@ public class KnownHostsTests
     }
 
     [Fact]
+    public void A_key_of_another_type_than_the_one_on_file_is_changed_not_unknown()
+    {
+        var dir = TestFiles.TempDir();
+        var ed = NewKey(dir, "ed");
+        var ecdsa = Path.Combine(dir, "ec");
+        TestFiles.Run("ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ecdsa);
+        var ecBlob = Convert.FromBase64String(File.ReadAllText(ecdsa + ".pub").Trim().Split(' ')[1]);
+        var file = Path.Combine(dir, "known_hosts");
+        File.WriteAllText(file, $"[box.example]:2222 {ed.Line}\n");
+        var check = new KnownHosts(new[] { file }).Check("box.example", 2222, ecBlob);
+        Assert.Equal(HostKeyStatus.Changed, check.Status);
+        Assert.Equal(KnownHosts.Fingerprint(ed.Blob), check.KnownFingerprint);
+        Assert.Equal(HostKeyStatus.Unknown, new KnownHosts(new[] { file }).Check("box.example", 2200, ecBlob).Status);
+    }
+
+    [Fact]
     public void Hashed_entries_made_by_ssh_keygen_match()
     {
         var dir = TestFiles.TempDir();

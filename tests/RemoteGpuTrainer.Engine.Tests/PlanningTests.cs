@@ -32,10 +32,10 @@ public class PlanningTests
     [Fact]
     public void Cron_line_is_tagged_quoted_and_escapes_percent()
     {
-        var line = PatrolScheduler.CronLine(new[] { "autodl-1", "box's" }, TimeSpan.FromMinutes(30), 3, "/usr/bin/pwsh", "/m/RemoteGpuTrainer.psd1", new Uri("http://127.0.0.1/hook?x=1%2F"), "/var/log/p 1.log", "/cfg");
+        var line = PatrolScheduler.CronLine(new[] { "autodl-1", "box's" }, TimeSpan.FromMinutes(30), 3, "/usr/bin/pwsh", "/m/RemoteGpuTrainer.psd1", "hooks.example-1%2f", "/var/log/p 1.log", "/cfg");
         Assert.StartsWith("3,33 * * * * RGT_HOME='/cfg' /usr/bin/pwsh -NoProfile", line);
         Assert.EndsWith("# rgt-patrol:autodl-1+box_s", line);
-        Assert.Contains("\\%2F", line);
+        Assert.Contains("-NotifyName '\\''hooks.example-1\\%2f'\\''", line);
         Assert.Contains(">> '/var/log/p 1.log' 2>&1", line);
         var parsed = Assert.Single(PatrolScheduler.Parse(line));
         Assert.Equal("3,33 * * * *", parsed.Schedule);

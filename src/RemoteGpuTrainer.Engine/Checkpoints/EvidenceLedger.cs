@@ -25,6 +25,30 @@ public sealed class EvidenceLedger
         w.Flush();
     }
 
+    /// <summary>A renamed host keeps its evidence: its lines are rewritten under the new name (atomically, under the lock).</summary>
+    public int RenameHost(string from, string to)
+    {
+        using var _ = FileLock.Acquire(FilePath, TimeSpan.FromSeconds(30));
+        var entries = Read();
+        var changed = 0;
+        var renamed = entries.Select(e =>
+        {
+            if (!string.Equals(e.Host, from, StringComparison.OrdinalIgnoreCase)) return e;
+            changed++;
+            return e with { Host = to };
+        }).ToList();
+        if (changed == 0) return 0;
+        var temp = FilePath + ".tmp";
+        using (var w = new StreamWriter(new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None)))
+        {
+            foreach (var e in renamed) w.WriteLine(JsonSerializer.Serialize(e));
+            w.Flush();
+            ((FileStream)w.BaseStream).Flush(flushToDisk: true);
+        }
+        File.Move(temp, FilePath, overwrite: true);
+        return changed;
+    }
+
     /// <summary>Where a local file came from: the newest "Pulled" line for this path whose local hash is still the file's.</summary>
     public static LedgerEntry? OriginOf(IReadOnlyList<LedgerEntry> entries, string localPath, string? localSha256)
     {

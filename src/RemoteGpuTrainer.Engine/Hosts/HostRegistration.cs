@@ -54,12 +54,17 @@ public static class HostRegistration
 
         GpuHost? result = null;
         bool created = false;
+        string? sharedWith = null;
         inventory.Update(hosts =>
         {
             var existing = request.Name is not null
                 ? hosts.FirstOrDefault(h => string.Equals(h.Name, request.Name, StringComparison.OrdinalIgnoreCase))
                 : null;
-            existing ??= hosts.FirstOrDefault(h => SameEndpoint(h, cs));
+            // A new -Name never renames a host found by its endpoint (its DataDir and its evidence go by
+            // name): two names may share a box (two projects); renaming is Set-GpuHost -NewName.
+            if (existing is null && request.Name is not null)
+                sharedWith = hosts.FirstOrDefault(h => SameEndpoint(h, cs))?.Name;
+            else existing ??= hosts.FirstOrDefault(h => SameEndpoint(h, cs));
             if (existing is null && hosts.Any(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)))
                 throw new RgtException("HostNameTaken", FailureKind.InvalidArgument,
                     $"A different endpoint is already registered as '{name}'. Pass -Name to choose another name, or Remove-GpuHost '{name}' first.");
@@ -82,7 +87,7 @@ public static class HostRegistration
                 // only the fields that were given; it never adds a second entry.
                 result = existing with
                 {
-                    Name = request.Name ?? existing.Name,
+                    Name = existing.Name,
                     HostName = cs.HostName, Port = cs.Port, User = cs.User ?? existing.User,
                     IdentityFile = identity ?? existing.IdentityFile,
                     Platform = request.Platform is null ? existing.Platform : platform.Name,
@@ -104,6 +109,8 @@ public static class HostRegistration
             if (result!.DataDir is null || result.DurableDir is null)
                 warnings.Add($"{platform.DisplayName}: {platform.PathNote ?? "no default path"}; set it with Set-GpuHost {result.Name} -DataDir/-DurableDir.");
         }
+        if (sharedWith is not null)
+            warnings.Add($"{result!.Endpoint} is also registered as '{sharedWith}'; '{result.Name}' is a second entry for the same box (to rename instead: Remove-GpuHost {result.Name}; Set-GpuHost {sharedWith} -NewName {result.Name}).");
         warnings.AddRange(cs.Notes);
         return new RentalRegistration(result!, created, platform, warnings);
     }

@@ -41,35 +41,24 @@ public static class HostSetup
         return sb.ToString();
     }
 
-    public static string Script(GpuHost host, bool chinaMirror, bool installTmux)
-    {
-        var delimiter = "RGT_ENV_" + Guid.NewGuid().ToString("N");
-        var f = ShellQuote.QuotePath(EnvPath(host));
-        var sb = new StringBuilder("export LC_ALL=C\n");
-        sb.Append($"f={f}; mkdir -p \"$(dirname \"$f\")\" \"$(dirname \"$f\")/../huggingface_cache\"\n");
-        sb.Append($"cat > \"$f.new\" <<'{delimiter}'\n").Append(EnvContent(host, chinaMirror)).Append($"{delimiter}\n");
-        sb.Append("if [ -f \"$f\" ] && cmp -s \"$f\" \"$f.new\"; then rm -f \"$f.new\"; else mv -f \"$f.new\" \"$f\"; echo 'RGT_CHANGED env-file'; fi\n");
-        if (installTmux)
-        {
-            sb.Append("if command -v tmux >/dev/null 2>&1; then echo 'RGT_TMUX present';\n");
-            sb.Append("elif [ \"$(id -u)\" = 0 ] && command -v apt-get >/dev/null 2>&1; then ");
-            sb.Append("if timeout 300 apt-get install -y -q tmux >/dev/null 2>&1 || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q tmux >/dev/null 2>&1; }; then echo 'RGT_CHANGED tmux-installed'; echo 'RGT_TMUX present'; ");
-            sb.Append("else echo 'RGT_NOTE apt-get could not install tmux (no egress? on AutoDL: source /etc/network_turbo first); queues will use setsid nohup'; fi;\n");
-            sb.Append("else echo 'RGT_NOTE tmux is missing and cannot be installed without root and apt-get; queues will use setsid nohup'; fi\n");
-        }
-        else sb.Append("command -v tmux >/dev/null 2>&1 && echo 'RGT_TMUX present'\n");
-        return sb.ToString();
-    }
+    public static string Script(GpuHost host, bool chinaMirror, bool installTmux) =>
+        Scripts.BoxScript.Load("host-setup")
+            .Set("ENV_FILE", EnvPath(host)).Set("ENV_CONTENT", EnvContent(host, chinaMirror)).Set("INSTALL_TMUX", installTmux ? "1" : "0").Command;
 
+    /// <summary>What the box did; a failed script (the file could not be written) is an error, never "unchanged".</summary>
     public static GpuHostSetup Parse(GpuHost host, string output)
     {
-        var lines = output.Split('\n').Select(l => l.Trim()).ToList();
+        var s = Parsing.ProbeSections.Parse(output);
+        if (s.ExitCode("setup") != 0)
+            throw new RgtException("HostSetupFailed", FailureKind.OperationFailed,
+                $"{host.Name}: the environment file {EnvPath(host)} was not written (status {s.ExitCode("setup")?.ToString() ?? "none"}): {s["setup"].Trim()}");
+        var records = s["setup"].Split('\n').Select(l => l.Split('\t', 2)).Where(f => f.Length == 2).ToList();
         return new GpuHostSetup
         {
             Name = host.Name, EnvFile = EnvPath(host),
-            Changed = lines.Where(l => l.StartsWith("RGT_CHANGED ", StringComparison.Ordinal)).Select(l => l[12..]).ToArray(),
-            Tmux = lines.Contains("RGT_TMUX present"),
-            Notes = lines.Where(l => l.StartsWith("RGT_NOTE ", StringComparison.Ordinal)).Select(l => l[9..]).ToArray(),
+            Changed = records.Where(f => f[0] == "CHANGED").Select(f => f[1]).ToArray(),
+            Tmux = records.Any(f => f[0] == "TMUX"),
+            Notes = records.Where(f => f[0] == "NOTE").Select(f => f[1]).ToArray(),
         };
     }
 }

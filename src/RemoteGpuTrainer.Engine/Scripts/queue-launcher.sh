@@ -8,8 +8,9 @@
 set -u
 
 # The lock is held for the launcher's life and by its cells: a second launcher of this queue exits.
+# (It waits a little: queue-start.sh tests the lock while it waits for this launcher to take it.)
 exec 9> "$Q/.running"
-if ! flock -n 9; then
+if ! flock -w 10 9; then
   echo "=== rgt: another launcher of queue $QID holds its lock; this one exits" >> "$Q/master.log"
   exit 75
 fi

@@ -46,7 +46,7 @@ public sealed class KnownHosts
     {
         var type = KeyTypeOf(blob);
         var fp = Fingerprint(blob);
-        HostKeyCheck? changed = null;
+        HostKeyCheck? changed = null, otherType = null;
         foreach (var e in Entries(host, port))
         {
             if (e.Revoked)
@@ -54,11 +54,16 @@ public sealed class KnownHosts
                 if (e.Blob.AsSpan().SequenceEqual(blob)) return new HostKeyCheck(HostKeyStatus.Revoked, type, fp, fp, e.File, e.Line);
                 continue;
             }
-            if (e.KeyType != type) continue;
+            if (e.KeyType != type)
+            {
+                // The box is known by a key of another type, and we offered only the known types: it no longer has that key.
+                otherType ??= new HostKeyCheck(HostKeyStatus.Changed, type, fp, Fingerprint(e.Blob), e.File, e.Line);
+                continue;
+            }
             if (e.Blob.AsSpan().SequenceEqual(blob)) return new HostKeyCheck(HostKeyStatus.Known, type, fp, fp, e.File, e.Line);
             changed ??= new HostKeyCheck(HostKeyStatus.Changed, type, fp, Fingerprint(e.Blob), e.File, e.Line);
         }
-        return changed ?? new HostKeyCheck(HostKeyStatus.Unknown, type, fp, null, null, null);
+        return changed ?? otherType ?? new HostKeyCheck(HostKeyStatus.Unknown, type, fp, null, null, null);
     }
 
     /// <summary>Appends a plain entry for host:port under a lock.</summary>

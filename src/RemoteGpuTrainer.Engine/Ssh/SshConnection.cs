@@ -118,7 +118,11 @@ public sealed class SshConnection : IHostShell
         return keys.ToArray();
     }
 
-    /// <summary>Offer only the key types known_hosts holds for this host, as OpenSSH does, so a known host is checked against the key type it is known by.</summary>
+    /// <summary>
+    /// Offer the key types known_hosts holds for this host first, as OpenSSH does, so a known host is
+    /// checked against the key type it is known by; the others stay offered, so a box that no longer
+    /// has that key type presents another one, which the check calls changed (not unknown).
+    /// </summary>
     static void SteerHostKeyAlgorithms(ConnectionInfo info, IReadOnlySet<string> knownTypes)
     {
         if (knownTypes.Count == 0) return;
@@ -127,10 +131,9 @@ public sealed class SshConnection : IHostShell
             "rsa-sha2-512" or "rsa-sha2-256" => "ssh-rsa",
             _ => algorithm,
         };
-        var offered = info.HostKeyAlgorithms.Keys.ToList();
-        if (!offered.Any(a => knownTypes.Contains(KeyTypeOf(a)))) return;
-        foreach (var algorithm in offered)
-            if (!knownTypes.Contains(KeyTypeOf(algorithm))) info.HostKeyAlgorithms.Remove(algorithm);
+        var all = info.HostKeyAlgorithms.ToList();
+        info.HostKeyAlgorithms.Clear();
+        foreach (var kv in all.OrderBy(kv => knownTypes.Contains(KeyTypeOf(kv.Key)) ? 0 : 1)) info.HostKeyAlgorithms.Add(kv.Key, kv.Value);
     }
 
     static Exception MapConnectFailure(Exception ex, SshTarget target, HostKeyCheck? check, CancellationToken userToken)
@@ -139,12 +142,12 @@ public sealed class SshConnection : IHostShell
         if (check is { Status: HostKeyStatus.Unknown })
             return new RgtException("HostKeyUnknown", FailureKind.SecurityError,
                 $"{target.Name} ({target.Display}) is not in known_hosts. Its {check.KeyType} host key fingerprint is {check.Fingerprint}. " +
-                "Compare it with the one the platform shows, then run again with -TrustOnFirstUse to record it.", ex);
+                $"Compare it with the one the platform shows, then record it with: Test-GpuHost {PsName(target.Name)} -TrustOnFirstUse", ex);
         if (check is { Status: HostKeyStatus.Changed })
             return new RgtException("HostKeyMismatch", FailureKind.SecurityError,
                 $"The host key of {target.Name} ({target.Display}) has CHANGED: known_hosts ({check.KnownFile}, line {check.KnownLine}) has {check.KnownFingerprint}, the server now presents {check.Fingerprint}. " +
                 $"Rental platforms reuse host:port, so the instance was probably re-created or released to someone else; it may also be an attack. " +
-                $"If you re-created it, remove the stale entry with: ssh-keygen -R '{KnownHosts.HostKey(target.HostName, target.Port)}' and connect again with -TrustOnFirstUse.", ex);
+                $"If you re-created it, remove the stale entry with: ssh-keygen -R '{KnownHosts.HostKey(target.HostName, target.Port)}' -f '{check.KnownFile}', then record the new key with: Test-GpuHost {PsName(target.Name)} -TrustOnFirstUse", ex);
         if (check is { Status: HostKeyStatus.Revoked })
             return new RgtException("HostKeyRevoked", FailureKind.SecurityError,
                 $"{target.Name} presented the host key {check.Fingerprint}, which known_hosts marks @revoked.", ex);
@@ -163,6 +166,10 @@ public sealed class SshConnection : IHostShell
                 $"{target.Name} ({target.Display}): the SSH connection failed: {ex.Message}", ex);
         return new RgtException("HostUnreachable", FailureKind.ConnectionError, $"{target.Name} ({target.Display}): {ex.Message}", ex);
     }
+
+    /// <summary>A host name as PowerShell reads it back: bare when plain, else single-quoted.</summary>
+    static string PsName(string name) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9_.-]+$") ? name : "'" + name.Replace("'", "''") + "'";
 
     public async Task<CommandOutput> RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, string? standardInput = null)
     {

@@ -3,6 +3,7 @@ using System.Net.Http;
 using System.Text;
 using System.Text.Json;
 using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Planning;
 using RemoteGpuTrainer.Engine.Probes;
 using RemoteGpuTrainer.Engine.Ssh;
 
@@ -19,6 +20,10 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     /// <summary>POST the reports as a JSON array to this webhook.</summary>
     [Parameter]
     public Uri? Notify { get; set; }
+
+    /// <summary>POST to a webhook stored by Register-GpuPatrol -Notify, by its name (the URL stays in its mode-600 file).</summary>
+    [Parameter]
+    public string? NotifyName { get; set; }
 
     /// <summary>For cron and Task Scheduler: the process exits 1 on any Escalate, 2 when a host is unreachable.</summary>
     [Parameter]
@@ -47,7 +52,11 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             reports.Add(report!);
             WriteObject(report);
         }
-        if (Notify is not null && reports.Count > 0) Post(reports);
+        if ((Notify is not null || NotifyName is not null) && reports.Count > 0)
+        {
+            try { Post(Notify ?? WebhookStore.Load(NotifyName!), reports); }
+            catch (RgtException ex) { WriteFailure(ex, NotifyName); }
+        }
         if (AsExitCode)
         {
             var code = unreachable ? 2 : reports.Any(x => x.Verdict == "Escalate") ? 1 : 0;
@@ -55,18 +64,23 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         }
     }
 
-    void Post(List<GpuPatrolReport> reports)
+    void Post(Uri url, List<GpuPatrolReport> reports)
     {
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
             var body = JsonSerializer.Serialize(reports);
-            using var response = http.PostAsync(Notify, new StringContent(body, Encoding.UTF8, "application/json"), Cancellation).GetAwaiter().GetResult();
-            if (!response.IsSuccessStatusCode) WriteWarning($"The webhook answered {(int)response.StatusCode} {response.ReasonPhrase}.");
+            using var response = http.PostAsync(url, new StringContent(body, Encoding.UTF8, "application/json"), Cancellation).GetAwaiter().GetResult();
+            if (!response.IsSuccessStatusCode) WriteWarning($"The webhook at {WebhookStore.Describe(url)} answered {(int)response.StatusCode} {response.ReasonPhrase}.");
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
-            WriteWarning($"The webhook {Notify?.GetLeftPart(UriPartial.Path)} could not be reached: {ex.Message}");
+            WriteWarning($"The webhook at {WebhookStore.Describe(url)} could not be reached: {Scrub(ex.Message, url)}");
         }
     }
+
+    /// <summary>An exception message may quote the URL; only its scheme and host may be shown.</summary>
+    static string Scrub(string message, Uri url) =>
+        message.Replace(url.AbsoluteUri, WebhookStore.Describe(url), StringComparison.Ordinal)
+            .Replace(url.PathAndQuery, "/…", StringComparison.Ordinal);
 }

@@ -21,6 +21,7 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
     [ValidateRange(0, 59)]
     public int At { get; set; } = 3;
 
+    /// <summary>A webhook for each tick's reports. Stored mode 600 in the config directory; the schedule names it, never shows it.</summary>
     [Parameter]
     public Uri? Notify { get; set; }
 
@@ -37,18 +38,21 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
         try
         {
             var pwsh = PwshCommand();
+            var notifyName = Notify is null ? null : WebhookStore.NameFor(Notify);
             if (OperatingSystem.IsWindows())
             {
-                var cmd = PatrolScheduler.WindowsCommand(hosts, Every, At, pwsh, manifest, Notify, log);
+                var cmd = PatrolScheduler.WindowsCommand(hosts, Every, At, pwsh, manifest, notifyName, log);
                 if (!ShouldProcess(cmd, $"Create the Scheduled Task: {cmd}", "Register-GpuPatrol")) return;
+                if (Notify is not null) WebhookStore.Save(Notify);
                 var p = System.Diagnostics.Process.Start("cmd.exe", "/c " + cmd);
                 p?.WaitForExit();
                 WriteObject(new GpuPatrolSchedule { Id = PatrolScheduler.IdFor(hosts), Hosts = hosts.ToArray(), Schedule = $"every {Every}", Command = cmd, LogPath = log, Entry = cmd });
                 return;
             }
-            var line = PatrolScheduler.CronLine(hosts, Every, At, pwsh, manifest, Notify, log, Environment.GetEnvironmentVariable("RGT_HOME"));
+            var line = PatrolScheduler.CronLine(hosts, Every, At, pwsh, manifest, notifyName, log, Environment.GetEnvironmentVariable("RGT_HOME"));
             if (!ShouldProcess(line, $"Add this line to the crontab: {line}", "Register-GpuPatrol")) return;
             Directory.CreateDirectory(Path.GetDirectoryName(log)!);
+            if (Notify is not null) WriteVerbose($"The webhook ({WebhookStore.Describe(Notify)}) is stored as '{WebhookStore.Save(Notify)}' in {WebhookStore.Directory} (mode 600).");
             var current = PatrolScheduler.ReadCrontab();
             var id = PatrolScheduler.IdFor(hosts);
             var next = PatrolScheduler.Without(current, new[] { id }).TrimEnd('\n');

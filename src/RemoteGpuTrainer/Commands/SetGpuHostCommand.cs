@@ -72,6 +72,11 @@ public sealed class SetGpuHostCommand : RgtCmdlet
                 hosts[i] = updated;
                 return hosts;
             });
+            if (NewName is not null && !string.Equals(NewName, target, StringComparison.Ordinal))
+            {
+                var moved = new Engine.Checkpoints.EvidenceLedger().RenameHost(target, NewName);
+                if (moved > 0) WriteVerbose($"{moved} evidence ledger entries now name '{NewName}'.");
+            }
             if (PassThru) WriteObject(updated);
         }
         catch (RgtException ex)

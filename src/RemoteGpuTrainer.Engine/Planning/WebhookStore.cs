@@ -1,0 +1,54 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace RemoteGpuTrainer.Engine.Planning;
+
+/// <summary>
+/// Webhook URLs are secrets (Slack-style tokens live in the path): they are kept in mode-600 files
+/// under the config directory and referred to by name, so a crontab line, a process list, -WhatIf
+/// text or an error only ever shows the name, or the scheme and host.
+/// </summary>
+public static class WebhookStore
+{
+    public static string Directory => Path.Combine(ConfigPaths.ConfigDirectory, "webhooks");
+
+    /// <summary>A stable name for a URL: its host and a short hash of the whole URL.</summary>
+    public static string NameFor(Uri url)
+    {
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(url.AbsoluteUri)))[..10].ToLowerInvariant();
+        var host = new string(url.Host.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_').ToArray());
+        return $"{host}-{hash}";
+    }
+
+    /// <summary>What may be shown of a URL: scheme and host.</summary>
+    public static string Describe(Uri url) => $"{url.Scheme}://{url.Host}";
+
+    /// <summary>Stores the URL (mode 600, written to a temporary name, then renamed) and returns its name.</summary>
+    public static string Save(Uri url)
+    {
+        if (url.Scheme is not ("https" or "http"))
+            throw new RgtException("WebhookInvalid", FailureKind.InvalidArgument, $"A webhook must be an http(s) URL, not {url.Scheme}:.");
+        var name = NameFor(url);
+        System.IO.Directory.CreateDirectory(Directory);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var path = Path.Combine(Directory, name);
+        var temp = path + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var w = new StreamWriter(temp, Encoding.UTF8, options)) w.Write(url.AbsoluteUri);
+        File.Move(temp, path, overwrite: true);
+        return name;
+    }
+
+    public static Uri Load(string name)
+    {
+        if (name.Length == 0 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_')))
+            throw new RgtException("WebhookInvalid", FailureKind.InvalidArgument, $"'{name}' is not a webhook name (Register-GpuPatrol -Notify stores one and prints its name).");
+        var path = Path.Combine(Directory, name);
+        if (!File.Exists(path))
+            throw new RgtException("WebhookNotFound", FailureKind.NotFound, $"No webhook named '{name}' is stored in {Directory}; register the patrol again with -Notify <url>.");
+        return Uri.TryCreate(File.ReadAllText(path).Trim(), UriKind.Absolute, out var url)
+            ? url
+            : throw new RgtException("WebhookInvalid", FailureKind.InvalidData, $"The webhook file {path} does not hold a URL.");
+    }
+}
