@@ -199,9 +199,12 @@ Describe 'Detach paths, fan-out and durable storage' {
             $null = Start-GpuQueue full -Path $f
             $job = Wait-Queue full tofull
             $job.State | Should -Be 'SyncFailed'
-            $s = Sync-GpuCheckpoint full
+            $err = $null
+            $s = Sync-GpuCheckpoint full -ErrorVariable err -ErrorAction SilentlyContinue
             $s.Status | Should -Be 'Failed'
             $s.Reason | Should -Match '100% inodes used'
+            $err[0].FullyQualifiedErrorId | Should -Be 'SyncFailed,RemoteGpuTrainer.Commands.SyncGpuCheckpointCommand'
+            (Get-GpuJob full -QueueId tofull).State | Should -Be 'SyncFailed'
         } finally { Remove-GpuHost full -Confirm:$false; Stop-GpuSandbox $full }
     }
     It 'a cell that exits 0 without its artifact is NoArtifact, never Succeeded; Sync-GpuCheckpoint fails it loudly' {

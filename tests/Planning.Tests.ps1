@@ -137,6 +137,26 @@ Describe 'Invoke-GpuPatrol' {
     }
 }
 
+Describe '-AsExitCode at an interactive prompt' {
+    It 'keeps the shell open and leaves the code in $LASTEXITCODE' {
+        $session = "rgt-interactive-$PID"
+        $env:TMUX_TMPDIR = $script:TestDir
+        $pwsh = "dotnet '$(Join-Path $PSHOME 'pwsh.dll')' -NoProfile"
+        & tmux new-session -d -s $session -x 200 -y 50 "env HOME='$env:HOME' RGT_HOME='$env:RGT_HOME' $pwsh"
+        try {
+            $deadline = (Get-Date).AddSeconds(30)
+            while ((Get-Date) -lt $deadline -and ((& tmux capture-pane -p -t $session) -join "`n") -notmatch 'PS .*>') { Start-Sleep -Milliseconds 200 }
+            & tmux send-keys -t $session "Import-Module '$env:RGT_TEST_MODULE'; `$null = Invoke-GpuPatrol box -QueueId crashq -AsExitCode -WarningAction SilentlyContinue; 'code=' + `$LASTEXITCODE + ' still-open'" Enter
+            $deadline = (Get-Date).AddSeconds(60)
+            $screen = ''
+            while ((Get-Date) -lt $deadline -and $screen -notmatch 'code=1 still-open') { Start-Sleep -Milliseconds 300; $screen = (& tmux capture-pane -p -J -t $session) -join "`n" }
+            $screen | Should -Match 'code=1 still-open'
+            & tmux has-session -t $session 2>$null
+            $LASTEXITCODE | Should -Be 0
+        } finally { & tmux kill-session -t $session 2>$null; Remove-Item env:TMUX_TMPDIR }
+    }
+}
+
 Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
     BeforeAll {
         $script:Saved = (& crontab -l 2>$null) -join "`n"

@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Checkpoints;
 using Xunit;
 

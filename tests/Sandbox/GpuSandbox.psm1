@@ -41,7 +41,7 @@ function Start-GpuSandbox {
         throw "Unknown sandbox scenario '$Scenario'. Known: $((Get-ChildItem (Join-Path $script:SandboxHome 'scenarios') -Directory).Name -join ', ')"
     }
     $root = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-sbx-" + [guid]::NewGuid().ToString('N').Substring(0, 10))
-    $null = New-Item -ItemType Directory -Path $root, "$root/bin", "$root/box/data", "$root/box/durable", "$root/dev"
+    $null = New-Item -ItemType Directory -Path $root, "$root/bin", "$root/box/data", "$root/box/durable", "$root/dev", "$root/box/home"
     # Stand-in GPU device files (zombie holders keep them open) and recorded cgroup v2 memory files.
     $devices = @(0..7 | ForEach-Object { "$root/dev/nvidia$_" }) + "$root/dev/nvidiactl", "$root/dev/nvidia-uvm"
     foreach ($d in $devices) { $null = New-Item -ItemType File -Path $d }
@@ -92,7 +92,7 @@ MaxSessions 32
 LogLevel ERROR
 PrintMotd no
 Subsystem sftp internal-sftp
-SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" "TMUX_TMPDIR=$root" SHLVL=1 LC_ALL=C.UTF-8
+SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" "TMUX_TMPDIR=$root" SHLVL=1 LC_ALL=C.UTF-8
 "@ | Set-Content -Path "$root/sshd_config"
         $psi = [System.Diagnostics.ProcessStartInfo]::new($sshd)
         foreach ($a in '-D', '-e', '-f', "$root/sshd_config") { $psi.ArgumentList.Add($a) }
@@ -145,6 +145,8 @@ SetEnv "PATH=$path" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CG
         Root               = $root
         DataDir            = "$root/box/data"
         DurableDir         = "$root/box/durable"
+        # The box's $HOME (sshd's SetEnv): ~ and the generic-ssh default $HOME/proj land here, not in the real home.
+        HomeDir            = "$root/box/home"
         Scenario           = $Scenario
         ConnectionString   = "ssh -p $port -i $root/userkey $user@127.0.0.1"
         GpuDevicePath      = $devices

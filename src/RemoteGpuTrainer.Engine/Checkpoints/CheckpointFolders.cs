@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Model;
 using System.Globalization;
 using System.Text.Json;
 

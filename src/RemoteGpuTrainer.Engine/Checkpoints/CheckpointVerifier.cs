@@ -4,34 +4,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RemoteGpuTrainer.Engine.Platforms;
+using RemoteGpuTrainer.Engine.Model;
 
 namespace RemoteGpuTrainer.Engine.Checkpoints;
 
 public enum CheckpointSafety { Safe, NeedsTrust, Unsafe }
-
-/// <summary>The verdict on one checkpoint file or cell folder.</summary>
-public sealed class CheckpointVerification
-{
-    public string Name { get; init; } = "";
-    public string Path { get; init; } = "";
-    /// <summary>Verified or Failed.</summary>
-    public string Status { get; init; } = "Failed";
-    public string? Reason { get; init; }
-    /// <summary>TorchZip, TorchScript, LegacyPickle, Pickle, Safetensors, or what else was recognised.</summary>
-    public string? Format { get; init; }
-    public CheckpointSafety? Safety { get; init; }
-    public string[] Globals { get; init; } = Array.Empty<string>();
-    public string[] UnsafeGlobals { get; init; } = Array.Empty<string>();
-    public string? WeightsKey { get; init; }
-    public long? Epoch { get; init; }
-    public string? MetricName { get; init; }
-    public double? Metric { get; init; }
-    public string? Sha256 { get; init; }
-    public long? Length { get; init; }
-    /// <summary>Where the file came from, when known (a GpuTransfer): host and remote path.</summary>
-    public string? Host { get; init; }
-    public string? RemotePath { get; init; }
-}
 
 /// <summary>Options a user sets for their own files.</summary>
 public sealed record TrustOptions(IReadOnlyList<string> TrustGlobals, bool TrustNonTensorObjects)

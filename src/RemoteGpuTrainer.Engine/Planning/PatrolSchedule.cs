@@ -1,21 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using RemoteGpuTrainer.Engine.Model;
 
 namespace RemoteGpuTrainer.Engine.Planning;
-
-/// <summary>A recurring patrol installed by Register-GpuPatrol.</summary>
-public sealed class GpuPatrolSchedule
-{
-    public string Id { get; init; } = "";
-    public string[] Hosts { get; init; } = Array.Empty<string>();
-    /// <summary>The cron time fields, e.g. "3,33 * * * *".</summary>
-    public string Schedule { get; init; } = "";
-    public string Command { get; init; } = "";
-    public string? LogPath { get; init; }
-    /// <summary>The whole crontab line (or the Windows command that creates the task).</summary>
-    public string Entry { get; init; } = "";
-}
 
 /// <summary>Builds, finds and removes the module's own crontab entries; builds the Windows Scheduled Task command.</summary>
 public static class PatrolScheduler

@@ -4,16 +4,6 @@ using RemoteGpuTrainer.Engine.Text;
 
 namespace RemoteGpuTrainer.Engine.Rentals;
 
-/// <summary>What Initialize-GpuHost changed on one host.</summary>
-public sealed class GpuHostSetup
-{
-    public string Name { get; init; } = "";
-    public string EnvFile { get; init; } = "";
-    public string[] Changed { get; init; } = Array.Empty<string>();
-    public bool Tmux { get; init; }
-    public string[] Notes { get; init; } = Array.Empty<string>();
-}
-
 /// <summary>
 /// The environment file queue launchers source before each cell: caches on the data disk, mirrors
 /// behind the GFW, no_proxy exemptions only when a proxy is set. Written only when its content

@@ -23,6 +23,17 @@ rgt_section() {
   printf '\n@@RGT %s rc=%s\n' "$name" "$rc"
 }
 
+# rgt_section_stdin NAME COMMAND [ARG...]: as rgt_section, but COMMAND reads the script's stdin
+# (a secret arrives that way, never on a command line).
+rgt_section_stdin() {
+  local name=$1
+  shift
+  printf '@@RGT %s\n' "$name"
+  ("$@") 2>&1 | rgt_frame
+  local rc=${PIPESTATUS[0]}
+  printf '\n@@RGT %s rc=%s\n' "$name" "$rc"
+}
+
 # rgt_frame: copies stdin to stdout with every line behind "|".
 rgt_frame() { sed 's/^/|/'; }
 

@@ -47,7 +47,7 @@ public static class RemotePaths
         string Value(string name, string what) =>
             env.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v!
                 : throw new RgtException("RemotePathUnresolved", FailureKind.InvalidArgument,
-                    $"{hostName}: cannot resolve the remote path '{path}': ${name} is {(env.ContainsKey(name) ? "empty" : "not set")} on the box ({what}). Use an absolute path, e.g. Set-GpuHost {hostName} -DataDir /root/proj.");
+                    $"{hostName}: cannot resolve the remote path '{path}': ${name} is {(env.TryGetValue(name, out var set) && set is not null ? "empty" : "not set")} on the box ({what}). Use an absolute path, e.g. Set-GpuHost {hostName} -DataDir /root/proj.");
         var p = path;
         if (p == "~" || p.StartsWith("~/", StringComparison.Ordinal)) p = Value("HOME", "needed for ~").TrimEnd('/') + p[1..];
         else if (p.StartsWith('~'))

@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Model;
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine.Planning;
 using RemoteGpuTrainer.Engine.Ssh;

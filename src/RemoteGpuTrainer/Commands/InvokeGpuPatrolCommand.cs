@@ -3,6 +3,7 @@ using System.Net.Http;
 using System.Text;
 using System.Text.Json;
 using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Planning;
 using RemoteGpuTrainer.Engine.Probes;
 using RemoteGpuTrainer.Engine.Ssh;
@@ -60,7 +61,10 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         if (AsExitCode)
         {
             var code = unreachable ? 2 : reports.Any(x => x.Verdict == "Escalate") ? 1 : 0;
-            if (code != 0) Host.SetShouldExit(code);
+            SessionState.PSVariable.Set("global:LASTEXITCODE", code);
+            // Exiting is for schedules (pwsh -NonInteractive / -Command / -File); at a prompt it would close the user's shell.
+            if (code != 0 && RunsUnattended()) Host.SetShouldExit(code);
+            else if (code != 0) WriteWarning($"-AsExitCode: the exit code would be {code}; it is in $LASTEXITCODE, and this interactive shell stays open. Schedules run it as: pwsh -NonInteractive -Command \"Invoke-GpuPatrol ... -AsExitCode\"");
         }
     }
 
@@ -83,4 +87,12 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     static string Scrub(string message, Uri url) =>
         message.Replace(url.AbsoluteUri, WebhookStore.Describe(url), StringComparison.Ordinal)
             .Replace(url.PathAndQuery, "/…", StringComparison.Ordinal);
+
+    /// <summary>True when this pwsh was started to run a command and exit (cron, Task Scheduler), not to keep a prompt.</summary>
+    static bool RunsUnattended()
+    {
+        var args = Environment.GetCommandLineArgs().Skip(1).Select(a => a.ToLowerInvariant()).ToList();
+        if (args.Any(a => a is "-noexit" or "-noe")) return false;
+        return args.Any(a => a is "-noninteractive" or "-noni" or "-command" or "-c" or "-file" or "-f" or "-encodedcommand" or "-e" or "-ec");
+    }
 }

@@ -50,8 +50,16 @@ public sealed class SendGpuFileCommand : HostCmdlet
             contents[full] = content;
         }
         var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Send {files.Count} file(s) to {Destination}")).ToList();
-        var work = targets.SelectMany(h => files.Select(f => (Host: h, f.Full, f.Relative))).ToList();
         using var connector = new HostConnector();
+        // ~ and $VARS in -Destination are resolved on each box once, to the path SFTP and the shell both use.
+        var destinations = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var r in FanOut.Run(targets, ThrottleLimit, (h, ct) => connector.ResolvePathAsync(h, Destination, ct), Cancellation))
+        {
+            if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
+            else destinations[r.Item.Name] = r.Value!;
+        }
+        targets = targets.Where(h => destinations.ContainsKey(h.Name)).ToList();
+        var work = targets.SelectMany(h => files.Select(f => (Host: h, f.Full, f.Relative))).ToList();
         var gates = targets.ToDictionary(h => h.Name, _ => new SemaphoreSlim(1), StringComparer.OrdinalIgnoreCase);
         var progress = new TransferProgress();
         foreach (var (full, _) in files) progress.AddTotal(new FileInfo(full).Length * targets.Count);
@@ -67,7 +75,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
         {
             var control = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
             var rel = w.Relative;
-            var dir = Destination.TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
+            var dir = destinations[w.Host.Name].TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
             var name = rel.Contains('/') ? rel[(rel.LastIndexOf('/') + 1)..] : rel;
             return await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], w.Full, contents[w.Full], dir, name, options, progress, ct).ConfigureAwait(false);
         }, Cancellation, Report))

@@ -56,24 +56,25 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
         using var connector = new HostConnector();
 
-        // -Name/-Pid: look the PIDs up with a fresh probe; only what it calls a zombie can be killed.
+        // -Name/-Pid: look the PIDs up with a fresh probe (every host at once); only what it calls a zombie can be killed.
+        var lookups = new List<(GpuHost Host, List<int> Pids)>();
         foreach (var group in _pids.GroupBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
+            if (FindHost(inventory, group.Key) is { } host) lookups.Add((host, group.Select(p => p.Pid).ToList()));
+        var options = new HealthOptions(ZombieMinimumAge: MinimumAge);
+        foreach (var r in FanOut.Run(lookups, ThrottleLimit, async (l, ct) =>
         {
-            var host = FindHost(inventory, group.Key);
-            if (host is null) continue;
-            try
+            var (shell, host) = await connector.OpenResolvedAsync(l.Host, ct).ConfigureAwait(false);
+            var output = await shell.RunAsync(HealthProbe.Script(host, options), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+            return HealthProbe.Parse(host, output.StdOut, options, DateTimeOffset.Now);
+        }, Cancellation))
+        {
+            if (r.Error is not null) { WriteFailure(r.Error, r.Item.Host.Name); continue; }
+            foreach (var pid in r.Item.Pids)
             {
-                var options = new HealthOptions(ZombieMinimumAge: MinimumAge);
-                var shell = connector.OpenShellAsync(host, Cancellation).GetAwaiter().GetResult();
-                var health = HealthProbe.Parse(host, shell.RunAsync(HealthProbe.Script(host, options), TimeSpan.FromSeconds(60), Cancellation).GetAwaiter().GetResult().StdOut, options, DateTimeOffset.Now);
-                foreach (var (_, pid) in group)
-                {
-                    var z = health.Zombie.FirstOrDefault(x => x.Pid == pid);
-                    if (z is not null) _zombies.Add(z);
-                    else WriteObject(new GpuZombie { Name = host.Name, Pid = pid, Killed = false, Reason = "skipped: not a zombie (visible to nvidia-smi, younger than the minimum age, or holding no GPU device file)" });
-                }
+                var z = r.Value!.Zombie.FirstOrDefault(x => x.Pid == pid);
+                if (z is not null) _zombies.Add(z);
+                else WriteObject(new GpuZombie { Name = r.Item.Host.Name, Pid = pid, Killed = false, Reason = "skipped: not a zombie (visible to nvidia-smi, younger than the minimum age, holding no GPU device file, or nvidia-smi could not list its apps)" });
             }
-            catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, host.Name); }
         }
 
         var confirmed = new List<GpuZombie>();

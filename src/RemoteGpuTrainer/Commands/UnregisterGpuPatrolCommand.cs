@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Planning;
 
 namespace RemoteGpuTrainer.Commands;

@@ -22,6 +22,11 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
     [Parameter]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How many hosts are read at once each tick.</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = 32;
+
     [Parameter]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(30);
 
@@ -50,23 +55,28 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
             }
             try { Task.Delay(PollInterval < deadline - DateTime.UtcNow ? PollInterval : deadline - DateTime.UtcNow, Cancellation).Wait(Cancellation); }
             catch (OperationCanceledException) { return; }
+            // Every host is read at once each tick (one round trip each, whatever the number of queues),
+            // on a short connection: a wait must survive the link dropping in between.
+            var targets = new List<(GpuHost Host, string? QueueId)>();
             foreach (var group in pending.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase))
             {
                 var host = FindHost(inventory, group.Key);
                 if (host is null) { foreach (var j in group) current.Remove((j.Name, j.QueueId, j.Cell)); continue; }
-                try
-                {
-                    // A short connection per tick: a wait must survive the link dropping in between.
-                    using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
-                    var shell = connector.OpenShellAsync(host, Cancellation).GetAwaiter().GetResult();
-                    // One round trip per host and tick, whatever the number of queues waited on.
-                    var qids = group.Select(j => j.QueueId).Distinct().ToList();
-                    foreach (var q in QueueService.ReadAsync(shell, host, qids.Count == 1 ? qids[0] : null, Cancellation).GetAwaiter().GetResult())
-                        foreach (var j in QueueStateParser.Jobs(host, q, StaleAfter))
-                            if (current.ContainsKey((j.Name, j.QueueId, j.Cell))) current[(j.Name, j.QueueId, j.Cell)] = j;
-                }
-                catch (OperationCanceledException) { return; }
-                catch (RgtException ex) { WriteVerbose($"{host.Name}: {ex.Message} (will retry until the timeout)"); }
+                var qids = group.Select(j => j.QueueId).Distinct().ToList();
+                targets.Add((host, qids.Count == 1 ? qids[0] : null));
+            }
+            foreach (var r in FanOut.Run(targets, ThrottleLimit, async (t, ct) =>
+            {
+                using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
+                var (shell, host) = await connector.OpenResolvedAsync(t.Host, ct).ConfigureAwait(false);
+                var queues = await QueueService.ReadAsync(shell, host, t.QueueId, ct).ConfigureAwait(false);
+                return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
+            }, Cancellation))
+            {
+                if (Cancellation.IsCancellationRequested) return;
+                if (r.Error is not null) { WriteVerbose($"{r.Item.Host.Name}: {r.Error.Message} (will retry until the timeout)"); continue; }
+                foreach (var j in r.Value!)
+                    if (current.ContainsKey((j.Name, j.QueueId, j.Cell))) current[(j.Name, j.QueueId, j.Cell)] = j;
             }
         }
         progress.RecordType = ProgressRecordType.Completed;

@@ -1,0 +1,20 @@
+namespace RemoteGpuTrainer.Engine.Model;
+
+/// <summary>One patrol tick's verdict on one host.</summary>
+public sealed class GpuPatrolReport
+{
+    public string Name { get; init; } = "";
+    /// <summary>Healthy, Done or Escalate.</summary>
+    public string Verdict { get; init; } = "";
+    public string Reason { get; init; } = "";
+    public bool Alive { get; init; }
+    public int Done { get; init; }
+    public int Total { get; init; }
+    public int? Epoch { get; init; }
+    public int? DiskPercent { get; init; }
+    public int? InodePercent { get; init; }
+    public string? GpuStatus { get; init; }
+    /// <summary>The one-line report, printed even when nothing changed (it proves the patrol is alive).</summary>
+    public string Line { get; init; } = "";
+    public DateTimeOffset CheckedAt { get; init; }
+}

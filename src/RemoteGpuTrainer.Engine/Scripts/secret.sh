@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Send-GpuSecret on the box: the secret arrives on stdin (never a command line) and lands in TARGET
+# with mode 600 through a temporary name. Parameters: TARGET (absolute).
+# Section: secret, the file's mode after the write.
+
+write_secret() {
+  umask 077
+  mkdir -p "$(dirname "$TARGET")" || exit 1
+  cat > "$TARGET.rgt-tmp.$$" || { rm -f "$TARGET.rgt-tmp.$$"; exit 1; }
+  chmod 600 "$TARGET.rgt-tmp.$$" && mv -f "$TARGET.rgt-tmp.$$" "$TARGET" || exit 1
+  stat -c %a "$TARGET"
+}
+
+rgt_section_stdin secret write_secret
