@@ -213,13 +213,23 @@ Describe 'Invoke-GpuCommand' {
         $ps.InvocationStateInfo.State | Should -Be 'Stopped'
         $ps.Dispose()
     }
-    It 'never runs a hostile host name or tag' {
-        $marker = "$script:TestDir/pwned-tag"
-        $null = New-GpuRental $script:Box.ConnectionString -Name box -Tag "`$(touch $marker)", "`"; touch $marker; #" -WarningAction SilentlyContinue
-        (Invoke-GpuCommand box -Command 'echo ok').StdOut | Should -Be "ok`n"
-        (Test-GpuHost box).Reachable | Should -BeTrue
-        Test-Path $marker | Should -BeFalse
-        (Get-GpuHost box).Tags | Should -Contain "`$(touch $marker)"
+    It 'carries hostile paths through the box''s shell as data: pushed, listed, hashed and pulled under their exact names' {
+        # Relative: a command that ran would create it in the box's home (inside the sandbox) or here.
+        $odd = "odd `$(touch pwned-path) 'q' ``touch pwned-path``; `"x`" 训练"
+        $remote = "$($script:Box.DataDir)/$odd"
+        $src = Join-Path $script:TestDir 'hostile-src'
+        $null = New-Item -ItemType Directory -Force $src
+        [System.IO.File]::WriteAllText((Join-Path $src "$odd.txt"), 'payload')
+        $up = Send-GpuFile box -Path $src -Destination $remote
+        $up.Status | Should -Be 'Uploaded'
+        Test-Path -LiteralPath "$remote/$odd.txt" | Should -BeTrue
+        $down = Receive-Checkpoint box -RemotePath $remote -Destination "$script:TestDir/hostile-dst"
+        $down.Status | Should -Be 'Downloaded'
+        Get-Content -LiteralPath "$script:TestDir/hostile-dst/$odd.txt" -Raw | Should -Be 'payload'
+        Send-GpuSecret box -Path "$($script:Box.DataDir)/keys $odd" -Secret (ConvertTo-SecureString 's3cret' -AsPlainText -Force) -Confirm:$false
+        Get-Content -LiteralPath "$($script:Box.DataDir)/keys $odd" -Raw | Should -Be 's3cret'
+        Get-ChildItem -Recurse $script:Box.Root -Filter 'pwned*' | Should -BeNullOrEmpty
+        Test-Path (Join-Path (Get-Location) 'pwned-path') | Should -BeFalse
     }
 }
 

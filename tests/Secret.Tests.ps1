@@ -114,6 +114,19 @@ Describe 'Initialize-GpuHost' {
         (Initialize-GpuHost box -ChinaMirror -InstallTmux).Changed | Should -BeNullOrEmpty
         (Initialize-GpuHost box).Changed | Should -Be 'env-file' -Because 'dropping the mirrors is a change'
     }
+    It 'reports a failed write as an error, never as a change' {
+        $blocked = "$($script:Box.Root)/box/blocked"
+        $null = New-Item -ItemType Directory $blocked
+        [System.IO.File]::WriteAllText("$blocked/.rgt", 'a file where the folder should be')
+        Set-GpuHost box -DataDir $blocked
+        try {
+            $err = $null
+            $r = Initialize-GpuHost box -ErrorVariable err -ErrorAction SilentlyContinue
+            $r | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'HostSetupFailed,RemoteGpuTrainer.Commands.InitializeGpuHostCommand'
+            $err[0].Exception.Message | Should -Match 'was not written'
+        } finally { Set-GpuHost box -DataDir $script:Box.DataDir }
+    }
     It 'queue cells see the caches on the data disk, and no_proxy only when a proxy is set' {
         $null = Initialize-GpuHost box
         $q = Join-Path $script:TestDir 'envq.txt'
