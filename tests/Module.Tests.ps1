@@ -124,16 +124,17 @@ Host gpu-box
         $WarningPreference = 'SilentlyContinue'
         $all = @(& ([scriptblock]::Create($Code)) 2>&1)
         $all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { $_.ToString() } | Should -BeNullOrEmpty
-        if ($Remarks -notmatch 'Prints nothing' -and $Code -notmatch '-WhatIf|Remove-GpuHost|Set-GpuHost autodl') { ($all | Out-String).Trim() | Should -Not -BeNullOrEmpty }
+        $prints = $Remarks -notmatch 'Prints nothing' -and $Code -notmatch '-WhatIf|Remove-GpuHost|Set-GpuHost autodl'
+        if ($prints) { ($all | Out-String).Trim() | Should -Not -BeNullOrEmpty }
         # When the documented cmdlet ends the example, what it printed must be its declared output type.
         $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$null, [ref]$null)
         $last = @($ast.EndBlock.Statements)[-1]
         $tail = if ($last -is [System.Management.Automation.Language.PipelineAst]) { @($last.PipelineElements)[-1] }
         if ($tail -is [System.Management.Automation.Language.CommandAst] -and $tail.GetCommandName() -eq $File -and $Code -notmatch '-WhatIf') {
             $declared = @((Get-Command $File).OutputType.Type | Where-Object { $_ -and $_ -ne [void] } | ForEach-Object FullName)
-            $objects = @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] -and $_ -isnot [System.Management.Automation.InformationRecord] })
+            $objects = @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.InformationalRecord] -and $_ -isnot [System.Management.Automation.InformationRecord] })
             foreach ($o in $objects) { $declared | Should -Contain $o.GetType().FullName -Because "$File declares its output type" }
-            if ($declared.Count -gt 0 -and $Remarks -notmatch 'Prints nothing') { $objects.Count | Should -BeGreaterThan 0 }
+            if ($declared.Count -gt 0 -and $prints) { $objects.Count | Should -BeGreaterThan 0 }
         }
     }
 }

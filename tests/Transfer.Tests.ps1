@@ -19,9 +19,9 @@ BeforeAll {
         $ps.Stop()
         $ps.Dispose()
     }
-    function Start-FaultProxy([string] $Mode, [long] $After, [int] $Faults) {
+    function Start-FaultProxy([string] $Mode, [long] $After, [int] $Faults, [string] $Direction = 'down') {
         $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
-        foreach ($a in (Join-Path $PSScriptRoot 'Sandbox/faultproxy.py'), '--target', "$($script:Box.Port)", '--after', "$After", '--faults', "$Faults", '--mode', $Mode, '--lifetime', '300') { $psi.ArgumentList.Add($a) }
+        foreach ($a in (Join-Path $PSScriptRoot 'Sandbox/faultproxy.py'), '--target', "$($script:Box.Port)", '--after', "$After", '--faults', "$Faults", '--mode', $Mode, '--direction', $Direction, '--lifetime', '300') { $psi.ArgumentList.Add($a) }
         $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
         $p = [System.Diagnostics.Process]::Start($psi)
         $port = [int]$p.StandardOutput.ReadLine()
@@ -303,6 +303,21 @@ Describe 'Send-GpuFile' {
         $null = Send-GpuFile box -Path $sh -Destination "$($script:Box.DataDir)/scripts2" -NormalizeLineEndings
         (Invoke-GpuCommand box -Command "bash '$($script:Box.DataDir)/scripts2/run.sh'").StdOut | Should -Be "ok`n"
         [System.IO.File]::ReadAllText("$($script:Box.DataDir)/scripts2/run.sh") | Should -Not -Match "`r"
+    }
+    It 'an upload cut twice mid-file resumes from what landed, within the same run, and verifies' {
+        $local = "$script:TestDir/up-big.bin"
+        & head -c 64M /dev/urandom > $local
+        $sha = Sha $local
+        $proxy = Start-FaultProxy -Mode cut -After 20MB -Faults 2 -Direction up
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name upcut -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $r = Send-GpuFile upcut -Path $local -Destination "$($script:Box.DataDir)/up-cut" -RetryCount 5
+            $r.Status | Should -Be 'Uploaded'
+            $r.Attempts | Should -BeGreaterThan 1
+            $r.Resumed | Should -BeTrue -Because 'a retry continues from the partial instead of starting over'
+            Sha "$($script:Box.DataDir)/up-cut/up-big.bin" | Should -Be $sha
+            Get-ChildItem -Force "$($script:Box.DataDir)/up-cut" -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
+        } finally { $proxy.Process.Kill(); Remove-GpuHost upcut -Confirm:$false; Remove-Item $local }
     }
     It 'resumes an unchanged remote partial and still verifies the whole file' {
         $file = "$script:TestDir/resume-up.bin"

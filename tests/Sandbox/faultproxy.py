@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A TCP proxy for fault-injection tests: forwards 127.0.0.1:<listen> to 127.0.0.1:<target>, and for
-the first --faults connections that carry more than --after bytes from the server, either cuts the
+the first --faults connections that carry more than --after bytes from the server (or, with
+--direction up, to it), either cuts the
 connection (--mode cut) or stops forwarding while keeping it open (--mode stall). Later connections
 pass through. --delay-ms holds every chunk that long in each direction (a link with that much one-way
 latency, for benchmarks; --faults 0 for no faults). Prints its port on the first line, then serves
@@ -12,6 +13,7 @@ p.add_argument("--target", type=int, required=True)
 p.add_argument("--after", type=int, default=64 * 1024 * 1024)
 p.add_argument("--faults", type=int, default=3)
 p.add_argument("--mode", choices=["cut", "stall"], default="cut")
+p.add_argument("--direction", choices=["down", "up"], default="down", help="count --after bytes from the server (down) or to it (up)")
 p.add_argument("--lifetime", type=float, default=600)
 p.add_argument("--delay-ms", type=float, default=0)
 a = p.parse_args()
@@ -85,8 +87,10 @@ def handle(client):
         return True
     to_server = Delayed(server) if a.delay_ms > 0 else server
     to_client = Delayed(client) if a.delay_ms > 0 else client
-    threading.Thread(target=pump, args=(client, to_server, None, lambda: False), daemon=True).start()
-    threading.Thread(target=pump, args=(server, to_client, a.after if faulty else None, exhausted), daemon=True).start()
+    up = faulty and a.direction == "up"
+    down = faulty and a.direction == "down"
+    threading.Thread(target=pump, args=(client, to_server, a.after if up else None, exhausted if up else (lambda: False)), daemon=True).start()
+    threading.Thread(target=pump, args=(server, to_client, a.after if down else None, exhausted if down else (lambda: False)), daemon=True).start()
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

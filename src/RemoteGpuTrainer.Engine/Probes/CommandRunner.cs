@@ -1,6 +1,5 @@
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Ssh;
-using RemoteGpuTrainer.Engine.Text;
 
 namespace RemoteGpuTrainer.Engine.Probes;
 
@@ -11,8 +10,7 @@ public static class CommandRunner
     public const int RemoteTimeoutExit = 124;
 
     public static string Wrap(string command, int timeoutSeconds) =>
-        $"rgt_c={ShellQuote.Quote(command)}; rgt_s=$(command -v bash 2>/dev/null || echo /bin/sh); " +
-        $"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {timeoutSeconds} \"$rgt_s\" -c \"$rgt_c\"; else exec \"$rgt_s\" -c \"$rgt_c\"; fi";
+        Scripts.BoxScript.Load("run-command").Standalone().Set("USER_COMMAND", command).Set("TIMEOUT_SECONDS", timeoutSeconds).Command;
 
     public static async Task<GpuCommandResult> RunAsync(IHostShell shell, string name, string command, int timeoutSeconds, CancellationToken cancellationToken)
     {

@@ -1,6 +1,4 @@
-using System.Text;
 using RemoteGpuTrainer.Engine.Model;
-using RemoteGpuTrainer.Engine.Text;
 
 namespace RemoteGpuTrainer.Engine.Rentals;
 
@@ -11,25 +9,11 @@ namespace RemoteGpuTrainer.Engine.Rentals;
 /// </summary>
 public static class HostSetup
 {
-    public const string ChinaPipIndex = "https://pypi.tuna.tsinghua.edu.cn/simple";
-    public const string ChinaHfEndpoint = "https://hf-mirror.com";
-
     public static string EnvPath(GpuHost host) => host.DataDir!.TrimEnd('/') + "/.rgt/env.sh";
 
-    public static string EnvContent(GpuHost host, bool chinaMirror)
-    {
-        var data = host.DataDir!.TrimEnd('/');
-        var sb = new StringBuilder("# Written by Initialize-GpuHost; sourced by RemoteGpuTrainer queue launchers before each cell.\n");
-        sb.Append($"export HF_HOME={ShellQuote.QuotePath(data + "/huggingface_cache")}\n");
-        sb.Append($"export PIP_CACHE_DIR={ShellQuote.QuotePath(data + "/.cache/pip")}\n");
-        if (chinaMirror)
-        {
-            sb.Append($"export HF_ENDPOINT={ChinaHfEndpoint}\nexport HF_HUB_DISABLE_XET=1\nexport PIP_INDEX_URL={ChinaPipIndex}\n");
-        }
-        sb.Append("if [ -n \"${http_proxy:-}${https_proxy:-}${HTTP_PROXY:-}${HTTPS_PROXY:-}\" ]; then\n");
-        sb.Append("  export no_proxy=\"localhost,127.0.0.1,::1${no_proxy:+,$no_proxy}\"; export NO_PROXY=\"$no_proxy\"\nfi\n");
-        return sb.ToString();
-    }
+    public static string EnvContent(GpuHost host, bool chinaMirror) =>
+        "# Written by Initialize-GpuHost; sourced by RemoteGpuTrainer queue launchers before each cell.\n" +
+        Scripts.BoxScript.Load("host-env").Standalone().Set("RGT_ENV_DATA", host.DataDir!.TrimEnd('/')).Set("RGT_ENV_CHINA_MIRROR", chinaMirror ? "1" : "0").Text;
 
     public static string Script(GpuHost host, bool chinaMirror, bool installTmux) =>
         Scripts.BoxScript.Load("host-setup")
