@@ -3,6 +3,14 @@ BeforeAll {
     $script:TestDir = New-TestHome
     $script:Box = Start-GpuSandbox
     $null = Register-Sandbox $script:Box -Name box -Trust
+    # A local webhook receiver: an HTTP listener on a free loopback port, path /hook/.
+    function Start-WebhookListener {
+        $l = [System.Net.HttpListener]::new()
+        $port = Get-ClosedPort
+        $l.Prefixes.Add("http://127.0.0.1:$port/hook/")
+        $l.Start()
+        [pscustomobject]@{ Listener = $l; Url = "http://127.0.0.1:$port/hook/" }
+    }
 }
 AfterAll {
     if ($script:Box) { Stop-GpuSandbox $script:Box }
@@ -104,13 +112,11 @@ Describe 'Invoke-GpuPatrol' {
         $r.Reason | Should -Match 'process gone at 0/2 — resume with Start-GpuQueue'
     }
     It 'POSTs the reports as JSON to -Notify' {
-        $l = [System.Net.HttpListener]::new()
-        $port = Get-ClosedPort
-        $l.Prefixes.Add("http://127.0.0.1:$port/hook/")
-        $l.Start()
+        $hook = Start-WebhookListener
+        $l = $hook.Listener
         try {
             $ctxTask = $l.GetContextAsync()
-            $null = Invoke-GpuPatrol box -QueueId doneq -Notify "http://127.0.0.1:$port/hook/?token=abc"
+            $null = Invoke-GpuPatrol box -QueueId doneq -Notify "$($hook.Url)?token=abc"
             $ctxTask.Wait(10000) | Should -BeTrue
             $ctx = $ctxTask.Result
             $body = [System.IO.StreamReader]::new($ctx.Request.InputStream).ReadToEnd()
@@ -179,12 +185,10 @@ Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
         Test-Path "$env:RGT_HOME/webhooks" | Should -BeFalse
     }
     It 'keeps a webhook token out of the crontab, the process list, the output and warnings; the tick still posts to it' {
-        $l = [System.Net.HttpListener]::new()
-        $port = Get-ClosedPort
-        $l.Prefixes.Add("http://127.0.0.1:$port/hook/")
-        $l.Start()
+        $hook = Start-WebhookListener
+        $l = $hook.Listener
         try {
-            $s = Register-GpuPatrol box -Every 0:30 -At 3 -Notify "http://127.0.0.1:$port/hook/SECRETTOKEN42"
+            $s = Register-GpuPatrol box -Every 0:30 -At 3 -Notify "$($hook.Url)SECRETTOKEN42"
             $table = (& crontab -l) -join "`n"
             $table | Should -Match '-NotifyName'
             $table | Should -Not -Match 'SECRETTOKEN42'
@@ -197,6 +201,12 @@ Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
             $command | Should -Not -Match 'SECRETTOKEN42'
             $ctxTask = $l.GetContextAsync()
             $job = Start-Job { param($c, $h) & env -i "HOME=$h" "PATH=/usr/bin:/bin" bash -c $c } -ArgumentList $command, $env:HOME
+            # The process list while the tick runs, sampled until the POST arrives: the token is in none of it.
+            $seen = [System.Text.StringBuilder]::new()
+            $deadline = (Get-Date).AddSeconds(60)
+            while (-not $ctxTask.IsCompleted -and (Get-Date) -lt $deadline) { $null = $seen.AppendLine(((& ps -eo args) -join "`n")); Start-Sleep -Milliseconds 100 }
+            $seen.ToString() | Should -Match 'Invoke-GpuPatrol' -Because 'the sampling saw the tick running'
+            $seen.ToString() | Should -Not -Match 'SECRETTOKEN42'
             $ctxTask.Wait(60000) | Should -BeTrue
             $ctxTask.Result.Request.Url.AbsolutePath | Should -Be '/hook/SECRETTOKEN42'
             $ctxTask.Result.Response.StatusCode = 204; $ctxTask.Result.Response.Close()
