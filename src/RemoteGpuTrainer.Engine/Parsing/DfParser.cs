@@ -32,13 +32,6 @@ public static class DfParser
         return rows;
     }
 
-    /// <summary>Shell text for a directory's bytes and inodes (exit 3 when it does not exist); parse with <see cref="BytesAndInodes"/>.</summary>
-    public static string Command(string directory)
-    {
-        var q = Text.ShellQuote.QuotePath(directory);
-        return $"[ -d {q} ] || exit 3; df -Pk {q}; df -iP {q}";
-    }
-
     /// <summary>The first row of `df -Pk DIR; df -iP DIR` output run together: (bytes, inodes).</summary>
     public static (DfRow? Bytes, DfRow? Inodes) BytesAndInodes(string text)
     {

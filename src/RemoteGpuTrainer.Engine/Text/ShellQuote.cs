@@ -25,27 +25,6 @@ public static class ShellQuote
         return sb.ToString();
     }
 
-    /// <summary>
-    /// Quotes a remote path that may start with <c>~/</c> or an environment variable such as
-    /// <c>$HOME/</c> or <c>$TMPDIR</c> (as platform profiles write them): that prefix stays
-    /// expandable, double-quoted, and the rest is single-quoted.
-    /// </summary>
-    public static string QuotePath(string path)
-    {
-        if (path == "~") return "\"$HOME\"";
-        if (path.StartsWith("~/", StringComparison.Ordinal)) return "\"$HOME\"/" + Quote(path.Substring(2));
-        var m = LeadingVariable.Match(path);
-        if (m.Success)
-        {
-            var rest = path.Substring(m.Length);
-            return "\"$" + m.Groups[1].Value + "\"" + (rest.Length == 0 ? "" : Quote(rest));
-        }
-        return Quote(path);
-    }
-
-    static readonly System.Text.RegularExpressions.Regex LeadingVariable =
-        new(@"^\$([A-Z_][A-Z0-9_]*)(?=/|$)", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
-
     /// <summary>Joins words into one command line, quoting each.</summary>
     public static string Join(IEnumerable<string> words) => string.Join(' ', words.Select(Quote));
 }
