@@ -5,7 +5,8 @@ Builds, documents, tests and demonstrates RemoteGpuTrainer.
 
 .DESCRIPTION
 Tasks:
-  Bootstrap  restore the local tools (PowerShell) and the test packages (Pester 5.7.1) from NuGet
+  Bootstrap  restore the local tools (PowerShell) and the test packages (Pester 5.7.1) from NuGet;
+             Test and Demo also install the packages the sandbox box needs (apt-get, as root)
   Build      compile and stage the module into out/RemoteGpuTrainer/ (includes Help)
   Help       turn docs/*.md (platyPS schema) into MAML and about_ help in the staged module
   Test       Build, then the xunit engine tests and the Pester suite against the staged module;
@@ -55,6 +56,30 @@ function Invoke-Bootstrap {
     Invoke-Native dotnet @('restore', (Join-Path $Root 'tools/TestDependencies.proj'), '--verbosity', 'quiet')
     $pester = Join-Path (Get-NuGetPackageRoot) "pester/$PesterVersion/tools/Pester.psd1"
     if (-not (Test-Path $pester)) { throw "Pester $PesterVersion was not restored to $pester" }
+}
+
+# What the sandbox GPU box, the tests and the demo run on this machine: command -> Debian package.
+$SystemTools = [ordered]@{
+    '/usr/sbin/sshd' = 'openssh-server'; 'ssh' = 'openssh-client'; 'ssh-keygen' = 'openssh-client'; 'rsync' = 'rsync'
+    'tmux' = 'tmux'; 'fuser' = 'psmisc'; 'python3' = 'python3'; 'pgrep' = 'procps'; 'crontab' = 'cron'
+    'shellcheck' = 'shellcheck'; 'flock' = 'util-linux'
+}
+
+# Installs what the sandbox needs with apt-get when this is Debian/Ubuntu and we are root; otherwise
+# says the one command to run and stops.
+function Install-SystemTools {
+    if (-not $IsLinux) { return }
+    $missing = @($SystemTools.GetEnumerator() | Where-Object {
+            if ($_.Key.StartsWith('/')) { -not (Test-Path $_.Key) } else { -not (Get-Command $_.Key -CommandType Application -ErrorAction SilentlyContinue) }
+        } | ForEach-Object Value | Select-Object -Unique)
+    if ($missing.Count -eq 0) { return }
+    $line = "apt-get install -y --no-install-recommends $($missing -join ' ')"
+    if (-not (Get-Command apt-get -ErrorAction SilentlyContinue)) { throw "The sandbox needs these packages (Debian names): $($missing -join ', '). Install them with your package manager." }
+    if ((& id -u) -ne '0') { throw "The sandbox needs: $($missing -join ', '). Run once: sudo apt-get update && sudo $line" }
+    Write-Host "Installing what the sandbox needs: $($missing -join ', ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    Invoke-Native apt-get @('update', '-q')
+    Invoke-Native apt-get ($line.Split(' ') | Select-Object -Skip 1)
 }
 
 function Invoke-Build {
@@ -182,8 +207,8 @@ foreach ($t in $Task) {
         'Bootstrap' { Invoke-Bootstrap }
         'Build' { Invoke-Bootstrap; Invoke-Build }
         'Help' { Invoke-Help }
-        'Test' { Invoke-Bootstrap; Invoke-Build; Invoke-Test }
-        'Demo' { Invoke-Bootstrap; Invoke-Build; Invoke-Demo }
+        'Test' { Invoke-Bootstrap; Install-SystemTools; Invoke-Build; Invoke-Test }
+        'Demo' { Invoke-Bootstrap; Install-SystemTools; Invoke-Build; Invoke-Demo }
         'Bench' { Invoke-Bootstrap; Invoke-Build; Invoke-Bench }
         'Package' { Invoke-Bootstrap; Invoke-Build; Invoke-Package }
     }

@@ -12,6 +12,17 @@ Describe 'Get-GpuPlatform' {
         $p.DangerClocks[0].After | Should -Match '^15 days'
         $p.Facts['inode_cap'] | Should -Match '200K'
     }
+    It 'gives yes/no facts as booleans, so Where-Object filters by them; a host-dependent answer is $null' {
+        $autodl = Get-GpuPlatform autodl
+        $autodl.TmuxPreinstalled | Should -BeOfType [bool]
+        $autodl.TmuxPreinstalled | Should -BeFalse
+        (Get-GpuPlatform vastai).TmuxPreinstalled | Should -BeTrue
+        $expected = @(Get-ChildItem (Join-Path $PSScriptRoot '../module/platforms') -Filter *.yml | Where-Object { (Get-Content $_.FullName -Raw) -match '(?m)^tmux_preinstalled: true\b' }).Count
+        @(Get-GpuPlatform | Where-Object TmuxPreinstalled).Count | Should -Be $expected
+        @(Get-GpuPlatform | Where-Object TmuxPreinstalled).Count | Should -BeLessThan @(Get-GpuPlatform).Count
+        (Get-GpuPlatform generic-ssh).TmuxPreinstalled | Should -BeNullOrEmpty
+        (Get-GpuPlatform autodl).ChinaMirrorNeeded | Should -BeTrue
+    }
     It 'accepts wildcards' {
         (Get-GpuPlatform '*pod*').Name | Should -Be 'runpod'
     }

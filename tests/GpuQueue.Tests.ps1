@@ -136,6 +136,24 @@ Describe 'Resume and survival' {
         ($jobs | Where-Object Cell -EQ 'ok').Crash | Should -BeNullOrEmpty
         Get-Content "$($script:Box.DataDir)/.rgt/queues/failing/QUEUE_FAILED" | Should -Match '2:crash 3:oom'
     }
+    It 'Wait-GpuJob writes each cell the moment it is final, while the others still train' {
+        $f = New-QueueFile 'stream' "quick: $script:Train --epochs 1 --sleep 0`nlong: $script:Train --epochs 40 --sleep 0.25`n"
+        $null = Start-GpuQueue box -Path $f
+        $seen = Get-GpuJob box -QueueId stream | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:2:0 | ForEach-Object {
+            [pscustomobject]@{ Cell = $_.Cell; State = $_.State; LongThen = (Get-GpuJob box -QueueId stream -Cell long).State }
+        }
+        $seen.Cell | Should -Be @('quick', 'long')
+        ($seen | Where-Object Cell -EQ 'quick').LongThen | Should -Be 'Running' -Because 'the quick cell came down the pipeline before the long one finished'
+        $seen.State | Select-Object -Unique | Should -Be 'Succeeded'
+    }
+    It 'Get-GpuJob with a queue id that exists nowhere is QueueNotFound; with no name it reads every host' {
+        $err = $null
+        Get-GpuJob box -QueueId no-such-queue -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'QueueNotFound,RemoteGpuTrainer.Commands.GetGpuJobCommand'
+        $all = Get-GpuJob -QueueId stream
+        $all.Name | Select-Object -Unique | Should -Be 'box'
+        $all.Count | Should -Be 2
+    }
     It 'Wait-GpuJob gives up at its timeout with a WaitTimeout error' {
         $f = New-QueueFile 'slow' "slow: $script:Train --epochs 3 --sleep 0 --hang-at 1`n"
         $null = Start-GpuQueue box -Path $f

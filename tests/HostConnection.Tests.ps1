@@ -17,7 +17,8 @@ Describe 'Host keys' {
     It 'refuses an unknown key, showing the SHA256 fingerprint and the switch that accepts it' {
         $err = $null
         $r = Test-GpuHost box -ErrorVariable err -ErrorAction SilentlyContinue
-        $r | Should -BeNullOrEmpty
+        $r.Reachable | Should -BeFalse
+        $r.Error | Should -Be 'HostKeyUnknown'
         $err[0].FullyQualifiedErrorId | Should -Be 'HostKeyUnknown,RemoteGpuTrainer.Commands.TestGpuHostCommand'
         $err[0].Exception.Message | Should -BeLike "*$($script:Box.HostKeyFingerprint)*"
         $err[0].Exception.Message | Should -Match 'TrustOnFirstUse'
@@ -67,7 +68,7 @@ Describe 'Host keys' {
         $other = (Get-Content "$script:TestDir/other-ecdsa.pub") -split ' '
         Set-Content "$env:HOME/.ssh/known_hosts" "[127.0.0.1]:$($script:Box.Port) $($other[0]) $($other[1])"
         $err = $null
-        Test-GpuHost box -TrustOnFirstUse -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        (Test-GpuHost box -TrustOnFirstUse -ErrorVariable err -ErrorAction SilentlyContinue).Reachable | Should -BeFalse
         $err[0].FullyQualifiedErrorId | Should -Be 'HostKeyMismatch,RemoteGpuTrainer.Commands.TestGpuHostCommand'
         (Get-Content "$env:HOME/.ssh/known_hosts") -join "`n" | Should -Not -Match 'ssh-ed25519'
     }
@@ -125,9 +126,13 @@ Describe 'Test-GpuHost' {
             $null = New-GpuRental "root@127.0.0.1:$(Get-ClosedPort)" -Name closed -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
             $err = $null
             $sw = [Diagnostics.Stopwatch]::StartNew()
-            $ok = Test-GpuHost box, hung, closed -ConnectTimeoutSeconds 3 -ErrorVariable err -ErrorAction SilentlyContinue
+            $all = Test-GpuHost box, hung, closed -ConnectTimeoutSeconds 3 -ErrorVariable err -ErrorAction SilentlyContinue
             $sw.Stop()
-            $ok.Name | Should -Be 'box'
+            ($all | Where-Object Reachable).Name | Should -Be 'box'
+            # Every host answers with an object, so the dead ones are one Where-Object away.
+            ($all | Where-Object { -not $_.Reachable } | Sort-Object Name).Name | Should -Be @('closed', 'hung')
+            ($all | Where-Object Name -EQ 'hung').Error | Should -Be 'SshTimeout'
+            ($all | Where-Object Name -EQ 'closed').Findings | Should -Match 'unreachable'
             ($err | Where-Object TargetObject -EQ 'hung').FullyQualifiedErrorId | Should -Be 'SshTimeout,RemoteGpuTrainer.Commands.TestGpuHostCommand'
             ($err | Where-Object TargetObject -EQ 'closed').FullyQualifiedErrorId | Should -Be 'HostUnreachable,RemoteGpuTrainer.Commands.TestGpuHostCommand'
             $sw.Elapsed.TotalSeconds | Should -BeLessThan 30

@@ -93,6 +93,9 @@ Describe 'Docs examples run against the sandbox' {
         Push-Location $script:TestDir
         Set-Content queue.txt "a: python3 ../train.py --epochs 1 --sleep 0`nb: python3 ../train.py --epochs 2 --sleep 0"
         Set-Content sweep.txt "configs/a.yaml cls 2`nconfigs/b.yaml cls 4"
+        $null = New-Item -ItemType Directory code/.git, code/__pycache__
+        Set-Content code/train.py 'print(1)'; Set-Content code/.git/HEAD 'ref'; Set-Content code/__pycache__/t.pyc 'x'; Set-Content code/last.pt 'w'
+        Set-Content code/.rgtignore 'notes.txt'; Set-Content code/notes.txt 'local only'
         @"
 Host gpu-box
   HostName 127.0.0.1

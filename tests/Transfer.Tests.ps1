@@ -294,6 +294,16 @@ Describe 'Send-GpuFile' {
         Get-ChildItem -Force -Recurse $dest -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
         (Send-GpuFile box -Path $src -Destination $dest).Status | Select-Object -Unique | Should -Be 'Skipped'
     }
+    It 'leaves out -Exclude patterns and what .rgtignore lists' {
+        $src = "$script:TestDir/excl"
+        $null = New-Item -ItemType Directory "$src/.git", "$src/pkg/__pycache__", "$src/ckpt", "$src/data/raw"
+        foreach ($f in '.git/HEAD', 'pkg/__pycache__/m.pyc', 'pkg/m.py', 'train.py', 'ckpt/best.pt', 'data/raw/big.bin', 'data/small.csv') { [System.IO.File]::WriteAllText("$src/$f", $f) }
+        [System.IO.File]::WriteAllText("$src/.rgtignore", "# big inputs stay home`ndata/raw`n")
+        $dest = "$($script:Box.DataDir)/excl"
+        $r = Send-GpuFile box -Path $src -Destination $dest -Exclude .git, __pycache__, *.pt
+        ($r.RemotePath | ForEach-Object { $_.Substring($dest.Length + 1) } | Sort-Object) | Should -Be @('data/small.csv', 'pkg/m.py', 'train.py')
+        (Get-ChildItem -Recurse -File -Force $dest | ForEach-Object { $_.FullName.Substring($dest.Length + 1) } | Sort-Object) | Should -Be @('data/small.csv', 'pkg/m.py', 'train.py')
+    }
     It 'warns about CRLF in a .sh file, and normalises it on request' {
         $sh = "$script:TestDir/run.sh"
         [System.IO.File]::WriteAllText($sh, "#!/bin/bash`r`necho ok`r`n")

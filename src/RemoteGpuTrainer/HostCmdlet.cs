@@ -13,6 +13,8 @@ public abstract class HostCmdlet : RgtCmdlet
 {
     protected const string ByName = "ByName";
     protected const string ByObject = "ByObject";
+    /// <summary>The default set of read-only cmdlets: no -Name and no piped hosts means every host of the inventory.</summary>
+    protected const string AllHosts = "AllHosts";
 
     readonly List<GpuHost> _hosts = new();
 
@@ -42,6 +44,15 @@ public abstract class HostCmdlet : RgtCmdlet
             foreach (var h in InputObject) AddHost(h);
             return;
         }
+        if (ParameterSetName == AllHosts)
+        {
+            IReadOnlyList<GpuHost> all;
+            try { all = Inventory.Load(); }
+            catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
+            if (all.Count == 0) WriteWarning("No host is registered yet: add one with New-GpuRental '<connection string>' -Name <name>.");
+            foreach (var h in all) AddHost(h);
+            return;
+        }
         foreach (var h in ResolveHostNames(Name)) AddHost(h);
     }
 
@@ -51,7 +62,7 @@ public abstract class HostCmdlet : RgtCmdlet
     }
 
     /// <summary>Runs <paramref name="work"/> for every collected host and writes each result or error as it arrives.</summary>
-    protected void FanOutHosts<T>(Func<GpuHost, CancellationToken, Task<T>> work, string activity)
+    protected void FanOutHosts<T>(Func<GpuHost, CancellationToken, Task<T>> work, string activity, Func<GpuHost, Exception, T>? onError = null)
     {
         int done = 0;
         var progress = new ProgressRecord(1, activity, $"0 of {_hosts.Count} hosts");
@@ -64,7 +75,12 @@ public abstract class HostCmdlet : RgtCmdlet
                 progress.PercentComplete = done * 100 / _hosts.Count;
                 WriteProgress(progress);
             }
-            if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
+            if (r.Error is not null)
+            {
+                WriteFailure(r.Error, r.Item.Name);
+                // Some cmdlets also report the failure as an object, so Where-Object can find it.
+                if (onError is not null && r.Error is not OperationCanceledException) WriteObject(onError(r.Item, r.Error), enumerateCollection: true);
+            }
             else WriteObject(r.Value, enumerateCollection: true);
         }
         if (_hosts.Count > 1)

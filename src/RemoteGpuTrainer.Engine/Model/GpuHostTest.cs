@@ -17,7 +17,13 @@ public sealed class GpuHostTest
     public GpuDirectoryCheck? DataDir { get; init; }
     public GpuDirectoryCheck? DurableDir { get; init; }
     public string[] Findings { get; init; } = Array.Empty<string>();
+    /// <summary>For an unreachable host: the ErrorId of its error record (HostUnreachable, SshTimeout, HostKeyMismatch, ...).</summary>
+    public string? Error { get; init; }
     public DateTimeOffset CheckedAt { get; init; }
+
+    /// <summary>What Test-GpuHost reports, besides the error record, for a host it could not test.</summary>
+    public static GpuHostTest Unreachable(string name, string errorId, string message, DateTimeOffset at) =>
+        new() { Name = name, Reachable = false, Error = errorId, Findings = new[] { message }, CheckedAt = at };
 
     /// <summary>GPUs in a short form for tables, e.g. "8x NVIDIA H100 80GB HBM3".</summary>
     public string GpuSummary => GpuNames.Length == 0 ? "none"

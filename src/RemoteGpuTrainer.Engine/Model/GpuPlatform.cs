@@ -12,10 +12,12 @@ public sealed class GpuPlatform
     public string? StopKeepsBilling { get; init; }
     public string? DetachPrimitive { get; init; }
     public string? DetachFallback { get; init; }
-    public string? TmuxPreinstalled { get; init; }
+    /// <summary>True or false where the profile says so; null where it depends on the host or image (the profile's words are in Facts).</summary>
+    public bool? TmuxPreinstalled { get; init; }
     public bool? SpotAvailable { get; init; }
     public int? SpotGraceSeconds { get; init; }
-    public string? ChinaMirrorNeeded { get; init; }
+    /// <summary>True or false where the profile says so; null where it depends on the host.</summary>
+    public bool? ChinaMirrorNeeded { get; init; }
     public string? ConnectionStringShape { get; init; }
     public string[] HostPatterns { get; init; } = Array.Empty<string>();
     public string? DataDir { get; init; }

@@ -6,7 +6,7 @@ using RemoteGpuTrainer.Engine.Ssh;
 namespace RemoteGpuTrainer.Commands;
 
 /// <summary>Whether N cells of checkpoints fit on each host's data and durable mounts, in bytes and in inodes.</summary>
-[Cmdlet(VerbsCommon.Get, "GpuDiskBudget", DefaultParameterSetName = ByName)]
+[Cmdlet(VerbsCommon.Get, "GpuDiskBudget", DefaultParameterSetName = AllHosts)]
 [OutputType(typeof(GpuDiskBudget))]
 public sealed class GetGpuDiskBudgetCommand : HostCmdlet
 {

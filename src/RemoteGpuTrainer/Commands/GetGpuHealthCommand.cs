@@ -6,7 +6,7 @@ using RemoteGpuTrainer.Engine.Ssh;
 namespace RemoteGpuTrainer.Commands;
 
 /// <summary>Checks GPUs, Xids, throttling, ECC, disks, memory and VRAM zombies in one round trip per host.</summary>
-[Cmdlet(VerbsCommon.Get, "GpuHealth", DefaultParameterSetName = ByName)]
+[Cmdlet(VerbsCommon.Get, "GpuHealth", DefaultParameterSetName = AllHosts)]
 [OutputType(typeof(GpuHealth))]
 public sealed class GetGpuHealthCommand : HostCmdlet
 {

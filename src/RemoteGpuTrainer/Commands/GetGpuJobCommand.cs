@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Queues;
 using RemoteGpuTrainer.Engine.Ssh;
@@ -6,7 +7,7 @@ using RemoteGpuTrainer.Engine.Ssh;
 namespace RemoteGpuTrainer.Commands;
 
 /// <summary>One GpuJob per cell of the queues on each host, from markers and the cell's own log, in one round trip per host.</summary>
-[Cmdlet(VerbsCommon.Get, "GpuJob", DefaultParameterSetName = ByName)]
+[Cmdlet(VerbsCommon.Get, "GpuJob", DefaultParameterSetName = AllHosts)]
 [OutputType(typeof(GpuJob))]
 public sealed class GetGpuJobCommand : HostCmdlet
 {
@@ -29,14 +30,21 @@ public sealed class GetGpuJobCommand : HostCmdlet
     {
         var patterns = Cell?.Select(c => new WildcardPattern(c, WildcardOptions.IgnoreCase)).ToList();
         using var connector = new HostConnector();
+        int read = 0, found = 0;
         FanOutHosts(async (h, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var queues = await QueueService.ReadAsync(shell, host, QueueId, ct).ConfigureAwait(false);
+            Interlocked.Increment(ref read);
+            if (queues.Count > 0) Interlocked.Increment(ref found);
             return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter))
                 .Where(j => State is null || State.Contains(j.State, StringComparer.OrdinalIgnoreCase))
                 .Where(j => patterns is null || patterns.Any(p => p.IsMatch(j.Cell)))
                 .ToList();
         }, "Reading GPU jobs");
+        // A mistyped queue id is an error, as Stop-GpuQueue says, never an empty answer.
+        if (QueueId is not null && read > 0 && found == 0)
+            WriteFailure(new RgtException("QueueNotFound", FailureKind.NotFound,
+                $"No queue '{QueueId}' on {string.Join(", ", Hosts.Select(x => x.Name))}. List the queues with: Get-GpuJob | Select-Object Name, QueueId -Unique"), QueueId);
     }
 }

@@ -11,7 +11,7 @@ using RemoteGpuTrainer.Engine.Ssh;
 namespace RemoteGpuTrainer.Commands;
 
 /// <summary>One read-only patrol tick per host: Healthy, Done or Escalate, with a one-line report.</summary>
-[Cmdlet(VerbsLifecycle.Invoke, "GpuPatrol", DefaultParameterSetName = ByName)]
+[Cmdlet(VerbsLifecycle.Invoke, "GpuPatrol", DefaultParameterSetName = AllHosts)]
 [OutputType(typeof(GpuPatrolReport))]
 public sealed class InvokeGpuPatrolCommand : HostCmdlet
 {

@@ -26,6 +26,11 @@ public sealed class SendGpuFileCommand : HostCmdlet
     [ValidateRange(0, 100)]
     public int RetryCount { get; set; } = 5;
 
+    /// <summary>Leave out matching files and folders (.git, __pycache__, *.pt); a .rgtignore at the folder's root adds its lines.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    public string[]? Exclude { get; set; }
+
     protected override void EndProcessing()
     {
         var local = GetUnresolvedProviderPathFromPSPath(Path);
@@ -35,6 +40,13 @@ public sealed class SendGpuFileCommand : HostCmdlet
             files = Directory.EnumerateFiles(local, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
                 .Select(f => (f, System.IO.Path.GetRelativePath(local, f).Replace('\\', '/'))).ToList();
         else { ThrowFailure(new RgtException("PathNotFound", FailureKind.NotFound, $"{local} does not exist."), local); return; }
+        var filter = ExcludeFilter.For(local, Exclude);
+        var left = files.Where(f => filter.Excludes(f.Relative)).ToList();
+        if (left.Count > 0)
+        {
+            WriteVerbose($"Left out {left.Count} file(s) by -Exclude and {ExcludeFilter.IgnoreFile}: {string.Join(", ", left.Take(10).Select(f => f.Relative))}{(left.Count > 10 ? ", …" : "")}");
+            files = files.Except(left).ToList();
+        }
 
         var contents = new Dictionary<string, byte[]?>();
         foreach (var (full, rel) in files)

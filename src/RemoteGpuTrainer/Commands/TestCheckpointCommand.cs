@@ -53,6 +53,7 @@ public sealed class TestCheckpointCommand : RgtCmdlet
             switch (o.BaseObject)
             {
                 case GpuTransfer t: _inputs.Add((t.LocalPath, t)); break;
+                case FileInfo f when !IsCheckpointFile(f.FullName): WriteVerbose($"{f.FullName}: not a checkpoint file (metrics, logs and other data are skipped)."); break;
                 case FileSystemInfo f: _inputs.Add((f.FullName, null)); break;
                 case string s: _inputs.Add((GetUnresolvedProviderPathFromPSPath(s), null)); break;
                 default: WriteFailure(new RgtException("InputNotSupported", FailureKind.InvalidArgument, $"Test-Checkpoint takes paths, GpuTransfer, FileInfo or DirectoryInfo objects, not {o.BaseObject.GetType().Name}."), o); break;
@@ -71,8 +72,12 @@ public sealed class TestCheckpointCommand : RgtCmdlet
             if (transfer is not null)
             {
                 // A pulled file: verify the file itself; metrics and logs are data, not checkpoints.
-                if (!IsCheckpointFile(path)) continue;
-                results.Add((CheckpointVerifier.VerifyFile(path, trust, transfer.Cell ?? System.IO.Path.GetFileName(path)), transfer));
+                if (!IsCheckpointFile(path)) { WriteVerbose($"{path}: not a checkpoint file (metrics, logs and other data are skipped)."); continue; }
+                // A cell's artifact is checked with its folder, so the metric is reported in this form too.
+                var v = transfer.Cell is not null && string.Equals(System.IO.Path.GetFileName(path), Artifact, StringComparison.Ordinal)
+                    ? CheckpointFolders.VerifyCell(System.IO.Path.GetDirectoryName(path)!, Artifact, MetricsFile, trust)
+                    : CheckpointVerifier.VerifyFile(path, trust, transfer.Cell ?? System.IO.Path.GetFileName(path));
+                results.Add((v, transfer));
                 continue;
             }
             List<string> cells, files;

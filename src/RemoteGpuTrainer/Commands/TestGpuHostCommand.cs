@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Probes;
 using RemoteGpuTrainer.Engine.Ssh;
@@ -6,7 +7,7 @@ using RemoteGpuTrainer.Engine.Ssh;
 namespace RemoteGpuTrainer.Commands;
 
 /// <summary>Connects to each host (host key verified) and reports GPUs, driver, CUDA, Python, tmux and disks in one round trip.</summary>
-[Cmdlet(VerbsDiagnostic.Test, "GpuHost", DefaultParameterSetName = ByName)]
+[Cmdlet(VerbsDiagnostic.Test, "GpuHost", DefaultParameterSetName = AllHosts)]
 [OutputType(typeof(GpuHostTest))]
 public sealed class TestGpuHostCommand : HostCmdlet
 {
@@ -31,6 +32,6 @@ public sealed class TestGpuHostCommand : HostCmdlet
             var host = await connector.ResolvePathsAsync(h, ct).ConfigureAwait(false);
             var output = await conn.RunAsync(HostTestProbe.Script(host), TimeSpan.FromSeconds(TimeoutSeconds), ct).ConfigureAwait(false);
             return HostTestProbe.Parse(host, output.StdOut, conn.HostKeyFingerprint, conn.ConnectLatency, DateTimeOffset.Now);
-        }, "Testing GPU hosts");
+        }, "Testing GPU hosts", (h, ex) => GpuHostTest.Unreachable(h.Name, ex is RgtException r ? r.ErrorId : "UnexpectedFailure", ex.Message, DateTimeOffset.Now));
     }
 }

@@ -40,10 +40,14 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
         try { inventory = Inventory.Load(); }
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
         var progress = new ProgressRecord(2, "Waiting for GPU jobs", "starting");
+        var written = new HashSet<(string, string, string)>();
         while (true)
         {
+            // Each cell is written the moment it is final, so `Wait-GpuJob | Receive-Checkpoint` pulls early cells while others train.
+            foreach (var j in current.Values.Where(j => j.IsFinal && written.Add((j.Name, j.QueueId, j.Cell)))) WriteObject(j);
             var pending = current.Values.Where(j => !j.IsFinal).ToList();
-            progress.StatusDescription = $"{current.Count - pending.Count} of {current.Count} cells final";
+            var training = pending.Where(j => j.Epoch is not null).Select(j => $"{j.Cell} epoch {j.Epoch}/{j.Epochs}").Take(3).ToList();
+            progress.StatusDescription = $"{current.Count - pending.Count} of {current.Count} cells final" + (training.Count > 0 ? "; " + string.Join(", ", training) : "");
             progress.PercentComplete = current.Count == 0 ? 100 : (current.Count - pending.Count) * 100 / current.Count;
             WriteProgress(progress);
             if (pending.Count == 0) break;
@@ -81,6 +85,5 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
         }
         progress.RecordType = ProgressRecordType.Completed;
         WriteProgress(progress);
-        foreach (var j in current.Values.Where(j => j.IsFinal)) WriteObject(j);
     }
 }
