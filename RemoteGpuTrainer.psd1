@@ -4,7 +4,7 @@
     GUID                 = '5b0b7d3e-2f7c-4a57-9a0e-3c8f1f0f6a21'
     Author               = 'RemoteGpuTrainer contributors'
     CompanyName          = 'RemoteGpuTrainer'
-    Copyright            = '(c) RemoteGpuTrainer contributors. MIT License.'
+    Copyright            = '(c) RemoteGpuTrainer contributors.'
     Description          = 'Run training jobs on rented GPU machines (AutoDL, RunPod, vast.ai, Lambda, Paperspace, Chinese rentals, bare SSH boxes, Slurm) and get the results off before the meter or a preemption kills them.'
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
@@ -36,14 +36,16 @@
         'Unregister-GpuPatrol'
         'Get-GpuPatrolSchedule'
         'Initialize-GpuHost'
+        'Enter-GpuHost'
+        'Get-GpuLog'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('GPU', 'SSH', 'MachineLearning', 'Training', 'AutoDL', 'RunPod', 'Linux')
-            ProjectUri = 'https://example.invalid/RemoteGpuTrainer'
+            Tags         = @('GPU', 'SSH', 'MachineLearning', 'Training', 'AutoDL', 'RunPod', 'Linux')
+            ReleaseNotes = 'Fail closed at the edges: no zombie verdict without nvidia-smi''s app list, a teardown gate that opens only on verified cells, remote paths resolved on the box, pulls that stay under the destination, one queue launch at a time, NoArtifact cells, webhook URLs kept secret. Enter-GpuHost and Get-GpuLog.'
         }
     }
 }

@@ -13,7 +13,7 @@ Tasks:
              ends with one line "N passed, N failed" and exits non-zero on any failure
   Demo       Build, then the lifecycle against a sandbox GPU box
   Bench      Build, then the benchmarks in bench/
-  Package    Build, then zip the staged module into out/
+  Package    Build, then pack the staged module into out/RemoteGpuTrainer.<version>.nupkg for PSResourceGet
 
 .EXAMPLE
 dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
@@ -196,10 +196,8 @@ function Invoke-Bench {
 }
 
 function Invoke-Package {
-    $version = (Import-PowerShellDataFile (Join-Path $Root 'RemoteGpuTrainer.psd1')).ModuleVersion
-    $zip = Join-Path $Out "RemoteGpuTrainer-$version.zip"
-    Compress-Archive -Path $Staged -DestinationPath $zip -Force
-    Write-Host "Packaged $zip"
+    $nupkg = & (Join-Path $Root 'tools/New-ModulePackage.ps1') -ModulePath $Staged -OutputPath $Out
+    Write-Host "Packaged $($nupkg.FullName): Install-PSResource RemoteGpuTrainer -Repository <a repository holding it>, or Publish-PSResource -NupkgPath to publish it"
 }
 
 foreach ($t in $Task) {

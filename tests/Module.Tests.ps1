@@ -79,6 +79,30 @@ Describe 'Help' {
         }
         ($md | Select-String '\{\{' ) | Should -BeNullOrEmpty
     }
+    It 'packs into a .nupkg that PSResourceGet installs, and a fresh pwsh imports it by name' {
+        $work = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-pkg-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
+        try {
+            $repo = New-Item -ItemType Directory "$work/repo"
+            $nupkg = & (Join-Path $PSScriptRoot '../tools/New-ModulePackage.ps1') -ModulePath (Split-Path $env:RGT_TEST_MODULE) -OutputPath $repo.FullName
+            $nupkg.Name | Should -Match '^RemoteGpuTrainer\.\d+\.\d+\.\d+\.nupkg$'
+            # A fresh pwsh with its own home: its PSResourceGet settings and module folder are throwaway ones.
+            $script = @"
+`$ErrorActionPreference = 'Stop'
+Register-PSResourceRepository -Name rgt-local -Uri '$($repo.FullName)' -Trusted
+Install-PSResource RemoteGpuTrainer -Repository rgt-local -Scope CurrentUser -TrustRepository -Quiet
+(Get-InstalledPSResource RemoteGpuTrainer).Version.ToString()
+"@
+            $pwsh = Join-Path $PSHOME 'pwsh.dll'
+            $installed = & env "HOME=$work/home" "XDG_DATA_HOME=$work/home/.local/share" "XDG_CONFIG_HOME=$work/home/.config" dotnet $pwsh -NoProfile -NonInteractive -Command $script
+            $LASTEXITCODE | Should -Be 0
+            $installed | Select-Object -Last 1 | Should -Be (Import-PowerShellDataFile $env:RGT_TEST_MODULE).ModuleVersion
+            $check = "Import-Module RemoteGpuTrainer; (Get-Module RemoteGpuTrainer).ModuleBase; (Get-GpuPlatform autodl).MeterStopVerb"
+            $out = & env "HOME=$work/home" "XDG_DATA_HOME=$work/home/.local/share" "XDG_CONFIG_HOME=$work/home/.config" "RGT_HOME=$work/rgt" dotnet $pwsh -NoProfile -NonInteractive -Command $check
+            $LASTEXITCODE | Should -Be 0
+            $out[0] | Should -BeLike "$work/home/*" -Because 'the module came from the installed package, not the build folder'
+            $out[1] | Should -Be '关机'
+        } finally { Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue }
+    }
     It 'has the about topic' {
         (Get-Help about_RemoteGpuTrainer | Out-String) | Should -Match 'metered machine'
     }
@@ -114,7 +138,7 @@ Host gpu-box
     It '<File> example: <Title>' -ForEach @(
         foreach ($f in 'New-GpuRental', 'Get-GpuHost', 'Set-GpuHost', 'Test-GpuHost', 'Invoke-GpuCommand', 'Get-GpuHealth', 'Stop-GpuZombie',
             'Start-GpuQueue', 'Get-GpuJob', 'Wait-GpuJob', 'Stop-GpuQueue', 'Sync-GpuCheckpoint', 'Receive-Checkpoint', 'Test-Checkpoint',
-            'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Initialize-GpuHost', 'Register-GpuPatrol', 'Get-GpuPatrolSchedule',
+            'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Initialize-GpuHost', 'Register-GpuPatrol', 'Get-GpuPatrolSchedule', 'Enter-GpuHost', 'Get-GpuLog',
             'Unregister-GpuPatrol', 'Remove-GpuRental', 'Get-GpuPlatform', 'Remove-GpuHost') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
             foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {

@@ -30,5 +30,9 @@ public sealed record GpuHost
     /// <summary>The endpoint as OpenSSH would print it, e.g. root@connect.westb.seetacloud.com:38211.</summary>
     public string Endpoint => (User is null ? "" : User + "@") + HostName + (Port is null ? "" : ":" + Port);
 
+    /// <summary>An ssh command to paste into a terminal: the port, key and user@host as registered (Enter-GpuHost opens it for you).</summary>
+    public string SshCommand =>
+        "ssh" + (Port is null ? "" : $" -p {Port}") + (string.IsNullOrEmpty(IdentityFile) ? "" : " -i '" + IdentityFile + "'") + " " + (User is null ? "" : User + "@") + HostName;
+
     public override string ToString() => Name;
 }

@@ -34,6 +34,24 @@ rgt_sync() {
   return 0
 }
 
+# Under tmux the pane shows the running cell's log, for Enter-GpuHost -Attach (display only).
+show_log() {
+  if [ -n "${TMUX:-}" ]; then
+    tail -n +1 -F "$1" 2> /dev/null &
+    viewer=$!
+  fi
+}
+
+hide_log() {
+  if [ -n "$viewer" ]; then
+    sleep 0.2
+    kill "$viewer" 2> /dev/null
+    viewer=""
+  fi
+}
+
+viewer=""
+
 run_cell() {
   local name=$1 cmd=$2 force=$3 d ck cpid rc
   d="$Q/cells/$name"
@@ -44,6 +62,7 @@ run_cell() {
   put "$d/started_at" "$(now)"
   put "$d/state" Running
   echo "=== rgt: cell $name started $(now)" >> "$d/log"
+  show_log "$d/log"
   # shellcheck disable=SC2094
   (
     if [ -n "$PROXY_HOOK" ]; then eval "$PROXY_HOOK"; fi
@@ -90,6 +109,7 @@ run_cell() {
 failed=""
 while [ $# -ge 4 ]; do
   run_cell "$2" "$3" "$4" || failed="$failed $1:$2"
+  hide_log
   shift 4
 done
 if [ -z "$failed" ]; then

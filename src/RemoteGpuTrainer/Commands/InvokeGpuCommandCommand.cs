@@ -10,7 +10,8 @@ namespace RemoteGpuTrainer.Commands;
 [OutputType(typeof(GpuCommandResult))]
 public sealed class InvokeGpuCommandCommand : HostCmdlet
 {
-    [Parameter(Mandatory = true)]
+    /// <summary>The command, run by bash on the box; second position: Invoke-GpuCommand box 'nvidia-smi'.</summary>
+    [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
     public string Command { get; set; } = "";
 
