@@ -43,7 +43,8 @@ Describe 'A generic-ssh host with its default $HOME/proj' {
         # The README's form: pull, then verify the folder by path.
         $v = Test-Checkpoint "$script:TestDir/home" -Expect 2
         $v.Status | Select-Object -Unique | Should -Be 'Verified'
-        $v.Host | Select-Object -Unique | Should -Be 'box'
+        $v.Name | Select-Object -Unique | Should -Be 'box'
+        ($v.Cell | Sort-Object) | Should -Be @('h1', 'h2')
         $ledger = Get-Content "$env:RGT_HOME/ledger.jsonl" | ConvertFrom-Json | Where-Object Verdict -EQ 'Verified'
         ($ledger.Cell | Sort-Object) | Should -Be @('h1', 'h2')
         # The box's hash, read there: not a copy of the local one.
@@ -55,10 +56,10 @@ Describe 'A generic-ssh host with its default $HOME/proj' {
         $r.CellsTotal | Should -Be 2
     }
     It 'a local file changed after the pull carries no origin, so it is no evidence' {
-        (Test-Checkpoint "$script:TestDir/home/h1").Host | Should -Be 'box'
+        (Test-Checkpoint "$script:TestDir/home/h1").Name | Should -Be 'box'
         [System.IO.File]::AppendAllText("$script:TestDir/home/h1/best.pth", 'x')
         $v = Test-Checkpoint "$script:TestDir/home/h1" -ErrorAction SilentlyContinue
-        $v.Host | Should -BeNullOrEmpty
+        $v.Name | Should -BeNullOrEmpty
         $v.RemotePath | Should -BeNullOrEmpty
     }
     It 'pushes a script to ~/x with its executable bit, and it runs there' {

@@ -31,6 +31,27 @@ Describe 'Get-GpuHealth against each sandbox scenario' {
         $text | Should -Match '8x NVIDIA H100 80GB HBM3'
         $text | Should -Match 'Pass'
     }
+    It 'serializes with names, not numbers: JSON and CSV keep what the table shows' {
+        Use-Scenario throttled
+        $h = Get-GpuHealth box
+        $json = $h | ConvertTo-Json
+        $json | Should -Match '"Status": "Fail"'
+        $json | Should -Not -Match '"Status": \d'
+        $json | Should -Not -Match 'RemoteGpuTrainer\.Engine\.Model\.GpuDevice"' -Because 'a nested GPU is shown by its readings, not its type name'
+        $back = $json | ConvertFrom-Json
+        $back.Gpus[0].SmClockMHz | Should -Be $h.Gpus[0].SmClockMHz
+        $back.Gpus[0].Status | Should -Be 'Fail'
+        $back.Findings[0].Status | Should -Be 'Fail'
+        $csv = Join-Path $script:TestDir 'health.csv'
+        $h | Export-Csv -Path $csv
+        $row = Import-Csv $csv
+        $row.Status | Should -Be 'Fail'
+        $row.ZombieCount | Should -Be '0'
+        $row.DiskPercent | Should -Be "$($h.DiskPercent)"
+        $row.InodePercent | Should -Be "$($h.InodePercent)"
+        $row.TopFinding | Should -Be $h.Findings[0].ToString()
+        Use-Scenario zombie
+    }
     It 'xid79: Fail, the GPU fell off the bus' {
         Use-Scenario xid79
         $h = Get-GpuHealth box

@@ -13,6 +13,13 @@ BeforeAll {
     function Invoke-Box([string] $Command, $Sandbox = $script:Box) {
         (& ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $Sandbox.IdentityFile -p $Sandbox.Port "$($Sandbox.User)@127.0.0.1" $Command) -join "`n"
     }
+    # A queue's marker follows its last cell's markers: it may land a moment after the cells are final.
+    function Get-QueueMarker([string] $QueueId, [string] $Marker) {
+        $path = "$($script:Box.DataDir)/.rgt/queues/$QueueId/$Marker"
+        $deadline = (Get-Date).AddSeconds(10)
+        while (-not (Test-Path $path) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        if (Test-Path $path) { Get-Content -Raw $path }
+    }
     function Wait-Queue([string] $HostName, [string] $QueueId, [int] $Seconds = 60) {
         Get-GpuJob $HostName -QueueId $QueueId | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout ([TimeSpan]::FromSeconds($Seconds))
     }
@@ -63,7 +70,7 @@ Describe 'A three-cell queue' {
             (Get-Item -LiteralPath "$($script:Box.DurableDir)/final_ckpts/$c/best.pth").Length | Should -Be (Get-Item -LiteralPath "$($script:Box.DataDir)/checkpoints/three/$c/best.pth").Length
             Test-Path -LiteralPath "$($script:Box.DataDir)/checkpoints/three/$c/latest.pth" | Should -BeFalse -Because 'scratch is pruned once best.pth exists'
         }
-        Test-Path "$($script:Box.DataDir)/.rgt/queues/three/QUEUE_DONE" | Should -BeTrue
+        Get-QueueMarker three QUEUE_DONE | Should -Not -BeNullOrEmpty
         Get-ChildItem -Recurse $script:Box.Root -Filter pwned | Should -BeNullOrEmpty
     }
     It 'shows jobs in a table and filters by state and cell' {
@@ -110,7 +117,7 @@ Describe 'Resume and survival' {
         ($jobs | Where-Object Cell -EQ 'r2').State | Should -Be 'Failed'
         ($jobs | Where-Object Cell -EQ 'r2').ExitCode | Should -Be 137
         ($jobs | Where-Object Cell -EQ 'r3').State | Should -Be 'Succeeded'
-        Get-Content "$($script:Box.DataDir)/.rgt/queues/resume/QUEUE_FAILED" | Should -Match '2:r2'
+        Get-QueueMarker resume QUEUE_FAILED | Should -Match '2:r2'
         $r1Started = Get-Content "$($script:Box.DataDir)/.rgt/queues/resume/cells/r1/started_at"
 
         $again = Start-GpuQueue box -Path $f
@@ -122,7 +129,7 @@ Describe 'Resume and survival' {
         $log | Should -Match 'Resuming from epoch [3-7]'
         $log | Should -Match 'Epoch 8/8'
         Get-Content "$($script:Box.DataDir)/.rgt/queues/resume/cells/r1/started_at" | Should -Be $r1Started
-        Test-Path "$($script:Box.DataDir)/.rgt/queues/resume/QUEUE_DONE" | Should -BeTrue
+        Get-QueueMarker resume QUEUE_DONE | Should -Not -BeNullOrEmpty
     }
     It 'a failing cell is Failed with its exit code, its crash signature, and QUEUE_FAILED' {
         $f = New-QueueFile 'failing' "ok: $script:Train --epochs 1 --sleep 0`ncrash: $script:Train --epochs 3 --sleep 0 --crash-at 2`noom: $script:Train --epochs 3 --sleep 0 --oom-at 1`n"
@@ -134,7 +141,7 @@ Describe 'Resume and survival' {
         $crash.Crash | Should -Match 'Traceback'
         ($jobs | Where-Object Cell -EQ 'oom').Crash | Should -Match 'CUDA out of memory'
         ($jobs | Where-Object Cell -EQ 'ok').Crash | Should -BeNullOrEmpty
-        Get-Content "$($script:Box.DataDir)/.rgt/queues/failing/QUEUE_FAILED" | Should -Match '2:crash 3:oom'
+        Get-QueueMarker failing QUEUE_FAILED | Should -Match '2:crash 3:oom'
     }
     It 'Wait-GpuJob writes each cell the moment it is final, while the others still train' {
         $f = New-QueueFile 'stream' "quick: $script:Train --epochs 1 --sleep 0`nlong: $script:Train --epochs 40 --sleep 0.25`n"
@@ -232,7 +239,7 @@ Describe 'Detach paths, fan-out and durable storage' {
         $job.State | Should -Be 'NoArtifact'
         $job.ExitCode | Should -Be 0
         $job.Reason | Should -Match 'exited 0 but wrote no best\.pth'
-        (Invoke-Box "cat '$($script:Box.DataDir)/.rgt/queues/noart/QUEUE_FAILED'") | Should -Match '1:na'
+        Get-QueueMarker noart QUEUE_FAILED | Should -Match '1:na'
         $err = $null
         $s = Sync-GpuCheckpoint box -QueueId noart -ErrorVariable err -ErrorAction SilentlyContinue
         $s.Status | Should -Be 'Failed'

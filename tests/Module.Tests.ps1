@@ -93,12 +93,12 @@ Install-PSResource RemoteGpuTrainer -Repository rgt-local -Scope CurrentUser -Tr
 (Get-InstalledPSResource RemoteGpuTrainer).Version.ToString()
 "@
             $pwsh = Join-Path $PSHOME 'pwsh.dll'
-            $installed = & env "HOME=$work/home" "XDG_DATA_HOME=$work/home/.local/share" "XDG_CONFIG_HOME=$work/home/.config" dotnet $pwsh -NoProfile -NonInteractive -Command $script
-            $LASTEXITCODE | Should -Be 0
+            $installed = & env "HOME=$work/home" "XDG_DATA_HOME=$work/home/.local/share" "XDG_CONFIG_HOME=$work/home/.config" dotnet $pwsh -NoProfile -NonInteractive -Command $script 2>&1
+            $LASTEXITCODE | Should -Be 0 -Because ($installed -join "`n")
             $installed | Select-Object -Last 1 | Should -Be (Import-PowerShellDataFile $env:RGT_TEST_MODULE).ModuleVersion
             $check = "Import-Module RemoteGpuTrainer; (Get-Module RemoteGpuTrainer).ModuleBase; (Get-GpuPlatform autodl).MeterStopVerb"
-            $out = & env "HOME=$work/home" "XDG_DATA_HOME=$work/home/.local/share" "XDG_CONFIG_HOME=$work/home/.config" "RGT_HOME=$work/rgt" dotnet $pwsh -NoProfile -NonInteractive -Command $check
-            $LASTEXITCODE | Should -Be 0
+            $out = & env "HOME=$work/home" "XDG_DATA_HOME=$work/home/.local/share" "XDG_CONFIG_HOME=$work/home/.config" "RGT_HOME=$work/rgt" dotnet $pwsh -NoProfile -NonInteractive -Command $check 2>&1
+            $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
             $out[0] | Should -BeLike "$work/home/*" -Because 'the module came from the installed package, not the build folder'
             $out[1] | Should -Be '关机'
         } finally { Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue }

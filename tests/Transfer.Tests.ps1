@@ -219,7 +219,7 @@ Describe 'Test-Checkpoint' {
         $r.Status | Should -Be 'Verified'
         $r.Safety | Should -Be 'Safe'
         $r.WeightsKey | Should -Be 'model_state_dict'
-        $r.Host | Should -Be 'box'
+        $r.Name | Should -Be 'box' -Because 'Name is the host on every output type'
         $r.RemotePath | Should -Match 'final_ckpts/j1/best.pth$'
         $ledger = Get-Content "$env:RGT_HOME/ledger.jsonl" | ConvertFrom-Json | Where-Object Host -EQ 'box' | Select-Object -Last 1
         $ledger.Verdict | Should -Be 'Verified'
@@ -227,7 +227,7 @@ Describe 'Test-Checkpoint' {
         $boxHash = ((& ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $script:Box.IdentityFile -p $script:Box.Port "$($script:Box.User)@127.0.0.1" "sha256sum '$($script:Box.DurableDir)/final_ckpts/j1/best.pth'") -split ' ')[0]
         $ledger.RemoteSha256 | Should -Be $boxHash
         $folder = Test-Checkpoint "$script:TestDir/verify"
-        $folder.Name | Should -Be 'j1'
+        $folder.Cell | Should -Be 'j1'
         $folder.Epoch | Should -Be 1
         $folder.MetricName | Should -Be 'loss'
         ($folder | Out-String) | Should -Match 'Verified'

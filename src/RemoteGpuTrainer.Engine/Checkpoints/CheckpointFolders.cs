@@ -29,7 +29,7 @@ public static class CheckpointFolders
         var name = Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         var file = Path.Combine(folder, artifact);
         if (!File.Exists(file))
-            return new CheckpointVerification { Name = name, Path = folder, Status = "Failed", Reason = $"the keepable artifact {artifact} is missing from this cell folder" };
+            return new CheckpointVerification { Cell = name, Path = folder, Status = "Failed", Reason = $"the keepable artifact {artifact} is missing from this cell folder" };
         var v = CheckpointVerifier.VerifyFile(file, trust, name);
         var metricsPath = Path.Combine(folder, metricsFile);
         string? metricName = null; double? metric = null; long? epoch = v.Epoch;
@@ -52,7 +52,7 @@ public static class CheckpointFolders
         }
         return new CheckpointVerification
         {
-            Name = name, Path = file, Status = status, Reason = reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
+            Cell = name, Path = file, Status = status, Reason = reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
             UnsafeGlobals = v.UnsafeGlobals, WeightsKey = v.WeightsKey, Epoch = epoch, MetricName = metricName, Metric = metric,
             Sha256 = v.Sha256, Length = v.Length,
         };

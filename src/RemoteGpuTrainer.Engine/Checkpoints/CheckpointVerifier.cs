@@ -270,12 +270,12 @@ public static class CheckpointVerifier
 
     static CheckpointVerification Done(string name, string path, string sha, long length, string format, string? reason, CheckpointSafety? safety, string[] globals, string[] unsafeGlobals, string? weightsKey, long? epoch, IReadOnlyList<string> tricks) => new()
     {
-        Name = name, Path = path, Sha256 = sha, Length = length, Format = format, Safety = safety, Globals = globals, UnsafeGlobals = unsafeGlobals,
+        Cell = name, Path = path, Sha256 = sha, Length = length, Format = format, Safety = safety, Globals = globals, UnsafeGlobals = unsafeGlobals,
         WeightsKey = weightsKey, Epoch = epoch, Status = reason is null ? "Verified" : "Failed", Reason = reason,
     };
 
     static CheckpointVerification Fail(string name, string path, string reason, string? sha = null, long? length = null, string? format = null) => new()
     {
-        Name = name, Path = path, Status = "Failed", Reason = reason, Sha256 = sha, Length = length, Format = format,
+        Cell = name, Path = path, Status = "Failed", Reason = reason, Sha256 = sha, Length = length, Format = format,
     };
 }

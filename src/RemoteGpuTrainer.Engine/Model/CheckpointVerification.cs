@@ -5,7 +5,10 @@ namespace RemoteGpuTrainer.Engine.Model;
 /// <summary>The verdict on one checkpoint file or cell folder.</summary>
 public sealed class CheckpointVerification
 {
-    public string Name { get; init; } = "";
+    /// <summary>The host the file came from, when known (pulled by Receive-Checkpoint): pipes by name into the host cmdlets.</summary>
+    public string? Name { get; init; }
+    /// <summary>The cell (its folder's name), or the file's name for a loose file.</summary>
+    public string Cell { get; init; } = "";
     public string Path { get; init; } = "";
     /// <summary>Verified or Failed.</summary>
     public string Status { get; init; } = "Failed";
@@ -21,7 +24,6 @@ public sealed class CheckpointVerification
     public double? Metric { get; init; }
     public string? Sha256 { get; init; }
     public long? Length { get; init; }
-    /// <summary>Where the file came from, when known (a GpuTransfer): host and remote path.</summary>
-    public string? Host { get; init; }
+    /// <summary>The file on the box it was pulled from, when known.</summary>
     public string? RemotePath { get; init; }
 }

@@ -24,6 +24,11 @@ public sealed class GpuDevice
     public bool Lost { get; init; }
     /// <summary>Fields that came back as [N/A], [Not Supported], [Unknown Error] and the like.</summary>
     public string[] Unavailable { get; init; } = Array.Empty<string>();
+
+    /// <summary>The readings in one line: what ConvertTo-Json shows where it stops descending.</summary>
+    public override string ToString() =>
+        $"GPU {Index} {Name}: {TemperatureC} C, {GpuUtilization}% util, {MemoryUsedMiB}/{MemoryTotalMiB} MiB, {SmClockMHz}/{SmClockMaxMHz} MHz, {PowerDrawW}/{PowerLimitW} W"
+        + (ThrottleReasons.Length > 0 ? ", " + string.Join(" ", ThrottleReasons) : "");
 }
 
 /// <summary>One NVIDIA Xid line from the kernel log.</summary>

@@ -3,9 +3,17 @@ namespace RemoteGpuTrainer.Engine.Model;
 public enum HealthStatus { Pass, Warn, Fail }
 
 /// <summary>One escalation: which check, how bad, and a message naming the evidence and the fix.</summary>
-public sealed record GpuFinding(string Check, HealthStatus Status, string Message)
+public sealed class GpuFinding
 {
-    public override string ToString() => $"{Status.ToString().ToUpperInvariant()} {Check}: {Message}";
+    public GpuFinding(string check, HealthStatus level, string message) { Check = check; Level = level; Message = message; }
+
+    public string Check { get; }
+    /// <summary>Pass, Warn or Fail, as its name (so JSON and CSV carry the word).</summary>
+    public string Status => Level.ToString();
+    public string Message { get; }
+    internal HealthStatus Level { get; }
+
+    public override string ToString() => $"{Status.ToUpperInvariant()} {Check}: {Message}";
 }
 
 /// <summary>A process that holds a GPU device file open but is not a compute app nvidia-smi knows of.</summary>
@@ -45,7 +53,9 @@ public sealed record GpuDiskUsage(
 public sealed class GpuHealth
 {
     public string Name { get; init; } = "";
-    public HealthStatus Status { get; init; }
+    /// <summary>Pass, Warn or Fail, as its name (so JSON and CSV carry the word).</summary>
+    public string Status => Level.ToString();
+    internal HealthStatus Level { get; init; }
     public GpuDeviceHealth[] Gpus { get; init; } = Array.Empty<GpuDeviceHealth>();
     public GpuZombie[] Zombie { get; init; } = Array.Empty<GpuZombie>();
     public XidEvent[] Xid { get; init; } = Array.Empty<XidEvent>();
@@ -61,6 +71,18 @@ public sealed class GpuHealth
 
     public double? MaxTemperatureC => Gpus.Select(g => g.Device.TemperatureC).Max();
 
+    /// <summary>How many zombie VRAM holders were found (the table's Zombies column).</summary>
+    public int ZombieCount => Zombie.Length;
+
+    /// <summary>The fullest disk's bytes used, in percent (the data and durable directories).</summary>
+    public int? DiskPercent => Disk.Select(d => d.UsedPercent).Max();
+
+    /// <summary>The fullest disk's inodes used, in percent.</summary>
+    public int? InodePercent => Disk.Select(d => d.InodesUsedPercent).Max();
+
+    /// <summary>The most severe finding's text, or null when there is none.</summary>
+    public string? TopFinding => Findings.FirstOrDefault()?.ToString();
+
     public override string ToString() => $"{Name}: {Status}";
 }
 
@@ -68,14 +90,24 @@ public sealed class GpuHealth
 public sealed class GpuDeviceHealth
 {
     public GpuDevice Device { get; init; } = new();
-    public HealthStatus Status { get; init; }
+    /// <summary>Pass, Warn or Fail, as its name.</summary>
+    public string Status => Level.ToString();
+    internal HealthStatus Level { get; init; }
     public double? MeanSmClockMHz { get; init; }
     public double? MeanPowerDrawW { get; init; }
     public double? MeanGpuUtilization { get; init; }
 
+    // The readings a table shows, as properties of their own: Export-Csv and ConvertTo-Json's default depth keep them.
     public int? Index => Device.Index;
     public string? Name => Device.Name;
     public double? TemperatureC => Device.TemperatureC;
+    public double? GpuUtilization => Device.GpuUtilization;
+    public double? MemoryUsedMiB => Device.MemoryUsedMiB;
+    public double? MemoryTotalMiB => Device.MemoryTotalMiB;
+    public double? SmClockMHz => Device.SmClockMHz;
+    public double? SmClockMaxMHz => Device.SmClockMaxMHz;
+    public double? PowerDrawW => Device.PowerDrawW;
+    public double? PowerLimitW => Device.PowerLimitW;
     public string[] ThrottleReasons => Device.ThrottleReasons;
 
     public override string ToString() => $"GPU {Index} {Name} {Status}";

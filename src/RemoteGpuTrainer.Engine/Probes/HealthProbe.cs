@@ -100,13 +100,13 @@ public static class HealthProbe
         return new GpuHealth
         {
             Name = host.Name,
-            Status = findings.Count == 0 ? HealthStatus.Pass : findings.Max(f => f.Status),
+            Level = findings.Count == 0 ? HealthStatus.Pass : findings.Max(f => f.Level),
             Gpus = gpuHealth,
             Zombie = zombies.ToArray(),
             Xid = xids.ToArray(),
             Disk = disks.ToArray(),
             Memory = memory,
-            Findings = findings.OrderByDescending(f => f.Status).ToArray(),
+            Findings = findings.OrderByDescending(f => f.Level).ToArray(),
             CheckedAt = checkedAt,
             Samples = Math.Max(1, samples.Count),
         };

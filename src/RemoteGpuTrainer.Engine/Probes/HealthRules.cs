@@ -63,7 +63,7 @@ public static class HealthRules
             result.Add(new GpuDeviceHealth
             {
                 Device = gpu,
-                Status = status,
+                Level = status,
                 MeanSmClockMHz = means is null ? null : Mean(means.Select(d => d!.SmClockMHz)),
                 MeanPowerDrawW = means is null ? null : Mean(means.Select(d => d!.PowerDrawW)),
                 MeanGpuUtilization = means is null ? null : Mean(means.Select(d => d!.GpuUtilization)),

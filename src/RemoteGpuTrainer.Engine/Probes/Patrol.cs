@@ -53,10 +53,10 @@ public static class Patrol
             verdict = "Healthy";
             reason = total == 0 ? "no queue on this host" : $"running {running?.Cell ?? "-"}";
         }
-        if (health.Status == HealthStatus.Fail && verdict == "Healthy")
+        if (health.Level == HealthStatus.Fail && verdict == "Healthy")
         {
             verdict = "Escalate";
-            reason = "GPU health FAIL: " + health.Findings.First(f => f.Status == HealthStatus.Fail).Message;
+            reason = "GPU health FAIL: " + health.Findings.First(f => f.Level == HealthStatus.Fail).Message;
         }
         var epoch = running?.Epoch;
         var line = string.Create(CultureInfo.InvariantCulture,

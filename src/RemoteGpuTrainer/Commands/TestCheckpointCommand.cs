@@ -88,7 +88,7 @@ public sealed class TestCheckpointCommand : RgtCmdlet
             if (cells.Count == 0 && files.Count == 0)
             {
                 WriteFailure(new RgtException("CheckpointFolderEmpty", FailureKind.InvalidData, $"{path} holds no cell folder and no checkpoint file: an empty pull is a failure, not '0 of 0 OK'."), path);
-                results.Add((new CheckpointVerification { Name = System.IO.Path.GetFileName(path), Path = path, Status = "Failed", Reason = "empty: nothing to verify" }, null));
+                results.Add((new CheckpointVerification { Cell = System.IO.Path.GetFileName(path), Path = path, Status = "Failed", Reason = "empty: nothing to verify" }, null));
                 continue;
             }
             foreach (var c in cells) results.Add((CheckpointFolders.VerifyCell(c, Artifact, MetricsFile, trust), null));
@@ -129,9 +129,9 @@ public sealed class TestCheckpointCommand : RgtCmdlet
             var v = r.V;
             WriteObject(new CheckpointVerification
             {
-                Name = v.Name, Path = v.Path, Status = v.Status, Reason = v.Reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
+                Cell = v.Cell, Path = v.Path, Status = v.Status, Reason = v.Reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
                 UnsafeGlobals = v.UnsafeGlobals, WeightsKey = v.WeightsKey, Epoch = v.Epoch, MetricName = v.MetricName, Metric = v.Metric,
-                Sha256 = v.Sha256, Length = v.Length, Host = r.Host, RemotePath = r.Remote,
+                Sha256 = v.Sha256, Length = v.Length, Name = r.Host, RemotePath = r.Remote,
             });
         }
     }
