@@ -83,6 +83,8 @@ Describe 'Help' {
         $work = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-pkg-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
         try {
             $repo = New-Item -ItemType Directory "$work/repo"
+            # .NET gives an empty path for a data folder that does not exist yet (PSResourceGet would then write into the cwd).
+            $null = New-Item -ItemType Directory "$work/home/.local/share", "$work/home/.config"
             $nupkg = & (Join-Path $PSScriptRoot '../tools/New-ModulePackage.ps1') -ModulePath (Split-Path $env:RGT_TEST_MODULE) -OutputPath $repo.FullName
             $nupkg.Name | Should -Match '^RemoteGpuTrainer\.\d+\.\d+\.\d+\.nupkg$'
             # A fresh pwsh with its own home: its PSResourceGet settings and module folder are throwaway ones.
@@ -102,6 +104,16 @@ Install-PSResource RemoteGpuTrainer -Repository rgt-local -Scope CurrentUser -Tr
             $out[0] | Should -BeLike "$work/home/*" -Because 'the module came from the installed package, not the build folder'
             $out[1] | Should -Be '关机'
         } finally { Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue }
+    }
+    It 'has a default view for every output type, and its header fits 80 columns' {
+        $types = foreach ($c in (Import-PowerShellDataFile $env:RGT_TEST_MODULE).CmdletsToExport) {
+            (Get-Command $c).OutputType.Type | Where-Object { $_ -and $_ -ne [void] -and $_ -ne [string] }
+        }
+        foreach ($t in $types | Sort-Object FullName -Unique) {
+            Get-FormatData -TypeName $t.FullName | Should -Not -BeNullOrEmpty -Because "$($t.FullName) needs a default view"
+            $text = [Activator]::CreateInstance($t) | Out-String -Width 80
+            $text | Should -Not -Match '…' -Because "$($t.FullName)'s view must not cut its headers at 80 columns"
+        }
     }
     It 'has the about topic' {
         (Get-Help about_RemoteGpuTrainer | Out-String) | Should -Match 'metered machine'

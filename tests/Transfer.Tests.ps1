@@ -218,6 +218,7 @@ Describe 'Test-Checkpoint' {
         $r = Receive-Checkpoint box -RemotePath "$($script:Box.DurableDir)/final_ckpts/j1" -Destination "$script:TestDir/verify/j1" | Test-Checkpoint
         $r.Status | Should -Be 'Verified'
         $r.Safety | Should -Be 'Safe'
+        ($r | ConvertTo-Json) | Should -Match '"Safety": "Safe"' -Because 'status-like values serialize as words'
         $r.WeightsKey | Should -Be 'model_state_dict'
         $r.Name | Should -Be 'box' -Because 'Name is the host on every output type'
         $r.RemotePath | Should -Match 'final_ckpts/j1/best.pth$'

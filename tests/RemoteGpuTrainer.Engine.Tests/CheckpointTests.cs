@@ -85,29 +85,29 @@ public class CheckpointTests
         {
             case "SAFE":
                 Assert.True(r.Status == "Verified", r.Reason);
-                Assert.Equal(CheckpointSafety.Safe, r.Safety);
+                Assert.Equal(CheckpointSafety.Safe, r.SafetyLevel);
                 Assert.NotNull(r.WeightsKey);
                 break;
             case "SAFE-NOWEIGHTS":
-                Assert.Equal(CheckpointSafety.Safe, r.Safety);
+                Assert.Equal(CheckpointSafety.Safe, r.SafetyLevel);
                 Assert.Equal("Failed", r.Status);
                 Assert.Contains("no weights", r.Reason);
                 break;
             case "TRUST":
-                Assert.Equal(CheckpointSafety.NeedsTrust, r.Safety);
+                Assert.Equal(CheckpointSafety.NeedsTrust, r.SafetyLevel);
                 Assert.Equal("Failed", r.Status);
                 Assert.Contains("needs trust", r.Reason);
                 Assert.Empty(r.UnsafeGlobals);
                 break;
             case "UNSAFE":
-                Assert.Equal(CheckpointSafety.Unsafe, r.Safety);
+                Assert.Equal(CheckpointSafety.Unsafe, r.SafetyLevel);
                 Assert.Equal("Failed", r.Status);
                 Assert.Contains("UNSAFE", r.Reason);
                 break;
             case "CORRUPT":
                 Assert.Equal("Failed", r.Status);
                 Assert.NotNull(r.Reason);
-                Assert.NotEqual(CheckpointSafety.Safe, r.Safety);
+                Assert.NotEqual(CheckpointSafety.Safe, r.SafetyLevel);
                 break;
         }
     }
@@ -117,8 +117,8 @@ public class CheckpointTests
     {
         Assert.Equal("Verified", V("zip_train_ckpt_model_state_dict_optimizer_state_dict_epoch.pth", new TrustOptions(Array.Empty<string>(), true)).Status);
         Assert.Equal("Verified", V("zip_train_ckpt_model_state_dict_optimizer_state_dict_epoch.pth", new TrustOptions(new[] { "numpy.*" }, false)).Status);
-        Assert.Equal(CheckpointSafety.NeedsTrust, V("zip_namespace_cfg_sklearn_scaler.pt", new TrustOptions(new[] { "numpy.*" }, false)).Safety);
-        Assert.Equal(CheckpointSafety.Unsafe, V("mal_zip_torch_posix_system_modelscan.pt", new TrustOptions(new[] { "*" }, true)).Safety);
+        Assert.Equal(CheckpointSafety.NeedsTrust, V("zip_namespace_cfg_sklearn_scaler.pt", new TrustOptions(new[] { "numpy.*" }, false)).SafetyLevel);
+        Assert.Equal(CheckpointSafety.Unsafe, V("mal_zip_torch_posix_system_modelscan.pt", new TrustOptions(new[] { "*" }, true)).SafetyLevel);
     }
 
     [Fact]

@@ -52,7 +52,7 @@ public static class CheckpointFolders
         }
         return new CheckpointVerification
         {
-            Cell = name, Path = file, Status = status, Reason = reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
+            Cell = name, Path = file, Status = status, Reason = reason, Format = v.Format, SafetyLevel = v.SafetyLevel, Globals = v.Globals,
             UnsafeGlobals = v.UnsafeGlobals, WeightsKey = v.WeightsKey, Epoch = epoch, MetricName = metricName, Metric = metric,
             Sha256 = v.Sha256, Length = v.Length,
         };

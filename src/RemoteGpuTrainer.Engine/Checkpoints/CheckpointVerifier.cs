@@ -270,7 +270,7 @@ public static class CheckpointVerifier
 
     static CheckpointVerification Done(string name, string path, string sha, long length, string format, string? reason, CheckpointSafety? safety, string[] globals, string[] unsafeGlobals, string? weightsKey, long? epoch, IReadOnlyList<string> tricks) => new()
     {
-        Cell = name, Path = path, Sha256 = sha, Length = length, Format = format, Safety = safety, Globals = globals, UnsafeGlobals = unsafeGlobals,
+        Cell = name, Path = path, Sha256 = sha, Length = length, Format = format, SafetyLevel = safety, Globals = globals, UnsafeGlobals = unsafeGlobals,
         WeightsKey = weightsKey, Epoch = epoch, Status = reason is null ? "Verified" : "Failed", Reason = reason,
     };
 

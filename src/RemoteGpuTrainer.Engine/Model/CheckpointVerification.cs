@@ -3,7 +3,7 @@ using RemoteGpuTrainer.Engine.Checkpoints;
 namespace RemoteGpuTrainer.Engine.Model;
 
 /// <summary>The verdict on one checkpoint file or cell folder.</summary>
-public sealed class CheckpointVerification
+public sealed record CheckpointVerification
 {
     /// <summary>The host the file came from, when known (pulled by Receive-Checkpoint): pipes by name into the host cmdlets.</summary>
     public string? Name { get; init; }
@@ -15,7 +15,9 @@ public sealed class CheckpointVerification
     public string? Reason { get; init; }
     /// <summary>TorchZip, TorchScript, LegacyPickle, Pickle, Safetensors, or what else was recognised.</summary>
     public string? Format { get; init; }
-    public CheckpointSafety? Safety { get; init; }
+    /// <summary>Safe, NeedsTrust or Unsafe as its name (so JSON and CSV carry the word); null when the file could not be read.</summary>
+    public string? Safety => SafetyLevel?.ToString();
+    internal CheckpointSafety? SafetyLevel { get; init; }
     public string[] Globals { get; init; } = Array.Empty<string>();
     public string[] UnsafeGlobals { get; init; } = Array.Empty<string>();
     public string? WeightsKey { get; init; }

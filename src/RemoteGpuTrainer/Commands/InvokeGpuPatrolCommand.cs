@@ -48,7 +48,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             {
                 unreachable = true;
                 WriteFailure(r.Error, r.Item.Name);
-                report = Patrol.Unreachable(r.Item.Name, (r.Error as RgtException)?.ErrorId ?? r.Error.GetType().Name, DateTimeOffset.Now);
+                report = Patrol.Unreachable(r.Item.Name, (r.Error as RgtException)?.ErrorId ?? "UnexpectedFailure", DateTimeOffset.Now);
             }
             reports.Add(report!);
             WriteObject(report);

@@ -73,7 +73,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
                 case GpuJob j: _jobs.Add(j); break;
                 case GpuHost h: _hosts.Add(h); break;
                 default:
-                    WriteFailure(new RgtException("InputNotSupported", FailureKind.InvalidArgument, $"Receive-Checkpoint takes GpuHost or GpuJob objects, not {o.BaseObject.GetType().Name}."), o);
+                    WriteFailure(new RgtException("InputNotSupported", FailureKind.InvalidArgument, $"Receive-Checkpoint takes hosts (Get-GpuHost) or jobs (Get-GpuJob), not '{o}'. Pipe Get-GpuJob | Receive-Checkpoint, or give a host name and -RemotePath."), o);
                     break;
             }
         }

@@ -56,7 +56,7 @@ public sealed class TestCheckpointCommand : RgtCmdlet
                 case FileInfo f when !IsCheckpointFile(f.FullName): WriteVerbose($"{f.FullName}: not a checkpoint file (metrics, logs and other data are skipped)."); break;
                 case FileSystemInfo f: _inputs.Add((f.FullName, null)); break;
                 case string s: _inputs.Add((GetUnresolvedProviderPathFromPSPath(s), null)); break;
-                default: WriteFailure(new RgtException("InputNotSupported", FailureKind.InvalidArgument, $"Test-Checkpoint takes paths, GpuTransfer, FileInfo or DirectoryInfo objects, not {o.BaseObject.GetType().Name}."), o); break;
+                default: WriteFailure(new RgtException("InputNotSupported", FailureKind.InvalidArgument, $"Test-Checkpoint takes paths, pulled files (Receive-Checkpoint) or files and folders (Get-ChildItem), not '{o}'."), o); break;
             }
         }
     }
@@ -117,7 +117,7 @@ public sealed class TestCheckpointCommand : RgtCmdlet
         try
         {
             ledger.Append(withOrigin.Select(r => new LedgerEntry(DateTimeOffset.Now, r.Host, r.Remote, r.RemoteSha,
-                System.IO.Path.GetFullPath(r.V.Path), r.V.Sha256, r.V.Status, r.V.Safety?.ToString(), r.V.Reason, user, r.Cell)));
+                System.IO.Path.GetFullPath(r.V.Path), r.V.Sha256, r.V.Status, r.V.Safety, r.V.Reason, user, r.Cell)));
         }
         catch (Exception ex) when (ex is RgtException or IOException or UnauthorizedAccessException)
         {
@@ -126,13 +126,7 @@ public sealed class TestCheckpointCommand : RgtCmdlet
         foreach (var r in withOrigin)
         {
             if (r.Host is null) { WriteObject(r.V); continue; }
-            var v = r.V;
-            WriteObject(new CheckpointVerification
-            {
-                Cell = v.Cell, Path = v.Path, Status = v.Status, Reason = v.Reason, Format = v.Format, Safety = v.Safety, Globals = v.Globals,
-                UnsafeGlobals = v.UnsafeGlobals, WeightsKey = v.WeightsKey, Epoch = v.Epoch, MetricName = v.MetricName, Metric = v.Metric,
-                Sha256 = v.Sha256, Length = v.Length, Name = r.Host, RemotePath = r.Remote,
-            });
+            WriteObject(r.V with { Name = r.Host, RemotePath = r.Remote });
         }
     }
 
