@@ -92,10 +92,15 @@ Describe 'Test-GpuHost' {
         $r.Tmux | Should -BeTrue
         $r.OS | Should -Not -BeNullOrEmpty
         $r.Latency | Should -BeGreaterThan ([TimeSpan]::Zero)
-        $r.DataDir.Exists | Should -BeTrue
-        $r.DataDir.FreeBytes | Should -BeGreaterThan 0
-        $r.DataDir.FreeInodes | Should -BeGreaterThan 0
-        $r.DurableDir.Exists | Should -BeTrue
+        $r.DataDir | Should -Be $script:Box.DataDir
+        $r.DataDirExists | Should -BeTrue
+        $r.DataFreeBytes | Should -BeGreaterThan 0
+        $r.DataFreeInodes | Should -BeGreaterThan 0
+        $r.DurableDirExists | Should -BeTrue
+        # What the table shows is in the CSV as data: a path, and numbers beside it.
+        $row = $r | ConvertTo-Csv | ConvertFrom-Csv
+        $row.DataDir | Should -Be $script:Box.DataDir
+        [long]$row.DataFreeBytes | Should -Be $r.DataFreeBytes
         $r.Findings | Should -BeNullOrEmpty
         ($r | Out-String) | Should -Match '8x NVIDIA H100 80GB HBM3'
     }
@@ -110,10 +115,23 @@ Describe 'Test-GpuHost' {
         $marker = "$script:TestDir/pwned"
         Set-GpuHost box -DataDir "/nonexistent/`$(touch $marker)/x'y"
         $r = Test-GpuHost box
-        $r.DataDir.Exists | Should -BeFalse
+        $r.DataDirExists | Should -BeFalse
         ($r.Findings -join "`n") | Should -Match 'does not exist'
         Test-Path $marker | Should -BeFalse
         Set-GpuHost box -DataDir $script:Box.DataDir
+    }
+    It 'records the box''s uptime, so Get-GpuHost shows the spend so far at the hourly price' {
+        Set-GpuHost box -HourlyPrice 1.89 -Currency cny
+        $t = Test-GpuHost box
+        $t.UptimeSeconds | Should -BeGreaterThan 0
+        # The sandbox box is this machine: its uptime is ours.
+        $hours = [double]((Get-Content /proc/uptime) -split ' ')[0] / 3600
+        $h = Get-GpuHost box
+        $h.Currency | Should -Be 'CNY'
+        [double]$h.SpendSoFar | Should -BeGreaterOrEqual (1.89 * $hours - 0.05)
+        [double]$h.SpendSoFar | Should -BeLessOrEqual (1.89 * $hours + 0.05)
+        ($h | Out-String) | Should -Match "$($h.SpendSoFar) CNY"
+        (Get-GpuHost nodriver).SpendSoFar | Should -BeNullOrEmpty -Because 'no price was set'
     }
     It 'takes hosts from the pipeline and the inventory by wildcard' {
         (Get-GpuHost | Test-GpuHost | Sort-Object Name).Name | Should -Be @('box', 'nodriver')
@@ -176,6 +194,23 @@ Describe 'Invoke-GpuCommand' {
         Remove-Item "$env:RGT_HOME/hosts.yml", "$env:HOME/.ssh/known_hosts" -ErrorAction SilentlyContinue
         $null = Register-Sandbox $script:Box -Name box -Trust
         $null = Register-Sandbox $script:Box2 -Name box2 -Trust
+    }
+    It '-Verbose tells the endpoint, the key, the connect time and each box step with its duration' {
+        $v = (Get-GpuHealth box -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n"
+        $v | Should -Match "box: connecting to $([regex]::Escape($script:Box.User))@127\.0\.0\.1:$($script:Box.Port) with key $([regex]::Escape($script:Box.IdentityFile))"
+        $v | Should -Match 'box: connected in \d+ ms, host key SHA256:'
+        $v | Should -Match 'box: health-probe took \d+\.\d\d s \(exit 0\)'
+    }
+    It '-Stream writes lines as the box prints them, stderr aside, and the exit code to $LASTEXITCODE' {
+        $seen = Invoke-GpuCommand box 'for i in 1 2 3; do echo "line$i"; echo "err$i" >&2; sleep 0.7; done; exit 4' -Stream -ErrorVariable err -ErrorAction SilentlyContinue -InformationVariable info |
+            ForEach-Object { [pscustomobject]@{ Line = $_; At = Get-Date } }
+        $seen.Line | Should -Be @('line1', 'line2', 'line3')
+        ($seen[2].At - $seen[0].At).TotalSeconds | Should -BeGreaterThan 1 -Because 'lines arrive while the command runs'
+        ($info | Where-Object Tags -Contains 'stderr').MessageData.Message | Should -Be @('err1', 'err2', 'err3')
+        $LASTEXITCODE | Should -Be 4
+        $err[0].FullyQualifiedErrorId | Should -Be 'RemoteCommandFailed,RemoteGpuTrainer.Commands.InvokeGpuCommandCommand'
+        $both = Invoke-GpuCommand box, box2 'echo hi' -Stream
+        ($both | Sort-Object) | Should -Be (@('box: hi', 'box2: hi') | Sort-Object)
     }
     It 'returns exit code, stdout, stderr and duration per host' {
         $r = Invoke-GpuCommand box -Command 'echo out; echo err >&2; exit 3'

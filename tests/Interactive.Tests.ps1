@@ -111,3 +111,21 @@ Describe 'Get-GpuLog' {
         $err[0].FullyQualifiedErrorId | Should -Be 'LogNotFound,RemoteGpuTrainer.Commands.GetGpuLogCommand'
     }
 }
+
+Describe 'Tab completion' {
+    It 'completes -Tag from the inventory, and -QueueId and -Cell from the last state seen, without reaching the box' {
+        Set-GpuHost box -Tag 'sweep a', lab
+        $null = Get-GpuJob box
+        Set-GpuHost box -Port (Get-ClosedPort)   # the box is unreachable now: completion must not need it
+        try {
+            $line = 'Get-GpuHost -Tag '
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('lab', "'sweep a'")
+            $line = 'Get-GpuJob box -QueueId fo'
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('follow')
+            $line = 'Get-GpuJob box -QueueId tail -Cell '
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('t1', 't2')
+            $line = 'Enter-GpuHost box -Attach wa'
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('watch')
+        } finally { Set-GpuHost box -Port $script:Box.Port }
+    }
+}

@@ -41,6 +41,19 @@ Describe 'New-GpuRental' {
         { New-GpuRental 'root@1.2.3.4' -Tag "x`ny" -ErrorAction Stop } | Should -Throw -ErrorId 'TagInvalid,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
         Test-Path "$env:RGT_HOME/hosts.yml" | Should -BeFalse
     }
+    It 'refuses a bare word that is neither an ssh alias nor resolvable (a typo), unless -Force' {
+        { New-GpuRental gpu-bxo-typo -ErrorAction Stop } | Should -Throw -ErrorId 'HostNameUnresolved,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        Test-Path "$env:RGT_HOME/hosts.yml" | Should -BeFalse
+        $w = $null
+        (New-GpuRental gpu-bxo-typo -Force -WarningVariable w -WarningAction SilentlyContinue).Name | Should -Be 'gpu-bxo-typo'
+        ($w -join "`n") | Should -Match 'registered anyway'
+        Remove-GpuHost gpu-bxo-typo -Confirm:$false
+        Set-Content "$env:HOME/.ssh/config" "Host gpu-alias-ok`n  HostName 127.0.0.1`n  Port 2222`n"
+        try { (New-GpuRental gpu-alias-ok -WarningAction SilentlyContinue).Name | Should -Be 'gpu-alias-ok' }
+        finally { Remove-GpuHost gpu-alias-ok -Confirm:$false; Remove-Item "$env:HOME/.ssh/config" }
+        (New-GpuRental localhost -Name lh -WarningAction SilentlyContinue).Name | Should -Be 'lh' -Because 'a resolvable name is fine'
+        Remove-GpuHost lh -Confirm:$false
+    }
     It 'writes nothing with -WhatIf' {
         New-GpuRental 'root@1.2.3.4' -WhatIf
         Test-Path "$env:RGT_HOME/hosts.yml" | Should -BeFalse
@@ -77,6 +90,13 @@ Describe 'Get-GpuHost, Set-GpuHost, Remove-GpuHost' {
         $h.Python | Should -Be '/opt/py/bin/python'
         { Set-GpuHost autodl-1 -NewName autodl-2 -ErrorAction Stop } | Should -Throw -ErrorId 'HostNameTaken,RemoteGpuTrainer.Commands.SetGpuHostCommand'
         { Set-GpuHost autodl-1 -HostName 'h;id' -ErrorAction Stop } | Should -Throw -ErrorId 'ConnectionStringInvalid,RemoteGpuTrainer.Commands.SetGpuHostCommand'
+    }
+    It 'exports tags joined, filters by them, and gives a pasteable ssh command' {
+        $row = Get-GpuHost autodl-1 | ConvertTo-Csv | ConvertFrom-Csv
+        $row.Tags | Should -Be 'sweep,a100'
+        (Get-GpuHost | Where-Object Tags -Contains 'a100').Name | Should -Be 'autodl-1'
+        ((Get-GpuHost autodl-1 | ConvertTo-Json) | ConvertFrom-Json).Tags | Should -Be @('sweep', 'a100')
+        (Get-GpuHost autodl-1).SshCommand | Should -Be 'ssh -p 38211 root@connect.westb.seetacloud.com'
     }
     It 'removes only from the inventory, honouring -WhatIf' {
         Remove-GpuHost autodl-2 -WhatIf

@@ -127,6 +127,8 @@ Describe 'Invoke-GpuPatrol' {
         } finally { $l.Stop() }
     }
     It '-AsExitCode makes a scheduled run exit 1 on Escalate and 2 when unreachable' {
+        (Invoke-GpuPatrol box -QueueId crashq).ExitCode | Should -Be 1
+        (Invoke-GpuPatrol box -QueueId doneq).ExitCode | Should -Be 0
         $cmd = "`$env:HOME='$env:HOME'; `$env:RGT_HOME='$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Invoke-GpuPatrol box -QueueId crashq -AsExitCode | ForEach-Object Line"
         $out = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $cmd
         $LASTEXITCODE | Should -Be 1
@@ -220,8 +222,13 @@ Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
     }
     It 'installs a tagged line that really runs the patrol, and lists it' {
         $log = "$script:TestDir/patrol log.txt"
-        $s = Register-GpuPatrol box -Every 0:30 -At 3 -LogPath $log
+        $w = $null
+        $s = Register-GpuPatrol box -Every 0:30 -At 3 -LogPath $log -WarningVariable w -WarningAction SilentlyContinue
         $s.Schedule | Should -Be '3,33 * * * *'
+        # A stable PowerShell: an installed pwsh when there is one, else the tool with a warning that says so.
+        $installed = Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+        if ($installed) { $s.Command | Should -Match ([regex]::Escape($installed.Source)) }
+        else { ($w -join "`n") | Should -Match 'inside the NuGet cache' }
         $table = (& crontab -l) -join "`n"
         $table | Should -Match '# rgt-patrol:box'
         $table.StartsWith($script:Other.TrimEnd("`n")) | Should -BeTrue

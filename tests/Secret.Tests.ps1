@@ -30,6 +30,7 @@ Describe 'Send-GpuSecret' {
         (& stat -c %a $file) | Should -Be '600'
         (& stat -c %a "$($script:Box.DataDir)/keys/hf") | Should -Be '600'
         $all | Should -Match 'mode 600'
+        $all | Should -Match 'box: secret took \d+\.\d\d s \(exit 0\)' -Because '-Verbose names the step, not its input'
         $all | Should -Not -Match $secret
         (Get-Content $capture -Raw) | Should -Not -Match $secret
         (Get-Content $capture).Count | Should -BeGreaterThan 20 -Because 'the capture ran while the secret was pushed'

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using RemoteGpuTrainer.Engine.Hosts;
+using RemoteGpuTrainer.Engine.Queues;
 
 namespace RemoteGpuTrainer;
 
@@ -29,4 +30,46 @@ public sealed class PlatformNameCompleter : IArgumentCompleter
         foreach (var n in names.Where(n => n.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase)))
             yield return new CompletionResult(n);
     }
+}
+
+/// <summary>Tab completion for tags of the inventory's hosts.</summary>
+public sealed class TagCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        IEnumerable<string> tags;
+        try { tags = new HostInventory().Load().SelectMany(h => h.Tags).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList(); }
+        catch (Exception) { yield break; }
+        foreach (var t in tags.Where(t => t.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase)))
+            yield return new CompletionResult(Quote(t));
+    }
+
+    internal static string Quote(string s) => s.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.') ? s : "'" + s.Replace("'", "''") + "'";
+}
+
+/// <summary>
+/// Tab completion for queue ids and cells from the last state Get-GpuJob or Start-GpuQueue saw (no
+/// SSH per keypress); narrowed by -Name and -QueueId when they are already on the line.
+/// </summary>
+public sealed class QueueCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var word = wordToComplete.Trim('\'', '"');
+        var names = Values(fakeBoundParameters, "Name");
+        var queueIds = Values(fakeBoundParameters, parameterName == "Cell" ? "QueueId" : "-");
+        var hosts = new QueueCache().Read().Where(h => names.Count == 0 || names.Contains(h.Key, StringComparer.OrdinalIgnoreCase));
+        var candidates = parameterName == "Cell"
+            ? hosts.SelectMany(h => h.Value).Where(q => queueIds.Count == 0 || queueIds.Contains(q.Key)).SelectMany(q => q.Value)
+            : hosts.SelectMany(h => h.Value.Keys);
+        foreach (var c in candidates.Distinct().Order(StringComparer.Ordinal).Where(c => c.StartsWith(word, StringComparison.OrdinalIgnoreCase)))
+            yield return new CompletionResult(TagCompleter.Quote(c));
+    }
+
+    static List<string> Values(IDictionary bound, string key) => bound[key] switch
+    {
+        string s => new List<string> { s },
+        IEnumerable<object> e => e.Select(o => o?.ToString() ?? "").ToList(),
+        _ => new List<string>(),
+    };
 }

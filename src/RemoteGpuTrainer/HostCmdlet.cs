@@ -66,8 +66,9 @@ public abstract class HostCmdlet : RgtCmdlet
     {
         int done = 0;
         var progress = new ProgressRecord(1, activity, $"0 of {_hosts.Count} hosts");
-        foreach (var r in FanOut.Run(_hosts, ThrottleLimit, work, Cancellation))
+        foreach (var r in FanOut.Run(_hosts, ThrottleLimit, work, Cancellation, FlushVerbose))
         {
+            FlushVerbose();
             done++;
             if (_hosts.Count > 1)
             {
@@ -83,6 +84,7 @@ public abstract class HostCmdlet : RgtCmdlet
             }
             else WriteObject(r.Value, enumerateCollection: true);
         }
+        FlushVerbose();
         if (_hosts.Count > 1)
         {
             progress.RecordType = ProgressRecordType.Completed;

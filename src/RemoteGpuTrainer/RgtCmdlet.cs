@@ -21,6 +21,35 @@ public abstract class RgtCmdlet : PSCmdlet
 
     protected HostInventory Inventory => _inventory ??= new HostInventory();
 
+    readonly System.Collections.Concurrent.ConcurrentQueue<string> _verbose = new();
+
+    /// <summary>Where engine code logs for -Verbose from any thread; <see cref="FlushVerbose"/> writes it.</summary>
+    protected Action<string> VerboseLog => _verbose.Enqueue;
+
+    /// <summary>A connector whose steps (endpoint, key, connect time, each box script and its duration) reach -Verbose.</summary>
+    protected Engine.Ssh.HostConnector NewConnector(Engine.Ssh.ConnectOptions? options = null) =>
+        new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = _verbose.Enqueue });
+
+    /// <summary>
+    /// <see cref="FanOut.Run"/> on the cmdlet's cancellation, writing what the workers logged for
+    /// -Verbose on the pipeline thread as they go (and <paramref name="onIdle"/>, e.g. progress).
+    /// </summary>
+    protected IEnumerable<FanOutResult<TIn, TOut>> Fan<TIn, TOut>(IReadOnlyList<TIn> items, int throttle, Func<TIn, CancellationToken, Task<TOut>> work, Action? onIdle = null)
+    {
+        foreach (var r in FanOut.Run(items, throttle, work, Cancellation, () => { FlushVerbose(); onIdle?.Invoke(); }))
+        {
+            FlushVerbose();
+            yield return r;
+        }
+        FlushVerbose();
+    }
+
+    /// <summary>Writes what worker threads logged; only the pipeline thread may write.</summary>
+    protected void FlushVerbose()
+    {
+        while (_verbose.TryDequeue(out var message)) WriteVerbose(message);
+    }
+
     protected PlatformCatalog Catalog => _catalog ??= LoadCatalog();
 
     internal static PlatformCatalog LoadCatalog() => PlatformCatalog.Load(

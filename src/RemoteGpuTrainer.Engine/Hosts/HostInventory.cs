@@ -120,7 +120,7 @@ public sealed class HostInventory
         public static HostEntry From(GpuHost h) => new()
         {
             Name = h.Name, HostName = h.HostName, Port = h.Port, User = h.User, IdentityFile = h.IdentityFile,
-            Platform = h.Platform, Region = h.Region, Tags = h.Tags.Length == 0 ? null : h.Tags.ToList(),
+            Platform = h.Platform, Region = h.Region, Tags = h.Tags.Count == 0 ? null : h.Tags.ToList(),
             DataDir = h.DataDir, DurableDir = h.DurableDir, ProxyHook = h.ProxyHook, CredFile = h.CredFile,
             Python = h.Python, Provider = h.Provider, RentalId = h.RentalId, HourlyPrice = h.HourlyPrice,
             Currency = h.Currency, GpuDevicePath = h.GpuDevicePath?.ToList(),

@@ -15,7 +15,8 @@ public sealed record RentalRequest(
     string? DurableDir = null,
     string? Region = null,
     string? Python = null,
-    string? Notes = null);
+    string? Notes = null,
+    bool Force = false);
 
 /// <summary>The registered host, whether it was new, and what to tell the user once.</summary>
 public sealed record RentalRegistration(GpuHost Host, bool Created, GpuPlatform Platform, IReadOnlyList<string> Warnings);
@@ -45,6 +46,7 @@ public static class HostRegistration
     public static RentalRegistration Register(RentalRequest request, HostInventory inventory, PlatformCatalog catalog, DateTimeOffset now)
     {
         var cs = ConnectionString.Parse(request.ConnectionString);
+        var typoWarning = CheckBareName(cs, request.Force);
         var platform = request.Platform is null ? catalog.GuessFromHostName(cs.HostName) : catalog.Get(request.Platform);
         if (request.Name is not null) ValidateName(request.Name);
         var tags = ValidateTags(request.Tags);
@@ -111,8 +113,35 @@ public static class HostRegistration
         }
         if (sharedWith is not null)
             warnings.Add($"{result!.Endpoint} is also registered as '{sharedWith}'; '{result.Name}' is a second entry for the same box (to rename instead: Remove-GpuHost {result.Name}; Set-GpuHost {sharedWith} -NewName {result.Name}).");
+        if (typoWarning is not null) warnings.Add(typoWarning);
         warnings.AddRange(cs.Notes);
         return new RentalRegistration(result!, created, platform, warnings);
+    }
+
+    /// <summary>
+    /// A bare word (no user, no port) must be an ~/.ssh/config Host or a name this machine resolves;
+    /// otherwise it is probably a typo, refused unless -Force (then a warning).
+    /// </summary>
+    static string? CheckBareName(ConnectionString cs, bool force)
+    {
+        if (cs.User is not null || cs.Port is not null || System.Net.IPAddress.TryParse(cs.HostName, out _)) return null;
+        if (Ssh.SshConfigFile.Resolve(cs.HostName).NamedHost) return null;
+        if (Resolves(cs.HostName)) return null;
+        var why = $"'{cs.HostName}' is neither a Host in {Ssh.SshConfigFile.DefaultPath} nor a name this machine resolves";
+        if (!force)
+            throw new RgtException("HostNameUnresolved", FailureKind.NotFound,
+                $"{why}: a typo? Give the connection string the console prints (ssh -p PORT user@host), add the alias to ~/.ssh/config, or pass -Force to register it anyway.");
+        return why + "; registered anyway (-Force).";
+    }
+
+    static bool Resolves(string name)
+    {
+        try
+        {
+            var lookup = System.Net.Dns.GetHostAddressesAsync(name);
+            return lookup.Wait(TimeSpan.FromSeconds(3)) && lookup.Result.Length > 0;
+        }
+        catch (Exception ex) when (ex is AggregateException or System.Net.Sockets.SocketException or ArgumentException) { return false; }
     }
 
     static string StripWarn(string notice) => notice.StartsWith("WARN: ", StringComparison.Ordinal) ? notice[6..] : notice;

@@ -4,6 +4,8 @@ namespace RemoteGpuTrainer.Engine.Model;
 public sealed class CheckpointInterval
 {
     public TimeSpan Interval { get; init; }
+    /// <summary>Interval in seconds, for CSV and JSON.</summary>
+    public double IntervalSeconds => Interval.TotalSeconds;
     /// <summary>Whole iterations in one interval, rounded down; null without -SecondsPerIteration.</summary>
     public long? Iterations { get; init; }
     /// <summary>Iterations rounded down to a tidy number (two significant digits).</summary>

@@ -9,5 +9,7 @@ public sealed class GpuCommandResult
     public string StdOut { get; init; } = "";
     public string StdErr { get; init; } = "";
     public TimeSpan Duration { get; init; }
+    /// <summary>Duration in seconds, for CSV and JSON.</summary>
+    public double DurationSeconds => Duration.TotalSeconds;
     public bool Succeeded => ExitCode == 0;
 }

@@ -24,6 +24,8 @@ public sealed record GpuZombie
     public string Command { get; init; } = "";
     public string? User { get; init; }
     public TimeSpan Age { get; init; }
+    /// <summary>Age in seconds, for CSV and JSON.</summary>
+    public double AgeSeconds => Age.TotalSeconds;
     /// <summary>The GPU index when the process holds /dev/nvidiaN; null when only nvidiactl/uvm.</summary>
     public int? Gpu { get; init; }
     /// <summary>The process start time as ps printed it (lstart); re-checked before a kill.</summary>

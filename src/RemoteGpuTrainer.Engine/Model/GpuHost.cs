@@ -12,7 +12,7 @@ public sealed record GpuHost
     public string? IdentityFile { get; init; }
     public string Platform { get; init; } = "generic-ssh";
     public string? Region { get; init; }
-    public string[] Tags { get; init; } = Array.Empty<string>();
+    public TagSet Tags { get; init; } = TagSet.Empty;
     public string? DataDir { get; init; }
     public string? DurableDir { get; init; }
     public string? ProxyHook { get; init; }
@@ -29,6 +29,13 @@ public sealed record GpuHost
 
     /// <summary>The endpoint as OpenSSH would print it, e.g. root@connect.westb.seetacloud.com:38211.</summary>
     public string Endpoint => (User is null ? "" : User + "@") + HostName + (Port is null ? "" : ":" + Port);
+
+    /// <summary>When the box last booted, as Test-GpuHost last saw it (kept in the config folder, not the inventory); null when never seen.</summary>
+    public DateTimeOffset? BootedAt { get; init; }
+
+    /// <summary>What the box has cost since it booted at HourlyPrice (in Currency); null without a price or a known boot time.</summary>
+    public decimal? SpendSoFar => HourlyPrice is null || BootedAt is null ? null
+        : Math.Round(HourlyPrice.Value * (decimal)(DateTimeOffset.Now - BootedAt.Value).TotalHours, 2);
 
     /// <summary>An ssh command to paste into a terminal: the port, key and user@host as registered (Enter-GpuHost opens it for you).</summary>
     public string SshCommand =>

@@ -7,6 +7,8 @@ public sealed class GpuHostTest
     public bool Reachable { get; init; }
     public string? HostKeyFingerprint { get; init; }
     public TimeSpan? Latency { get; init; }
+    /// <summary>Latency in seconds, for CSV and JSON.</summary>
+    public double? LatencySeconds => Latency?.TotalSeconds;
     public string? OS { get; init; }
     public int GpuCount { get; init; }
     public string[] GpuNames { get; init; } = Array.Empty<string>();
@@ -14,9 +16,22 @@ public sealed class GpuHostTest
     public string? CudaVersion { get; init; }
     public string? Python { get; init; }
     public bool Tmux { get; init; }
-    public GpuDirectoryCheck? DataDir { get; init; }
-    public GpuDirectoryCheck? DurableDir { get; init; }
+    /// <summary>The data directory's check (path, whether it exists, free bytes and inodes); the flat properties below repeat it for CSV.</summary>
+    public GpuDirectoryCheck? DataDirCheck { get; init; }
+    public GpuDirectoryCheck? DurableDirCheck { get; init; }
+    public string? DataDir => DataDirCheck?.Path;
+    public bool? DataDirExists => DataDirCheck?.Exists;
+    public long? DataFreeBytes => DataDirCheck?.FreeBytes;
+    public long? DataFreeInodes => DataDirCheck?.FreeInodes;
+    public string? DurableDir => DurableDirCheck?.Path;
+    public bool? DurableDirExists => DurableDirCheck?.Exists;
+    public long? DurableFreeBytes => DurableDirCheck?.FreeBytes;
+    public long? DurableFreeInodes => DurableDirCheck?.FreeInodes;
+    public int FindingCount => Findings.Length;
     public string[] Findings { get; init; } = Array.Empty<string>();
+    /// <summary>How long the box has been up (its /proc/uptime).</summary>
+    public TimeSpan? Uptime { get; init; }
+    public double? UptimeSeconds => Uptime?.TotalSeconds;
     /// <summary>For an unreachable host: the ErrorId of its error record (HostUnreachable, SshTimeout, HostKeyMismatch, ...).</summary>
     public string? Error { get; init; }
     public DateTimeOffset CheckedAt { get; init; }

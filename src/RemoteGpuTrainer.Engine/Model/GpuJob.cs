@@ -30,6 +30,8 @@ public sealed class GpuJob
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
     public TimeSpan? Duration => StartedAt is null ? null : (FinishedAt ?? DateTimeOffset.UtcNow) - StartedAt;
+    /// <summary>Duration in seconds, for CSV and JSON.</summary>
+    public double? DurationSeconds => Duration?.TotalSeconds;
     public int? Epoch { get; init; }
     public int? Epochs { get; init; }
     public string? LastLine { get; init; }
@@ -62,6 +64,8 @@ public sealed class GpuTransfer
     /// <summary>For pulls: connections that read the file at once in the last attempt (0 when skipped).</summary>
     public int Connections { get; init; }
     public TimeSpan Duration { get; init; }
+    /// <summary>Duration in seconds, for CSV and JSON.</summary>
+    public double DurationSeconds => Duration.TotalSeconds;
     /// <summary>Copied, Skipped, Failed (and for pulls: Downloaded, Verified).</summary>
     public string Status { get; init; } = "";
     public string? Reason { get; init; }

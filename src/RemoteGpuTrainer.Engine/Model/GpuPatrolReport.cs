@@ -17,4 +17,8 @@ public sealed class GpuPatrolReport
     /// <summary>The one-line report, printed even when nothing changed (it proves the patrol is alive).</summary>
     public string Line { get; init; } = "";
     public DateTimeOffset CheckedAt { get; init; }
+    /// <summary>The host could not be reached at all.</summary>
+    public bool Unreachable { get; init; }
+    /// <summary>What -AsExitCode makes of this report: 0 Healthy or Done, 1 Escalate, 2 unreachable.</summary>
+    public int ExitCode => Unreachable ? 2 : Verdict == "Escalate" ? 1 : 0;
 }

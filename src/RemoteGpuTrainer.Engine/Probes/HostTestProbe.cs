@@ -63,9 +63,11 @@ public static class HostTestProbe
             CudaVersion = smi?.CudaVersion,
             Python = python,
             Tmux = tmux,
-            DataDir = Dir("data", host.DataDir),
-            DurableDir = Dir("durable", host.DurableDir),
+            DataDirCheck = Dir("data", host.DataDir),
+            DurableDirCheck = Dir("durable", host.DurableDir),
             Findings = findings.ToArray(),
+            Uptime = s.ExitCode("uptime") == 0 && double.TryParse(s["uptime"].Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var up)
+                ? TimeSpan.FromSeconds(up) : null,
             CheckedAt = checkedAt,
         };
     }

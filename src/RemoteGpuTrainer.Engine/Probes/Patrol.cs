@@ -73,5 +73,6 @@ public static class Patrol
     {
         Name = name, Verdict = "Escalate", Reason = $"SSH failed ({error}) — only the console shows balance, power or preemption: check it",
         Line = string.Create(CultureInfo.InvariantCulture, $"{now:yyyy-MM-ddTHH:mm:ssK} {name} ESCALATE unreachable — {error}"), CheckedAt = now,
+        Unreachable = true,
     };
 }

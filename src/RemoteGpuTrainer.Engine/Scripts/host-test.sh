@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test-GpuHost's probe: read-only, every tool optional. Parsed by HostTestProbe.cs.
-# Parameters: PYTHON (the host's interpreter, may be empty). Sections: os, nvidia-smi, python, tmux
-# (then disks.sh's).
+# Parameters: PYTHON (the host's interpreter, may be empty). Sections: os, nvidia-smi, python, tmux,
+# uptime (seconds since boot, from /proc/uptime) (then disks.sh's).
 
 probe_os() {
   if [ -r /etc/os-release ]; then
@@ -34,3 +34,4 @@ rgt_section os probe_os
 rgt_section nvidia-smi probe_smi
 if [ -n "$PYTHON" ]; then rgt_section python probe_python "$PYTHON" python3 python; else rgt_section python probe_python python3 python; fi
 rgt_section tmux command -v tmux
+rgt_section uptime cut -d ' ' -f1 /proc/uptime

@@ -3,8 +3,8 @@ using RemoteGpuTrainer.Engine.Model;
 
 namespace RemoteGpuTrainer.Engine.Ssh;
 
-/// <summary>Connection settings one cmdlet invocation uses for every host.</summary>
-public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null);
+/// <summary>Connection settings one cmdlet invocation uses for every host. Log receives what -Verbose shows (never secrets).</summary>
+public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null, Action<string>? Log = null);
 
 /// <summary>
 /// Opens at most one connection per host for the lifetime of one cmdlet invocation (a pipeline
@@ -20,19 +20,30 @@ public sealed class HostConnector : IDisposable
 
     public Task<SshConnection> ConnectAsync(GpuHost host, CancellationToken cancellationToken)
     {
-        var lazy = _open.GetOrAdd(host.Name, _ => new Lazy<Task<SshConnection>>(() =>
-            SshConnection.ConnectAsync(SshTarget.Resolve(host, _options.ConnectTimeout), _options.TrustOnFirstUse, cancellationToken)));
+        var lazy = _open.GetOrAdd(host.Name, _ => new Lazy<Task<SshConnection>>(() => OpenAsync(host, cancellationToken)));
         var task = lazy.Value;
         // A failed connect is not cached: the next operation on that host tries again.
         if (task.IsFaulted || task.IsCanceled) _open.TryRemove(host.Name, out _);
         return task;
     }
 
-    /// <summary>A shell on the host: the local machine for platform "local", else the SSH connection.</summary>
-    public async Task<IHostShell> OpenShellAsync(GpuHost host, CancellationToken cancellationToken) =>
-        string.Equals(host.Platform, "local", StringComparison.OrdinalIgnoreCase)
+    async Task<SshConnection> OpenAsync(GpuHost host, CancellationToken cancellationToken)
+    {
+        var target = SshTarget.Resolve(host, _options.ConnectTimeout);
+        _options.Log?.Invoke($"{host.Name}: connecting to {target.Display} with key {string.Join(", ", target.IdentityFiles)}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
+        var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken).ConfigureAwait(false);
+        _options.Log?.Invoke($"{host.Name}: connected in {connection.ConnectLatency.TotalMilliseconds:0} ms, host key {connection.HostKeyFingerprint}");
+        return connection;
+    }
+
+    /// <summary>A shell on the host: the local machine for platform "local", else the SSH connection; each step is logged when asked.</summary>
+    public async Task<IHostShell> OpenShellAsync(GpuHost host, CancellationToken cancellationToken)
+    {
+        IHostShell shell = string.Equals(host.Platform, "local", StringComparison.OrdinalIgnoreCase)
             ? new LocalShell()
             : await ConnectAsync(host, cancellationToken).ConfigureAwait(false);
+        return _options.Log is null ? shell : new LoggedShell(shell, host.Name, _options.Log);
+    }
 
     /// <summary>
     /// A shell on the host and the host with its remote paths resolved on the box (once per host per
@@ -74,4 +85,26 @@ public sealed class HostConnector : IDisposable
         Task.WaitAll(closing, TimeSpan.FromSeconds(3));
         _open.Clear();
     }
+}
+
+/// <summary>Reports each remote step's name (the box script's) and duration, never its text: that may hold user values.</summary>
+sealed class LoggedShell : IHostShell
+{
+    readonly IHostShell _inner;
+    readonly string _host;
+    readonly Action<string> _log;
+
+    public LoggedShell(IHostShell inner, string host, Action<string> log) { _inner = inner; _host = host; _log = log; }
+
+    public async Task<CommandOutput> RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, string? standardInput = null)
+    {
+        var at = command.LastIndexOf(" rgt-", StringComparison.Ordinal);
+        var step = at >= 0 && command.IndexOf(' ', at + 1) < 0 ? command[(at + 5)..] : "a command";
+        var output = await _inner.RunAsync(command, timeout, cancellationToken, standardInput).ConfigureAwait(false);
+        _log($"{_host}: {step} took {output.Duration.TotalSeconds:0.00} s (exit {output.ExitCode?.ToString() ?? output.Signal ?? "?"})");
+        return output;
+    }
+
+    // The connector owns and closes the connection.
+    public void Dispose() { }
 }

@@ -12,6 +12,8 @@ public sealed class SshConfigEntry
     public int? ServerAliveCountMax { get; internal set; }
     public string? ProxyJump { get; internal set; }
     public List<string> UserKnownHostsFiles { get; } = new();
+    /// <summary>A Host line names this alias itself (not only through a wildcard such as Host *).</summary>
+    public bool NamedHost { get; internal set; }
 }
 
 /// <summary>
@@ -46,6 +48,7 @@ public static class SshConfigFile
             {
                 case "host":
                     active = HostMatches(alias, value);
+                    if (active && value.Split(' ', '\t').Any(p => string.Equals(p.Trim('"'), alias, StringComparison.OrdinalIgnoreCase))) e.NamedHost = true;
                     continue;
                 case "match":
                     active = false; // Match criteria need a full evaluator; skipping is safer than guessing.

@@ -167,6 +167,43 @@ public sealed class SshConnection : IHostShell
         return new RgtException("HostUnreachable", FailureKind.ConnectionError, $"{target.Name} ({target.Display}): {ex.Message}", ex);
     }
 
+    /// <summary>
+    /// Runs a command and hands each line of its output (stdout: false, stderr: true) to
+    /// <paramref name="onLine"/> as it arrives, from a reader thread; the returned output holds the
+    /// exit status (its text fields are empty: the lines went to the callback).
+    /// </summary>
+    public async Task<CommandOutput> RunStreamingAsync(string command, TimeSpan timeout, Action<string, bool> onLine, CancellationToken cancellationToken)
+    {
+        var sw = Stopwatch.StartNew();
+        using var cmd = _client.CreateCommand(command);
+        cmd.CommandTimeout = timeout;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        linked.CancelAfter(timeout);
+        async Task Pump(Stream stream, bool isError)
+        {
+            using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+            string? line;
+            while ((line = await reader.ReadLineAsync(linked.Token).ConfigureAwait(false)) is not null) onLine(line, isError);
+        }
+        try
+        {
+            var run = cmd.ExecuteAsync(linked.Token);
+            var pumps = Task.WhenAll(Task.Run(() => Pump(cmd.OutputStream, false)), Task.Run(() => Pump(cmd.ExtendedOutputStream, true)));
+            await run.ConfigureAwait(false);
+            await pumps.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SshOperationTimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RgtException("CommandTimeout", FailureKind.Timeout,
+                $"{Target.Name}: the command did not finish within {timeout.TotalSeconds:0} s and was stopped.", ex);
+        }
+        catch (Exception ex) when (ex is SshConnectionException or SshException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RgtException("ConnectionLost", FailureKind.ConnectionError, $"{Target.Name}: the SSH connection dropped during the command: {ex.Message}", ex);
+        }
+        return new CommandOutput(cmd.ExitStatus, "", "", sw.Elapsed, cmd.ExitSignal);
+    }
+
     /// <summary>A host name as PowerShell reads it back: bare when plain, else single-quoted.</summary>
     static string PsName(string name) =>
         System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9_.-]+$") ? name : "'" + name.Replace("'", "''") + "'";

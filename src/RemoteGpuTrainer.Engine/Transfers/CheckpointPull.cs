@@ -24,11 +24,16 @@ public sealed record PullEvent(string Host, GpuTransfer? Transfer = null, Except
 /// </summary>
 public sealed class CheckpointPull : IDisposable
 {
-    readonly HostConnector _connector = new();
+    readonly HostConnector _connector;
     readonly SftpPool _pool = new();
     readonly EvidenceLedger _ledger;
 
-    public CheckpointPull(EvidenceLedger? ledger = null) => _ledger = ledger ?? new EvidenceLedger();
+    /// <param name="log">Receives what -Verbose shows of the connections and box steps.</param>
+    public CheckpointPull(EvidenceLedger? ledger = null, Action<string>? log = null)
+    {
+        _ledger = ledger ?? new EvidenceLedger();
+        _connector = new HostConnector(new ConnectOptions(Log: log));
+    }
 
     public TransferProgress Progress { get; } = new();
 

@@ -18,6 +18,7 @@ public sealed class EnterGpuHostCommand : RgtCmdlet
 
     /// <summary>Attach to this queue's tmux session (detach again with Ctrl+B D; the queue keeps running).</summary>
     [Parameter(ParameterSetName = "Attach", Mandatory = true)]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string? Attach { get; set; }
 
     /// <summary>Run this command in a terminal on the box instead of a login shell (nvidia-smi -l 1, htop, watch ...).</summary>

@@ -30,7 +30,7 @@ public sealed class GetGpuDiskBudgetCommand : HostCmdlet
 
     protected override void EndProcessing()
     {
-        using var connector = new HostConnector();
+        using var connector = NewConnector();
         FanOutHosts(async (h, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);

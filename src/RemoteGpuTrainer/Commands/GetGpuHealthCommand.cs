@@ -31,7 +31,7 @@ public sealed class GetGpuHealthCommand : HostCmdlet
     protected override void EndProcessing()
     {
         var options = new HealthOptions(SampleSeconds, ExpectedGpuCount, ZombieMinimumAge);
-        using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
+        using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
         FanOutHosts(async (h, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);

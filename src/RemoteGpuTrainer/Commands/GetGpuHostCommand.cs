@@ -16,6 +16,7 @@ public sealed class GetGpuHostCommand : RgtCmdlet
 
     [Parameter]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TagCompleter))]
     public string[]? Tag { get; set; }
 
     [Parameter]
@@ -28,6 +29,8 @@ public sealed class GetGpuHostCommand : RgtCmdlet
         IReadOnlyList<GpuHost> hosts;
         try { hosts = Inventory.Load(); }
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
+        var boots = new Engine.Hosts.BootTimes().Read();
+        hosts = hosts.Select(h => boots.TryGetValue(h.Name, out var b) ? h with { BootedAt = b } : h).ToList();
         var tagPatterns = Tag?.Select(t => new WildcardPattern(t, WildcardOptions.IgnoreCase)).ToList();
         var platformPatterns = Platform?.Select(p => new WildcardPattern(p, WildcardOptions.IgnoreCase)).ToList();
         foreach (var n in Name)

@@ -12,6 +12,7 @@ namespace RemoteGpuTrainer.Commands;
 public sealed class GetGpuJobCommand : HostCmdlet
 {
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string? QueueId { get; set; }
 
     [Parameter]
@@ -20,6 +21,7 @@ public sealed class GetGpuJobCommand : HostCmdlet
 
     [Parameter]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string[]? Cell { get; set; }
 
     /// <summary>A Running cell whose log has not changed for this long is Stale.</summary>
@@ -29,7 +31,7 @@ public sealed class GetGpuJobCommand : HostCmdlet
     protected override void EndProcessing()
     {
         var patterns = Cell?.Select(c => new WildcardPattern(c, WildcardOptions.IgnoreCase)).ToList();
-        using var connector = new HostConnector();
+        using var connector = NewConnector();
         int read = 0, found = 0;
         FanOutHosts(async (h, ct) =>
         {
@@ -37,7 +39,9 @@ public sealed class GetGpuJobCommand : HostCmdlet
             var queues = await QueueService.ReadAsync(shell, host, QueueId, ct).ConfigureAwait(false);
             Interlocked.Increment(ref read);
             if (queues.Count > 0) Interlocked.Increment(ref found);
-            return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter))
+            var jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
+            new QueueCache().Record(jobs);
+            return jobs
                 .Where(j => State is null || State.Contains(j.State, StringComparer.OrdinalIgnoreCase))
                 .Where(j => patterns is null || patterns.Any(p => p.IsMatch(j.Cell)))
                 .ToList();

@@ -24,9 +24,11 @@ public sealed class GetGpuLogCommand : RgtCmdlet
     public string Name { get; set; } = "";
 
     [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 1)]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string QueueId { get; set; } = "";
 
     [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 2)]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string Cell { get; set; } = "";
 
     /// <summary>How many of the last lines to show first.</summary>
@@ -71,7 +73,7 @@ public sealed class GetGpuLogCommand : RgtCmdlet
 
     void Read(GpuHost h, string queueId, string cell, string? logPath)
     {
-        var connector = new HostConnector();
+        var connector = NewConnector();
         try
         {
             var (shell, host) = connector.OpenResolvedAsync(h, Cancellation).GetAwaiter().GetResult();
@@ -93,7 +95,7 @@ public sealed class GetGpuLogCommand : RgtCmdlet
                     // A dropped link does not end a follow: reconnect and carry on from the same offset.
                     WriteVerbose($"{host.Name}: {ex.Message}; reconnecting.");
                     connector.Dispose();
-                    connector = new HostConnector();
+                    connector = NewConnector();
                     (shell, _) = connector.OpenResolvedAsync(h, Cancellation).GetAwaiter().GetResult();
                     continue;
                 }

@@ -26,13 +26,13 @@ public sealed class InitializeGpuHostCommand : HostCmdlet
             if (string.IsNullOrEmpty(h.DataDir)) { WriteFailure(new RgtException("DataDirMissing", FailureKind.InvalidArgument, $"{h.Name} has no DataDir; set one with Set-GpuHost."), h.Name); return false; }
             return ShouldProcess(h.Name, $"Write {HostSetup.EnvPath(h)}{(InstallTmux ? " and install tmux if missing" : "")}");
         }).ToList();
-        using var connector = new HostConnector();
-        foreach (var r in FanOut.Run(targets, ThrottleLimit, async (h, ct) =>
+        using var connector = NewConnector();
+        foreach (var r in Fan(targets, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HostSetup.Script(host, ChinaMirror, InstallTmux), TimeSpan.FromMinutes(11), ct).ConfigureAwait(false);
             return HostSetup.Parse(host, output.StdOut);
-        }, Cancellation))
+        }))
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); continue; }
             foreach (var n in r.Value!.Notes) WriteWarning($"{r.Item.Name}: {n}");

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Probes;
 using RemoteGpuTrainer.Engine.Ssh;
@@ -8,6 +9,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Runs one bounded command on many hosts at once.</summary>
 [Cmdlet(VerbsLifecycle.Invoke, "GpuCommand", DefaultParameterSetName = ByName)]
 [OutputType(typeof(GpuCommandResult))]
+[OutputType(typeof(string))]
 public sealed class InvokeGpuCommandCommand : HostCmdlet
 {
     /// <summary>The command, run by bash on the box; second position: Invoke-GpuCommand box 'nvidia-smi'.</summary>
@@ -24,13 +26,55 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
     [ValidateRange(1, 300)]
     public int ConnectTimeoutSeconds { get; set; } = 15;
 
+    /// <summary>
+    /// Write the output line by line as it arrives (strings; standard error shown on the console, not
+    /// in the output) instead of one GpuCommandResult per host at the end. With several hosts each
+    /// line starts with "name: ". $LASTEXITCODE holds the highest exit code; a non-zero one is also an error.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Stream { get; set; }
+
     protected override void EndProcessing()
     {
-        using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
+        using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
+        if (Stream) { RunStreaming(connector); return; }
         FanOutHosts(async (host, ct) =>
         {
             var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
             return await CommandRunner.RunAsync(conn, host.Name, Command, TimeoutSeconds, ct).ConfigureAwait(false);
         }, "Running command on GPU hosts");
+    }
+
+    void RunStreaming(HostConnector connector)
+    {
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<(string Text, bool Error)>();
+        var prefix = Hosts.Count > 1;
+        void Drain()
+        {
+            while (lines.TryDequeue(out var l))
+            {
+                if (l.Error) WriteInformation(new HostInformationMessage { Message = l.Text }, new[] { "stderr", "PSHOST" });
+                else WriteObject(l.Text);
+            }
+        }
+        int worst = 0;
+        foreach (var r in Fan(Hosts.ToList(), ThrottleLimit, async (host, ct) =>
+        {
+            var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
+            var output = await conn.RunStreamingAsync(CommandRunner.Wrap(Command, TimeoutSeconds), TimeSpan.FromSeconds(TimeoutSeconds + 10),
+                (text, error) => lines.Enqueue(((prefix ? host.Name + ": " : "") + text, error)), ct).ConfigureAwait(false);
+            if (output.ExitCode == CommandRunner.RemoteTimeoutExit && output.Duration >= TimeSpan.FromSeconds(TimeoutSeconds))
+                throw new RgtException("CommandTimeout", FailureKind.Timeout, $"{host.Name}: the command did not finish within {TimeoutSeconds} s and was stopped on the box.");
+            return output.ExitCode;
+        }, Drain))
+        {
+            Drain();
+            if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); worst = Math.Max(worst, 255); continue; }
+            var code = r.Value ?? 255;
+            worst = Math.Max(worst, code);
+            if (code != 0) WriteFailure(new RgtException("RemoteCommandFailed", FailureKind.OperationFailed, $"{r.Item.Name}: the command exited with {code}."), r.Item.Name);
+        }
+        Drain();
+        SessionState.PSVariable.Set("global:LASTEXITCODE", worst);
     }
 }

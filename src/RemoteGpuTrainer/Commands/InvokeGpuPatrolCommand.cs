@@ -16,6 +16,7 @@ namespace RemoteGpuTrainer.Commands;
 public sealed class InvokeGpuPatrolCommand : HostCmdlet
 {
     [Parameter]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string? QueueId { get; set; }
 
     /// <summary>POST the reports as a JSON array to this webhook.</summary>
@@ -33,20 +34,18 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     protected override void EndProcessing()
     {
         var reports = new List<GpuPatrolReport>();
-        bool unreachable = false;
         // Patrols fail fast: short connect timeout, 10 s keepalive.
-        using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
-        foreach (var r in FanOut.Run(Hosts, ThrottleLimit, async (h, ct) =>
+        using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
+        foreach (var r in Fan(Hosts, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(Patrol.Script(host, QueueId), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
             return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now);
-        }, Cancellation))
+        }))
         {
             var report = r.Value;
             if (r.Error is not null)
             {
-                unreachable = true;
                 WriteFailure(r.Error, r.Item.Name);
                 report = Patrol.Unreachable(r.Item.Name, (r.Error as RgtException)?.ErrorId ?? "UnexpectedFailure", DateTimeOffset.Now);
             }
@@ -60,7 +59,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         }
         if (AsExitCode)
         {
-            var code = unreachable ? 2 : reports.Any(x => x.Verdict == "Escalate") ? 1 : 0;
+            var code = reports.Count == 0 ? 0 : reports.Max(x => x.ExitCode);
             SessionState.PSVariable.Set("global:LASTEXITCODE", code);
             // Exiting is for schedules (pwsh -NonInteractive / -Command / -File); at a prompt it would close the user's shell.
             if (code != 0 && RunsUnattended()) Host.SetShouldExit(code);

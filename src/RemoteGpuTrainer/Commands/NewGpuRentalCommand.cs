@@ -25,6 +25,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
     public string? IdentityFile { get; set; }
 
     [Parameter]
+    [ArgumentCompleter(typeof(TagCompleter))]
     public string[]? Tag { get; set; }
 
     [Parameter]
@@ -42,6 +43,10 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
     [Parameter]
     public string? Notes { get; set; }
 
+    /// <summary>Register a bare name that is neither an ~/.ssh/config Host nor resolvable here (otherwise refused as a likely typo).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void ProcessRecord()
     {
         if (!ShouldProcess(ConnectionString, "Register the rental in the inventory")) return;
@@ -49,7 +54,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         {
             var identity = IdentityFile is null ? null : GetUnresolvedProviderPathFromPSPath(IdentityFile);
             var result = HostRegistration.Register(
-                new RentalRequest(ConnectionString, Name, Platform, identity, Tag, DataDir, DurableDir, Region, Python, Notes),
+                new RentalRequest(ConnectionString, Name, Platform, identity, Tag, DataDir, DurableDir, Region, Python, Notes, Force),
                 Inventory, Catalog, DateTimeOffset.Now);
             foreach (var w in result.Warnings) WriteWarning(w);
             WriteVerbose($"{(result.Created ? "Registered" : "Updated")} {result.Host.Name} ({result.Host.Endpoint}) as platform {result.Platform.Name} in {Inventory.FilePath}.");

@@ -108,11 +108,12 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             }
         }
 
-        using var pull = new CheckpointPull();
+        using var pull = new CheckpointPull(log: VerboseLog);
         var record = new ProgressRecord(3, "Receiving checkpoints", "listing");
         var started = DateTime.UtcNow;
         void Report()
         {
+            FlushVerbose();
             var done = pull.Progress.Done; var total = Math.Max(1, pull.Progress.Total);
             var secs = Math.Max(0.001, (DateTime.UtcNow - started).TotalSeconds);
             var rate = done / secs;
@@ -129,6 +130,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             if (e.Verbose is not null) WriteVerbose(e.Verbose);
             if (e.Transfer is not null) { Report(); WriteObject(e.Transfer); }
         }
+        FlushVerbose();
         record.RecordType = ProgressRecordType.Completed;
         WriteProgress(record);
     }

@@ -34,7 +34,7 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
     {
         var hosts = ResolveHostNames(Name).Select(h => h.Name).Distinct().ToList();
         if (hosts.Count == 0) return;
-        var manifest = Path.Combine(Path.GetDirectoryName(typeof(RgtCmdlet).Assembly.Location)!, "RemoteGpuTrainer.psd1");
+        var manifest = ModuleReference();
         var log = LogPath is null ? Path.Combine(ConfigPaths.ConfigDirectory, "patrol.log") : GetUnresolvedProviderPathFromPSPath(LogPath);
         try
         {
@@ -63,13 +63,30 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
         catch (RgtException ex) { ThrowFailure(ex, string.Join(",", hosts)); }
     }
 
-    /// <summary>How cron should start this very PowerShell (a dotnet tool runs as dotnet pwsh.dll).</summary>
-    static string PwshCommand()
+    /// <summary>
+    /// How cron should start PowerShell: this pwsh when it is an installed one; when this is the dotnet
+    /// tool (dotnet pwsh.dll inside the NuGet cache, which a cache clean removes), an installed pwsh on
+    /// the PATH if there is one, else the tool with a warning.
+    /// </summary>
+    string PwshCommand()
     {
         var process = Environment.ProcessPath ?? "pwsh";
-        var home = Path.GetDirectoryName(typeof(System.Management.Automation.PSObject).Assembly.Location)!;
-        return Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? $"{Engine.Text.ShellQuote.Quote(process)} {Engine.Text.ShellQuote.Quote(Path.Combine(home, "pwsh.dll"))}"
-            : Engine.Text.ShellQuote.Quote(process);
+        if (Path.GetFileNameWithoutExtension(process) != "dotnet") return Engine.Text.ShellQuote.Quote(process);
+        var installed = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, OperatingSystem.IsWindows() ? "pwsh.exe" : "pwsh")).FirstOrDefault(File.Exists);
+        if (installed is not null) return Engine.Text.ShellQuote.Quote(installed);
+        var dll = Path.Combine(Path.GetDirectoryName(typeof(System.Management.Automation.PSObject).Assembly.Location)!, "pwsh.dll");
+        WriteWarning($"The schedule runs PowerShell from {dll}, inside the NuGet cache (a cache clean removes it). Install PowerShell (pwsh) and register the patrol again for a stable path.");
+        return $"{Engine.Text.ShellQuote.Quote(process)} {Engine.Text.ShellQuote.Quote(dll)}";
+    }
+
+    /// <summary>The module by name when it is installed in a PSModulePath folder, else its manifest's full path.</summary>
+    static string ModuleReference()
+    {
+        var moduleBase = Path.GetDirectoryName(typeof(RgtCmdlet).Assembly.Location)!;
+        var roots = (Environment.GetEnvironmentVariable("PSModulePath") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
+        return roots.Any(r => moduleBase.StartsWith(Path.GetFullPath(r).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            ? "RemoteGpuTrainer"
+            : Path.Combine(moduleBase, "RemoteGpuTrainer.psd1");
     }
 }

@@ -37,14 +37,14 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
         if (!SkipVerification)
         {
             // The evidence is gathered on every host at once; prompts and actions follow one host at a time.
-            using var connector = new HostConnector();
+            using var connector = NewConnector();
             var keeps = Hosts.ToDictionary(h => h.Name, KeepOf, StringComparer.OrdinalIgnoreCase);
-            foreach (var r in FanOut.Run(Hosts, ThrottleLimit, async (host, ct) =>
+            foreach (var r in Fan(Hosts, ThrottleLimit, async (host, ct) =>
             {
                 var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
                 var resolved = await connector.ResolvePathsAsync(host, ct).ConfigureAwait(false);
                 return await TeardownGate.CheckAsync(shell, resolved, keeps[host.Name], ledger, ct).ConfigureAwait(false);
-            }, Cancellation))
+            }))
             {
                 if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); continue; }
                 if (!r.Value!.Open) { WriteFailure(TeardownGate.Refusal(r.Item, r.Value), r.Item.Name); continue; }

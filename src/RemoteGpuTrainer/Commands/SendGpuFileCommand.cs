@@ -62,10 +62,10 @@ public sealed class SendGpuFileCommand : HostCmdlet
             contents[full] = content;
         }
         var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Send {files.Count} file(s) to {Destination}")).ToList();
-        using var connector = new HostConnector();
+        using var connector = NewConnector();
         // ~ and $VARS in -Destination are resolved on each box once, to the path SFTP and the shell both use.
         var destinations = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var r in FanOut.Run(targets, ThrottleLimit, (h, ct) => connector.ResolvePathAsync(h, Destination, ct), Cancellation))
+        foreach (var r in Fan(targets, ThrottleLimit, (h, ct) => connector.ResolvePathAsync(h, Destination, ct)))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
             else destinations[r.Item.Name] = r.Value!;
@@ -83,14 +83,14 @@ public sealed class SendGpuFileCommand : HostCmdlet
             WriteProgress(record);
         }
         var options = new TransferOptions(RetryCount);
-        foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
+        foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
         {
             var control = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
             var rel = w.Relative;
             var dir = destinations[w.Host.Name].TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
             var name = rel.Contains('/') ? rel[(rel.LastIndexOf('/') + 1)..] : rel;
             return await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], w.Full, contents[w.Full], dir, name, options, progress, ct).ConfigureAwait(false);
-        }, Cancellation, Report))
+        }, Report))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
             else WriteObject(r.Value);

@@ -37,7 +37,7 @@ public sealed class SendGpuSecretCommand : RgtCmdlet
         string? value = null;
         try
         {
-            using var connector = new HostConnector();
+            using var connector = NewConnector();
             var target = SecretWriter.ResolveTargetAsync(connector, host, Catalog.Find(host.Platform), Path, Cancellation).GetAwaiter().GetResult();
             if (ParameterSetName == ByEnvironment)
             {
@@ -48,6 +48,7 @@ public sealed class SendGpuSecretCommand : RgtCmdlet
             if (!ShouldProcess($"{host.Name}:{target}", "Write the secret (mode 600)")) return;
             var shell = connector.OpenShellAsync(host, Cancellation).GetAwaiter().GetResult();
             SecretWriter.WriteAsync(shell, host, target, value, Cancellation).GetAwaiter().GetResult();
+            FlushVerbose();
             WriteVerbose($"{host.Name}: wrote {target} with mode 600.");
         }
         catch (RgtException ex) when (ex.ErrorId == "SecretOnSharedStorage") { ThrowFailure(ex, host.Name); }

@@ -28,7 +28,11 @@ public sealed class SetGpuHostCommand : RgtCmdlet
     [Parameter] public string? IdentityFile { get; set; }
     [Parameter] [ArgumentCompleter(typeof(PlatformNameCompleter))] public string? Platform { get; set; }
     [Parameter] public string? Region { get; set; }
-    [Parameter] public string[]? Tag { get; set; }
+    [Parameter] [ArgumentCompleter(typeof(TagCompleter))] public string[]? Tag { get; set; }
+    /// <summary>What the rental costs per hour, for the spend Get-GpuHost shows.</summary>
+    [Parameter] [ValidateRange(0, 1000000)] public decimal? HourlyPrice { get; set; }
+    /// <summary>The currency of -HourlyPrice (CNY, USD, ...).</summary>
+    [Parameter] [ValidatePattern("^[A-Za-z]{3}$")] public string? Currency { get; set; }
     [Parameter] public string? DataDir { get; set; }
     [Parameter] public string? DurableDir { get; set; }
     [Parameter] public string? ProxyHook { get; set; }
@@ -67,7 +71,7 @@ public sealed class SetGpuHostCommand : RgtCmdlet
                     Platform = Platform ?? h.Platform, Region = Region ?? h.Region, Tags = tags ?? h.Tags,
                     DataDir = DataDir ?? h.DataDir, DurableDir = DurableDir ?? h.DurableDir, ProxyHook = ProxyHook ?? h.ProxyHook,
                     CredFile = CredFile ?? h.CredFile, Python = Python ?? h.Python, GpuDevicePath = GpuDevicePath ?? h.GpuDevicePath,
-                    Notes = Notes ?? h.Notes,
+                    Notes = Notes ?? h.Notes, HourlyPrice = HourlyPrice ?? h.HourlyPrice, Currency = Currency?.ToUpperInvariant() ?? h.Currency,
                 };
                 hosts[i] = updated;
                 return hosts;

@@ -62,17 +62,21 @@ public sealed class StartGpuQueueCommand : HostCmdlet
             if (!ShouldProcess(Hosts[i].Name, $"Launch queue '{queueId}' ({owned.Count} cells, detach {Detach})")) continue;
             plans.Add((Hosts[i], new LaunchPlan(queueId, cells, owned, StartAt ?? 1, Detach, WorkingDirectory)));
         }
-        using var connector = new HostConnector();
+        using var connector = NewConnector();
         var defaults = plans.ToDictionary(p => p.Host.Name, p => GpuPlatformDefaults.From(Catalog.Find(p.Host.Platform)), StringComparer.OrdinalIgnoreCase);
-        foreach (var r in FanOut.Run(plans, ThrottleLimit, async (p, ct) =>
+        foreach (var r in Fan(plans, ThrottleLimit, async (p, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(p.Host, ct).ConfigureAwait(false);
             var plan = p.Plan.WorkingDirectory is { } wd ? p.Plan with { WorkingDirectory = await connector.ResolvePathAsync(host, wd, ct).ConfigureAwait(false) } : p.Plan;
             return await QueueService.StartAsync(shell, host, defaults[host.Name], plan, StartAt, ct).ConfigureAwait(false);
-        }, Cancellation))
+        }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
-            else WriteObject(r.Value);
+            else
+            {
+                new QueueCache().Record(r.Value!.Name, r.Value.Cells.Select(c => (r.Value.QueueId, c)));
+                WriteObject(r.Value);
+            }
         }
     }
 

@@ -18,6 +18,7 @@ public sealed class StopGpuQueueCommand : RgtCmdlet
     public string Name { get; set; } = "";
 
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string QueueId { get; set; } = "";
 
     /// <summary>How many hosts are stopped at once.</summary>
@@ -42,7 +43,7 @@ public sealed class StopGpuQueueCommand : RgtCmdlet
             if (host is null) continue;
             if (ShouldProcess($"{host.Name}: queue '{queueId}'", "Stop the queue (kills its running cell)")) confirmed.Add((host, queueId));
         }
-        foreach (var r in FanOut.Run(confirmed, ThrottleLimit, (t, ct) => QueueService.StopAsync(() => new HostConnector(), t.Host, t.QueueId, ct), Cancellation))
+        foreach (var r in Fan(confirmed, ThrottleLimit, (t, ct) => QueueService.StopAsync(() => NewConnector(), t.Host, t.QueueId, ct)))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
             else WriteObject(r.Value);

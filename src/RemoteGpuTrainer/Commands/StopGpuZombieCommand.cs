@@ -54,19 +54,19 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         IReadOnlyList<GpuHost> inventory;
         try { inventory = Inventory.Load(); }
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
-        using var connector = new HostConnector();
+        using var connector = NewConnector();
 
         // -Name/-Pid: look the PIDs up with a fresh probe (every host at once); only what it calls a zombie can be killed.
         var lookups = new List<(GpuHost Host, List<int> Pids)>();
         foreach (var group in _pids.GroupBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
             if (FindHost(inventory, group.Key) is { } host) lookups.Add((host, group.Select(p => p.Pid).ToList()));
         var options = new HealthOptions(ZombieMinimumAge: MinimumAge);
-        foreach (var r in FanOut.Run(lookups, ThrottleLimit, async (l, ct) =>
+        foreach (var r in Fan(lookups, ThrottleLimit, async (l, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(l.Host, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HealthProbe.Script(host, options), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             return HealthProbe.Parse(host, output.StdOut, options, DateTimeOffset.Now);
-        }, Cancellation))
+        }))
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item.Host.Name); continue; }
             foreach (var pid in r.Item.Pids)
@@ -93,12 +93,12 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         {
             if (FindHost(inventory, g.Key) is { } host) work.Add((host, g.ToList()));
         }
-        foreach (var r in FanOut.Run(work, ThrottleLimit, async (w, ct) =>
+        foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
         {
             var shell = await connector.OpenShellAsync(w.Host, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(ZombieKiller.Script(w.Zombies, MinimumAge), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             return ZombieKiller.Parse(w.Zombies, output.StdOut);
-        }, Cancellation))
+        }))
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item.Host.Name); continue; }
             foreach (var z in r.Value!) WriteObject(z);

@@ -13,20 +13,21 @@ namespace RemoteGpuTrainer.Commands;
 public sealed class SyncGpuCheckpointCommand : HostCmdlet
 {
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(QueueCompleter))]
     public string? QueueId { get; set; }
 
     protected override void EndProcessing()
     {
         var hosts = Hosts.Where(h => ShouldProcess(h.Name, $"Copy finished cells to {h.DurableDir}/final_ckpts")).ToList();
-        using var connector = new HostConnector();
+        using var connector = NewConnector();
         var defaults = Hosts.ToDictionary(h => h.Name, h => GpuPlatformDefaults.From(Catalog.Find(h.Platform)), StringComparer.OrdinalIgnoreCase);
-        foreach (var r in FanOut.Run(hosts, ThrottleLimit, async (h, ct) =>
+        foreach (var r in Fan(hosts, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var sw = Stopwatch.StartNew();
             var output = await shell.RunAsync(SyncScripts.Sync(host, defaults[host.Name], QueueId), TimeSpan.FromMinutes(30), ct).ConfigureAwait(false);
             return SyncScripts.Parse(host, output.StdOut, sw.Elapsed).ToList();
-        }, Cancellation))
+        }))
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); continue; }
             foreach (var t in r.Value!)

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Hosts;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Probes;
 using RemoteGpuTrainer.Engine.Ssh;
@@ -25,13 +26,16 @@ public sealed class TestGpuHostCommand : HostCmdlet
 
     protected override void EndProcessing()
     {
-        using var connector = new HostConnector(new ConnectOptions(TrustOnFirstUse, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
+        using var connector = NewConnector(new ConnectOptions(TrustOnFirstUse, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
         FanOutHosts(async (h, ct) =>
         {
             var conn = await connector.ConnectAsync(h, ct).ConfigureAwait(false);
             var host = await connector.ResolvePathsAsync(h, ct).ConfigureAwait(false);
             var output = await conn.RunAsync(HostTestProbe.Script(host), TimeSpan.FromSeconds(TimeoutSeconds), ct).ConfigureAwait(false);
-            return HostTestProbe.Parse(host, output.StdOut, conn.HostKeyFingerprint, conn.ConnectLatency, DateTimeOffset.Now);
+            var test = HostTestProbe.Parse(host, output.StdOut, conn.HostKeyFingerprint, conn.ConnectLatency, DateTimeOffset.Now);
+            // Rounded to the minute: /proc/uptime drifts against the clock by fractions of a second.
+            if (test.Uptime is { } up) new BootTimes().Record(host.Name, new DateTimeOffset((test.CheckedAt - up).Ticks / TimeSpan.TicksPerMinute * TimeSpan.TicksPerMinute, test.CheckedAt.Offset));
+            return test;
         }, "Testing GPU hosts", (h, ex) => GpuHostTest.Unreachable(h.Name, ex is RgtException r ? r.ErrorId : "UnexpectedFailure", ex.Message, DateTimeOffset.Now));
     }
 }

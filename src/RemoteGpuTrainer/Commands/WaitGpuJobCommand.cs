@@ -69,13 +69,13 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
                 var qids = group.Select(j => j.QueueId).Distinct().ToList();
                 targets.Add((host, qids.Count == 1 ? qids[0] : null));
             }
-            foreach (var r in FanOut.Run(targets, ThrottleLimit, async (t, ct) =>
+            foreach (var r in Fan(targets, ThrottleLimit, async (t, ct) =>
             {
-                using var connector = new HostConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
+                using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
                 var (shell, host) = await connector.OpenResolvedAsync(t.Host, ct).ConfigureAwait(false);
                 var queues = await QueueService.ReadAsync(shell, host, t.QueueId, ct).ConfigureAwait(false);
                 return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
-            }, Cancellation))
+            }))
             {
                 if (Cancellation.IsCancellationRequested) return;
                 if (r.Error is not null) { WriteVerbose($"{r.Item.Host.Name}: {r.Error.Message} (will retry until the timeout)"); continue; }
