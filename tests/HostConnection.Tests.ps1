@@ -130,7 +130,7 @@ Describe 'Test-GpuHost' {
         $h.Currency | Should -Be 'CNY'
         [double]$h.SpendSoFar | Should -BeGreaterOrEqual (1.89 * $hours - 0.05)
         [double]$h.SpendSoFar | Should -BeLessOrEqual (1.89 * $hours + 0.05)
-        ($h | Out-String) | Should -Match "$($h.SpendSoFar) CNY"
+        ($h | Out-String -Width 250) | Should -Match "$($h.SpendSoFar) CNY"
         (Get-GpuHost nodriver).SpendSoFar | Should -BeNullOrEmpty -Because 'no price was set'
     }
     It 'takes hosts from the pipeline and the inventory by wildcard' {

@@ -226,7 +226,7 @@ Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
         $s = Register-GpuPatrol box -Every 0:30 -At 3 -LogPath $log -WarningVariable w -WarningAction SilentlyContinue
         $s.Schedule | Should -Be '3,33 * * * *'
         # A stable PowerShell: an installed pwsh when there is one, else the tool with a warning that says so.
-        $installed = Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+        $installed = Get-Command pwsh -CommandType Application -All -ErrorAction SilentlyContinue | Where-Object { (Split-Path $_.Source) -ne $PSHOME } | Select-Object -First 1
         if ($installed) { $s.Command | Should -Match ([regex]::Escape($installed.Source)) }
         else { ($w -join "`n") | Should -Match 'inside the NuGet cache' }
         $table = (& crontab -l) -join "`n"

@@ -64,9 +64,13 @@ Describe 'Remove-GpuRental' {
         $err[0].FullyQualifiedErrorId | Should -Be 'TeardownNotVerified,RemoteGpuTrainer.Commands.RemoveGpuRentalCommand'
         $err[0].Exception.Message | Should -Match '0 of 2 cells verified'
         $err[0].Exception.Message | Should -Match 'tear/t1'
+        $script:Fix = [regex]::Match($err[0].Exception.Message, 'Pull and verify: (.*?); or accept').Groups[1].Value
+        $script:Fix | Should -Match '^Get-GpuJob box \| Receive-Checkpoint'
     }
     It 'proceeds after pull and verify, stating the console action (AutoDL 关机, reversible, 15-day clock)' {
-        $v = Get-GpuJob box -QueueId tear | Receive-Checkpoint -Destination "$script:TestDir/tear" | Test-Checkpoint
+        # The fix the refusal printed, run as pasted.
+        Push-Location $script:TestDir
+        try { $v = Invoke-Expression $script:Fix } finally { Pop-Location }
         $v.Status | Select-Object -Unique | Should -Be 'Verified'
         $w = $null
         $r = Remove-GpuRental box -Force -WarningVariable w
@@ -75,6 +79,7 @@ Describe 'Remove-GpuRental' {
         $r.Irreversible | Should -BeFalse
         $r.CellsVerified | Should -Be 2
         $r.Instructions | Should -Match '15 days'
+        $r.Instructions | Should -Not -Match 'consult the user|/path/to' -Because 'the text speaks to the user and names real paths'
         $w | Should -Match 'console'
         Get-GpuHost box | Should -Not -BeNullOrEmpty
         (Remove-GpuRental box -Action Release -Force).Verb | Should -Be '释放'

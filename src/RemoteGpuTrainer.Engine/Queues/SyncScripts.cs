@@ -12,7 +12,7 @@ public static class SyncScripts
     public static string Sync(GpuHost host, GpuPlatformDefaults defaults, string? queueId)
     {
         if (string.IsNullOrEmpty(host.DurableDir))
-            throw new RgtException("DurableDirMissing", FailureKind.InvalidArgument, $"{host.Name} has no DurableDir; set one with Set-GpuHost {host.Name} -DurableDir <path>.");
+            throw new RgtException("DurableDirMissing", FailureKind.InvalidArgument, $"{host.Name} has no DurableDir; set one, e.g. Set-GpuHost {host.Name} -DurableDir '$HOME/proj' (resolved on the box).");
         return Scripts.BoxScript.Load("queue-sync")
             .Set("QUEUES_ROOT", QueueScripts.QueuesRoot(host)).Set("QUEUE_ID", queueId)
             .Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("KEEP", defaults.Keep).Command;

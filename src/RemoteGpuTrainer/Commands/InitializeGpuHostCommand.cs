@@ -23,7 +23,7 @@ public sealed class InitializeGpuHostCommand : HostCmdlet
     {
         var targets = Hosts.Where(h =>
         {
-            if (string.IsNullOrEmpty(h.DataDir)) { WriteFailure(new RgtException("DataDirMissing", FailureKind.InvalidArgument, $"{h.Name} has no DataDir; set one with Set-GpuHost."), h.Name); return false; }
+            if (string.IsNullOrEmpty(h.DataDir)) { WriteFailure(new RgtException("DataDirMissing", FailureKind.InvalidArgument, $"{h.Name} has no DataDir; set one, e.g. Set-GpuHost {h.Name} -DataDir '$HOME/proj' (resolved on the box)."), h.Name); return false; }
             return ShouldProcess(h.Name, $"Write {HostSetup.EnvPath(h)}{(InstallTmux ? " and install tmux if missing" : "")}");
         }).ToList();
         using var connector = NewConnector();

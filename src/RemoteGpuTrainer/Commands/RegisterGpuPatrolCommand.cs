@@ -72,10 +72,13 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
     {
         var process = Environment.ProcessPath ?? "pwsh";
         if (Path.GetFileNameWithoutExtension(process) != "dotnet") return Engine.Text.ShellQuote.Quote(process);
+        // pwsh puts its own folder on the PATH: that one is the tool in the NuGet cache, not an installed pwsh.
+        var toolHome = Path.GetDirectoryName(typeof(System.Management.Automation.PSObject).Assembly.Location)!;
         var installed = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Where(d => !string.Equals(Path.GetFullPath(d).TrimEnd(Path.DirectorySeparatorChar), toolHome.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
             .Select(d => Path.Combine(d, OperatingSystem.IsWindows() ? "pwsh.exe" : "pwsh")).FirstOrDefault(File.Exists);
         if (installed is not null) return Engine.Text.ShellQuote.Quote(installed);
-        var dll = Path.Combine(Path.GetDirectoryName(typeof(System.Management.Automation.PSObject).Assembly.Location)!, "pwsh.dll");
+        var dll = Path.Combine(toolHome, "pwsh.dll");
         WriteWarning($"The schedule runs PowerShell from {dll}, inside the NuGet cache (a cache clean removes it). Install PowerShell (pwsh) and register the patrol again for a stable path.");
         return $"{Engine.Text.ShellQuote.Quote(process)} {Engine.Text.ShellQuote.Quote(dll)}";
     }
