@@ -97,6 +97,10 @@ Describe 'Get-GpuHost, Set-GpuHost, Remove-GpuHost' {
         (Get-GpuHost | Where-Object Tags -Contains 'a100').Name | Should -Be 'autodl-1'
         ((Get-GpuHost autodl-1 | ConvertTo-Json) | ConvertFrom-Json).Tags | Should -Be @('sweep', 'a100')
         (Get-GpuHost autodl-1).SshCommand | Should -Be 'ssh -p 38211 root@connect.westb.seetacloud.com'
+        # The table at 80 columns: one header line, no header wrapped onto a second line.
+        $lines = (Get-GpuHost | Out-String -Width 80) -split "`n" | Where-Object { $_.Trim() }
+        $lines[0] | Should -Match '^Name\s+Platform\s+Endpoint\s+DataDir\s+Tags\s+Spend\s*$'
+        $lines[1] | Should -Match '^-{4}'
     }
     It 'removes only from the inventory, honouring -WhatIf' {
         Remove-GpuHost autodl-2 -WhatIf
@@ -105,7 +109,8 @@ Describe 'Get-GpuHost, Set-GpuHost, Remove-GpuHost' {
         (Get-GpuHost).Name | Should -Not -Contain 'autodl-2'
         { Remove-GpuHost autodl-2 -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'HostNotFound,RemoteGpuTrainer.Commands.RemoveGpuHostCommand'
     }
-    It 'shows a table view with the endpoint' {
-        (Get-GpuHost autodl-1 | Out-String) | Should -Match 'root@connect.westb.seetacloud.com:38211'
+    It 'shows a table view, and the whole endpoint in a list' {
+        (Get-GpuHost autodl-1 | Out-String) | Should -Match 'autodl-1\s+autodl\s+root@connect'
+        (Get-GpuHost autodl-1 | Format-List | Out-String) | Should -Match 'root@connect.westb.seetacloud.com:38211'
     }
 }
