@@ -79,7 +79,7 @@ try {
     # piping the transfers records host, remote path and hash in the evidence ledger
     $pulled | Test-Checkpoint | Format-Table | Out-String -Width 160
     'Cell folders, expecting 3:'
-    Test-Checkpoint $ckpts -Expect 3 | Format-Table Name, Status, Safety, Epoch, MetricName, Metric | Out-String -Width 160
+    Test-Checkpoint $ckpts -Expect 3 | Format-Table Name, Cell, Status, Safety, Epoch, MetricName, Metric | Out-String -Width 160
 
     Step 'Pull again: nothing is downloaded twice'
     Get-GpuHost -Tag demo | Get-GpuJob | Receive-Checkpoint -Destination $ckpts | Format-Table Name, Cell, Status, Reason | Out-String -Width 160
