@@ -172,43 +172,40 @@ public sealed class SshConnection : IHostShell
     /// <paramref name="onLine"/> as it arrives, from a reader thread; the returned output holds the
     /// exit status (its text fields are empty: the lines went to the callback).
     /// </summary>
-    public async Task<CommandOutput> RunStreamingAsync(string command, TimeSpan timeout, Action<string, bool> onLine, CancellationToken cancellationToken)
-    {
-        var sw = Stopwatch.StartNew();
-        using var cmd = _client.CreateCommand(command);
-        cmd.CommandTimeout = timeout;
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        linked.CancelAfter(timeout);
-        async Task Pump(Stream stream, bool isError)
+    public Task<CommandOutput> RunStreamingAsync(string command, TimeSpan timeout, Action<string, bool> onLine, CancellationToken cancellationToken) =>
+        ExecuteAsync(command, timeout, cancellationToken, async (cmd, token) =>
         {
-            using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
-            string? line;
-            while ((line = await reader.ReadLineAsync(linked.Token).ConfigureAwait(false)) is not null) onLine(line, isError);
-        }
-        try
-        {
-            var run = cmd.ExecuteAsync(linked.Token);
+            async Task Pump(Stream stream, bool isError)
+            {
+                using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+                string? line;
+                while ((line = await reader.ReadLineAsync(token).ConfigureAwait(false)) is not null) onLine(line, isError);
+            }
+            var run = cmd.ExecuteAsync(token);
             var pumps = Task.WhenAll(Task.Run(() => Pump(cmd.OutputStream, false)), Task.Run(() => Pump(cmd.ExtendedOutputStream, true)));
             await run.ConfigureAwait(false);
             await pumps.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SshOperationTimeoutException && !cancellationToken.IsCancellationRequested)
-        {
-            throw new RgtException("CommandTimeout", FailureKind.Timeout,
-                $"{Target.Name}: the command did not finish within {timeout.TotalSeconds:0} s and was stopped.", ex);
-        }
-        catch (Exception ex) when (ex is SshConnectionException or SshException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
-        {
-            throw new RgtException("ConnectionLost", FailureKind.ConnectionError, $"{Target.Name}: the SSH connection dropped during the command: {ex.Message}", ex);
-        }
-        return new CommandOutput(cmd.ExitStatus, "", "", sw.Elapsed, cmd.ExitSignal);
-    }
+        }, streamed: true);
 
     /// <summary>A host name as PowerShell reads it back: bare when plain, else single-quoted.</summary>
     static string PsName(string name) =>
         System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9_.-]+$") ? name : "'" + name.Replace("'", "''") + "'";
 
-    public async Task<CommandOutput> RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, string? standardInput = null)
+    public Task<CommandOutput> RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, string? standardInput = null) =>
+        ExecuteAsync(command, timeout, cancellationToken, async (cmd, token) =>
+        {
+            var run = cmd.ExecuteAsync(token);
+            if (standardInput is not null)
+            {
+                using var input = cmd.CreateInputStream();
+                var bytes = System.Text.Encoding.UTF8.GetBytes(standardInput);
+                await input.WriteAsync(bytes, token).ConfigureAwait(false);
+            }
+            await run.ConfigureAwait(false);
+        }, streamed: false);
+
+    /// <summary>One exec channel, bounded by <paramref name="timeout"/>, with SSH.NET's failures mapped to the module's errors.</summary>
+    async Task<CommandOutput> ExecuteAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, Func<SshCommand, CancellationToken, Task> run, bool streamed)
     {
         var sw = Stopwatch.StartNew();
         using var cmd = _client.CreateCommand(command);
@@ -217,14 +214,7 @@ public sealed class SshConnection : IHostShell
         linked.CancelAfter(timeout);
         try
         {
-            var run = cmd.ExecuteAsync(linked.Token);
-            if (standardInput is not null)
-            {
-                using var input = cmd.CreateInputStream();
-                var bytes = System.Text.Encoding.UTF8.GetBytes(standardInput);
-                await input.WriteAsync(bytes, linked.Token).ConfigureAwait(false);
-            }
-            await run.ConfigureAwait(false);
+            await run(cmd, linked.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or SshOperationTimeoutException && !cancellationToken.IsCancellationRequested)
         {
@@ -235,7 +225,9 @@ public sealed class SshConnection : IHostShell
         {
             throw new RgtException("ConnectionLost", FailureKind.ConnectionError, $"{Target.Name}: the SSH connection dropped during the command: {ex.Message}", ex);
         }
-        return new CommandOutput(cmd.ExitStatus, cmd.Result, cmd.Error, sw.Elapsed, cmd.ExitSignal);
+        return streamed
+            ? new CommandOutput(cmd.ExitStatus, "", "", sw.Elapsed, cmd.ExitSignal)
+            : new CommandOutput(cmd.ExitStatus, cmd.Result, cmd.Error, sw.Elapsed, cmd.ExitSignal);
     }
 
     public void Dispose()
