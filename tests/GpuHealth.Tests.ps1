@@ -20,6 +20,7 @@ Describe 'Get-GpuHealth against each sandbox scenario' {
         $h.Findings | Should -BeNullOrEmpty
         $h.Gpus.Count | Should -Be 8
         $h.Gpus[0].Device.Name | Should -Be 'NVIDIA H100 80GB HBM3'
+        $h.Gpus[0].Model | Should -Be 'NVIDIA H100 80GB HBM3' -Because 'Name is kept for hosts; a GPU has a Model'
         $h.Gpus[0].Device.SmClockMaxMHz | Should -Be 1980
         $h.Gpus[7].Device.BusId | Should -Be '00000000:DB:00.0'
         $h.Xid | Should -BeNullOrEmpty

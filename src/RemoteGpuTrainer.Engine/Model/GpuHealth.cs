@@ -101,7 +101,8 @@ public sealed class GpuDeviceHealth
 
     // The readings a table shows, as properties of their own: Export-Csv and ConvertTo-Json's default depth keep them.
     public int? Index => Device.Index;
-    public string? Name => Device.Name;
+    /// <summary>The GPU's model (Name is kept for hosts on every output type).</summary>
+    public string? Model => Device.Name;
     public double? TemperatureC => Device.TemperatureC;
     public double? GpuUtilization => Device.GpuUtilization;
     public double? MemoryUsedMiB => Device.MemoryUsedMiB;
@@ -112,5 +113,5 @@ public sealed class GpuDeviceHealth
     public double? PowerLimitW => Device.PowerLimitW;
     public string[] ThrottleReasons => Device.ThrottleReasons;
 
-    public override string ToString() => $"GPU {Index} {Name} {Status}";
+    public override string ToString() => $"GPU {Index} {Model} {Status}";
 }
