@@ -66,9 +66,8 @@ public abstract class HostCmdlet : RgtCmdlet
     {
         int done = 0;
         var progress = new ProgressRecord(1, activity, $"0 of {_hosts.Count} hosts");
-        foreach (var r in FanOut.Run(_hosts, ThrottleLimit, work, Cancellation, FlushVerbose))
+        foreach (var r in Fan(_hosts, ThrottleLimit, work))
         {
-            FlushVerbose();
             done++;
             if (_hosts.Count > 1)
             {
@@ -84,7 +83,6 @@ public abstract class HostCmdlet : RgtCmdlet
             }
             else WriteObject(r.Value, enumerateCollection: true);
         }
-        FlushVerbose();
         if (_hosts.Count > 1)
         {
             progress.RecordType = ProgressRecordType.Completed;

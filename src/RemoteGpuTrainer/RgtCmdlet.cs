@@ -28,7 +28,7 @@ public abstract class RgtCmdlet : PSCmdlet
 
     /// <summary>A connector whose steps (endpoint, key, connect time, each box script and its duration) reach -Verbose.</summary>
     protected Engine.Ssh.HostConnector NewConnector(Engine.Ssh.ConnectOptions? options = null) =>
-        new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = _verbose.Enqueue });
+        new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = VerboseLog });
 
     /// <summary>
     /// <see cref="FanOut.Run"/> on the cmdlet's cancellation, writing what the workers logged for

@@ -57,9 +57,9 @@ public static class QueueScripts
             .Set("Q", QueueDir(host, plan.QueueId))
             .Set("SESSION", SessionName(plan.QueueId))
             .Set("DETACH", plan.Detach)
-            .Set("LAUNCHER", Launcher(host, platform, plan))
-            .Set("QUEUE_TEXT", QueueFile.Freeze(plan.AllCells))
-            .Set("ASSIGNED", string.Concat(plan.Owned.Select(c => c.Name + "\n")))
+            .Set("LAUNCHER", Launcher(host, platform, plan).TrimEnd('\n'))
+            .Set("QUEUE_TEXT", QueueFile.Freeze(plan.AllCells).TrimEnd('\n'))
+            .Set("ASSIGNED", string.Join('\n', plan.Owned.Select(c => c.Name)))
             .Command;
 
     /// <summary>The launcher file's text: queue-launcher.sh with this queue's values and cells.</summary>
@@ -68,8 +68,7 @@ public static class QueueScripts
         var force = plan.StartAt > 1 ? "1" : "0";
         var cells = plan.Owned.Where(c => c.Index >= plan.StartAt)
             .SelectMany(c => new[] { c.Index.ToString(CultureInfo.InvariantCulture), c.Name, c.Command, force });
-        return "#!/usr/bin/env bash\n# RemoteGpuTrainer queue launcher. Never edited in place: each launch writes a new numbered file.\n" +
-            BoxScript.Load("queue-launcher").Standalone()
+        return BoxScript.Load("queue-launcher").Standalone()
                 .Set("Q", QueueDir(host, plan.QueueId)).Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("QID", plan.QueueId)
                 .Set("KEEP", platform.Keep).Set("SCRATCH", platform.Scratch).Set("CRED", host.CredFile)
                 .Set("WORKDIR", plan.WorkingDirectory ?? host.DataDir).Set("PROXY_HOOK", host.ProxyHook)

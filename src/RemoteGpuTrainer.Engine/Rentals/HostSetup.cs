@@ -12,7 +12,6 @@ public static class HostSetup
     public static string EnvPath(GpuHost host) => host.DataDir!.TrimEnd('/') + "/.rgt/env.sh";
 
     public static string EnvContent(GpuHost host, bool chinaMirror) =>
-        "# Written by Initialize-GpuHost; sourced by RemoteGpuTrainer queue launchers before each cell.\n" +
         Scripts.BoxScript.Load("host-env").Standalone().Set("RGT_ENV_DATA", host.DataDir!.TrimEnd('/')).Set("RGT_ENV_CHINA_MIRROR", chinaMirror ? "1" : "0").Text;
 
     public static string Script(GpuHost host, bool chinaMirror, bool installTmux) =>

@@ -14,9 +14,11 @@ public static class SecretWriter
     /// <summary>The absolute target on the box; SecretOnSharedStorage when it is under a durable or shared directory.</summary>
     public static async Task<string> ResolveTargetAsync(HostConnector connector, GpuHost host, GpuPlatform? platform, string path, CancellationToken ct)
     {
-        var resolved = await connector.ResolvePathsAsync(host, ct).ConfigureAwait(false);
-        var target = await connector.ResolvePathAsync(host, path.Trim(), ct).ConfigureAwait(false);
-        var shared = new[] { resolved.DurableDir }
+        // The durable directory and the target in one round trip (none when both are absolute).
+        var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+        var paths = await RemotePaths.ResolveAsync(shell, host.Name, new[] { host.DurableDir, path.Trim() }, ct).ConfigureAwait(false);
+        var target = paths[1]!;
+        var shared = new[] { paths[0] }
             .Concat(platform?.Storage.Where(t => string.Equals(t.SurvivesDestroy, "true", StringComparison.OrdinalIgnoreCase)).Select(t => t.Path) ?? Enumerable.Empty<string?>())
             .Where(p => !string.IsNullOrEmpty(p) && p!.StartsWith('/')).Select(p => p!.TrimEnd('/')).Distinct().ToList();
         var under = shared.FirstOrDefault(d => target == d || target.StartsWith(d + "/", StringComparison.Ordinal));

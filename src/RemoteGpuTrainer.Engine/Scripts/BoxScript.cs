@@ -58,7 +58,9 @@ public sealed class BoxScript
         get
         {
             var sb = new StringBuilder();
-            if (!_standalone) sb.Append(Body("wire"));
+            // A standalone script becomes a file of its own on the box: it keeps its shebang (and its header comment).
+            if (_standalone) sb.Append("#!/usr/bin/env bash\n");
+            else sb.Append(Body("wire"));
             foreach (var (name, value) in _parameters) sb.Append(name).Append('=').Append(value).Append('\n');
             if (_arguments is not null) sb.Append("set --").Append(string.Concat(_arguments.Select(a => " " + ShellQuote.Quote(a)))).Append('\n');
             foreach (var f in _files) sb.Append(Body(f));

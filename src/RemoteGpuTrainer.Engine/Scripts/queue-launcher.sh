@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A queue's launcher (behaviour.md §3), written by queue-start.sh as launcher-<n>.sh and never
-# edited in place. It runs the cells in order, each with its own log and markers.
+# RemoteGpuTrainer queue launcher (behaviour.md §3), written by queue-start.sh as launcher-<n>.sh.
+# Never edited in place: each launch writes a new numbered file. It runs the cells in order, each with its own log and markers.
 # Parameters: Q (queue dir), DATA, DURABLE, QID, KEEP (artifact), SCRATCH, CRED, WORKDIR, PROXY_HOOK
 # (the user's shell code, run before each cell); $@: the cells, as groups of INDEX NAME COMMAND FORCE.
 # Markers (cells/<name>/): state (Running, Succeeded, Failed, NoArtifact, SyncFailed), exit_code,

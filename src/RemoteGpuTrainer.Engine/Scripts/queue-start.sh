@@ -6,7 +6,6 @@
 # launcher's text), QUEUE_TEXT (frozen queue), ASSIGNED (cells this host owns, one per line).
 # Section: start, one record: "STARTED<TAB>n<TAB>pid<TAB>session", "RUNNING<TAB>pid" or "NO_TMUX".
 
-put() { printf '%s' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 
 start_queue() {
   local n L i
@@ -21,20 +20,20 @@ start_queue() {
   n=1
   while [ -e "$Q/launcher-$n.sh" ]; do n=$((n + 1)); done
   L="$Q/launcher-$n.sh"
-  put "$L" "$LAUNCHER" || exit 1
-  put "$Q/queue.txt" "$QUEUE_TEXT" || exit 1
-  put "$Q/assigned" "$ASSIGNED" || exit 1
+  rgt_put "$L" "$LAUNCHER" || exit 1
+  rgt_put "$Q/queue.txt" "$QUEUE_TEXT" || exit 1
+  rgt_put "$Q/assigned" "$ASSIGNED" || exit 1
   rm -f "$Q/QUEUE_DONE" "$Q/QUEUE_FAILED" "$Q/launcher.pid"
   if [ "$DETACH" != Nohup ] && command -v tmux > /dev/null 2>&1; then
     tmux kill-session -t "=$SESSION" 2> /dev/null
     tmux new-session -d -s "$SESSION" bash "$L" 8>&- || exit 1
-    put "$Q/session" "tmux:$SESSION"
+    rgt_put "$Q/session" "tmux:$SESSION"
   elif [ "$DETACH" = Tmux ]; then
     echo NO_TMUX
     exit 0
   else
     setsid nohup bash "$L" < /dev/null >> "$Q/master.log" 2>&1 8>&- &
-    put "$Q/session" nohup
+    rgt_put "$Q/session" nohup
   fi
   i=0
   while { flock -n "$Q/.running" true || [ ! -s "$Q/launcher.pid" ]; } && [ "$i" -lt 200 ]; do

@@ -3,7 +3,6 @@
 # launch and the launcher's process group. Parameters: Q (queue dir).
 # Section: stop, "NOQUEUE" or "STOPPED".
 
-put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 
 stop_queue() {
   local lp c session
@@ -12,12 +11,12 @@ stop_queue() {
   session=$(cat "$Q/session" 2> /dev/null)
   for c in "$Q"/cells/*/; do
     if [ "$(cat "$c/state" 2> /dev/null)" = Running ]; then
-      put "$c/exit_code" 143
-      put "$c/finished_at" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-      put "$c/state" Failed
+      rgt_put "$c/exit_code" 143
+      rgt_put "$c/finished_at" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+      rgt_put "$c/state" Failed
     fi
   done
-  put "$Q/QUEUE_FAILED" "stopped by Stop-GpuQueue $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  rgt_put "$Q/QUEUE_FAILED" "stopped by Stop-GpuQueue $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   if [ -n "$lp" ] && grep -qa launcher- "/proc/$lp/cmdline" 2> /dev/null; then
     kill -TERM -- "-$lp" 2> /dev/null || kill -TERM "$lp" 2> /dev/null
   fi

@@ -5,7 +5,6 @@
 # Section: sync, records "<status><TAB><bytes><TAB><detail><TAB><queue><TAB><cell>", status Copied,
 # Skipped (no metrics yet) or Failed (with df bytes and inodes of the durable disk).
 
-put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 
 sync_cells() {
   local q qid c name st rc ck dest bytes why f b err s1 s2 df di
@@ -58,7 +57,7 @@ sync_cells() {
         printf 'Failed\t%s\t%s (durable disk: %s, %s)\t%s\t%s\n' "$bytes" "$(printf '%s' "$why" | tr '\n\t' '  ')" "$df" "$di" "$qid" "$name"
         continue
       fi
-      if [ "$st" = SyncFailed ]; then put "$c/state" Succeeded; fi
+      if [ "$st" = SyncFailed ]; then rgt_put "$c/state" Succeeded; fi
       printf 'Copied\t%s\t%s\t%s\t%s\n' "$bytes" "$dest" "$qid" "$name"
     done
   done

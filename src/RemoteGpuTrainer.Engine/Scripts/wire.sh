@@ -34,6 +34,10 @@ rgt_section_stdin() {
   printf '\n@@RGT %s rc=%s\n' "$name" "$rc"
 }
 
+# rgt_put FILE TEXT: writes TEXT and a newline to FILE through a temporary name, then renames it,
+# so a reader never sees half a marker.
+rgt_put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
+
 # rgt_frame: copies stdin to stdout with every line behind "|".
 rgt_frame() { sed 's/^/|/'; }
 

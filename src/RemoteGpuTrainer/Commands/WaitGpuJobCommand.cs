@@ -41,6 +41,7 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
         var progress = new ProgressRecord(2, "Waiting for GPU jobs", "starting");
         var written = new HashSet<(string, string, string)>();
+        var resolved = new System.Collections.Concurrent.ConcurrentDictionary<string, GpuHost>(StringComparer.OrdinalIgnoreCase);
         while (true)
         {
             // Each cell is written the moment it is final, so `Wait-GpuJob | Receive-Checkpoint` pulls early cells while others train.
@@ -72,7 +73,9 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
             foreach (var r in Fan(targets, ThrottleLimit, async (t, ct) =>
             {
                 using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
-                var (shell, host) = await connector.OpenResolvedAsync(t.Host, ct).ConfigureAwait(false);
+                // Paths resolved on the first tick are absolute: later ticks skip that round trip.
+                var (shell, host) = await connector.OpenResolvedAsync(resolved.GetValueOrDefault(t.Host.Name, t.Host), ct).ConfigureAwait(false);
+                resolved[host.Name] = host;
                 var queues = await QueueService.ReadAsync(shell, host, t.QueueId, ct).ConfigureAwait(false);
                 return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
             }))
