@@ -122,6 +122,12 @@ Describe 'Receive-Checkpoint' {
         ($r.LocalPath | Split-Path -Leaf | Sort-Object) | Should -Be (@('best.pth', 'best_metrics.json', 'log') | Sort-Object)
         $r.Cell | Select-Object -Unique | Should -Be 'j1'
         Test-Path "$script:TestDir/jobs/j1/best.pth" | Should -BeTrue
+        # The launcher hashed the final artifact when the cell ended: the pull found it in the box's cache.
+        $best = $r | Where-Object { (Split-Path -Leaf $_.LocalPath) -eq 'best.pth' }
+        $key = [Convert]::ToHexString([Security.Cryptography.SHA1]::HashData([Text.Encoding]::UTF8.GetBytes($best.RemotePath))).ToLowerInvariant()
+        $entry = Get-Content "$($script:Box.HomeDir)/.cache/rgt/sha256/$key"
+        $entry[1] | Should -Be $best.Sha256
+        $entry[0] | Should -Be (& stat -L -c '%i %s %.9Y' $best.RemotePath)
     }
 }
 

@@ -68,7 +68,7 @@ public static class QueueScripts
         var force = plan.StartAt > 1 ? "1" : "0";
         var cells = plan.Owned.Where(c => c.Index >= plan.StartAt)
             .SelectMany(c => new[] { c.Index.ToString(CultureInfo.InvariantCulture), c.Name, c.Command, force });
-        return BoxScript.Load("queue-launcher").Standalone()
+        return BoxScript.Load("queue-launcher").Uses("hash").Standalone()
                 .Set("Q", QueueDir(host, plan.QueueId)).Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("QID", plan.QueueId)
                 .Set("KEEP", platform.Keep).Set("SCRATCH", platform.Scratch).Set("CRED", host.CredFile)
                 .Set("WORKDIR", plan.WorkingDirectory ?? host.DataDir).Set("PROXY_HOOK", host.ProxyHook)

@@ -16,6 +16,7 @@ public sealed class BoxScript
     static readonly Regex ParameterName = new("^[A-Z_][A-Z0-9_]*$", RegexOptions.CultureInvariant);
     readonly string[] _files;
     readonly List<(string Name, string Value)> _parameters = new();
+    readonly List<string> _libraries = new();
     List<string>? _arguments;
     bool _standalone;
 
@@ -45,6 +46,14 @@ public sealed class BoxScript
         return this;
     }
 
+    /// <summary>Files of shell functions (hash.sh) put before the script's own files, after the prelude.</summary>
+    public BoxScript Uses(params string[] libraries)
+    {
+        foreach (var l in libraries) _ = Body(l);
+        _libraries.AddRange(libraries);
+        return this;
+    }
+
     /// <summary>Without the wire prelude: a file that runs on its own (a launcher), whose environment the user's commands inherit.</summary>
     public BoxScript Standalone()
     {
@@ -61,6 +70,7 @@ public sealed class BoxScript
             // A standalone script becomes a file of its own on the box: it keeps its shebang (and its header comment).
             if (_standalone) sb.Append("#!/usr/bin/env bash\n");
             else sb.Append(Body("wire"));
+            foreach (var l in _libraries) sb.Append(Body(l));
             foreach (var (name, value) in _parameters) sb.Append(name).Append('=').Append(value).Append('\n');
             if (_arguments is not null) sb.Append("set --").Append(string.Concat(_arguments.Select(a => " " + ShellQuote.Quote(a)))).Append('\n');
             foreach (var f in _files) sb.Append(Body(f));

@@ -11,7 +11,7 @@ hash_artifacts() {
   if [ -n "$DATA_DIR" ]; then set -- "$@" "$DATA_DIR"/checkpoints/*/*/"$KEEP"; fi
   for f in "$@"; do
     [ -f "$f" ] || continue
-    if h=$(sha256sum < "$f"); then printf '%s\t%s\0' "${h%% *}" "$f"; else echo "cannot hash $f"; rc=1; fi
+    if h=$(rgt_sha256 "$f"); then printf '%s\t%s\0' "$h" "$f"; else echo "cannot hash $f"; rc=1; fi
   done
   return "$rc"
 }

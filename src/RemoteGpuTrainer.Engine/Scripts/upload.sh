@@ -9,8 +9,8 @@ probe() {
   local h
   mkdir -p "$DIR" || { echo "cannot create $DIR"; exit 3; }
   if [ -f "$FINAL" ]; then
-    h=$(sha256sum < "$FINAL") || exit 1
-    printf 'final\t%s\t%s\t%s\n' "$(stat -c %s "$FINAL")" "${h%% *}" "$(stat -c %a "$FINAL")"
+    h=$(rgt_sha256_cached "$FINAL") || exit 1
+    printf 'final\t%s\t%s\t%s\n' "$(stat -c %s "$FINAL")" "$h" "$(stat -c %a "$FINAL")"
   fi
   if [ -f "$PARTIAL" ]; then printf 'partial\t%s\t%s\n' "$(stat -c %s "$PARTIAL")" "$(cat "$PARTIAL.src" 2> /dev/null)"; fi
 }
@@ -19,20 +19,21 @@ commit() {
   local h
   if [ -f "$FINAL" ] && [ ! -f "$PARTIAL" ]; then
     # Already verified earlier (a Skipped upload whose mode differs): only the mode is set.
-    h=$(sha256sum < "$FINAL") || exit 1
-    [ "${h%% *}" = "$SHA" ] || { printf 'MISMATCH\t%s\n' "${h%% *}"; exit 0; }
+    h=$(rgt_sha256 "$FINAL") || exit 1
+    [ "$h" = "$SHA" ] || { printf 'MISMATCH\t%s\n' "$h"; exit 0; }
     if [ -n "$PERMS" ]; then chmod "$PERMS" "$FINAL" || exit 1; fi
     echo OK
     exit 0
   fi
-  h=$(sha256sum < "$PARTIAL") || exit 1
-  if [ "${h%% *}" != "$SHA" ] || [ "$(stat -c %s "$PARTIAL")" != "$LENGTH" ]; then
+  h=$(rgt_sha256 "$PARTIAL") || exit 1
+  if [ "$h" != "$SHA" ] || [ "$(stat -c %s "$PARTIAL")" != "$LENGTH" ]; then
     rm -f "$PARTIAL" "$PARTIAL.src"
-    printf 'MISMATCH\t%s\n' "${h%% *}"
+    printf 'MISMATCH\t%s\n' "$h"
     exit 0
   fi
   if [ -n "$PERMS" ]; then chmod "$PERMS" "$PARTIAL" || exit 1; fi
   mv -f "$PARTIAL" "$FINAL" || exit 1
+  rgt_sha256_remember "$FINAL" "$h"
   rm -f "$PARTIAL.src"
   echo OK
 }

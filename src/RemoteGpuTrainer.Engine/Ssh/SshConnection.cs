@@ -204,6 +204,34 @@ public sealed class SshConnection : IHostShell
             await run.ConfigureAwait(false);
         }, streamed: false);
 
+    /// <summary>
+    /// Starts a command whose standard output is raw bytes (a file's content) for the caller to read
+    /// from Output; Completion then gives its exit status and standard error. SSH.NET buffers what the
+    /// caller has not read yet without limit, so a caller asks for bounded ranges. No time limit: the
+    /// caller watches the bytes and disposes the connection when they stop.
+    /// </summary>
+    public (Stream Output, Task<CommandOutput> Completion) StartBinary(string command, CancellationToken cancellationToken)
+    {
+        var sw = Stopwatch.StartNew();
+        var cmd = _client.CreateCommand(command);
+        cmd.CommandTimeout = System.Threading.Timeout.InfiniteTimeSpan;
+        var run = cmd.ExecuteAsync(cancellationToken);
+        async Task<CommandOutput> Finish()
+        {
+            try
+            {
+                await run.ConfigureAwait(false);
+                return new CommandOutput(cmd.ExitStatus, "", cmd.Error, sw.Elapsed, cmd.ExitSignal);
+            }
+            catch (Exception ex) when (ex is SshConnectionException or SshException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new RgtException("ConnectionLost", FailureKind.ConnectionError, $"{Target.Name}: the SSH connection dropped during the command: {ex.Message}", ex);
+            }
+            finally { cmd.Dispose(); }
+        }
+        return (cmd.OutputStream, Finish());
+    }
+
     /// <summary>One exec channel, bounded by <paramref name="timeout"/>, with SSH.NET's failures mapped to the module's errors.</summary>
     async Task<CommandOutput> ExecuteAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, Func<SshCommand, CancellationToken, Task> run, bool streamed)
     {

@@ -25,7 +25,7 @@ public sealed record PullEvent(string Host, GpuTransfer? Transfer = null, Except
 public sealed class CheckpointPull : IDisposable
 {
     readonly HostConnector _connector;
-    readonly SftpPool _pool = new();
+    readonly ConnectionPool _pool = new();
     readonly EvidenceLedger _ledger;
 
     /// <param name="log">Receives what -Verbose shows of the connections and box steps.</param>

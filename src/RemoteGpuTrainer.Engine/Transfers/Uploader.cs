@@ -34,7 +34,7 @@ public static class Uploader
 
         async Task<string[][]> Run(string step)
         {
-            var script = BoxScript.Load("upload").Set("MODE_STEP", step).Set("DIR", remoteDir).Set("FINAL", final).Set("PARTIAL", partial)
+            var script = BoxScript.Load("upload").Uses("hash").Set("MODE_STEP", step).Set("DIR", remoteDir).Set("FINAL", final).Set("PARTIAL", partial)
                 .Set("SHA", localSha).Set("LENGTH", length).Set("PERMS", perms).Command;
             await controlGate.WaitAsync(ct).ConfigureAwait(false);
             CommandOutput output;
