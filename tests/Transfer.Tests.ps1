@@ -301,6 +301,46 @@ Describe 'Send-GpuFile' {
         Get-ChildItem -Force -Recurse $dest -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
         (Send-GpuFile box -Path $src -Destination $dest).Status | Select-Object -Unique | Should -Be 'Skipped'
     }
+    It 'sends a source tree of small files with hostile names in one stream, verified, modes kept, and only what changed the next time' {
+        $src = "$script:TestDir/tree"
+        $names = @('a b.py', "it's.py", '$(touch pwned).py', "new`nline.py", '中文 模型.py', '-dash.py', "tab`there.py", 'run.sh')
+        foreach ($d in 'pkg', 'pkg/sub dir', 'conf') { $null = New-Item -ItemType Directory "$src/$d" -Force }
+        foreach ($i in 1..120) { [System.IO.File]::WriteAllText("$src/pkg/m$i.py", "x = $i`n" * ($i * 7)) }
+        foreach ($n in $names) { [System.IO.File]::WriteAllText("$src/pkg/sub dir/$n", "# $n`n") }
+        [System.IO.File]::SetUnixFileMode("$src/pkg/sub dir/run.sh", [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
+        $dest = "$($script:Box.DataDir)/tree dest"
+        $r = Send-GpuFile box -Path $src -Destination $dest
+        $r.Count | Should -Be 128
+        $r.Status | Select-Object -Unique | Should -Be 'Uploaded'
+        foreach ($f in Get-ChildItem -Recurse -File $src) {
+            $rel = $f.FullName.Substring($src.Length + 1)
+            Sha "$dest/$rel" | Should -Be (Sha $f.FullName) -Because $rel
+        }
+        (& stat -c %a "$dest/pkg/sub dir/run.sh") | Should -Be '755'
+        Test-Path "$($script:Box.HomeDir)/pwned", "$($script:Box.DataDir)/pwned", "$dest/pwned" | Should -Not -Contain $true
+        Get-ChildItem -Force $dest -Filter '.rgt-batch-*' | Should -BeNullOrEmpty
+        (Send-GpuFile box -Path $src -Destination $dest).Status | Select-Object -Unique | Should -Be 'Skipped'
+        [System.IO.File]::WriteAllText("$src/pkg/sub dir/new`nline.py", "changed`n")
+        $third = Send-GpuFile box -Path $src -Destination $dest
+        ($third | Where-Object Status -eq 'Uploaded').RemotePath | Should -Be "$dest/pkg/sub dir/new`nline.py"
+        [System.IO.File]::ReadAllText("$dest/pkg/sub dir/new`nline.py") | Should -Be "changed`n"
+    }
+    It 'a batch of small files cut by the network is sent again whole and lands complete' {
+        $src = "$script:TestDir/cuttree"
+        $null = New-Item -ItemType Directory $src
+        foreach ($i in 1..200) { & head -c 8000 /dev/urandom > "$src/f$i.bin" }
+        $proxy = Start-FaultProxy -Mode cut -After 600KB -Faults 1 -Direction up
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name treecut -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $dest = "$($script:Box.DataDir)/cut-tree"
+            $r = Send-GpuFile treecut -Path $src -Destination $dest -RetryCount 3
+            $r.Count | Should -Be 200
+            $r.Status | Select-Object -Unique | Should -Be 'Uploaded'
+            $r.Attempts | Select-Object -Unique | Should -Be 2
+            foreach ($i in 1..200) { Sha "$dest/f$i.bin" | Should -Be (Sha "$src/f$i.bin") }
+            Get-ChildItem -Force $dest -Filter '.rgt-batch-*' | Should -BeNullOrEmpty
+        } finally { $proxy.Process.Kill(); Remove-GpuHost treecut -Confirm:$false }
+    }
     It 'leaves out -Exclude patterns and what .rgtignore lists' {
         $src = "$script:TestDir/excl"
         $null = New-Item -ItemType Directory "$src/.git", "$src/pkg/__pycache__", "$src/ckpt", "$src/data/raw"

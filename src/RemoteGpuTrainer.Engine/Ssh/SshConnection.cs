@@ -205,6 +205,19 @@ public sealed class SshConnection : IHostShell
         }, streamed: false);
 
     /// <summary>
+    /// Runs a command whose standard input is raw bytes that <paramref name="writeInput"/> writes (a tar
+    /// stream); writes wait for the box's window, so nothing piles up in memory. Output is buffered text.
+    /// </summary>
+    public Task<CommandOutput> RunWithInputAsync(string command, TimeSpan timeout, Func<Stream, CancellationToken, Task> writeInput, CancellationToken cancellationToken) =>
+        ExecuteAsync(command, timeout, cancellationToken, async (cmd, token) =>
+        {
+            var run = cmd.ExecuteAsync(token);
+            using (var input = cmd.CreateInputStream())
+                await Task.Run(() => writeInput(input, token), token).ConfigureAwait(false);
+            await run.ConfigureAwait(false);
+        }, streamed: false);
+
+    /// <summary>
     /// Starts a command whose standard output is raw bytes (a file's content) for the caller to read
     /// from Output; Completion then gives its exit status and standard error. SSH.NET buffers what the
     /// caller has not read yet without limit, so a caller asks for bounded ranges. No time limit: the

@@ -71,7 +71,13 @@ public sealed class SendGpuFileCommand : HostCmdlet
             else destinations[r.Item.Name] = r.Value!;
         }
         targets = targets.Where(h => destinations.ContainsKey(h.Name)).ToList();
-        var work = targets.SelectMany(h => files.Select(f => (Host: h, f.Full, f.Relative))).ToList();
+        // Small files travel in batches (one tar stream per host); large ones one by one, resumable.
+        var small = files.Where(f => (contents[f.Full]?.LongLength ?? new FileInfo(f.Full).Length) <= BatchUploader.MaxFileBytes)
+            .Select(f => new BatchFile(f.Full, f.Relative, contents[f.Full])).ToList();
+        var large = files.Where(f => !small.Any(b => b.Full == f.Full)).ToList();
+        var work = targets.Where(_ => small.Count > 0).Select(h => (Host: h, Batch: true, Files: small))
+            .Concat(targets.SelectMany(h => large.Select(f => (Host: h, Batch: false, Files: new List<BatchFile> { new(f.Full, f.Relative, contents[f.Full]) }))))
+            .ToList();
         var gates = targets.ToDictionary(h => h.Name, _ => new SemaphoreSlim(1), StringComparer.OrdinalIgnoreCase);
         var progress = new TransferProgress();
         foreach (var (full, _) in files) progress.AddTotal(new FileInfo(full).Length * targets.Count);
@@ -86,14 +92,20 @@ public sealed class SendGpuFileCommand : HostCmdlet
         foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
         {
             var control = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
-            var rel = w.Relative;
-            var dir = destinations[w.Host.Name].TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
+            var root = destinations[w.Host.Name];
+            if (w.Batch) return await BatchUploader.UploadAsync(w.Host, control, w.Files, root, options, progress, ct).ConfigureAwait(false);
+            var f = w.Files[0];
+            var rel = f.Relative;
+            var dir = root.TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
             var name = rel.Contains('/') ? rel[(rel.LastIndexOf('/') + 1)..] : rel;
-            return await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], w.Full, contents[w.Full], dir, name, options, progress, ct).ConfigureAwait(false);
+            var t = await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], f.Full, f.Content, dir, name, options, progress, ct).ConfigureAwait(false);
+            return new List<(BatchFile, GpuTransfer?, Exception?)> { (f, t, null) };
         }, Report))
         {
-            if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
-            else WriteObject(r.Value);
+            if (r.Error is not null) { WriteFailure(r.Error, r.Item.Host.Name); continue; }
+            foreach (var (_, t, error) in r.Value!)
+                if (error is not null) WriteFailure(error, r.Item.Host.Name);
+                else WriteObject(t);
         }
         record.RecordType = ProgressRecordType.Completed;
         WriteProgress(record);
