@@ -1,104 +1,172 @@
 <#
 .SYNOPSIS
-Transfer benchmark: Receive-Checkpoint (with its SHA-256 verification) against scp, sftp -b and
-rsync -e ssh over loopback from a sandbox box.
+Transfer benchmark: Receive-Checkpoint and Send-GpuFile (both verified by SHA-256) against scp, sftp -b
+and rsync -e ssh, from and to a sandbox box, on loopback and through a delay proxy.
 
 .DESCRIPTION
-A 1 GiB random file and a folder of 8 x 128 MiB files are pulled by each tool in alternation,
-Runs times each; prints median MB/s and the ratio of ours to each. Then the resume case: the first
-half of the 1 GiB file is already local; Receive-Checkpoint resumes its partial (and verifies the
-whole file by hash) against rsync --partial --append-verify.
+Every case runs each tool in alternation, Runs times, and prints the median and the ratio of our speed
+to each tool's in one table:
 
-With -RttMs, every tool goes through a proxy that holds each chunk RttMs/2 in each direction: a link
-with that round-trip time (a rented box in another region), where how much each tool keeps in flight
-decides its speed. The proxy costs the same CPU for every tool.
+  pull one      one file, touched just before every run of every tool: the box has no cached hash
+                for it (a checkpoint is pulled once, right after it is written)
+  pull one,     the same file with the box's hash cached: what a queue result costs, whose hash the
+  hash cached   launcher records when the cell ends (labelled; never mixed with the cold runs)
+  pull folder   8 files, all touched before every run
+  resume        the first half is already local; we resume our partial and verify the whole file,
+                against rsync --partial --append-verify
+  push one      one file, the remote copy removed before every run
+  push tree     a source tree of 2,000 small files in 50 folders, removed on the box before every run
+
+-RttMs runs everything again through a proxy that holds each chunk RttMs/2 in each direction (a box in
+another region); the proxy costs the same CPU for every tool. Sizes shrink at 150 ms so that the
+OpenSSH tools finish (their 2 MB windows allow about 13 MB/s there); the table says the size.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModuleManifest,
-    [int] $Runs = 5,
-    [int] $SizeMiB = 1024,
-    [double] $RttMs = 0,
-    [ValidateSet('One', 'Folder', 'Resume')] [string[]] $Cases = @('One', 'Folder', 'Resume')
+    [int] $Runs = 3,
+    [int] $SizeMiB = 512,
+    [double[]] $RttMs = @(0, 40, 150),
+    [ValidateSet('PullOne', 'PullFolder', 'Resume', 'PushOne', 'PushTree')]
+    [string[]] $Cases = @('PullOne', 'PullFolder', 'Resume', 'PushOne', 'PushTree')
 )
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Import-Module $ModuleManifest
 Import-Module (Join-Path $PSScriptRoot '../tests/Sandbox/GpuSandbox.psm1')
 foreach ($t in 'scp', 'sftp', 'rsync') { if (-not (Get-Command $t -ErrorAction SilentlyContinue)) { throw "$t is not installed" } }
 
+function Median($v) { $s = @($v | Sort-Object); if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+
 $work = Join-Path ([System.IO.Path]::GetTempPath()) ('rgt-xfer-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
-$null = New-Item -ItemType Directory -Path "$work/home/.ssh", "$work/config"
+$null = New-Item -ItemType Directory -Path "$work/home/.ssh", "$work/config", "$work/local"
 $savedHome = $env:HOME
 $env:HOME = "$work/home"; $env:RGT_HOME = "$work/config"
 $box = $null; $proxy = $null
+$rows = [System.Collections.Generic.List[object]]::new()
 try {
     $box = Start-GpuSandbox
-    $port = $box.Port
-    if ($RttMs -gt 0) {
-        $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
-        foreach ($a in (Join-Path $PSScriptRoot '../tests/Sandbox/faultproxy.py'), '--target', "$($box.Port)", '--faults', '0', '--delay-ms', "$($RttMs / 2)", '--lifetime', '7200') { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
-        $proxy = [System.Diagnostics.Process]::Start($psi)
-        $port = [int]$proxy.StandardOutput.ReadLine()
-    }
-    $box.KnownHostsLine -replace '^\[127\.0\.0\.1\]:\d+', "[127.0.0.1]:$port" | Set-Content "$env:HOME/.ssh/known_hosts"
-    $null = New-GpuRental "ssh -p $port -i $($box.IdentityFile) $($box.User)@127.0.0.1" -Name bench -WarningAction SilentlyContinue
     $src = "$($box.DataDir)/bench"
-    $null = New-Item -ItemType Directory "$src/folder"
-    Write-Host "Writing test data ($SizeMiB MiB file, 8 x $($SizeMiB / 8) MiB folder)..."
-    & head -c "$($SizeMiB)M" /dev/urandom > "$src/one.bin"
-    1..8 | ForEach-Object { & head -c "$($SizeMiB / 8)M" /dev/urandom > "$src/folder/part$_.bin" }
+    $out = "$work/out"
     $ssh = @('-o', "UserKnownHostsFile=$env:HOME/.ssh/known_hosts", '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-i', $box.IdentityFile)
     $target = "$($box.User)@127.0.0.1"
-    $out = "$work/out"
     function Fresh { if (Test-Path $out) { Remove-Item -Recurse -Force $out }; $null = New-Item -ItemType Directory $out }
-    function Time([scriptblock] $Block) { Fresh; $sw = [Diagnostics.Stopwatch]::StartNew(); & $Block; $sw.Elapsed.TotalSeconds }
-    $tools = [ordered]@{
-        'Receive-Checkpoint' = @{ One = { $null = Receive-Checkpoint bench -RemotePath "$src/one.bin" -Destination $out }; Folder = { $null = Receive-Checkpoint bench -RemotePath "$src/folder" -Destination $out } }
-        'scp' = @{ One = { & scp -q @ssh -P $port "${target}:$src/one.bin" $out }; Folder = { & scp -q -r @ssh -P $port "${target}:$src/folder" $out } }
-        'sftp -b' = @{ One = { "get $src/one.bin $out/" | & sftp -q @ssh -P $port -b - $target | Out-Null }; Folder = { "get -r $src/folder $out/" | & sftp -q @ssh -P $port -b - $target | Out-Null } }
-        'rsync -e ssh' = @{ One = { & rsync -a -e "ssh $($ssh -join ' ') -p $port" "${target}:$src/one.bin" "$out/" }; Folder = { & rsync -a -e "ssh $($ssh -join ' ') -p $port" "${target}:$src/folder" "$out/" } }
+    function Timed([scriptblock] $Prepare, [scriptblock] $Block) { & $Prepare; $sw = [Diagnostics.Stopwatch]::StartNew(); & $Block; $sw.Elapsed.TotalSeconds }
+
+    # A source tree: 2,000 files of 1-16 KiB in 50 folders, the same for every RTT.
+    $tree = "$work/local/tree"
+    $rand = [Random]::new(7)
+    $treeBytes = 0
+    foreach ($i in 0..1999) {
+        $dir = "$tree/pkg$($i % 50)"
+        if (-not (Test-Path $dir)) { $null = New-Item -ItemType Directory $dir }
+        $bytes = [byte[]]::new($rand.Next(1024, 16384)); $rand.NextBytes($bytes); $treeBytes += $bytes.Length
+        [System.IO.File]::WriteAllBytes("$dir/m$i.py", $bytes)
     }
-    $results = @{}
-    foreach ($case in @('One', 'Folder') | Where-Object { $_ -in $Cases }) {
-        foreach ($name in $tools.Keys) { $results["$name/$case"] = [System.Collections.Generic.List[double]]::new() }
-        for ($r = 1; $r -le $Runs; $r++) {
-            foreach ($name in $tools.Keys) { $results["$name/$case"].Add((Time $tools[$name][$case])) }
+
+    foreach ($rtt in $RttMs) {
+        $size = if ($rtt -ge 100) { [math]::Min($SizeMiB, 128) } else { $SizeMiB }
+        $port = $box.Port
+        if ($rtt -gt 0) {
+            $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+            foreach ($a in (Join-Path $PSScriptRoot '../tests/Sandbox/faultproxy.py'), '--target', "$($box.Port)", '--faults', '0', '--delay-ms', "$($rtt / 2)", '--lifetime', '7200') { $psi.ArgumentList.Add($a) }
+            $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+            $proxy = [System.Diagnostics.Process]::Start($psi)
+            $port = [int]$proxy.StandardOutput.ReadLine()
         }
+        $box.KnownHostsLine -replace '^\[127\.0\.0\.1\]:\d+', "[127.0.0.1]:$port" | Set-Content "$env:HOME/.ssh/known_hosts"
+        Get-GpuHost | Remove-GpuHost -Confirm:$false
+        $null = New-GpuRental "ssh -p $port -i $($box.IdentityFile) $($box.User)@127.0.0.1" -Name bench -WarningAction SilentlyContinue
+        $rshell = "ssh $($ssh -join ' ') -p $port"
+        if (Test-Path $src) { Remove-Item -Recurse -Force $src }
+        $null = New-Item -ItemType Directory "$src/folder"
+        Write-Host "RTT $rtt ms: writing test data ($size MiB file, 8 x $($size / 8) MiB folder)..."
+        & head -c "$($size)M" /dev/urandom > "$src/one.bin"
+        1..8 | ForEach-Object { & head -c "$($size / 8)M" /dev/urandom > "$src/folder/part$_.bin" }
+        $up = "$work/local/up.bin"
+        & head -c "$($size)M" /dev/urandom > $up
+        $link = if ($rtt -gt 0) { "$rtt ms" } else { 'loopback' }
+        $bytes = $size * 1MB
+
+        function Add-Case([string] $Case, [long] $CaseBytes, [System.Collections.Specialized.OrderedDictionary] $Tools, [scriptblock] $Prepare) {
+            $times = [ordered]@{}
+            foreach ($name in $Tools.Keys) { $times[$name] = [System.Collections.Generic.List[double]]::new() }
+            for ($r = 1; $r -le $Runs; $r++) { foreach ($name in $Tools.Keys) { $times[$name].Add((Timed $Prepare $Tools[$name])) } }
+            $oursName = @($Tools.Keys)[0]
+            foreach ($name in $Tools.Keys) {
+                $m = Median $times[$name]
+                $rows.Add([pscustomobject]@{
+                        Link = $link; Case = $Case; Tool = $name; Seconds = $m; MBps = $CaseBytes / 1e6 / $m
+                        Ours = if ($name -ne $oursName) { (Median $times[$oursName]) } else { $null }
+                        Runs = ($times[$name] | ForEach-Object { $_.ToString('0.00') }) -join ' '
+                    })
+            }
+        }
+
+        if ('PullOne' -in $Cases) {
+            $touch = { Fresh; & touch "$src/one.bin" }
+            Add-Case "pull one $size MiB, touched before each run" $bytes ([ordered]@{
+                    'Receive-Checkpoint' = { $null = Receive-Checkpoint bench -RemotePath "$src/one.bin" -Destination $out }
+                    'scp'                = { & scp -q @ssh -P $port "${target}:$src/one.bin" $out }
+                    'sftp -b'            = { "get $src/one.bin $out/" | & sftp -q @ssh -P $port -b - $target | Out-Null }
+                    'rsync -e ssh'       = { & rsync -a -e $rshell "${target}:$src/one.bin" "$out/" }
+                }) $touch
+            # The box's hash cached (as the launcher leaves it for a queue result), against the same tools' cold runs.
+            $null = Receive-Checkpoint bench -RemotePath "$src/one.bin" -Destination "$work/warmup"
+            Remove-Item -Recurse -Force "$work/warmup"
+            Add-Case "pull one $size MiB, box hash cached (queue result)" $bytes ([ordered]@{
+                    'Receive-Checkpoint' = { $null = Receive-Checkpoint bench -RemotePath "$src/one.bin" -Destination $out }
+                    'scp'                = { & scp -q @ssh -P $port "${target}:$src/one.bin" $out }
+                }) { Fresh }
+        }
+        if ('PullFolder' -in $Cases) {
+            Add-Case "pull folder 8 x $($size / 8) MiB, touched" $bytes ([ordered]@{
+                    'Receive-Checkpoint' = { $null = Receive-Checkpoint bench -RemotePath "$src/folder" -Destination $out }
+                    'scp -r'             = { & scp -q -r @ssh -P $port "${target}:$src/folder" $out }
+                    'rsync -e ssh'       = { & rsync -a -e $rshell "${target}:$src/folder" "$out/" }
+                }) { Fresh; & touch $src/folder/*.bin }
+        }
+        if ('Resume' -in $Cases) {
+            $half = [long]($bytes / 2)
+            Add-Case "resume the second half of $size MiB, whole file verified" ($bytes - $half) ([ordered]@{
+                    'Receive-Checkpoint'                = {
+                        & head -c $half "$src/one.bin" > "$out/one.bin.rgt-partial"
+                        @{ RemotePath = "$src/one.bin"; Size = $bytes; MTime = [long](& stat -c %Y "$src/one.bin") } | ConvertTo-Json | Set-Content "$out/one.bin.rgt-partial.json"
+                        $t = Receive-Checkpoint bench -RemotePath "$src/one.bin" -Destination $out
+                        if (-not $t.Resumed) { throw 'the resume benchmark did not resume' }
+                    }
+                    'rsync --partial --append-verify' = {
+                        & head -c $half "$src/one.bin" > "$out/one.bin"
+                        & rsync -a --partial --append-verify -e $rshell "${target}:$src/one.bin" "$out/"
+                    }
+                }) { Fresh; & touch "$src/one.bin" }
+        }
+        if ('PushOne' -in $Cases) {
+            $to = "$($box.DataDir)/pushed"
+            Add-Case "push one $size MiB" $bytes ([ordered]@{
+                    'Send-GpuFile' = { $null = Send-GpuFile bench -Path $up -Destination $to }
+                    'scp'          = { & scp -q @ssh -P $port $up "${target}:$to/" }
+                    'rsync -e ssh' = { & rsync -a -e $rshell $up "${target}:$to/" }
+                }) { if (Test-Path $to) { Remove-Item -Recurse -Force $to }; $null = New-Item -ItemType Directory $to }
+        }
+        if ('PushTree' -in $Cases) {
+            $to = "$($box.DataDir)/tree"
+            Add-Case 'push tree of 2,000 small files' $treeBytes ([ordered]@{
+                    'Send-GpuFile' = { $null = Send-GpuFile bench -Path $tree -Destination $to }
+                    'rsync -a'     = { & rsync -a -e $rshell "$tree/" "${target}:$to/" }
+                    'scp -r'       = { & scp -q -r @ssh -P $port "$tree/." "${target}:$to/" }
+                }) { if (Test-Path $to) { Remove-Item -Recurse -Force $to }; $null = New-Item -ItemType Directory $to }
+        }
+        if ($proxy -and -not $proxy.HasExited) { $proxy.Kill(); $proxy = $null }
     }
-    function Median($v) { $s = @($v | Sort-Object); if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
-    $bytes = $SizeMiB * 1MB
+
     ''
-    $link = if ($RttMs -gt 0) { "a $RttMs ms round-trip link (delay proxy on loopback)" } else { 'loopback' }
-    "pull over $link, median of $Runs runs, $([Environment]::ProcessorCount) cores; MB/s = 10^6 bytes/s"
-    foreach ($case in @('One', 'Folder') | Where-Object { $_ -in $Cases }) {
-        $label = if ($case -eq 'One') { "one $SizeMiB MiB file" } else { "folder of 8 x $($SizeMiB / 8) MiB" }
-        $ours = $bytes / 1e6 / (Median $results["Receive-Checkpoint/$case"])
-        "  $label"
-        foreach ($name in $tools.Keys) {
-            $rate = $bytes / 1e6 / (Median $results["$name/$case"])
-            '    {0,-20} {1,7:0} MB/s   ours/this = {2:0.00}x   runs: {3} s' -f $name, $rate, ($ours / $rate), (($results["$name/$case"] | ForEach-Object { $_.ToString('0.00') }) -join ', ')
-        }
-    }
-    if ('Resume' -notin $Cases) { return }
-    # resume: the first half is already here
-    $half = [int]($bytes / 2)
-    $resumeOurs = [System.Collections.Generic.List[double]]::new(); $resumeRsync = [System.Collections.Generic.List[double]]::new()
-    $srcBytesPath = "$src/one.bin"
-    $mtime = [long](& stat -c %Y $srcBytesPath)
-    for ($r = 1; $r -le $Runs; $r++) {
-        Fresh
-        & head -c $half $srcBytesPath > "$out/one.bin.rgt-partial"
-        @{ RemotePath = $srcBytesPath; Size = $bytes; MTime = $mtime } | ConvertTo-Json | Set-Content "$out/one.bin.rgt-partial.json"
-        $sw = [Diagnostics.Stopwatch]::StartNew(); $t = Receive-Checkpoint bench -RemotePath $srcBytesPath -Destination $out; $resumeOurs.Add($sw.Elapsed.TotalSeconds)
-        if (-not $t.Resumed) { throw 'the resume benchmark did not resume' }
-        Fresh
-        & head -c $half $srcBytesPath > "$out/one.bin"
-        $sw = [Diagnostics.Stopwatch]::StartNew(); & rsync -a --partial --append-verify -e "ssh $($ssh -join ' ') -p $port" "${target}:$srcBytesPath" "$out/"; $resumeRsync.Add($sw.Elapsed.TotalSeconds)
-    }
-    $ro = Median $resumeOurs; $rr = Median $resumeRsync
-    "  resume the second half of the $SizeMiB MiB file (whole file verified at the end)"
-    '    Receive-Checkpoint   {0,7:0.00} s' -f $ro
-    '    rsync --partial --append-verify {0,7:0.00} s   ours/rsync = {1:0.00}x (target <= 1.0x)' -f $rr, ($ro / $rr)
+    "Median of $Runs alternating runs, $([Environment]::ProcessorCount) cores (box and client share them); MB/s = 10^6 bytes/s."
+    "ratio = our speed / the tool's (time ratio inverted): above 1.00 we are faster. Push tree: $([math]::Round($treeBytes / 1MB, 1)) MiB in 2,000 files."
+    $rows | Format-Table -AutoSize -Property Link, Case, Tool,
+        @{ Name = 'Seconds'; Expression = { $_.Seconds.ToString('0.00') }; Align = 'Right' },
+        @{ Name = 'MB/s'; Expression = { $_.MBps.ToString('0') }; Align = 'Right' },
+        @{ Name = 'ratio'; Expression = { if ($_.Ours) { ($_.Seconds / $_.Ours).ToString('0.00') + 'x' } else { 'ours' } }; Align = 'Right' },
+        @{ Name = 'runs (s)'; Expression = { $_.Runs } } | Out-String -Width 200
 }
 finally {
     if ($proxy -and -not $proxy.HasExited) { $proxy.Kill() }

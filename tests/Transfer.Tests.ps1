@@ -19,9 +19,9 @@ BeforeAll {
         $ps.Stop()
         $ps.Dispose()
     }
-    function Start-FaultProxy([string] $Mode, [long] $After, [int] $Faults, [string] $Direction = 'down') {
+    function Start-FaultProxy([string] $Mode, [long] $After, [int] $Faults, [string] $Direction = 'down', [double] $DelayMs = 0) {
         $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
-        foreach ($a in (Join-Path $PSScriptRoot 'Sandbox/faultproxy.py'), '--target', "$($script:Box.Port)", '--after', "$After", '--faults', "$Faults", '--mode', $Mode, '--direction', $Direction, '--lifetime', '300') { $psi.ArgumentList.Add($a) }
+        foreach ($a in (Join-Path $PSScriptRoot 'Sandbox/faultproxy.py'), '--target', "$($script:Box.Port)", '--after', "$After", '--faults', "$Faults", '--mode', $Mode, '--direction', $Direction, '--delay-ms', "$DelayMs", '--lifetime', '300') { $psi.ArgumentList.Add($a) }
         $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
         $p = [System.Diagnostics.Process]::Start($psi)
         $port = [int]$p.StandardOutput.ReadLine()
@@ -376,6 +376,23 @@ Describe 'Send-GpuFile' {
             Get-ChildItem -Force "$($script:Box.DataDir)/up-cut" -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
         } finally { $proxy.Process.Kill(); Remove-GpuHost upcut -Confirm:$false; Remove-Item $local }
     }
+    It 'over a long round trip a large file goes as parts on several connections; a cut part resumes from what landed' {
+        $local = "$script:TestDir/far-up.bin"
+        & head -c 96M /dev/urandom > $local
+        # 30 ms each way: one channel's 2 MB window would cap the upload; a part connection is cut once after 20 MB.
+        $proxy = Start-FaultProxy -Mode cut -After 20MB -Faults 1 -Direction up -DelayMs 30
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name farup -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $dest = "$($script:Box.DataDir)/far-up"
+            $r = Send-GpuFile farup -Path $local -Destination $dest -RetryCount 3
+            $r.Status | Should -Be 'Uploaded'
+            $r.Connections | Should -Be 3
+            $r.Attempts | Should -Be 2
+            $r.Resumed | Should -BeTrue -Because 'each part goes on from the bytes the box has'
+            Sha "$dest/far-up.bin" | Should -Be (Sha $local)
+            Get-ChildItem -Force $dest -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
+        } finally { $proxy.Process.Kill(); Remove-GpuHost farup -Confirm:$false; Remove-Item $local }
+    }
     It 'resumes an unchanged remote partial and still verifies the whole file' {
         $file = "$script:TestDir/resume-up.bin"
         & head -c 3000000 /dev/urandom > $file
@@ -383,7 +400,7 @@ Describe 'Send-GpuFile' {
         $null = New-Item -ItemType Directory $dest
         $bytes = [System.IO.File]::ReadAllBytes($file)
         [System.IO.File]::WriteAllBytes("$dest/.resume-up.bin.rgt-partial", $bytes[0..999999])
-        [System.IO.File]::WriteAllText("$dest/.resume-up.bin.rgt-partial.src", "$($bytes.Length) $(Sha $file)")
+        [System.IO.File]::WriteAllText("$dest/.resume-up.bin.rgt-partial.src", "$($bytes.Length) $(Sha $file) 1")
         $r = Send-GpuFile box -Path $file -Destination $dest
         $r.Status | Should -Be 'Uploaded'
         $r.Resumed | Should -BeTrue

@@ -61,7 +61,7 @@ public sealed class GpuTransfer
     public string? RemoteSha256 { get; init; }
     public bool Resumed { get; init; }
     public int Attempts { get; init; } = 1;
-    /// <summary>For pulls: connections that read the file at once in the last attempt (0 when skipped).</summary>
+    /// <summary>Connections that moved the file at once in the last attempt (0 when skipped or sent in a batch).</summary>
     public int Connections { get; init; }
     public TimeSpan Duration { get; init; }
     /// <summary>Duration in seconds, for CSV and JSON.</summary>

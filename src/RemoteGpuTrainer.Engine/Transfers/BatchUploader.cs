@@ -138,7 +138,9 @@ public static class BatchUploader
         var script = BoxScript.Load("upload-batch").Uses("hash").Set("MODE_STEP", "extract").Set("DEST", dest).Set("STAGE", stage).Command;
         var output = await shell.RunWithInputAsync(script, TimeSpan.FromHours(2), (input, token) =>
         {
-            using (var tar = new TarWriter(input, TarEntryFormat.Pax, leaveOpen: true))
+            // SSH.NET sends every Write as packets of its own: tar's 512-byte headers need a buffer in front.
+            using var buffered = new BufferedStream(input, 256 * 1024);
+            using (var tar = new TarWriter(buffered, TarEntryFormat.Pax, leaveOpen: true))
             {
                 var manifest = Encoding.UTF8.GetBytes(string.Concat(batch.Select(l => $"{l.Sha} {l.File.Relative}\0")));
                 tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "manifest") { DataStream = new MemoryStream(manifest) });
@@ -152,6 +154,7 @@ public static class BatchUploader
                     onBytes(l.Length);
                 }
             }
+            buffered.Flush();
             return Task.CompletedTask;
         }, ct).ConfigureAwait(false);
         var section = Section(host, output, $"cannot unpack into {dest}");

@@ -63,6 +63,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
         }
         var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Send {files.Count} file(s) to {Destination}")).ToList();
         using var connector = NewConnector();
+        using var pool = new ConnectionPool();
         // ~ and $VARS in -Destination are resolved on each box once, to the path SFTP and the shell both use.
         var destinations = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var r in Fan(targets, ThrottleLimit, (h, ct) => connector.ResolvePathAsync(h, Destination, ct)))
@@ -74,7 +75,8 @@ public sealed class SendGpuFileCommand : HostCmdlet
         // Small files travel in batches (one tar stream per host); large ones one by one, resumable.
         var small = files.Where(f => (contents[f.Full]?.LongLength ?? new FileInfo(f.Full).Length) <= BatchUploader.MaxFileBytes)
             .Select(f => new BatchFile(f.Full, f.Relative, contents[f.Full])).ToList();
-        var large = files.Where(f => !small.Any(b => b.Full == f.Full)).ToList();
+        var batched = small.Select(b => b.Full).ToHashSet(StringComparer.Ordinal);
+        var large = files.Where(f => !batched.Contains(f.Full)).ToList();
         var work = targets.Where(_ => small.Count > 0).Select(h => (Host: h, Batch: true, Files: small))
             .Concat(targets.SelectMany(h => large.Select(f => (Host: h, Batch: false, Files: new List<BatchFile> { new(f.Full, f.Relative, contents[f.Full]) }))))
             .ToList();
@@ -98,7 +100,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
             var rel = f.Relative;
             var dir = root.TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
             var name = rel.Contains('/') ? rel[(rel.LastIndexOf('/') + 1)..] : rel;
-            var t = await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], f.Full, f.Content, dir, name, options, progress, ct).ConfigureAwait(false);
+            var t = await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], pool, f.Full, f.Content, dir, name, options, progress, ct).ConfigureAwait(false);
             return new List<(BatchFile, GpuTransfer?, Exception?)> { (f, t, null) };
         }, Report))
         {
