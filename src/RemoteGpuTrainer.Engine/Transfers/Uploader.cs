@@ -11,8 +11,8 @@ namespace RemoteGpuTrainer.Engine.Transfers;
 /// The same contract as a pull, the other way: upload to a hidden temporary name beside the target,
 /// resume an unchanged partial (also after a dropped connection within the run), verify with the
 /// box's SHA-256, set the local file's mode bits (like scp -p: a pushed run.sh stays executable),
-/// then rename with mv. The bytes travel over an exec channel of the host's connection (upload.sh
-/// write): measured against SSH.NET's SFTP upload, it needs no second handshake and less CPU.
+/// then rename with mv. The bytes travel over exec channels (upload.sh write) on pooled connections,
+/// like a near pull (SSH.NET's SFTP layer costs CPU per request); the short steps use the host's shared connection.
 /// </summary>
 public static class Uploader
 {
