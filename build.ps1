@@ -62,7 +62,7 @@ function Invoke-Bootstrap {
 $SystemTools = [ordered]@{
     '/usr/sbin/sshd' = 'openssh-server'; 'ssh' = 'openssh-client'; 'ssh-keygen' = 'openssh-client'; 'rsync' = 'rsync'
     'tmux' = 'tmux'; 'fuser' = 'psmisc'; 'python3' = 'python3'; 'pgrep' = 'procps'; 'crontab' = 'cron'
-    'shellcheck' = 'shellcheck'; 'flock' = 'util-linux'
+    'shellcheck' = 'shellcheck'; 'flock' = 'util-linux'; 'openssl' = 'openssl'
 }
 
 # Installs what the sandbox needs with apt-get when this is Debian/Ubuntu and we are root; otherwise

@@ -128,16 +128,19 @@ Describe 'The teardown gate opens only on positive evidence' {
         $null = New-Item -ItemType Directory "$q/cells/a", "$($script:Fresh.DataDir)/checkpoints/ok/a"
         [System.IO.File]::WriteAllText("$q/queue.txt", "a: x`n")
         [System.IO.File]::WriteAllText("$($script:Fresh.DataDir)/checkpoints/ok/a/best.pth", 'weights')
-        # A stand-in sha256sum on the box that fails, as a read error would.
-        $fake = "$($script:Fresh.Root)/bin/sha256sum"
-        [System.IO.File]::WriteAllText($fake, "#!/bin/sh`necho 'sha256sum: read error' >&2`nexit 1`n")
-        & chmod 755 $fake
+        # Stand-in hashers on the box (openssl first, sha256sum the fallback) that fail, as a read error would.
+        $fakes = foreach ($tool in 'openssl', 'sha256sum') {
+            $fake = "$($script:Fresh.Root)/bin/$tool"
+            [System.IO.File]::WriteAllText($fake, "#!/bin/sh`necho '${tool}: read error' >&2`nexit 1`n")
+            & chmod 755 $fake
+            $fake
+        }
         try {
             $err = $null
             Remove-GpuRental fresh -Force -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             $err[0].FullyQualifiedErrorId | Should -Be 'TeardownNoEvidence,RemoteGpuTrainer.Commands.RemoveGpuRentalCommand'
             $err[0].Exception.Message | Should -Match 'could not hash'
-        } finally { Remove-Item $fake }
+        } finally { Remove-Item $fakes }
     }
 }
 

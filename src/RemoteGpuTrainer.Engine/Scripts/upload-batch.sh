@@ -6,6 +6,8 @@
 #
 # probe: stdin holds relative names, each ending in NUL. Section batch: for each that is a file
 #   under DEST, "<sha256><TAB><octal mode><TAB><name><NUL>".
+# chmod: stdin holds "<octal mode> <name><NUL>" records for files that are there with the right
+#   content and another mode. Section batch prints "OK<TAB><name><NUL>" or "MISMATCH<TAB>why<TAB><name><NUL>".
 # extract: stdin is a tar stream of "manifest" (records "<sha256> <name><NUL>") and "f/<name>" for
 #   each file, modes in the headers. Each file whose SHA-256 matches its record is renamed into place
 #   (directories made as needed); section batch prints "OK<TAB><name><NUL>" or
@@ -37,6 +39,14 @@ probe() {
   while IFS= read -r -d '' rec; do
     printf '%s\t%s\t%s\0' "${rec:0:64}" "${mode[${rec:66}]:-}" "${rec:66}"
   done < <(printf '%s\0' "${present[@]}" | rgt_sums "$DEST")
+}
+
+modes() {
+  local rec rel
+  while IFS= read -r -d '' rec; do
+    rel=${rec#* }
+    if chmod "${rec%% *}" -- "$DEST/$rel"; then printf 'OK\t%s\0' "$rel"; else printf 'MISMATCH\tcannot chmod\t%s\0' "$rel"; fi
+  done
 }
 
 # rgt_place: renames the staged files named on stdin (NUL-separated) to the same names under DEST.
@@ -77,4 +87,8 @@ extract() {
   printf '%s\0' "${good[@]}" | RGT_FROM="$STAGE/f" RGT_TO="$DEST" rgt_place
 }
 
-if [ "$MODE_STEP" = extract ]; then rgt_section_stdin batch extract; else rgt_section_stdin batch probe; fi
+case $MODE_STEP in
+  extract) rgt_section_stdin batch extract ;;
+  chmod) rgt_section_stdin batch modes ;;
+  *) rgt_section_stdin batch probe ;;
+esac

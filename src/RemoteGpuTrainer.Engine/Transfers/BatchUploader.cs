@@ -38,14 +38,30 @@ public static class BatchUploader
 
         var present = await ProbeAsync(host, shell, dest, locals, ct).ConfigureAwait(false);
         var send = new List<Local>();
+        var modeOnly = new List<Local>();
         foreach (var l in locals)
         {
-            if (present.TryGetValue(l.File.Relative, out var there) && there.Sha == l.Sha && (l.Mode is null || there.Mode == Octal(l.Mode.Value)))
+            if (!present.TryGetValue(l.File.Relative, out var there) || there.Sha != l.Sha) send.Add(l);
+            else if (l.Mode is { } m && there.Mode != Octal(m)) modeOnly.Add(l);
+            else
             {
                 progress.Add(l.Length);
                 results.Add((l.File, Result(host, l, dest, sw.Elapsed, "Skipped", "already on the box with the same size and SHA-256", 0), null));
             }
-            else send.Add(l);
+        }
+        if (modeOnly.Count > 0)
+        {
+            // The content is there already: only the mode bits change (like the one-by-one upload).
+            var script = BoxScript.Load("upload-batch").Uses("hash").Set("MODE_STEP", "chmod").Set("DEST", dest).Set("STAGE", "").Command;
+            var output = await shell.RunAsync(script, TimeSpan.FromMinutes(30), ct, string.Concat(modeOnly.Select(l => $"{Octal(l.Mode!.Value)} {l.File.Relative}\0"))).ConfigureAwait(false);
+            var outcome = Outcome(Section(host, output, $"cannot set modes in {dest}"));
+            foreach (var l in modeOnly)
+            {
+                progress.Add(l.Length);
+                results.Add(outcome.GetValueOrDefault(l.File.Relative) == "OK"
+                    ? (l.File, Result(host, l, dest, sw.Elapsed, "Skipped", "already on the box with the same size and SHA-256; its mode was set", 0), null)
+                    : (l.File, null, new RgtException("UploadCommitFailed", FailureKind.OperationFailed, $"{host.Name}:{dest}/{l.File.Relative}: its mode could not be set.")));
+            }
         }
 
         SshConnection? own = null;
@@ -157,7 +173,12 @@ public static class BatchUploader
             buffered.Flush();
             return Task.CompletedTask;
         }, ct).ConfigureAwait(false);
-        var section = Section(host, output, $"cannot unpack into {dest}");
+        return Outcome(Section(host, output, $"cannot unpack into {dest}"));
+    }
+
+    /// <summary>The box's verdict per file name: "OK", or why not.</summary>
+    static Dictionary<string, string> Outcome(string section)
+    {
         var outcome = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var rec in section.Split('\0'))
         {
