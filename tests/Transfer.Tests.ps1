@@ -393,6 +393,19 @@ Describe 'Send-GpuFile' {
             Get-ChildItem -Force $dest -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
         } finally { $proxy.Process.Kill(); Remove-GpuHost farup -Confirm:$false; Remove-Item $local }
     }
+    It 'a stalled upload is dropped after -StallTimeout and goes on from what landed' {
+        $local = "$script:TestDir/stall-up.bin"
+        & head -c 48M /dev/urandom > $local
+        $proxy = Start-FaultProxy -Mode stall -After 16MB -Faults 1 -Direction up
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name upstall -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $r = Send-GpuFile upstall -Path $local -Destination "$($script:Box.DataDir)/up-stall" -StallTimeout 0:0:3 -RetryCount 3
+            $r.Status | Should -Be 'Uploaded'
+            $r.Attempts | Should -Be 2
+            $r.Resumed | Should -BeTrue
+            Sha "$($script:Box.DataDir)/up-stall/stall-up.bin" | Should -Be (Sha $local)
+        } finally { $proxy.Process.Kill(); Remove-GpuHost upstall -Confirm:$false; Remove-Item $local }
+    }
     It 'resumes an unchanged remote partial and still verifies the whole file' {
         $file = "$script:TestDir/resume-up.bin"
         & head -c 3000000 /dev/urandom > $file

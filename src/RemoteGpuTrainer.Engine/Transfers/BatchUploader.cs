@@ -84,7 +84,7 @@ public static class BatchUploader
                             own?.Dispose();
                             shell = own = await SshConnection.ConnectAsync(SshTarget.Resolve(host), false, ct).ConfigureAwait(false);
                         }
-                        outcome = await SendAsync(host, shell, dest, batch, n => { progress.Add(n); sent += n; }, ct).ConfigureAwait(false);
+                        outcome = await SendAsync(host, shell, dest, batch, options.Stall, n => { progress.Add(n); sent += n; }, ct).ConfigureAwait(false);
                     }
                     catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout && !ct.IsCancellationRequested)
                     {
@@ -148,8 +148,14 @@ public static class BatchUploader
         return present;
     }
 
-    static async Task<Dictionary<string, string>> SendAsync(GpuHost host, SshConnection shell, string dest, List<Local> batch, Action<long> onBytes, CancellationToken ct)
+    static async Task<Dictionary<string, string>> SendAsync(GpuHost host, SshConnection shell, string dest, List<Local> batch, TimeSpan stall, Action<long> onBytes, CancellationToken ct)
     {
+        // No bytes going out for the stall time (the box's window stays shut) drops the connection: the batch is sent again.
+        long lastProgress = Environment.TickCount64;
+        using var watchdog = new Timer(_ =>
+        {
+            if (Environment.TickCount64 - Interlocked.Read(ref lastProgress) > stall.TotalMilliseconds) shell.Dispose();
+        }, null, 1000, 1000);
         var stage = $"{dest}/.rgt-batch-{Guid.NewGuid():N}";
         var script = BoxScript.Load("upload-batch").Uses("hash").Set("MODE_STEP", "extract").Set("DEST", dest).Set("STAGE", stage).Command;
         var output = await shell.RunWithInputAsync(script, TimeSpan.FromHours(2), (input, token) =>
@@ -167,10 +173,13 @@ public static class BatchUploader
                     var entry = new PaxTarEntry(TarEntryType.RegularFile, "f/" + l.File.Relative) { DataStream = data };
                     if (l.Mode is { } m) entry.Mode = m;
                     tar.WriteEntry(entry);
+                    Interlocked.Exchange(ref lastProgress, Environment.TickCount64);
                     onBytes(l.Length);
                 }
             }
             buffered.Flush();
+            // All sent: the box's checking and renaming is not a stall.
+            Interlocked.Exchange(ref lastProgress, long.MaxValue / 2);
             return Task.CompletedTask;
         }, ct).ConfigureAwait(false);
         return Outcome(Section(host, output, $"cannot unpack into {dest}"));

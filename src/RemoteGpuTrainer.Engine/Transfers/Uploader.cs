@@ -93,7 +93,7 @@ public static class Uploader
                 Interlocked.Exchange(ref counted, have.Sum());
                 // The bytes go over exec channels into the partial (or its parts): no SFTP session, and
                 // writes wait for the box's window. SSH.NET sends every Write as packets of its own: buffer them.
-                Func<Stream, CancellationToken, Task> Writer(long from, long to) => (input, token) =>
+                Func<Stream, CancellationToken, Task> Writer(long from, long to, Action tick) => (input, token) =>
                 {
                     using var src = Open();
                     src.Seek(from, SeekOrigin.Begin);
@@ -105,6 +105,7 @@ public static class Uploader
                         var n = src.Read(buf, 0, (int)Math.Min(buf.Length, left));
                         if (n == 0) throw new IOException($"{localPath} became shorter while it was sent");
                         buffered.Write(buf, 0, n);
+                        tick();
                         progress.Add(n);
                         Interlocked.Add(ref counted, n);
                         left -= n;
@@ -116,11 +117,25 @@ public static class Uploader
                 {
                     var connection = await pool.RentShellAsync(target, ct).ConfigureAwait(false);
                     var ok = false;
+                    // A write blocks while the box's window stays shut: no progress for the stall time drops the
+                    // connection, and the next attempt goes on from what landed.
+                    long lastProgress = Environment.TickCount64;
+                    var stalled = false;
+                    using var watchdog = new Timer(_ =>
+                    {
+                        if (Environment.TickCount64 - Interlocked.Read(ref lastProgress) <= options.Stall.TotalMilliseconds) return;
+                        stalled = true;
+                        connection.Dispose();
+                    }, null, 1000, 1000);
                     try
                     {
-                        var r = await Run("write", Writer(from, to), offset, part, connection).ConfigureAwait(false);
-                        ok = true;
+                        var r = await Run("write", Writer(from, to, () => Interlocked.Exchange(ref lastProgress, Environment.TickCount64)), offset, part, connection).ConfigureAwait(false);
+                        ok = !stalled;
                         return r;
+                    }
+                    catch (Exception ex) when (stalled && !ct.IsCancellationRequested)
+                    {
+                        throw new TimeoutException($"no bytes went out for {options.Stall.TotalSeconds:0} s: the connection stalled", ex);
                     }
                     finally { if (ok) pool.Return(target, connection); else connection.Dispose(); }
                 }

@@ -26,6 +26,10 @@ public sealed class SendGpuFileCommand : HostCmdlet
     [ValidateRange(0, 100)]
     public int RetryCount { get; set; } = 5;
 
+    /// <summary>No bytes going out for this long: drop the connection and resume on a new one.</summary>
+    [Parameter]
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Leave out matching files and folders (.git, __pycache__, *.pt); a .rgtignore at the folder's root adds its lines.</summary>
     [Parameter]
     [SupportsWildcards]
@@ -90,7 +94,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
             record.StatusDescription = $"{Format.Bytes(progress.Done)} of {Format.Bytes(progress.Total)}";
             WriteProgress(record);
         }
-        var options = new TransferOptions(RetryCount);
+        var options = new TransferOptions(RetryCount, StallTimeout);
         foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
         {
             var control = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
