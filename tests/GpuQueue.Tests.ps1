@@ -150,7 +150,8 @@ Describe 'Resume and survival' {
             [pscustomobject]@{ Cell = $_.Cell; State = $_.State; LongThen = (Get-GpuJob box -QueueId stream -Cell long).State }
         }
         $seen.Cell | Should -Be @('quick', 'long')
-        ($seen | Where-Object Cell -EQ 'quick').LongThen | Should -Be 'Running' -Because 'the quick cell came down the pipeline before the long one finished'
+        # The long cell starts a moment after the quick one is final, so it may still read Pending then.
+        ($seen | Where-Object Cell -EQ 'quick').LongThen | Should -BeIn @('Pending', 'Running') -Because 'the quick cell came down the pipeline before the long one finished'
         $seen.State | Select-Object -Unique | Should -Be 'Succeeded'
     }
     It 'Get-GpuJob with a queue id that exists nowhere is QueueNotFound; with no name it reads every host' {
