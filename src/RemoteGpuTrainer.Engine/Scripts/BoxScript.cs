@@ -67,8 +67,8 @@ public sealed class BoxScript
         get
         {
             var sb = new StringBuilder();
-            // A standalone script becomes a file of its own on the box: it keeps its shebang (and its header comment).
-            if (_standalone) sb.Append("#!/usr/bin/env bash\n");
+            // A standalone script becomes a file of its own on the box: it keeps its own shebang line.
+            if (_standalone) sb.Append(Shebang(_files[0]));
             else sb.Append(Body("wire"));
             foreach (var l in _libraries) sb.Append(Body(l));
             foreach (var (name, value) in _parameters) sb.Append(name).Append('=').Append(value).Append('\n');
@@ -83,10 +83,16 @@ public sealed class BoxScript
 
     public override string ToString() => Command;
 
-    static readonly Dictionary<string, string> Cache = new(StringComparer.Ordinal);
-
     /// <summary>The text of an embedded script without its shebang line.</summary>
-    internal static string Body(string file)
+    internal static string Body(string file) => Read(file).Body;
+
+    /// <summary>An embedded script's own "#!" line, for a script that becomes a file of its own.</summary>
+    static string Shebang(string file) =>
+        Read(file).Shebang ?? throw new InvalidOperationException($"The box script {file}.sh has no #! line; a standalone script needs one.");
+
+    static readonly Dictionary<string, (string Body, string? Shebang)> Cache = new(StringComparer.Ordinal);
+
+    static (string Body, string? Shebang) Read(string file)
     {
         lock (Cache)
         {
@@ -96,9 +102,14 @@ public sealed class BoxScript
                 ?? throw new InvalidOperationException($"The box script {file}.sh is not embedded in {typeof(BoxScript).Assembly.GetName().Name}.");
             using var reader = new StreamReader(stream, Encoding.UTF8);
             var text = reader.ReadToEnd().Replace("\r\n", "\n");
-            if (text.StartsWith("#!", StringComparison.Ordinal)) text = text[(text.IndexOf('\n') + 1)..];
+            string? shebang = null;
+            if (text.StartsWith("#!", StringComparison.Ordinal))
+            {
+                shebang = text[..(text.IndexOf('\n') + 1)];
+                text = text[shebang.Length..];
+            }
             if (!text.EndsWith('\n')) text += "\n";
-            return Cache[file] = text;
+            return Cache[file] = (text, shebang);
         }
     }
 
