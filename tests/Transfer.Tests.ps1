@@ -406,17 +406,38 @@ Describe 'Send-GpuFile' {
             Sha "$($script:Box.DataDir)/up-stall/stall-up.bin" | Should -Be (Sha $local)
         } finally { $proxy.Process.Kill(); Remove-GpuHost upstall -Confirm:$false; Remove-Item $local }
     }
-    It 'resumes an unchanged remote partial and still verifies the whole file' {
+    It 'resumes a partial of the same version of the local file; a wrong one is caught by the hash, another version starts over' {
         $file = "$script:TestDir/resume-up.bin"
         & head -c 3000000 /dev/urandom > $file
         $dest = "$($script:Box.DataDir)/up"
         $null = New-Item -ItemType Directory $dest
         $bytes = [System.IO.File]::ReadAllBytes($file)
+        $version = "$($bytes.Length) m$((Get-Item $file).LastWriteTimeUtc.Ticks) 1"
         [System.IO.File]::WriteAllBytes("$dest/.resume-up.bin.rgt-partial", $bytes[0..999999])
-        [System.IO.File]::WriteAllText("$dest/.resume-up.bin.rgt-partial.src", "$($bytes.Length) $(Sha $file) 1")
+        [System.IO.File]::WriteAllText("$dest/.resume-up.bin.rgt-partial.src", $version)
         $r = Send-GpuFile box -Path $file -Destination $dest
         $r.Status | Should -Be 'Uploaded'
         $r.Resumed | Should -BeTrue
         Sha "$dest/resume-up.bin" | Should -Be (Sha $file)
+
+        # Tagged as this version but holding other bytes: the box's hash at commit catches it, and the upload starts over.
+        Remove-Item "$dest/resume-up.bin"
+        [System.IO.File]::WriteAllBytes("$dest/.resume-up.bin.rgt-partial", [byte[]]::new(1000000))
+        [System.IO.File]::WriteAllText("$dest/.resume-up.bin.rgt-partial.src", $version)
+        $r = Send-GpuFile box -Path $file -Destination $dest
+        $r.Status | Should -Be 'Uploaded'
+        $r.Attempts | Should -Be 2
+        Sha "$dest/resume-up.bin" | Should -Be (Sha $file)
+
+        # A partial of an earlier version of the file (another modification time) is not resumed.
+        Remove-Item "$dest/resume-up.bin"
+        [System.IO.File]::WriteAllBytes("$dest/.resume-up.bin.rgt-partial", [byte[]]::new(1000000))
+        [System.IO.File]::WriteAllText("$dest/.resume-up.bin.rgt-partial.src", "$($bytes.Length) m$((Get-Item $file).LastWriteTimeUtc.AddMinutes(-5).Ticks) 1")
+        $r = Send-GpuFile box -Path $file -Destination $dest
+        $r.Status | Should -Be 'Uploaded'
+        $r.Resumed | Should -BeFalse
+        $r.Attempts | Should -Be 1
+        Sha "$dest/resume-up.bin" | Should -Be (Sha $file)
+        Get-ChildItem -Force $dest -Filter '*.rgt-partial*' | Should -BeNullOrEmpty
     }
 }

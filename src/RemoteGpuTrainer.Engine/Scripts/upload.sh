@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Send-GpuFile's steps on the box for one file, uploaded to a hidden partial beside the target.
-# Parameters: MODE_STEP (probe, tag, write or commit), DIR, FINAL, PARTIAL; for write also OFFSET, TAG
-# (what the partial holds: "<length> <sha256> <parts>") and PART (empty: the partial itself; N: its
-# part N, for a file sent as ranges over several channels at once); for commit also SHA (expected
-# SHA-256), LENGTH, PERMS (octal mode bits to set, empty: leave) and PARTS (how many parts to join first).
+# Parameters: MODE_STEP (probe, tag, write, chunks or commit), DIR, FINAL, PARTIAL; for tag, write and
+# chunks also TAG (which version of the local file the partial holds, and how it is sent: "<length>
+# <version> 1" for one stream, "<length> <version> c<chunk bytes>" for chunks over several channels);
+# for write also OFFSET; for commit also SHA (expected SHA-256), LENGTH and PERMS (octal mode bits to
+# set, empty: leave).
 # Section upload: probe prints "final<TAB>size<TAB>sha<TAB>perms", "partial<TAB>size<TAB>tag" and
-# "part<TAB>N<TAB>size" for each part; write appends stdin to the partial or part, which must be OFFSET
-# bytes long (0: a new one; the first tags the upload); commit joins the parts, verifies size and
-# hash, sets the mode, renames, and prints "OK" or "MISMATCH<TAB>sha".
+# "chunk<TAB>offset<TAB>length" for each chunk that landed whole; write appends stdin to the partial,
+# which must be OFFSET bytes long (0: a new one, tagged first); chunks reads "<offset> <length>" lines
+# from stdin, each followed by that many bytes, writes them into the partial at that offset and
+# records each whole chunk; commit verifies size and hash, sets the mode, renames, and prints "OK" or
+# "MISMATCH<TAB>sha".
 
 probe() {
   local h
@@ -17,33 +20,43 @@ probe() {
     printf 'final\t%s\t%s\t%s\n' "$(stat -c %s "$FINAL")" "$h" "$(stat -c %a "$FINAL")"
   fi
   if [ -f "$PARTIAL" ] || [ -f "$PARTIAL.src" ]; then printf 'partial\t%s\t%s\n' "$(stat -c %s "$PARTIAL" 2> /dev/null || echo 0)" "$(cat "$PARTIAL.src" 2> /dev/null)"; fi
-  for p in "$PARTIAL".[0-9]*; do
-    [ -f "$p" ] && printf 'part\t%s\t%s\n' "${p##*.}" "$(stat -c %s "$p")"
-  done
+  if [ -f "$PARTIAL.landed" ]; then
+    while read -r off len; do printf 'chunk\t%s\t%s\n' "$off" "$len"; done < "$PARTIAL.landed"
+  fi
   return 0
 }
 
 # Tags the partial for this upload; another upload's leftovers (another file, another split) go.
 tag() {
   if [ "$(cat "$PARTIAL.src" 2> /dev/null)" != "$TAG" ]; then
-    rm -f "$PARTIAL" "$PARTIAL".[0-9]*
+    rm -f "$PARTIAL" "$PARTIAL".[0-9]* "$PARTIAL.landed"
     printf '%s' "$TAG" > "$PARTIAL.src" || exit 1
   fi
 }
 
 write() {
-  local f=$PARTIAL${PART:+.$PART}
-  # A single stream tags for itself; parts are written at once, after one tag step.
-  if [ -z "$PART" ]; then tag; elif [ "$(cat "$PARTIAL.src" 2> /dev/null)" != "$TAG" ]; then
-    echo "$PARTIAL is not tagged for this upload"
-    exit 4
-  fi
+  tag
   if [ "$OFFSET" = 0 ]; then
-    cat > "$f" || exit 1
+    cat > "$PARTIAL" || exit 1
     return
   fi
-  [ "$(stat -c %s "$f" 2> /dev/null)" = "$OFFSET" ] || { echo "$f is not $OFFSET bytes long"; exit 4; }
-  cat >> "$f" || exit 1
+  [ "$(stat -c %s "$PARTIAL" 2> /dev/null)" = "$OFFSET" ] || { echo "$PARTIAL is not $OFFSET bytes long"; exit 4; }
+  cat >> "$PARTIAL" || exit 1
+}
+
+# Chunks arrive over several channels at once, each written in place (no join afterwards); a chunk
+# is recorded only when dd wrote all of it, so a cut channel costs at most its chunk in flight.
+chunks() {
+  local off len out
+  [ "$(cat "$PARTIAL.src" 2> /dev/null)" = "$TAG" ] || { echo "$PARTIAL is not tagged for this upload"; exit 4; }
+  while read -r off len; do
+    out=$(dd of="$PARTIAL" bs=1M iflag=fullblock,count_bytes count="$len" oflag=seek_bytes seek="$off" conv=notrunc 2>&1) || { echo "$out"; exit 1; }
+    if ! [[ $out =~ (^|$'\n')([0-9]+)\ bytes ]] || [ "${BASH_REMATCH[2]}" != "$len" ]; then
+      echo "chunk at $off ended early"
+      exit 1
+    fi
+    printf '%s %s\n' "$off" "$len" >> "$PARTIAL.landed" || exit 1
+  done
 }
 
 commit() {
@@ -56,31 +69,23 @@ commit() {
     echo OK
     exit 0
   fi
-  if [ "${PARTS:-0}" -gt 1 ]; then
-    local i=0
-    : > "$PARTIAL" || exit 1
-    while [ "$i" -lt "$PARTS" ]; do
-      cat "$PARTIAL.$i" >> "$PARTIAL" || exit 1
-      i=$((i + 1))
-    done
-    rm -f "$PARTIAL".[0-9]*
-  fi
   h=$(rgt_sha256 "$PARTIAL") || exit 1
   if [ "$h" != "$SHA" ] || [ "$(stat -c %s "$PARTIAL")" != "$LENGTH" ]; then
-    rm -f "$PARTIAL" "$PARTIAL.src"
+    rm -f "$PARTIAL" "$PARTIAL.src" "$PARTIAL.landed"
     printf 'MISMATCH\t%s\n' "$h"
     exit 0
   fi
   if [ -n "$PERMS" ]; then chmod "$PERMS" "$PARTIAL" || exit 1; fi
   mv -f "$PARTIAL" "$FINAL" || exit 1
   rgt_sha256_remember "$FINAL" "$h"
-  rm -f "$PARTIAL.src"
+  rm -f "$PARTIAL.src" "$PARTIAL.landed"
   echo OK
 }
 
 case $MODE_STEP in
   commit) rgt_section upload commit ;;
   write) rgt_section_stdin upload write ;;
+  chunks) rgt_section_stdin upload chunks ;;
   tag) rgt_section upload tag ;;
   *) rgt_section upload probe ;;
 esac

@@ -9,7 +9,8 @@ using Renci.SshNet;
 namespace RemoteGpuTrainer.Engine.Transfers;
 
 /// <param name="ConnectionsPerFile">Parallel range reads per large file; null: chosen from the measured round trip.</param>
-public sealed record TransferOptions(int RetryCount = 5, TimeSpan? StallTimeout = null, int BufferSize = 1 << 20, int? ConnectionsPerFile = null)
+/// <param name="Log">Receives what -Verbose shows of the box steps (name and duration).</param>
+public sealed record TransferOptions(int RetryCount = 5, TimeSpan? StallTimeout = null, int BufferSize = 1 << 20, int? ConnectionsPerFile = null, Action<string>? Log = null)
 {
     public TimeSpan Stall => StallTimeout ?? TimeSpan.FromSeconds(30);
 }

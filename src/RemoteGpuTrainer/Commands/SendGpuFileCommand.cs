@@ -94,7 +94,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
             record.StatusDescription = $"{Format.Bytes(progress.Done)} of {Format.Bytes(progress.Total)}";
             WriteProgress(record);
         }
-        var options = new TransferOptions(RetryCount, StallTimeout);
+        var options = new TransferOptions(RetryCount, StallTimeout, Log: VerboseLog);
         foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
         {
             var control = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
