@@ -212,6 +212,27 @@ Describe 'Invoke-GpuCommand' {
         $both = Invoke-GpuCommand box, box2 'echo hi' -Stream
         ($both | Sort-Object) | Should -Be (@('box: hi', 'box2: hi') | Sort-Object)
     }
+    It 'one host without -Stream shows its lines on the console as they arrive, and the result object still follows' {
+        $r = Invoke-GpuCommand box 'echo first; echo oops >&2; sleep 1.5; printf last' -InformationVariable info
+        $out = @($info | Where-Object Tags -Contains 'stdout')
+        $out.MessageData.Message | Should -Be @('first', 'last')
+        ($out[1].TimeGenerated - $out[0].TimeGenerated).TotalSeconds | Should -BeGreaterThan 1 -Because 'the first line reached the console while the command still ran'
+        ($info | Where-Object Tags -Contains 'stderr').MessageData.Message | Should -Be 'oops'
+        $r.StdOut | Should -Be "first`nlast" -Because 'the text is kept as the box printed it'
+        $r.StdErr | Should -Be "oops`n"
+        $r.ShownLive | Should -BeTrue
+        $view = $r | Out-String
+        $view | Should -Match '== box: exit 0 in [\d.]+ s \(output shown live'
+        $view | Should -Not -Match 'first' -Because 'what the console showed live is not printed twice'
+        # A quiet console (-InformationAction Ignore): nothing live, and the view prints the output.
+        $q = Invoke-GpuCommand box 'echo quiet' -InformationAction Ignore
+        $q.ShownLive | Should -BeFalse
+        ($q | Out-String) | Should -Match 'quiet'
+        # Several hosts: one result each, printed whole by the view, nothing live.
+        $two = Invoke-GpuCommand box, box2 'echo both' -InformationVariable none
+        $none | Should -BeNullOrEmpty
+        ($two | Out-String) | Should -Match '(?s)both.*both'
+    }
     It 'returns exit code, stdout, stderr and duration per host' {
         $r = Invoke-GpuCommand box -Command 'echo out; echo err >&2; exit 3'
         $r.GetType().FullName | Should -Be 'RemoteGpuTrainer.Engine.Model.GpuCommandResult'

@@ -175,6 +175,21 @@ Host gpu-box
             foreach ($o in $objects) { $declared | Should -Contain $o.GetType().FullName -Because "$File declares its output type" }
             if ($declared.Count -gt 0 -and $prints) { $objects.Count | Should -BeGreaterThan 0 }
         }
+        # Real results in their default tables at 80 and 120 columns: every header on one line, whole.
+        $results = @($all | Where-Object { $_ -and $_.GetType().FullName -like 'RemoteGpuTrainer.*' })
+        foreach ($group in $results | Group-Object { $_.GetType().FullName }) {
+            $view = (Get-FormatData -TypeName $group.Name).FormatViewDefinition | Select-Object -First 1
+            if ($view.Control -isnot [System.Management.Automation.TableControl]) { continue }
+            $labels = $view.Control.Headers.Label
+            foreach ($width in 80, 120) {
+                $lines = @(($group.Group | Out-String -Width $width) -split "`n" | Where-Object { $_.Trim() })
+                $lines[1] | Should -Match '^-+( +-+)*\s*$' -Because "$($group.Name)'s header is one line at $width columns"
+                # At 120 columns every column shows; at 80 the first ones do (PowerShell leaves out what does not fit), each header whole.
+                $shown = @($labels.Count..1 | Where-Object { $lines[0] -match ('^' + (($labels[0..($_ - 1)] | ForEach-Object { [regex]::Escape($_) }) -join '\s+') + '\s*$') })
+                $least = if ($width -eq 120) { $labels.Count } else { [math]::Min(4, $labels.Count) }
+                $shown[0] | Should -BeGreaterOrEqual $least -Because "$($group.Name)'s header at $width columns is whole labels, at least $least of them: $($lines[0])"
+            }
+        }
     }
 }
 

@@ -12,4 +12,6 @@ public sealed class GpuCommandResult
     /// <summary>Duration in seconds, for CSV and JSON.</summary>
     public double DurationSeconds => Duration.TotalSeconds;
     public bool Succeeded => ExitCode == 0;
+    /// <summary>The lines were shown on the console as they arrived (one host without -Stream); the default view then does not print them again.</summary>
+    public bool ShownLive { get; init; }
 }

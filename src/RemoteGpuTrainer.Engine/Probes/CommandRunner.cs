@@ -16,8 +16,22 @@ public static class CommandRunner
     {
         // Our side waits a little longer than the box's own timeout so the box reports first.
         var output = await shell.RunAsync(Wrap(command, timeoutSeconds), TimeSpan.FromSeconds(timeoutSeconds + 10), cancellationToken).ConfigureAwait(false);
+        ThrowIfStopped(output, name, timeoutSeconds);
+        return new GpuCommandResult { Name = name, ExitCode = output.ExitCode, StdOut = output.StdOut, StdErr = output.StdErr, Duration = output.Duration };
+    }
+
+    /// <summary>As <see cref="RunAsync"/>, with each line handed to <paramref name="onLine"/> (true: standard error) as the box prints it.</summary>
+    public static async Task<GpuCommandResult> RunLiveAsync(SshConnection connection, string name, string command, int timeoutSeconds, Action<string, bool> onLine, CancellationToken cancellationToken)
+    {
+        var output = await connection.RunStreamingAsync(Wrap(command, timeoutSeconds), TimeSpan.FromSeconds(timeoutSeconds + 10), onLine, cancellationToken).ConfigureAwait(false);
+        ThrowIfStopped(output, name, timeoutSeconds);
+        return new GpuCommandResult { Name = name, ExitCode = output.ExitCode, StdOut = output.StdOut, StdErr = output.StdErr, Duration = output.Duration, ShownLive = true };
+    }
+
+    /// <summary>The box's timeout stopped the command: an error for that host, not a result.</summary>
+    public static void ThrowIfStopped(CommandOutput output, string name, int timeoutSeconds)
+    {
         if (output.ExitCode == RemoteTimeoutExit && output.Duration >= TimeSpan.FromSeconds(timeoutSeconds))
             throw new RgtException("CommandTimeout", FailureKind.Timeout, $"{name}: the command did not finish within {timeoutSeconds} s and was stopped on the box.");
-        return new GpuCommandResult { Name = name, ExitCode = output.ExitCode, StdOut = output.StdOut, StdErr = output.StdErr, Duration = output.Duration };
     }
 }

@@ -172,20 +172,40 @@ public sealed class SshConnection : IHostShell
     /// <paramref name="onLine"/> as it arrives, from a reader thread; the returned output holds the
     /// exit status (its text fields are empty: the lines went to the callback).
     /// </summary>
-    public Task<CommandOutput> RunStreamingAsync(string command, TimeSpan timeout, Action<string, bool> onLine, CancellationToken cancellationToken) =>
-        ExecuteAsync(command, timeout, cancellationToken, async (cmd, token) =>
+    public async Task<CommandOutput> RunStreamingAsync(string command, TimeSpan timeout, Action<string, bool> onLine, CancellationToken cancellationToken)
+    {
+        var texts = new string[2];
+        var output = await ExecuteAsync(command, timeout, cancellationToken, async (cmd, token) =>
         {
+            // Lines go out as they complete (a last one without newline at the end); the text is kept byte for byte.
             async Task Pump(Stream stream, bool isError)
             {
                 using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
-                string? line;
-                while ((line = await reader.ReadLineAsync(token).ConfigureAwait(false)) is not null) onLine(line, isError);
+                var all = new System.Text.StringBuilder();
+                var line = new System.Text.StringBuilder();
+                var buf = new char[8192];
+                int n;
+                while ((n = await reader.ReadAsync(buf.AsMemory(), token).ConfigureAwait(false)) > 0)
+                {
+                    all.Append(buf, 0, n);
+                    for (var i = 0; i < n; i++)
+                    {
+                        if (buf[i] != '\n') { line.Append(buf[i]); continue; }
+                        if (line.Length > 0 && line[^1] == '\r') line.Length--;
+                        onLine(line.ToString(), isError);
+                        line.Clear();
+                    }
+                }
+                if (line.Length > 0) onLine(line.ToString(), isError);
+                texts[isError ? 1 : 0] = all.ToString();
             }
             var run = cmd.ExecuteAsync(token);
             var pumps = Task.WhenAll(Task.Run(() => Pump(cmd.OutputStream, false)), Task.Run(() => Pump(cmd.ExtendedOutputStream, true)));
             await run.ConfigureAwait(false);
             await pumps.ConfigureAwait(false);
-        }, streamed: true);
+        }, streamed: true).ConfigureAwait(false);
+        return output with { StdOut = texts[0] ?? "", StdErr = texts[1] ?? "" };
+    }
 
     /// <summary>A host name as PowerShell reads it back: bare when plain, else single-quoted.</summary>
     static string PsName(string name) =>

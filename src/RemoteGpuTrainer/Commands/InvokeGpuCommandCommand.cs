@@ -38,11 +38,35 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
     {
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
         if (Stream) { RunStreaming(connector); return; }
+        if (Hosts.Count == 1 && !InformationHidden) { RunLive(connector); return; }
         FanOutHosts(async (host, ct) =>
         {
             var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
             return await CommandRunner.RunAsync(conn, host.Name, Command, TimeoutSeconds, ct).ConfigureAwait(false);
         }, "Running command on GPU hosts");
+    }
+
+    /// <summary>-InformationAction Ignore or SilentlyContinue: the console shows no lines, so the result's view must.</summary>
+    bool InformationHidden => MyInvocation.BoundParameters.TryGetValue("InformationAction", out var a) && a is ActionPreference.Ignore or ActionPreference.SilentlyContinue;
+
+    /// <summary>One host: each line reaches the console as it arrives (like ssh), and the result object still follows.</summary>
+    void RunLive(HostConnector connector)
+    {
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<(string Text, bool Error)>();
+        void Drain()
+        {
+            while (lines.TryDequeue(out var l)) WriteInformation(new HostInformationMessage { Message = l.Text }, new[] { l.Error ? "stderr" : "stdout", "PSHOST" });
+        }
+        foreach (var r in Fan(Hosts.ToList(), 1, async (host, ct) =>
+        {
+            var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
+            return await CommandRunner.RunLiveAsync(conn, host.Name, Command, TimeoutSeconds, (text, error) => lines.Enqueue((text, error)), ct).ConfigureAwait(false);
+        }, Drain))
+        {
+            Drain();
+            if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
+            else WriteObject(r.Value);
+        }
     }
 
     void RunStreaming(HostConnector connector)
@@ -63,8 +87,7 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
             var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
             var output = await conn.RunStreamingAsync(CommandRunner.Wrap(Command, TimeoutSeconds), TimeSpan.FromSeconds(TimeoutSeconds + 10),
                 (text, error) => lines.Enqueue(((prefix ? host.Name + ": " : "") + text, error)), ct).ConfigureAwait(false);
-            if (output.ExitCode == CommandRunner.RemoteTimeoutExit && output.Duration >= TimeSpan.FromSeconds(TimeoutSeconds))
-                throw new RgtException("CommandTimeout", FailureKind.Timeout, $"{host.Name}: the command did not finish within {TimeoutSeconds} s and was stopped on the box.");
+            CommandRunner.ThrowIfStopped(output, host.Name, TimeoutSeconds);
             return output.ExitCode;
         }, Drain))
         {
