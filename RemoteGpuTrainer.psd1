@@ -38,6 +38,9 @@
         'Initialize-GpuHost'
         'Enter-GpuHost'
         'Get-GpuLog'
+        'Start-GpuMonitor'
+        'Stop-GpuMonitor'
+        'Get-GpuMetric'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -45,7 +48,7 @@
     PrivateData          = @{
         PSData = @{
             Tags         = @('GPU', 'SSH', 'MachineLearning', 'Training', 'AutoDL', 'RunPod', 'Linux')
-            ReleaseNotes = 'Fail closed at the edges: no zombie verdict without nvidia-smi''s app list, a teardown gate that opens only on verified cells, remote paths resolved on the box, pulls that stay under the destination, one queue launch at a time, NoArtifact cells, webhook URLs kept secret. Enter-GpuHost and Get-GpuLog.'
+            ReleaseNotes = 'A monitor on the box (Start-GpuMonitor, Get-GpuMetric, Stop-GpuMonitor) and patrol forecasts: cgroup OOM at the current slope, GPUs idle while a cell runs or with nothing running. Uploads in chunks over several connections on long round trips; one host''s command output shown live. Earlier: fail closed at the edges: no zombie verdict without nvidia-smi''s app list, a teardown gate that opens only on verified cells, remote paths resolved on the box, pulls that stay under the destination, one queue launch at a time, NoArtifact cells, webhook URLs kept secret. Enter-GpuHost and Get-GpuLog.'
         }
     }
 }

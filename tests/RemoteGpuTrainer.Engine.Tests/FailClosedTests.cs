@@ -92,7 +92,7 @@ public class FailClosedTests
     public void Every_box_script_is_embedded_and_renders_its_parameters_quoted()
     {
         var names = BoxScript.Embedded().ToList();
-        foreach (var expected in new[] { "wire", "health-probe", "zombie-kill", "queue-state", "queue-start", "queue-launcher", "queue-stop", "queue-sync", "teardown-gate", "remote-list", "remote-hash", "env", "host-setup", "host-env", "host-test", "disks", "upload", "secret", "run-command", "hash", "stream-range" })
+        foreach (var expected in new[] { "wire", "health-probe", "zombie-kill", "queue-state", "queue-start", "queue-launcher", "queue-stop", "queue-sync", "teardown-gate", "remote-list", "remote-hash", "env", "host-setup", "host-env", "host-test", "disks", "upload", "secret", "run-command", "hash", "stream-range", "monitor", "monitor-sampler" })
             Assert.Contains(expected, names);
         var text = BoxScript.Load("remote-list").Set("ROOT", "/x/it's $(touch pwned)").Text;
         Assert.Contains("ROOT='/x/it'\\''s $(touch pwned)'\n", text);

@@ -34,7 +34,10 @@ function Start-GpuSandbox {
         [switch] $NoTmux,
         # Authorize this existing private key (its .pub beside it) instead of making a new one,
         # so that many sandboxes can be reached with one key (benchmarks).
-        [string] $UserKey
+        [string] $UserKey,
+        # Run sshd, and so everything the box starts, in a real memory cgroup with this limit
+        # (cgroup v1 or v2, as root): what a rented container's limit is to its trainer.
+        [int] $MemoryLimitMB
     )
     $sshd = Find-Sshd
     if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) {
@@ -133,6 +136,20 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
         if ($LASTEXITCODE -ne 0) { throw "The durable-full scenario needs to mount a small tmpfs (run as root)." }
         for ($i = 1; $i -le 16; $i++) { try { [System.IO.File]::WriteAllText("$root/box/durable/f$i", 'x') } catch { break } }
     }
+    $cgroup = $null
+    if ($MemoryLimitMB) {
+        $name = Split-Path -Leaf $root
+        if (Test-Path /sys/fs/cgroup/memory/memory.limit_in_bytes) {
+            $cgroup = "/sys/fs/cgroup/memory/$name"
+            $null = New-Item -ItemType Directory $cgroup
+            Set-Content "$cgroup/memory.limit_in_bytes" ([long]$MemoryLimitMB * 1MB)
+        } elseif ((Test-Path /sys/fs/cgroup/cgroup.controllers) -and (Get-Content /sys/fs/cgroup/cgroup.subtree_control -Raw) -match 'memory') {
+            $cgroup = "/sys/fs/cgroup/$name"
+            $null = New-Item -ItemType Directory $cgroup
+            Set-Content "$cgroup/memory.max" ([long]$MemoryLimitMB * 1MB)
+        } else { $proc.Kill(); throw 'No writable memory cgroup (v1 memory controller or v2 with memory delegated) for -MemoryLimitMB; run as root.' }
+        [System.IO.File]::AppendAllText("$cgroup/cgroup.procs", "$($proc.Id)")
+    }
     $fp = ((& ssh-keygen -l -E sha256 -f "$root/hostkey.pub") -split ' ')[1]
     $pub = (Get-Content "$root/hostkey.pub" -Raw).Trim() -split ' '
     [pscustomobject]@{
@@ -154,6 +171,7 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
         Holders            = $holders
         KnownHostsLine     = "[127.0.0.1]:$port $($pub[0]) $($pub[1])"
         Pid                = $proc.Id
+        Cgroup             = $cgroup
     }
 }
 
@@ -184,6 +202,16 @@ function Stop-GpuSandbox {
         foreach ($holder in @($Sandbox.Holders.Visible) + @($Sandbox.Holders.Zombie)) {
             $h = Get-Process -Id $holder -ErrorAction SilentlyContinue
             if ($h -and $h.ProcessName -eq 'sleep') { $h.Kill() }
+        }
+        if ($Sandbox.Cgroup -and (Test-Path $Sandbox.Cgroup)) {
+            # Whatever the box left running in its cgroup goes with it, then the cgroup.
+            for ($i = 0; $i -lt 50; $i++) {
+                $left = @(Get-Content "$($Sandbox.Cgroup)/cgroup.procs" -ErrorAction SilentlyContinue | Where-Object { $_ })
+                if ($left.Count -eq 0) { break }
+                foreach ($p2 in $left) { Stop-Process -Id $p2 -Force -ErrorAction SilentlyContinue }
+                Start-Sleep -Milliseconds 100
+            }
+            try { [System.IO.Directory]::Delete($Sandbox.Cgroup) } catch { Write-Warning "cgroup $($Sandbox.Cgroup) not removed: $_" }
         }
         foreach ($m in "$($Sandbox.Root)/box/data", "$($Sandbox.Root)/box/durable") {
             if ((Get-Content /proc/mounts -ErrorAction SilentlyContinue) -match [regex]::Escape($m)) { & umount $m }

@@ -3,7 +3,8 @@
 where it matters to RemoteGpuTrainer: an 'Epoch k/N' log line per epoch, latest.pth saved every
 epoch and resumed from when present, best.pth + best_metrics.json at the end, all in PyTorch's zip
 checkpoint layout (<archive>/data.pkl, <archive>/version, <archive>/byteorder) with a dict holding
-model_state_dict and epoch. Flags make it crash, run out of CUDA memory, die with 137 or hang."""
+model_state_dict and epoch; one metrics.jsonl record per epoch. Flags make it crash, run out of CUDA
+memory, die with 137, hang, or grow its memory each epoch (a leaking dataloader)."""
 import argparse, io, json, os, pickle, signal, sys, time, zipfile
 
 p = argparse.ArgumentParser()
@@ -17,6 +18,7 @@ p.add_argument("--oom-at", type=int, default=0, help="print a CUDA out-of-memory
 p.add_argument("--exit137-at", type=int, default=0, help="die by SIGKILL in this epoch (exit status 137)")
 p.add_argument("--hang-at", type=int, default=0, help="stop making progress in this epoch")
 p.add_argument("--size-kb", type=int, default=16, help="approximate size of the weights")
+p.add_argument("--leak-mb", type=int, default=0, help="keep this many more MB of host memory each epoch")
 a = p.parse_args()
 
 
@@ -52,6 +54,7 @@ if os.path.exists(latest):
     print("Resuming from epoch %d (%s)" % (done, latest))
 print("training %s %s for %d epochs" % (a.config, a.task, a.epochs))
 loss = 1.0
+leaked = []
 for epoch in range(start, a.epochs + 1):
     time.sleep(a.sleep)
     if epoch == a.crash_at:
@@ -65,8 +68,12 @@ for epoch in range(start, a.epochs + 1):
     if epoch == a.hang_at:
         while True:
             time.sleep(3600)
+    if a.leak_mb:
+        leaked.append(b"x" * (a.leak_mb << 20))
     loss = 1.0 / (epoch + 1)
     print("Epoch %d/%d loss=%.4f" % (epoch, a.epochs, loss))
+    with open(os.path.join(a.ckpt_dir, "metrics.jsonl"), "a") as f:
+        f.write(json.dumps({"epoch": epoch, "loss": loss, "time": time.time()}) + "\n")
     save(latest, epoch, loss)
 best = os.path.join(a.ckpt_dir, "best.pth")
 save(best, a.epochs, loss)

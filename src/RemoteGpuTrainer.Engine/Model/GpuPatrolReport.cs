@@ -17,6 +17,8 @@ public sealed class GpuPatrolReport
     /// <summary>The one-line report, printed even when nothing changed (it proves the patrol is alive).</summary>
     public string Line { get; init; } = "";
     public DateTimeOffset CheckedAt { get; init; }
+    /// <summary>What the on-box sampler's recent ticks foretell (OOM at the current slope, idle GPUs), each with evidence and a fix.</summary>
+    public GpuFinding[] Findings { get; init; } = Array.Empty<GpuFinding>();
     /// <summary>The host could not be reached at all.</summary>
     public bool Unreachable { get; init; }
     /// <summary>What -AsExitCode makes of this report: 0 Healthy or Done, 1 Escalate, 2 unreachable.</summary>

@@ -6,7 +6,8 @@ using RemoteGpuTrainer.Engine.Scripts;
 namespace RemoteGpuTrainer.Engine.Probes;
 
 /// <summary>What Get-GpuHealth asks for beyond the host.</summary>
-public sealed record HealthOptions(int SampleSeconds = 0, int? ExpectedGpuCount = null, TimeSpan? ZombieMinimumAge = null);
+/// <param name="Forecast">Thresholds for what the on-box sampler's recent ticks foretell (when a monitor runs).</param>
+public sealed record HealthOptions(int SampleSeconds = 0, int? ExpectedGpuCount = null, TimeSpan? ZombieMinimumAge = null, Monitoring.ForecastOptions? Forecast = null);
 
 /// <summary>The Get-GpuHealth probe: one read-only script, one round trip, parsed and judged locally.</summary>
 public static class HealthProbe
@@ -22,7 +23,10 @@ public static class HealthProbe
 
     public static readonly TimeSpan DefaultZombieAge = TimeSpan.FromSeconds(120);
 
-    public static string Script(GpuHost host, HealthOptions options) => ScriptFor(host, options, "health-probe", "disks").Command;
+    public static string Script(GpuHost host, HealthOptions options) => Monitoring.MonitorScripts.Tail(ScriptFor(host, options, "health-probe", "disks", "monitor"), host, RecentTicks).Command;
+
+    /// <summary>The sampler's newest lines read with a probe: 25 min at 1 s ticks, 2 h at 5 s.</summary>
+    internal const int RecentTicks = 1500;
 
     /// <summary>The probe's script with its parameters set, followed by <paramref name="files"/> (the patrol adds the queue state).</summary>
     internal static BoxScript ScriptFor(GpuHost host, HealthOptions options, params string[] files) =>
@@ -97,6 +101,9 @@ public static class HealthProbe
         }
 
         var gpuHealth = HealthRules.Judge(host, gpus, samples, driverMissing, driverFailed, driverError, xids, klogReadable, s["klog"], disks, memory, zombies, options, findings);
+        // A monitor's recent ticks, when one runs: forecasts with their evidence (none without samples).
+        if (s.Has("monitor") && s.ExitCode("monitor") == 0)
+            findings.AddRange(Monitoring.Forecast.Findings(Monitoring.MetricLine.ParseAll(host.Name, s["monitor"].Split('\n')), options.Forecast ?? new Monitoring.ForecastOptions(), checkedAt));
         return new GpuHealth
         {
             Name = host.Name,

@@ -13,11 +13,16 @@ namespace RemoteGpuTrainer.Engine.Probes;
 public static class Patrol
 {
     public static string Script(GpuHost host, string? queueId) =>
-        QueueScripts.StateScript(HealthProbe.ScriptFor(host, new HealthOptions(), "health-probe", "disks", "queue-state"), host, queueId, tailLines: 5).Command;
+        QueueScripts.StateScript(Monitoring.MonitorScripts.Tail(HealthProbe.ScriptFor(host, new HealthOptions(), "health-probe", "disks", "queue-state", "monitor"), host, HealthProbe.RecentTicks),
+            host, queueId, tailLines: 5).Command;
 
-    public static GpuPatrolReport Parse(GpuHost host, string output, DateTimeOffset now)
+    /// <summary>The checks whose findings come from the on-box sampler's trend, not from one reading.</summary>
+    static readonly HashSet<string> ForecastChecks = new(StringComparer.Ordinal) { "MemoryOom", "MemoryForecast", "GpuIdle", "IdleRental" };
+
+    public static GpuPatrolReport Parse(GpuHost host, string output, DateTimeOffset now, Monitoring.ForecastOptions? forecast = null)
     {
-        var health = HealthProbe.Parse(host, output, new HealthOptions(), now);
+        var health = HealthProbe.Parse(host, output, new HealthOptions(Forecast: forecast), now);
+        var forecasts = health.Findings.Where(f => ForecastChecks.Contains(f.Check)).ToArray();
         var queues = QueueStateParser.Parse(output);
         var jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, TimeSpan.FromHours(2)).Select(j => (Queue: q, Job: j))).ToList();
         var data = health.Disk.FirstOrDefault(d => d.Role == "data");
@@ -53,10 +58,18 @@ public static class Patrol
             verdict = "Healthy";
             reason = total == 0 ? "no queue on this host" : $"running {running?.Cell ?? "-"}";
         }
-        if (health.Level == HealthStatus.Fail && verdict == "Healthy")
+        // A forecast is worth a page before it comes true (an idle rental whose cells are all done is already "Done").
+        var foretold = forecasts.Where(f => !(verdict == "Done" && f.Check == "IdleRental")).ToList();
+        if (foretold.Count > 0)
+        {
+            var said = string.Join("; ", foretold.Select(f => $"{f.Check}: {f.Message}"));
+            reason = verdict is "Healthy" or "Done" ? said : reason + "; also " + said;
+            verdict = "Escalate";
+        }
+        if (verdict == "Healthy" && health.Findings.FirstOrDefault(f => f.Level == HealthStatus.Fail && !ForecastChecks.Contains(f.Check)) is { } fail)
         {
             verdict = "Escalate";
-            reason = "GPU health FAIL: " + health.Findings.First(f => f.Level == HealthStatus.Fail).Message;
+            reason = "GPU health FAIL: " + fail.Message;
         }
         var epoch = running?.Epoch;
         var line = string.Create(CultureInfo.InvariantCulture,
@@ -65,6 +78,7 @@ public static class Patrol
         {
             Name = host.Name, Verdict = verdict, Reason = reason, Alive = alive, Done = done, Total = total, Epoch = epoch,
             DiskPercent = data?.UsedPercent, InodePercent = data?.InodesUsedPercent, GpuStatus = health.Status.ToString(), Line = line, CheckedAt = now,
+            Findings = forecasts,
         };
     }
 

@@ -20,11 +20,11 @@ public static class QueueScripts
 
     public static string? DurableCellDir(GpuHost host, string cell) => string.IsNullOrEmpty(host.DurableDir) ? null : Combine(host.DurableDir!, $"final_ckpts/{cell}");
 
-    static string DataDir(GpuHost host) => string.IsNullOrEmpty(host.DataDir)
+    internal static string DataDir(GpuHost host) => string.IsNullOrEmpty(host.DataDir)
         ? throw new RgtException("DataDirMissing", FailureKind.InvalidArgument, $"{host.Name} has no DataDir; set one, e.g. Set-GpuHost {host.Name} -DataDir '$HOME/proj' (resolved on the box).")
         : host.DataDir!;
 
-    static string Combine(string a, string b) => a.TrimEnd('/') + "/" + b;
+    internal static string Combine(string a, string b) => a.TrimEnd('/') + "/" + b;
 
     /// <summary>
     /// The tmux session of a queue: "rgt-" and the id with letters, digits and '-' kept, '_' doubled

@@ -27,6 +27,16 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     [Parameter]
     public string? NotifyName { get; set; }
 
+    /// <summary>With a monitor running: escalate when the memory trend reaches the cgroup's limit within this time (default 2h).</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan? OomWithin { get; set; }
+
+    /// <summary>With a monitor running: GPUs under 5 % this long while a cell runs (a stall), or with none running (a meter for nothing); default 15m.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan? IdleAfter { get; set; }
+
     /// <summary>For cron and Task Scheduler: the process exits 1 on any Escalate, 2 when a host is unreachable.</summary>
     [Parameter]
     public SwitchParameter AsExitCode { get; set; }
@@ -40,7 +50,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(Patrol.Script(host, QueueId), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
-            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now);
+            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, new Engine.Monitoring.ForecastOptions(OomWithin, IdleAfter));
         }))
         {
             var report = r.Value;

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The sampler of Start-GpuMonitor: written to $DIR/sampler.sh by monitor.sh and run detached in a
+# session of its own. Every INTERVAL seconds it appends one line to the newest $DIR/samples-*.csv.
+# It only reads (/proc, the cgroup files, ps, stat -f, nvidia-smi) and never signals a process.
+# Parameters: DIR, DATA (the host's data directory: queues and free space), QUEUE (follow only this
+# queue's cells; empty: every queue), INTERVAL (seconds),
+# MAX_BYTES (a file this large is closed and a new one begun), KEEP (files kept; older ones go).
+#
+# One line per tick, comma-separated:
+#   v1,<unix time>,<cgroup: v1, v2 or none>,<memory used bytes>,<memory limit bytes, empty: none>,
+#   <OOM kills, empty: unknown>,<CPU % of the machine>,<load 1 min>,<data free bytes>,<data free inodes>,
+#   <cells>,<gpus>
+# cells: "<queue>/<cell>=<RSS bytes of the cell's process tree>" for each running cell, joined by ";"
+# gpus: "<index>:<util %>:<memory used MiB>:<memory total MiB>:<power W>:<temperature C>:<SM MHz>"
+#   joined by ";"; "none" where the box has no nvidia-smi, "error" when it gave no fresh reading.
+# The memory is that of the cgroup the training runs in (a running cell's, else this sampler's own,
+# which on a container is the container's): the ancestor with the lowest limit, where the kernel's
+# OOM killer would strike; where no cgroup sets a limit, the limit is the machine's RAM.
+set -u
+exec 9> "$DIR/.lock"
+flock -n 9 || exit 0
+started=$(date +%s)
+trap 'rm -f "$DIR/sampler.pid"; exit 0' TERM INT
+
+# The GPU readings come from one long-running nvidia-smi (one NVML start-up instead of one per
+# tick); each complete round of GPUs replaces $DIR/gpu.now.
+gpu_feed() {
+  local line round="" i u mu mt p t sm
+  nvidia-smi --query-gpu=index,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu,clocks.sm \
+    --format=csv,noheader,nounits -l "$INTERVAL" 2> /dev/null | while IFS= read -r line; do
+    line=${line//\[N\/A\]/}
+    line=${line//N\/A/}
+    IFS=', ' read -r i u mu mt p t sm <<< "$line"
+    if [ "$i" = 0 ] && [ -n "$round" ]; then
+      printf '%s\n' "$round" > "$DIR/gpu.now.tmp" && mv -f "$DIR/gpu.now.tmp" "$DIR/gpu.now"
+      round=""
+    fi
+    round="${round:+$round;}$i:$u:$mu:$mt:$p:$t:$sm"
+  done
+}
+
+feed=""
+start_feed() {
+  if command -v nvidia-smi > /dev/null 2>&1; then
+    gpu_feed &
+    feed=$!
+  fi
+}
+
+# awk prints big numbers in exponent form unless told otherwise: %.0f throughout.
+ram() { awk '$1 == "MemTotal:" { printf "%.0f\n", $2 * 1024 }' /proc/meminfo; }
+
+# Sets CG_VER, CG_USED, CG_LIMIT and CG_OOM for the cgroup of process $1.
+memory_of() {
+  local pid=$1 base path dir d v best="" bdir=""
+  CG_VER=none CG_USED="" CG_LIMIT="" CG_OOM=""
+  path=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' "/proc/$pid/cgroup" 2> /dev/null)
+  if [ -n "$path" ] && [ -f /sys/fs/cgroup/memory/memory.usage_in_bytes ]; then
+    CG_VER=v1 base=/sys/fs/cgroup/memory
+    dir=$base$path
+    [ -f "$dir/memory.usage_in_bytes" ] || dir=$base
+    d=$dir
+    while :; do
+      v=""
+      read -r v < "$d/memory.limit_in_bytes" 2> /dev/null
+      # 2^62 and above means no limit.
+      if [ -n "$v" ] && [ "${#v}" -le 18 ] && { [ -z "$best" ] || [ "$v" -lt "$best" ]; }; then best=$v bdir=$d; fi
+      [ "$d" = "$base" ] && break
+      d=${d%/*}
+    done
+    read -r CG_USED < "${bdir:-$dir}/memory.usage_in_bytes"
+    CG_LIMIT=${best:-$(ram)}
+    CG_OOM=$(awk '$1 == "oom_kill" { print $2 }' "${bdir:-$dir}/memory.oom_control" 2> /dev/null)
+    return
+  fi
+  path=$(awk -F: '$1 == "0" && $2 == "" { print $3; exit }' "/proc/$pid/cgroup" 2> /dev/null)
+  if [ -n "$path" ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    base=/sys/fs/cgroup
+    dir=$base${path%/}
+    [ -f "$dir/memory.current" ] || dir=$base
+    d=$dir
+    while [ -f "$d/memory.current" ]; do
+      v=""
+      read -r v < "$d/memory.max" 2> /dev/null
+      if [ -n "$v" ] && [ "$v" != max ] && { [ -z "$best" ] || [ "$v" -lt "$best" ]; }; then best=$v bdir=$d; fi
+      [ "$d" = "$base" ] && break
+      d=${d%/*}
+    done
+    if [ -f "${bdir:-$dir}/memory.current" ]; then
+      CG_VER=v2
+      read -r CG_USED < "${bdir:-$dir}/memory.current"
+      CG_LIMIT=${best:-$(ram)}
+      CG_OOM=$(awk '$1 == "oom_kill" { print $2 }' "${bdir:-$dir}/memory.events" 2> /dev/null)
+      return
+    fi
+  fi
+  # No memory cgroup to read: the machine's RAM.
+  CG_VER=none
+  read -r CG_LIMIT CG_USED < <(awk '$1 == "MemTotal:" { t = $2 } $1 == "MemAvailable:" { a = $2 } END { printf "%.0f %.0f\n", t * 1024, (t - a) * 1024 }' /proc/meminfo)
+}
+
+prev_total=0 prev_idle=0
+cpu_percent() {
+  local _c u n s i w q sq st total idle dt
+  read -r _c u n s i w q sq st _ < /proc/stat
+  total=$((u + n + s + i + w + q + sq + st)) idle=$((i + w))
+  dt=$((total - prev_total))
+  if [ "$prev_total" -gt 0 ] && [ "$dt" -gt 0 ]; then
+    CPU=$((1000 * (dt - (idle - prev_idle)) / dt))
+    CPU="$((CPU / 10)).$((CPU % 10))"
+  else
+    CPU=""
+  fi
+  prev_total=$total prev_idle=$idle
+}
+
+# Running cells as "<queue>/<cell><TAB><pid>" lines.
+running_cells() {
+  local queues=("$DATA"/.rgt/queues/*) q s c p
+  [ -n "$QUEUE" ] && queues=("$DATA/.rgt/queues/$QUEUE")
+  for q in "${queues[@]}"; do
+    for s in "$q"/cells/*/state; do
+      [ -f "$s" ] || continue
+      read -r p < "$s" 2> /dev/null || continue
+      [ "$p" = Running ] || continue
+      c=${s%/state}
+      p=""
+      read -r p < "$c/pid" 2> /dev/null
+      [ -n "$p" ] && printf '%s/%s\t%s\n' "${q##*/}" "${c##*/}" "$p"
+    done
+  done
+}
+
+# The newest samples file, or empty (names sort by time).
+newest() {
+  local files=("$DIR"/samples-*.csv)
+  [ -f "${files[0]}" ] && printf '%s\n' "${files[${#files[@]} - 1]}"
+}
+
+next_file() {
+  local files i
+  current="$DIR/samples-$(date -u +%Y%m%dT%H%M%SZ).csv"
+  : >> "$current"
+  files=("$DIR"/samples-*.csv)
+  for ((i = 0; i < ${#files[@]} - KEEP; i++)); do rm -f "${files[i]}"; done
+}
+
+current=$(newest)
+[ -n "$current" ] || next_file
+start_feed
+last_feed_start=$(date +%s)
+cpu_percent
+while :; do
+  now=$(date +%s)
+  cells=$(running_cells)
+  pid=$$
+  if [ -n "$cells" ]; then pid=${cells%%$'\n'*} pid=${pid##*$'\t'}; fi
+  [ -d "/proc/$pid" ] || pid=$$
+  memory_of "$pid"
+  cpu_percent
+  read -r load _ < /proc/loadavg
+  read -r avail bsize ifree < <(stat -f -c '%a %S %d' "$DATA" 2> /dev/null || echo '- - -')
+  if [ "$avail" = - ]; then dfree="" ifree=""; else dfree=$((avail * bsize)); fi
+  rss=""
+  if [ -n "$cells" ]; then
+    rss=$(ps -e -o pid=,ppid=,rss= | CELLS=$cells awk '
+      BEGIN { n = split(ENVIRON["CELLS"], l, "\n"); for (k = 1; k <= n; k++) { split(l[k], f, "\t"); root[k] = f[2]; name[k] = f[1] } }
+      { parent[$1] = $2; mem[$1] = $3 * 1024 }
+      END {
+        out = ""
+        for (k = 1; k <= n; k++) {
+          total = 0
+          for (p in mem) { q = p; while (q != "" && q != 0 && q != 1) { if (q == root[k]) { total += mem[p]; break } q = parent[q] } }
+          nm = name[k]; gsub(/[;=,]/, "_", nm)
+          out = out (out == "" ? "" : ";") nm "=" sprintf("%.0f", total)
+        }
+        print out
+      }')
+  fi
+  if [ -z "$feed" ]; then
+    gpus=none
+  else
+    gpus=error
+    if [ -f "$DIR/gpu.now" ] && [ $((now - $(stat -c %Y "$DIR/gpu.now"))) -le $((3 * INTERVAL + 2)) ]; then read -r gpus < "$DIR/gpu.now"; fi
+    # A feed that died (a driver reset) is started again, at most once a minute.
+    if ! kill -0 "$feed" 2> /dev/null && [ $((now - last_feed_start)) -ge 60 ]; then
+      start_feed
+      last_feed_start=$now
+    fi
+  fi
+  printf 'v1,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$now" "$CG_VER" "$CG_USED" "$CG_LIMIT" "$CG_OOM" "$CPU" "$load" "$dfree" "$ifree" "$rss" "$gpus" >> "$current"
+  # The pid file appears once the first line is written: a start that returns has a sample to read.
+  if [ -n "$started" ]; then
+    printf '%s %s\n' "$$" "$started" > "$DIR/sampler.pid.tmp" && mv -f "$DIR/sampler.pid.tmp" "$DIR/sampler.pid"
+    started=""
+  fi
+  if [ "$(stat -c %s "$current")" -ge "$MAX_BYTES" ]; then
+    sleep 1
+    next_file
+  fi
+  sleep "$INTERVAL" &
+  wait $!
+done

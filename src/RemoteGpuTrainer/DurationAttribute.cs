@@ -1,0 +1,43 @@
+using System.Globalization;
+using System.Management.Automation;
+using System.Text.RegularExpressions;
+
+namespace RemoteGpuTrainer;
+
+/// <summary>
+/// Lets a TimeSpan parameter take what people type: 5s, 90s, 10m, 2h, 1d (and 1h30m), besides a
+/// TimeSpan or "hh:mm:ss". PowerShell reads an unquoted 5s as the number 5 of type short (its "s"
+/// suffix) and 1d as the decimal 1 (its "d" suffix): those are taken as seconds and days. Any other
+/// bare number is refused rather than read as ticks.
+/// </summary>
+public sealed class DurationAttribute : ArgumentTransformationAttribute
+{
+    static readonly Regex Parts = new(@"^\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*)+$", RegexOptions.IgnoreCase);
+
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        var value = inputData is PSObject p ? p.BaseObject : inputData;
+        if (value is TimeSpan) return value;
+        if (value is short seconds) return TimeSpan.FromSeconds(seconds);
+        if (value is decimal days) return TimeSpan.FromDays((double)days);
+        if (value is string s)
+        {
+            if (TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out var t) && s.Contains(':')) return t;
+            if (Parts.IsMatch(s))
+            {
+                var total = TimeSpan.Zero;
+                foreach (Match m in Regex.Matches(s, @"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", RegexOptions.IgnoreCase))
+                {
+                    var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                    total += m.Groups[2].Value.ToLowerInvariant() switch
+                    {
+                        "ms" => TimeSpan.FromMilliseconds(n), "s" => TimeSpan.FromSeconds(n), "m" => TimeSpan.FromMinutes(n),
+                        "h" => TimeSpan.FromHours(n), _ => TimeSpan.FromDays(n),
+                    };
+                }
+                return total;
+            }
+        }
+        throw new ArgumentTransformationMetadataException($"'{value}' is not a duration: write it as 5s, 10m, 2h, 1d or hh:mm:ss.");
+    }
+}

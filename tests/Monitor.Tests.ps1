@@ -1,0 +1,113 @@
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    $script:TestDir = New-TestHome
+    # The box runs in a real memory cgroup with a 512 MiB limit: the sampler must find it from the cell.
+    $script:Box = Start-GpuSandbox -MemoryLimitMB 512
+    $null = Register-Sandbox $script:Box -Name box -Trust
+    $script:MonDir = "$($script:Box.DataDir)/.rgt/monitor"
+    # The sampler's processes on this machine (the box is local): its bash and its nvidia-smi -l.
+    function Get-SamplerProcess {
+        @(& ps -eo pid=,args= | Where-Object { $_ -match [regex]::Escape("$script:MonDir/sampler.sh") -or ($_ -match 'nvidia-smi .*-l' -and $_ -match 'clocks.sm') })
+    }
+}
+AfterAll {
+    if ($script:Box) { Stop-GpuSandbox $script:Box }
+    Restore-TestHome $script:TestDir
+}
+
+Describe 'The on-box monitor' {
+    It 'samples the memory cgroup a leaking cell runs in, forecasts the OOM in the patrol, and leaves nothing behind when stopped' {
+        $m = Start-GpuMonitor box -Interval 1s
+        $m.Status | Should -Be 'Started'
+        $m.Pid | Should -BeGreaterThan 0
+        (Start-GpuMonitor box -Interval 1s).Status | Should -Be 'AlreadyRunning' -Because 'a second start must not start a second sampler'
+        # One sampler: one session whose processes run sampler.sh (its GPU feed is a subshell of it).
+        @(& ps -eo sid=,args= | Where-Object { $_ -match [regex]::Escape("$script:MonDir/sampler.sh") } | ForEach-Object { (-split $_)[0] } | Sort-Object -Unique).Count | Should -Be 1
+
+        $queue = "$script:TestDir/leak.txt"
+        Set-Content $queue "leaky: python3 $($script:Box.TrainerPath) --epochs 80 --sleep 0.25 --leak-mb 2"
+        $null = Start-GpuQueue box -Path $queue -QueueId leak
+        $deadline = (Get-Date).AddSeconds(60)
+        do {
+            Start-Sleep -Seconds 2
+            $running = @(Get-GpuMetric box -WarningAction SilentlyContinue | Where-Object RunningCells)
+        } until ($running.Count -ge 14 -or (Get-Date) -gt $deadline)
+        $running.Count | Should -BeGreaterOrEqual 14 -Because 'one sample a second while the cell runs'
+
+        $last = $running[-1]
+        $last.Cgroup | Should -BeIn @('v1', 'v2')
+        $last.MemoryLimitBytes | Should -Be (512MB) -Because "the limit is the sandbox's cgroup, found from the cell's /proc/<pid>/cgroup"
+        $last.Cells[0].Cell | Should -Be 'leak/leaky'
+        $last.Cells[0].RssBytes | Should -BeGreaterThan $running[0].Cells[0].RssBytes -Because 'the cell keeps 2 MB more every quarter second'
+        $last.MemoryUsedBytes | Should -BeGreaterThan $running[0].MemoryUsedBytes
+        $last.Gpus.Count | Should -Be 8
+        $last.Gpus[0].UtilPercent | Should -Be 100
+        $last.GpuUtilPercent | Should -Be 100
+        $last.DataFreeBytes | Should -BeGreaterThan 0
+
+        # Incremental: the second read pulls only the lines written since the first.
+        $local = "$env:RGT_HOME/metrics/box/samples.csv"
+        $before = @(Get-Content $local).Count
+        Start-Sleep -Seconds 2
+        $verbose = Get-GpuMetric box -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'new sample line' }
+        $new = [int]($verbose.Message -replace '^.*: (\d+) new sample.*$', '$1')
+        $new | Should -BeGreaterThan 0
+        $new | Should -BeLessThan 10
+        @(Get-Content $local).Count | Should -Be ($before + $new)
+        @(Get-Content $local | Group-Object | Where-Object Count -GT 1) | Should -BeNullOrEmpty -Because 'no line is pulled twice'
+
+        # The patrol reads the newest ticks in its one round trip and warns before the kill.
+        $p = Invoke-GpuPatrol box -OomWithin 1h
+        $p.Verdict | Should -Be 'Escalate'
+        $p.Findings.Check | Should -Contain 'MemoryForecast'
+        $p.Line | Should -Match 'cgroup OOM in ~\d+ (min|s) at the current slope'
+        $p.Line | Should -Match 'leak/leaky RSS'
+        (Get-GpuHealth box).Findings.Check | Should -Contain 'MemoryForecast'
+
+        $null = Stop-GpuQueue box -QueueId leak -Confirm:$false
+        $stop = Stop-GpuMonitor box -Confirm:$false
+        $stop.Status | Should -Be 'Stopped'
+        $stop.RanSeconds | Should -BeGreaterThan 10
+        $stop.CpuSeconds | Should -BeGreaterThan 0
+        Write-Host "sampler at 1 s ticks used $($stop.CpuSeconds) CPU-s in $($stop.RanSeconds) s ($($stop.CpuPercentOfCore) % of a core; the sandbox's nvidia-smi is a Python stand-in)"
+        Start-Sleep -Milliseconds 300
+        Get-SamplerProcess | Should -BeNullOrEmpty -Because 'stopping the monitor leaves no process behind'
+        (Stop-GpuMonitor box -Confirm:$false).Status | Should -Be 'NotRunning'
+        # The samples stay on the box and in the local copy.
+        @(Get-GpuMetric box -Offline).Count | Should -BeGreaterThan 14
+    }
+    It 'flags a GPU idle while a cell runs, and idle GPUs with nothing running (recorded idle RTX 4080)' {
+        Set-GpuSandboxScenario $script:Box idle-rtx4080
+        try {
+            $null = Start-GpuMonitor box -Interval 1s
+            $queue = "$script:TestDir/slow.txt"
+            Set-Content $queue "stalled: python3 $($script:Box.TrainerPath) --epochs 30 --sleep 0.5"
+            $null = Start-GpuQueue box -Path $queue -QueueId stall
+            Start-Sleep -Seconds 6
+            $p = Invoke-GpuPatrol box -QueueId stall -IdleAfter 3s
+            $p.Verdict | Should -Be 'Escalate'
+            $idle = $p.Findings | Where-Object Check -EQ 'GpuIdle'
+            $idle | Should -Not -BeNullOrEmpty
+            $idle.Message | Should -Match 'GPU 0 under 5 % for \d+ s while stall/stalled runs'
+            $p.Line | Should -Match 'GpuIdle'
+
+            $null = Stop-GpuQueue box -QueueId stall -Confirm:$false
+            Start-Sleep -Seconds 6
+            $p = Invoke-GpuPatrol box -IdleAfter 3s
+            $p.Verdict | Should -Be 'Escalate'
+            ($p.Findings | Where-Object Check -EQ 'IdleRental').Message | Should -Match 'the meter runs for nothing .*Remove-GpuRental box'
+            # Without a threshold reached there is no finding.
+            (Invoke-GpuPatrol box -IdleAfter 1h).Findings | Where-Object Check -EQ 'IdleRental' | Should -BeNullOrEmpty
+        } finally {
+            $null = Stop-GpuMonitor box -Confirm:$false
+            Set-GpuSandboxScenario $script:Box healthy-h100x8
+        }
+    }
+    It 'says so when there is nothing to read, and refuses a nonsense interval' {
+        $w = $null
+        $null = Get-GpuMetric box -Since (Get-Date).AddDays(1) -WarningVariable w
+        $w | Should -Match 'no samples since'
+        { Start-GpuMonitor box -Interval 'soon' -ErrorAction Stop } | Should -Throw '*not a duration*'
+        { Start-GpuMonitor box -Interval 0s -ErrorAction Stop } | Should -Throw -ErrorId 'IntervalInvalid,RemoteGpuTrainer.Commands.StartGpuMonitorCommand'
+    }
+}
