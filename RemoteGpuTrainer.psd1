@@ -41,6 +41,7 @@
         'Start-GpuMonitor'
         'Stop-GpuMonitor'
         'Get-GpuMetric'
+        'Export-GpuChart'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

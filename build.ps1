@@ -97,6 +97,11 @@ function Invoke-Build {
             'RemoteGpuTrainer.Engine.pdb' { Copy-Item $f.FullName $deps }
         }
     }
+    # The charts' native libraries (SkiaSharp, HarfBuzzSharp) for the common platforms; the load context finds them here.
+    foreach ($rid in 'linux-x64', 'linux-arm64', 'osx', 'win-x64') {
+        $native = Join-Path $publish "runtimes/$rid/native"
+        if (Test-Path $native) { Copy-Item -Recurse $native (New-Item -ItemType Directory -Force (Join-Path $deps "runtimes/$rid")).FullName }
+    }
     Copy-Item (Join-Path $Root 'RemoteGpuTrainer.psd1') $Staged
     Copy-Item (Join-Path $Root 'module/RemoteGpuTrainer.Format.ps1xml') $Staged
     Copy-Item -Recurse (Join-Path $Root 'module/platforms') (Join-Path $Staged 'platforms')

@@ -150,7 +150,7 @@ Host gpu-box
     It '<File> example: <Title>' -ForEach @(
         foreach ($f in 'New-GpuRental', 'Get-GpuHost', 'Set-GpuHost', 'Test-GpuHost', 'Invoke-GpuCommand', 'Get-GpuHealth', 'Stop-GpuZombie',
             'Start-GpuQueue', 'Get-GpuJob', 'Wait-GpuJob', 'Stop-GpuQueue', 'Sync-GpuCheckpoint', 'Receive-Checkpoint', 'Test-Checkpoint',
-            'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Initialize-GpuHost', 'Register-GpuPatrol', 'Get-GpuPatrolSchedule', 'Enter-GpuHost', 'Get-GpuLog', 'Start-GpuMonitor', 'Get-GpuMetric', 'Stop-GpuMonitor',
+            'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Initialize-GpuHost', 'Register-GpuPatrol', 'Get-GpuPatrolSchedule', 'Enter-GpuHost', 'Get-GpuLog', 'Start-GpuMonitor', 'Get-GpuMetric', 'Export-GpuChart', 'Stop-GpuMonitor',
             'Unregister-GpuPatrol', 'Remove-GpuRental', 'Get-GpuPlatform', 'Remove-GpuHost') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
             foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {

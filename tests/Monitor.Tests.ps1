@@ -25,7 +25,7 @@ Describe 'The on-box monitor' {
         @(& ps -eo sid=,args= | Where-Object { $_ -match [regex]::Escape("$script:MonDir/sampler.sh") } | ForEach-Object { (-split $_)[0] } | Sort-Object -Unique).Count | Should -Be 1
 
         $queue = "$script:TestDir/leak.txt"
-        Set-Content $queue "leaky: python3 $($script:Box.TrainerPath) --epochs 80 --sleep 0.25 --leak-mb 2"
+        Set-Content $queue "leaky: python3 $($script:Box.TrainerPath) --epochs 240 --sleep 0.25 --leak-mb 1"
         $null = Start-GpuQueue box -Path $queue -QueueId leak
         $deadline = (Get-Date).AddSeconds(60)
         do {
@@ -38,7 +38,7 @@ Describe 'The on-box monitor' {
         $last.Cgroup | Should -BeIn @('v1', 'v2')
         $last.MemoryLimitBytes | Should -Be (512MB) -Because "the limit is the sandbox's cgroup, found from the cell's /proc/<pid>/cgroup"
         $last.Cells[0].Cell | Should -Be 'leak/leaky'
-        $last.Cells[0].RssBytes | Should -BeGreaterThan $running[0].Cells[0].RssBytes -Because 'the cell keeps 2 MB more every quarter second'
+        $last.Cells[0].RssBytes | Should -BeGreaterThan $running[0].Cells[0].RssBytes -Because 'the cell keeps 1 MB more every quarter second'
         $last.MemoryUsedBytes | Should -BeGreaterThan $running[0].MemoryUsedBytes
         $last.Gpus.Count | Should -Be 8
         $last.Gpus[0].UtilPercent | Should -Be 100
@@ -55,6 +55,27 @@ Describe 'The on-box monitor' {
         $new | Should -BeLessThan 10
         @(Get-Content $local).Count | Should -Be ($before + $new)
         @(Get-Content $local | Group-Object | Where-Object Count -GT 1) | Should -BeNullOrEmpty -Because 'no line is pulled twice'
+
+        # A chart of the samples: three panels, a line per GPU, host memory against the limit, drawn for real.
+        $chart = Get-GpuMetric box -Offline | Export-GpuChart -Path "$script:TestDir/run.png"
+        $chart.Path | Should -Be "$script:TestDir/run.png"
+        $chart.Panels | Should -Be @('GPU utilisation', 'GPU memory used', 'Host memory')
+        ($chart.Series | Where-Object Panel -EQ 'GPU utilisation').Name | Should -Be @(0..7 | ForEach-Object { "GPU $_" })
+        $limit = $chart.Series | Where-Object Name -Like 'cgroup limit*'
+        $limit.Name | Should -Be 'cgroup limit 512 MiB (OOM kill)'
+        [System.IO.File]::ReadAllBytes($chart.Path)[1..3] | Should -Be ([byte[]][char[]]'PNG')
+        foreach ($s in $chart.Series | Where-Object { $_.Name -in 'GPU 0', 'used' } ) {
+            Get-PngColorCount $chart.Path $s.Color | Should -BeGreaterThan 100 -Because "the $($s.Name) line is drawn in $($s.Color)"
+        }
+        Get-PngColorCount $chart.Path $limit.Color | Should -BeGreaterThan 100 -Because 'the OOM line is drawn'
+        $svg = Get-GpuMetric box -Offline | Export-GpuChart -Path "$script:TestDir/run.svg"
+        $text = Get-Content $svg.Path -Raw
+        foreach ($s in $svg.Series) { $text | Should -Match ([regex]::Escape($s.Name)) -Because 'the SVG names every series' }
+        # One curve per cell from the cells' metrics.jsonl.
+        $cells = Get-GpuJob box -QueueId leak | Export-GpuChart -Metric loss -Path "$script:TestDir/loss.png"
+        $cells.Series.Name | Should -Be 'leaky'
+        $cells.Series[0].Points | Should -BeGreaterThan 5
+        Get-PngColorCount $cells.Path $cells.Series[0].Color | Should -BeGreaterThan 50
 
         # The patrol reads the newest ticks in its one round trip and warns before the kill.
         $p = Invoke-GpuPatrol box -OomWithin 1h

@@ -40,3 +40,52 @@ function Get-ClosedPort {
     $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
     $l.Start(); $p = $l.LocalEndpoint.Port; $l.Stop(); $p
 }
+
+# Counts the pixels of a PNG (8-bit RGB or RGBA, not interlaced: what SkiaSharp writes) that have
+# the colour #rrggbb, decoding it here so the test does not trust the code that wrote it.
+function Get-PngColorCount([string] $Path, [string] $Color) {
+    if (-not ('RgtTest.Png' -as [type])) {
+        Add-Type -TypeDefinition @'
+using System; using System.IO; using System.IO.Compression;
+namespace RgtTest {
+public static class Png {
+    public static int Count(string path, int r, int g, int b) {
+        var bytes = File.ReadAllBytes(path);
+        int pos = 8, width = 0, height = 0, type = 0; var idat = new MemoryStream();
+        while (pos < bytes.Length) {
+            int len = (bytes[pos] << 24) | (bytes[pos + 1] << 16) | (bytes[pos + 2] << 8) | bytes[pos + 3];
+            string kind = System.Text.Encoding.ASCII.GetString(bytes, pos + 4, 4);
+            if (kind == "IHDR") {
+                width = (bytes[pos + 8] << 24) | (bytes[pos + 9] << 16) | (bytes[pos + 10] << 8) | bytes[pos + 11];
+                height = (bytes[pos + 12] << 24) | (bytes[pos + 13] << 16) | (bytes[pos + 14] << 8) | bytes[pos + 15];
+                if (bytes[pos + 16] != 8 || bytes[pos + 20] != 0) throw new NotSupportedException("8-bit, not interlaced only");
+                type = bytes[pos + 17];
+            }
+            if (kind == "IDAT") idat.Write(bytes, pos + 8, len);
+            pos += 12 + len;
+        }
+        int bpp = type == 6 ? 4 : type == 2 ? 3 : throw new NotSupportedException("colour type " + type);
+        var raw = new MemoryStream(); idat.Position = 0;
+        using (var z = new ZLibStream(idat, CompressionMode.Decompress)) z.CopyTo(raw);
+        var data = raw.ToArray(); int stride = width * bpp; var prev = new byte[stride]; var cur = new byte[stride]; int count = 0;
+        for (int y = 0; y < height; y++) {
+            int f = data[y * (stride + 1)];
+            Array.Copy(data, y * (stride + 1) + 1, cur, 0, stride);
+            for (int i = 0; i < stride; i++) {
+                int a = i >= bpp ? cur[i - bpp] : 0, up = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
+                int p = a + up - c, pa = Math.Abs(p - a), pb = Math.Abs(p - up), pc = Math.Abs(p - c);
+                int pred = f == 1 ? a : f == 2 ? up : f == 3 ? (a + up) / 2 : f == 4 ? (pa <= pb && pa <= pc ? a : pb <= pc ? up : c) : 0;
+                cur[i] = (byte)(cur[i] + pred);
+            }
+            for (int x = 0; x < width; x++) if (cur[x * bpp] == r && cur[x * bpp + 1] == g && cur[x * bpp + 2] == b) count++;
+            var t = prev; prev = cur; cur = t;
+        }
+        return count;
+    }
+}
+}
+'@
+    }
+    $c = [Convert]::FromHexString($Color.TrimStart('#'))
+    [RgtTest.Png]::Count($Path, $c[0], $c[1], $c[2])
+}

@@ -5,9 +5,11 @@ using System.Runtime.Loader;
 namespace RemoteGpuTrainer;
 
 /// <summary>
-/// Loads the engine and its dependencies (SSH.NET, YamlDotNet, BouncyCastle, logging abstractions)
-/// from the module's Dependencies folder into a private load context, so the module works in a
-/// session that already loaded another version of any of them (Posh-SSH, powershell-yaml, ...).
+/// Loads the engine and its dependencies (SSH.NET, YamlDotNet, BouncyCastle, logging abstractions,
+/// ScottPlot with SkiaSharp and HarfBuzzSharp) from the module's Dependencies folder into a private
+/// load context, so the module works in a session that already loaded another version of any of them
+/// (Posh-SSH, powershell-yaml, another module drawing with SkiaSharp, ...). Native libraries those
+/// assemblies ask for (libSkiaSharp, libHarfBuzzSharp) come from Dependencies/runtimes/&lt;rid&gt;/native.
 /// </summary>
 internal sealed class DependencyLoadContext : AssemblyLoadContext
 {
@@ -22,6 +24,30 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
     {
         var path = Path.Combine(DependencyDirectory, assemblyName.Name + ".dll");
         return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+    }
+
+    protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
+    {
+        var file = Path.HasExtension(unmanagedDllName) ? unmanagedDllName
+            : unmanagedDllName + (OperatingSystem.IsWindows() ? ".dll" : OperatingSystem.IsMacOS() ? ".dylib" : ".so");
+        foreach (var rid in RuntimeIds())
+        {
+            var path = Path.Combine(DependencyDirectory, "runtimes", rid, "native", file);
+            if (File.Exists(path)) return LoadUnmanagedDllFromPath(path);
+        }
+        return IntPtr.Zero;
+    }
+
+    static IEnumerable<string> RuntimeIds()
+    {
+        var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        if (OperatingSystem.IsWindows()) yield return $"win-{arch}";
+        else if (OperatingSystem.IsMacOS()) yield return "osx";
+        else
+        {
+            if (Directory.Exists("/lib") && Directory.EnumerateFiles("/lib", "ld-musl-*").Any()) yield return $"linux-musl-{arch}";
+            yield return $"linux-{arch}";
+        }
     }
 
     static int _registered;

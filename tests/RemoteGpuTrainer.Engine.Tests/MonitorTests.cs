@@ -140,6 +140,10 @@ public sealed class MonitorTests : IDisposable
         Thread.Sleep(300);
         Assert.DoesNotContain(monDir + "/sampler.sh", Run("ps -eo args"));
         Assert.Contains("|notrunning", Run(MonitorScripts.Stop(host)));
+        // A stopped monitor starts again.
+        var again = Run(MonitorScripts.Start(host, 1, maxFileBytes: 300, keepFiles: 2));
+        Assert.True(again.Contains("|started\t"), again + Run($"cat {Text.ShellQuote.Quote(monDir)}/sampler.log; ls -la {Text.ShellQuote.Quote(monDir)}; ps -eo pid,pgid,args | grep -v grep | grep -E 'sampler|sleep'"));
+        Assert.Matches(@"\|stopped\t", Run(MonitorScripts.Stop(host)));
     }
 
     [Fact]

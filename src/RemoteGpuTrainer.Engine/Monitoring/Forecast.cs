@@ -37,10 +37,14 @@ public static class Forecast
 
     static void Memory(IReadOnlyList<GpuMetricSample> samples, ForecastOptions options, GpuMetricSample latest, List<GpuFinding> found)
     {
-        var window = samples.Where(s => s.Time >= latest.Time - options.Trend && s.MemoryUsedBytes is not null).ToList();
-        if (window.Count >= 2 && window[^1].OomKills is { } after && window[0].OomKills is { } before && after > before)
+        var recent = samples.Where(s => s.Time >= latest.Time - options.Trend).ToList();
+        if (recent.Count >= 2 && recent[^1].OomKills is { } after && recent[0].OomKills is { } before && after > before)
             found.Add(new GpuFinding("MemoryOom", HealthStatus.Fail, string.Create(CultureInfo.InvariantCulture,
-                $"the kernel OOM-killed {after - before} process(es) in the training's cgroup in the last {Minutes(window[^1].Time - window[0].Time)} (limit {Format.Bytes(latest.MemoryLimitBytes)}) — a cell may have died: Get-GpuJob; lower the DataLoader's num_workers or rent more RAM")));
+                $"the kernel OOM-killed {after - before} process(es) in the training's cgroup in the last {Minutes(recent[^1].Time - recent[0].Time)} (limit {Format.Bytes(latest.MemoryLimitBytes)}) — a cell may have died: Get-GpuJob; lower the DataLoader's num_workers or rent more RAM")));
+        // The slope of the work running now: a cell that started or ended moves the memory in a step, not a slope.
+        var window = new List<GpuMetricSample>();
+        for (var i = recent.Count - 1; i >= 0 && recent[i].RunningCells == latest.RunningCells; i--)
+            if (recent[i].MemoryUsedBytes is not null) window.Insert(0, recent[i]);
         if (latest.MemoryLimitBytes is not { } limit || latest.MemoryUsedBytes is not { } used) return;
         // A slope needs ten ticks at least (50 s at the default 5 s).
         if (window.Count < 10 || window[^1].Time - window[0].Time < TimeSpan.FromSeconds(9)) return;

@@ -18,7 +18,8 @@
 # OOM killer would strike; where no cgroup sets a limit, the limit is the machine's RAM.
 set -u
 exec 9> "$DIR/.lock"
-flock -n 9 || exit 0
+# It waits a moment: monitor.sh start probes the lock (taking it for an instant) while it waits for this.
+flock -w 3 9 || exit 0
 started=$(date +%s)
 trap 'rm -f "$DIR/sampler.pid"; exit 0' TERM INT
 

@@ -1,0 +1,139 @@
+using RemoteGpuTrainer.Engine.Model;
+using ScottPlot;
+using SkiaSharp;
+
+namespace RemoteGpuTrainer.Engine.Charts;
+
+/// <summary>
+/// Draws the monitor's samples (GPU utilisation, GPU memory, host memory against the cgroup limit,
+/// stacked, time in local time) or the cells' metric curves (one line per cell) with ScottPlot, and
+/// saves PNG or SVG by the file's extension.
+/// </summary>
+public static class ChartRenderer
+{
+    static readonly ScottPlot.Palettes.Category10 Palette = new();
+    static readonly ScottPlot.Color LimitColor = ScottPlot.Color.FromHex("#d62728");
+
+    public static GpuChart Samples(IReadOnlyList<GpuMetricSample> samples, string path, int width, int height)
+    {
+        if (samples.Count == 0) throw new RgtException("NoSamples", FailureKind.InvalidArgument, "No samples to chart: pipe Get-GpuMetric into Export-GpuChart.");
+        var series = new List<ChartSeries>();
+        var hosts = samples.Select(s => s.Name).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        string Label(string host, string what) => hosts.Count > 1 ? $"{host} {what}" : what;
+        var color = 0;
+        ScottPlot.Color Next() => Palette.GetColor(color++);
+
+        var util = Panel("GPU utilisation", "%");
+        var vram = Panel("GPU memory used", "GiB");
+        var host = Panel("Host memory (the training's cgroup)", "GiB");
+        color = 0;
+        foreach (var h in hosts)
+        {
+            var mine = samples.Where(s => string.Equals(s.Name, h, StringComparison.OrdinalIgnoreCase)).OrderBy(s => s.Time).ToList();
+            foreach (var index in mine.SelectMany(s => s.Gpus.Select(g => g.Index)).Distinct().Order())
+            {
+                var c = Next();
+                var points = mine.Select(s => (s.Time, Gpu: s.Gpus.FirstOrDefault(g => g.Index == index))).Where(p => p.Gpu is not null).ToList();
+                Line(util, series, "GPU utilisation", Label(h, $"GPU {index}"), c, points.Where(p => p.Gpu!.UtilPercent is not null).Select(p => (p.Time, p.Gpu!.UtilPercent!.Value)));
+                Line(vram, series, "GPU memory used", Label(h, $"GPU {index}"), c, points.Where(p => p.Gpu!.MemoryUsedMiB is not null).Select(p => (p.Time, p.Gpu!.MemoryUsedMiB!.Value / 1024)));
+            }
+        }
+        foreach (var h in hosts)
+        {
+            var mine = samples.Where(s => string.Equals(s.Name, h, StringComparison.OrdinalIgnoreCase) && s.MemoryUsedBytes is not null).OrderBy(s => s.Time).ToList();
+            var c = Palette.GetColor(hosts.IndexOf(h));
+            Line(host, series, "Host memory", Label(h, "used"), c, mine.Select(s => (s.Time, s.MemoryUsedBytes!.Value / (double)(1L << 30))));
+            if (mine.LastOrDefault(s => s.MemoryLimitBytes is not null)?.MemoryLimitBytes is { } limit)
+            {
+                var line = host.Add.HorizontalLine(limit / (double)(1L << 30), 2, LimitColor, LinePattern.Dashed);
+                line.LabelText = Label(h, "OOM limit");
+                line.LegendText = Label(h, $"cgroup limit {Format.Bytes(limit)} (OOM kill)");
+                series.Add(new ChartSeries("Host memory", line.LegendText, Hex(LimitColor), 1));
+            }
+        }
+        util.Axes.SetLimitsY(0, 105);
+        return Save(new[] { util, vram, host }, path, width, height, series);
+    }
+
+    public static GpuChart Cells(IReadOnlyList<MetricSeries> cells, string metric, string path, int width, int height)
+    {
+        if (cells.Count == 0) throw new RgtException("NoSamples", FailureKind.InvalidArgument, "No cell has a metric history to chart.");
+        var xName = cells.Select(c => c.XName).GroupBy(x => x).OrderByDescending(g => g.Count()).First().Key;
+        var plot = Panel($"{metric} per cell", metric, xName);
+        var series = new List<ChartSeries>();
+        for (var i = 0; i < cells.Count; i++)
+        {
+            var c = Palette.GetColor(i);
+            var s = plot.Add.ScatterLine(cells[i].X, cells[i].Y, c);
+            s.LegendText = cells[i].Cell;
+            s.LineWidth = 2;
+            s.MarkerSize = cells[i].X.Length <= 60 ? 5 : 0;
+            series.Add(new ChartSeries(metric, cells[i].Cell, Hex(c), cells[i].X.Length));
+        }
+        return Save(new[] { plot }, path, width, height, series);
+    }
+
+    static Plot Panel(string title, string unit, string? xLabel = null)
+    {
+        var p = new Plot();
+        p.Title(title, 16);
+        p.YLabel(unit);
+        if (xLabel is null) p.Axes.DateTimeTicksBottom();
+        else p.XLabel(xLabel);
+        p.ShowLegend(Alignment.UpperLeft);
+        return p;
+    }
+
+    static void Line(Plot plot, List<ChartSeries> series, string panel, string name, ScottPlot.Color color, IEnumerable<(DateTimeOffset Time, double Value)> points)
+    {
+        var list = points.ToList();
+        if (list.Count == 0) return;
+        var s = plot.Add.ScatterLine(list.Select(p => p.Time.LocalDateTime.ToOADate()).ToArray(), list.Select(p => p.Value).ToArray(), color);
+        s.LegendText = name;
+        s.LineWidth = 2;
+        s.MarkerSize = 0;
+        series.Add(new ChartSeries(panel, name, Hex(color), list.Count));
+    }
+
+    static string Hex(ScottPlot.Color c) => $"#{c.R:x2}{c.G:x2}{c.B:x2}";
+
+    /// <summary>The panels stacked top to bottom in one image; written to a temporary name, then renamed.</summary>
+    static GpuChart Save(IReadOnlyList<Plot> panels, string path, int width, int height, List<ChartSeries> series)
+    {
+        var svg = path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase);
+        if (!svg && !path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+            throw new RgtException("ChartFormatUnknown", FailureKind.InvalidArgument, $"{path}: the chart's file name must end in .png or .svg.");
+        var full = System.IO.Path.GetFullPath(path);
+        var tmp = full + ".rgt-tmp";
+        void Draw(SKCanvas canvas)
+        {
+            canvas.Clear(SKColors.White);
+            var h = (float)height / panels.Count;
+            for (var i = 0; i < panels.Count; i++) panels[i].Render(canvas, new PixelRect(0, width, (i + 1) * h, i * h));
+        }
+        try
+        {
+            if (svg)
+            {
+                using var stream = File.Create(tmp);
+                using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream)) Draw(canvas);
+            }
+            else
+            {
+                using var surface = SKSurface.Create(new SKImageInfo(width, height));
+                Draw(surface.Canvas);
+                using var image = surface.Snapshot();
+                using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+                using var stream = File.Create(tmp);
+                data.SaveTo(stream);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally { if (File.Exists(tmp)) File.Delete(tmp); }
+        return new GpuChart
+        {
+            Path = full, Format = svg ? "svg" : "png", Width = width, Height = height,
+            Panels = series.Select(s => s.Panel).Distinct().ToArray(), Series = series.ToArray(),
+        };
+    }
+}
