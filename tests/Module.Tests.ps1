@@ -208,5 +208,7 @@ Describe 'The demo' {
         $out | Should -Match 'demo-box2 DONE cells 2/2'
         $out | Should -Match 'refused: TeardownNotVerified'
         $out | Should -Match 'Verb\s+: 关机'
+        $out | Should -Match 'demo-gpu\.png: \d+ series in GPU utilisation, GPU memory used, Host memory'
+        $out | Should -Match 'demo-loss\.png: 3 series in loss'
     }
 }

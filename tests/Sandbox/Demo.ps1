@@ -55,6 +55,8 @@ try {
     "# config task epochs`nconfigs/unet_small.yaml seg 3`nconfigs/unet_base.yaml seg 4`nconfigs/vit_tiny.yaml cls 2" | Set-Content $queueFile
     Get-Content $queueFile
     $template = 'python3 ../train.py --config {config} --task {task} --epochs {epochs} --sleep 0.5'
+    Step 'Start a monitor on each box: memory of the training cgroup, every GPU, disk, once a second'
+    Get-GpuHost -Tag demo | Start-GpuMonitor -Interval 1s | Format-Table | Out-String -Width 160
     Get-GpuHost -Tag demo | Start-GpuQueue -Path $queueFile -CommandTemplate $template | Format-Table | Out-String -Width 160
     Start-Sleep -Seconds 1
     Get-GpuHost -Tag demo | Get-GpuJob | Format-Table | Out-String -Width 160
@@ -62,6 +64,14 @@ try {
     Step 'Wait for every cell (bounded), then look at the durable copies'
     Get-GpuHost -Tag demo | Get-GpuJob | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0 | Format-Table | Out-String -Width 160
     Get-GpuHost -Tag demo | Sync-GpuCheckpoint | Format-Table | Out-String -Width 160
+
+    Step 'Charts: what the monitor saw, and the loss of every cell'
+    $charts = Join-Path $PSScriptRoot '../../out'
+    $null = New-Item -ItemType Directory -Force $charts
+    $gpu = Get-GpuHost -Tag demo | Get-GpuMetric | Export-GpuChart -Path (Join-Path $charts 'demo-gpu.png')
+    $loss = Get-GpuHost -Tag demo | Get-GpuJob | Export-GpuChart -Metric loss -Path (Join-Path $charts 'demo-loss.png')
+    foreach ($c in $gpu, $loss) { "wrote $([System.IO.Path]::GetFullPath($c.Path)): $($c.Series.Count) series in $($c.Panels -join ', ')" }
+    Get-GpuHost -Tag demo | Stop-GpuMonitor -Confirm:$false | Format-Table Name, Status, CpuSeconds, RanSeconds, CpuPercentOfCore | Out-String -Width 160
 
     Step 'Patrol (read-only): the one-line report a cron job would log'
     Get-GpuHost -Tag demo | Invoke-GpuPatrol | ForEach-Object Line

@@ -70,7 +70,8 @@ for epoch in range(start, a.epochs + 1):
             time.sleep(3600)
     if a.leak_mb:
         leaked.append(b"x" * (a.leak_mb << 20))
-    loss = 1.0 / (epoch + 1)
+    # Each config learns a little differently, so the cells' curves can be told apart on a chart.
+    loss = (1.0 + (sum(a.config.encode()) % 13) / 20.0) / (epoch + 1)
     print("Epoch %d/%d loss=%.4f" % (epoch, a.epochs, loss))
     with open(os.path.join(a.ckpt_dir, "metrics.jsonl"), "a") as f:
         f.write(json.dumps({"epoch": epoch, "loss": loss, "time": time.time()}) + "\n")

@@ -26,27 +26,31 @@ public static class ChartRenderer
         var util = Panel("GPU utilisation", "%");
         var vram = Panel("GPU memory used", "GiB");
         var host = Panel("Host memory (the training's cgroup)", "GiB");
-        color = 0;
+        // One host: a colour and a legend entry per GPU. Several: a colour per host, one legend entry each.
         foreach (var h in hosts)
         {
             var mine = samples.Where(s => string.Equals(s.Name, h, StringComparison.OrdinalIgnoreCase)).OrderBy(s => s.Time).ToList();
-            foreach (var index in mine.SelectMany(s => s.Gpus.Select(g => g.Index)).Distinct().Order())
+            var indexes = mine.SelectMany(s => s.Gpus.Select(g => g.Index)).Distinct().Order().ToList();
+            var hostColor = Palette.GetColor(hosts.IndexOf(h));
+            foreach (var index in indexes)
             {
-                var c = Next();
+                var c = hosts.Count > 1 ? hostColor : Next();
+                string? legend = hosts.Count == 1 ? $"GPU {index}" : index == indexes[0] ? $"{h} GPUs {indexes[0]}-{indexes[^1]}" : null;
                 var points = mine.Select(s => (s.Time, Gpu: s.Gpus.FirstOrDefault(g => g.Index == index))).Where(p => p.Gpu is not null).ToList();
-                Line(util, series, "GPU utilisation", Label(h, $"GPU {index}"), c, points.Where(p => p.Gpu!.UtilPercent is not null).Select(p => (p.Time, p.Gpu!.UtilPercent!.Value)));
-                Line(vram, series, "GPU memory used", Label(h, $"GPU {index}"), c, points.Where(p => p.Gpu!.MemoryUsedMiB is not null).Select(p => (p.Time, p.Gpu!.MemoryUsedMiB!.Value / 1024)));
+                Line(util, series, "GPU utilisation", Label(h, $"GPU {index}"), legend, c, points.Where(p => p.Gpu!.UtilPercent is not null).Select(p => (p.Time, p.Gpu!.UtilPercent!.Value)));
+                Line(vram, series, "GPU memory used", Label(h, $"GPU {index}"), legend, c, points.Where(p => p.Gpu!.MemoryUsedMiB is not null).Select(p => (p.Time, p.Gpu!.MemoryUsedMiB!.Value / 1024)));
             }
         }
         foreach (var h in hosts)
         {
             var mine = samples.Where(s => string.Equals(s.Name, h, StringComparison.OrdinalIgnoreCase) && s.MemoryUsedBytes is not null).OrderBy(s => s.Time).ToList();
             var c = Palette.GetColor(hosts.IndexOf(h));
-            Line(host, series, "Host memory", Label(h, "used"), c, mine.Select(s => (s.Time, s.MemoryUsedBytes!.Value / (double)(1L << 30))));
+            Line(host, series, "Host memory", Label(h, "used"), Label(h, "used"), c, mine.Select(s => (s.Time, s.MemoryUsedBytes!.Value / (double)(1L << 30))));
             if (mine.LastOrDefault(s => s.MemoryLimitBytes is not null)?.MemoryLimitBytes is { } limit)
             {
                 var line = host.Add.HorizontalLine(limit / (double)(1L << 30), 2, LimitColor, LinePattern.Dashed);
-                line.LabelText = Label(h, "OOM limit");
+                line.LabelText = "OOM";
+                line.LabelOppositeAxis = true;
                 line.LegendText = Label(h, $"cgroup limit {Format.Bytes(limit)} (OOM kill)");
                 series.Add(new ChartSeries("Host memory", line.LegendText, Hex(LimitColor), 1));
             }
@@ -80,16 +84,19 @@ public static class ChartRenderer
         p.YLabel(unit);
         if (xLabel is null) p.Axes.DateTimeTicksBottom();
         else p.XLabel(xLabel);
-        p.ShowLegend(Alignment.UpperLeft);
+        // Beside the data, not over it (a line per GPU makes a long legend).
+        p.ShowLegend(Edge.Right);
+        p.Legend.FontSize = 10;
         return p;
     }
 
-    static void Line(Plot plot, List<ChartSeries> series, string panel, string name, ScottPlot.Color color, IEnumerable<(DateTimeOffset Time, double Value)> points)
+    /// <param name="legend">The legend's entry for the line; null: drawn without one.</param>
+    static void Line(Plot plot, List<ChartSeries> series, string panel, string name, string? legend, ScottPlot.Color color, IEnumerable<(DateTimeOffset Time, double Value)> points)
     {
         var list = points.ToList();
         if (list.Count == 0) return;
         var s = plot.Add.ScatterLine(list.Select(p => p.Time.LocalDateTime.ToOADate()).ToArray(), list.Select(p => p.Value).ToArray(), color);
-        s.LegendText = name;
+        s.LegendText = legend ?? "";
         s.LineWidth = 2;
         s.MarkerSize = 0;
         series.Add(new ChartSeries(panel, name, Hex(color), list.Count));
@@ -109,7 +116,15 @@ public static class ChartRenderer
         {
             canvas.Clear(SKColors.White);
             var h = (float)height / panels.Count;
-            for (var i = 0; i < panels.Count; i++) panels[i].Render(canvas, new PixelRect(0, width, (i + 1) * h, i * h));
+            // Each panel draws its whole canvas (background included): clip and move it to its band.
+            for (var i = 0; i < panels.Count; i++)
+            {
+                canvas.Save();
+                canvas.ClipRect(new SKRect(0, i * h, width, (i + 1) * h));
+                canvas.Translate(0, i * h);
+                panels[i].Render(canvas, width, (int)h);
+                canvas.Restore();
+            }
         }
         try
         {

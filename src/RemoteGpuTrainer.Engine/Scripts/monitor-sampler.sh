@@ -20,11 +20,12 @@ set -u
 exec 9> "$DIR/.lock"
 # It waits a moment: monitor.sh start probes the lock (taking it for an instant) while it waits for this.
 flock -w 3 9 || exit 0
-started=$(date +%s)
+printf -v started '%(%s)T' -1
 trap 'rm -f "$DIR/sampler.pid"; exit 0' TERM INT
 
 # The GPU readings come from one long-running nvidia-smi (one NVML start-up instead of one per
-# tick); each complete round of GPUs replaces $DIR/gpu.now.
+# tick); each complete round of GPUs replaces $DIR/gpu.now as "<unix time> <round>". A tick costs
+# few processes: the rest is bash builtins reading /proc and the cgroup files.
 gpu_feed() {
   local line round="" i u mu mt p t sm
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu,clocks.sm \
@@ -33,7 +34,7 @@ gpu_feed() {
     line=${line//N\/A/}
     IFS=', ' read -r i u mu mt p t sm <<< "$line"
     if [ "$i" = 0 ] && [ -n "$round" ]; then
-      printf '%s\n' "$round" > "$DIR/gpu.now.tmp" && mv -f "$DIR/gpu.now.tmp" "$DIR/gpu.now"
+      printf '%(%s)T %s\n' -1 "$round" > "$DIR/gpu.now.tmp" && mv -f "$DIR/gpu.now.tmp" "$DIR/gpu.now"
       round=""
     fi
     round="${round:+$round;}$i:$u:$mu:$mt:$p:$t:$sm"
@@ -48,56 +49,74 @@ start_feed() {
   fi
 }
 
-# awk prints big numbers in exponent form unless told otherwise: %.0f throughout.
-ram() { awk '$1 == "MemTotal:" { printf "%.0f\n", $2 * 1024 }' /proc/meminfo; }
+# REPLY := the value of the "KEY value" line of FILE (memory.events, /proc/meminfo); 1 when absent.
+field() {
+  local k v
+  REPLY=""
+  while read -r k v _; do
+    if [ "$k" = "$2" ]; then
+      REPLY=$v
+      return 0
+    fi
+  done < "$1"
+  return 1
+}
+
+ram() {
+  field /proc/meminfo MemTotal:
+  REPLY=$((REPLY * 1024))
+}
+
+# CG_PATH := the cgroup of process $1 in the v1 memory hierarchy (CG_KIND=v1) or in the v2 one (v2).
+cgroup_path() {
+  local id ctrls path v2=""
+  CG_PATH="" CG_KIND=""
+  while IFS=: read -r id ctrls path; do
+    case ",$ctrls," in *,memory,*)
+      CG_PATH=$path CG_KIND=v1
+      return
+      ;;
+    esac
+    [ "$id" = 0 ] && [ -z "$ctrls" ] && v2=$path
+  done < "/proc/$1/cgroup"
+  [ -n "$v2" ] && CG_PATH=$v2 CG_KIND=v2
+}
 
 # Sets CG_VER, CG_USED, CG_LIMIT and CG_OOM for the cgroup of process $1.
 memory_of() {
-  local pid=$1 base path dir d v best="" bdir=""
+  local base dir d v best="" bdir="" usage limit events key
   CG_VER=none CG_USED="" CG_LIMIT="" CG_OOM=""
-  path=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' "/proc/$pid/cgroup" 2> /dev/null)
-  if [ -n "$path" ] && [ -f /sys/fs/cgroup/memory/memory.usage_in_bytes ]; then
-    CG_VER=v1 base=/sys/fs/cgroup/memory
-    dir=$base$path
-    [ -f "$dir/memory.usage_in_bytes" ] || dir=$base
-    d=$dir
-    while :; do
-      v=""
-      read -r v < "$d/memory.limit_in_bytes" 2> /dev/null
-      # 2^62 and above means no limit.
-      if [ -n "$v" ] && [ "${#v}" -le 18 ] && { [ -z "$best" ] || [ "$v" -lt "$best" ]; }; then best=$v bdir=$d; fi
-      [ "$d" = "$base" ] && break
-      d=${d%/*}
-    done
-    read -r CG_USED < "${bdir:-$dir}/memory.usage_in_bytes"
-    CG_LIMIT=${best:-$(ram)}
-    CG_OOM=$(awk '$1 == "oom_kill" { print $2 }' "${bdir:-$dir}/memory.oom_control" 2> /dev/null)
-    return
+  cgroup_path "$1" 2> /dev/null
+  if [ "$CG_KIND" = v1 ] && [ -f /sys/fs/cgroup/memory/memory.usage_in_bytes ]; then
+    base=/sys/fs/cgroup/memory usage=memory.usage_in_bytes limit=memory.limit_in_bytes events=memory.oom_control
+  elif [ -n "$CG_PATH" ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    base=/sys/fs/cgroup usage=memory.current limit=memory.max events=memory.events
+    CG_PATH=${CG_PATH%/}
   fi
-  path=$(awk -F: '$1 == "0" && $2 == "" { print $3; exit }' "/proc/$pid/cgroup" 2> /dev/null)
-  if [ -n "$path" ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-    base=/sys/fs/cgroup
-    dir=$base${path%/}
-    [ -f "$dir/memory.current" ] || dir=$base
+  if [ -n "${base:-}" ]; then
+    dir=$base$CG_PATH
+    [ -f "$dir/$usage" ] || dir=$base
     d=$dir
-    while [ -f "$d/memory.current" ]; do
+    while [ -f "$d/$usage" ]; do
       v=""
-      read -r v < "$d/memory.max" 2> /dev/null
-      if [ -n "$v" ] && [ "$v" != max ] && { [ -z "$best" ] || [ "$v" -lt "$best" ]; }; then best=$v bdir=$d; fi
+      read -r v < "$d/$limit" 2> /dev/null
+      # "max" (v2) or 2^62 and above (v1) means no limit.
+      if [ -n "$v" ] && [ "$v" != max ] && [ "${#v}" -le 18 ] && { [ -z "$best" ] || [ "$v" -lt "$best" ]; }; then best=$v bdir=$d; fi
       [ "$d" = "$base" ] && break
       d=${d%/*}
     done
-    if [ -f "${bdir:-$dir}/memory.current" ]; then
-      CG_VER=v2
-      read -r CG_USED < "${bdir:-$dir}/memory.current"
-      CG_LIMIT=${best:-$(ram)}
-      CG_OOM=$(awk '$1 == "oom_kill" { print $2 }' "${bdir:-$dir}/memory.events" 2> /dev/null)
+    if [ -f "${bdir:-$dir}/$usage" ]; then
+      CG_VER=${CG_KIND:-v2}
+      read -r CG_USED < "${bdir:-$dir}/$usage"
+      if [ -n "$best" ]; then CG_LIMIT=$best; else ram && CG_LIMIT=$REPLY; fi
+      key=oom_kill
+      field "${bdir:-$dir}/$events" "$key" 2> /dev/null && CG_OOM=$REPLY
       return
     fi
   fi
   # No memory cgroup to read: the machine's RAM.
-  CG_VER=none
-  read -r CG_LIMIT CG_USED < <(awk '$1 == "MemTotal:" { t = $2 } $1 == "MemAvailable:" { a = $2 } END { printf "%.0f %.0f\n", t * 1024, (t - a) * 1024 }' /proc/meminfo)
+  ram && CG_LIMIT=$REPLY
+  field /proc/meminfo MemAvailable: && CG_USED=$((CG_LIMIT - REPLY * 1024))
 }
 
 prev_total=0 prev_idle=0
@@ -115,10 +134,11 @@ cpu_percent() {
   prev_total=$total prev_idle=$idle
 }
 
-# Running cells as "<queue>/<cell><TAB><pid>" lines.
+# CELLS := the running cells as "<queue>/<cell><TAB><pid>" lines.
 running_cells() {
   local queues=("$DATA"/.rgt/queues/*) q s c p
   [ -n "$QUEUE" ] && queues=("$DATA/.rgt/queues/$QUEUE")
+  CELLS=""
   for q in "${queues[@]}"; do
     for s in "$q"/cells/*/state; do
       [ -f "$s" ] || continue
@@ -127,7 +147,7 @@ running_cells() {
       c=${s%/state}
       p=""
       read -r p < "$c/pid" 2> /dev/null
-      [ -n "$p" ] && printf '%s/%s\t%s\n' "${q##*/}" "${c##*/}" "$p"
+      [ -n "$p" ] && CELLS+="${CELLS:+$'\n'}${q##*/}/${c##*/}"$'\t'"$p"
     done
   done
 }
@@ -142,18 +162,20 @@ next_file() {
   local files i
   current="$DIR/samples-$(date -u +%Y%m%dT%H%M%SZ).csv"
   : >> "$current"
+  size=0
   files=("$DIR"/samples-*.csv)
   for ((i = 0; i < ${#files[@]} - KEEP; i++)); do rm -f "${files[i]}"; done
 }
 
 current=$(newest)
-[ -n "$current" ] || next_file
+if [ -n "$current" ]; then size=$(stat -c %s "$current"); else next_file; fi
 start_feed
-last_feed_start=$(date +%s)
+printf -v last_feed_start '%(%s)T' -1
 cpu_percent
 while :; do
-  now=$(date +%s)
-  cells=$(running_cells)
+  printf -v now '%(%s)T' -1
+  running_cells
+  cells=$CELLS
   pid=$$
   if [ -n "$cells" ]; then pid=${cells%%$'\n'*} pid=${pid##*$'\t'}; fi
   [ -d "/proc/$pid" ] || pid=$$
@@ -182,20 +204,24 @@ while :; do
     gpus=none
   else
     gpus=error
-    if [ -f "$DIR/gpu.now" ] && [ $((now - $(stat -c %Y "$DIR/gpu.now"))) -le $((3 * INTERVAL + 2)) ]; then read -r gpus < "$DIR/gpu.now"; fi
+    at=0 round=""
+    [ -f "$DIR/gpu.now" ] && read -r at round < "$DIR/gpu.now"
+    if [ -n "$round" ] && [ $((now - at)) -le $((3 * INTERVAL + 2)) ]; then gpus=$round; fi
     # A feed that died (a driver reset) is started again, at most once a minute.
     if ! kill -0 "$feed" 2> /dev/null && [ $((now - last_feed_start)) -ge 60 ]; then
       start_feed
       last_feed_start=$now
     fi
   fi
-  printf 'v1,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$now" "$CG_VER" "$CG_USED" "$CG_LIMIT" "$CG_OOM" "$CPU" "$load" "$dfree" "$ifree" "$rss" "$gpus" >> "$current"
+  printf -v line 'v1,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$now" "$CG_VER" "$CG_USED" "$CG_LIMIT" "$CG_OOM" "$CPU" "$load" "$dfree" "$ifree" "$rss" "$gpus"
+  printf '%s' "$line" >> "$current"
+  size=$((size + ${#line}))
   # The pid file appears once the first line is written: a start that returns has a sample to read.
   if [ -n "$started" ]; then
     printf '%s %s\n' "$$" "$started" > "$DIR/sampler.pid.tmp" && mv -f "$DIR/sampler.pid.tmp" "$DIR/sampler.pid"
     started=""
   fi
-  if [ "$(stat -c %s "$current")" -ge "$MAX_BYTES" ]; then
+  if [ "$size" -ge "$MAX_BYTES" ]; then
     sleep 1
     next_file
   fi
