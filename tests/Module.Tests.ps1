@@ -45,6 +45,33 @@ Remove-Item -Recurse -Force `$env:RGT_HOME
         $text | Should -Match 'reread=2222'
         $text | Should -Match 'versions=13,18'
     }
+    It 'draws charts with its own SkiaSharp after another SkiaSharp was loaded first, and leaves that one usable' {
+        $root = ((& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', '').Trim()
+        $skia2 = Join-Path $root 'skiasharp/2.88.9/lib/net6.0/SkiaSharp.dll'
+        Test-Path $skia2 | Should -BeTrue
+        $line = 'v1,{0},v2,1000000000,2000000000,0,10.0,0.5,100000,100,,0:97:1000:81559:300:60:1980'
+        $out = Invoke-FreshPwsh @"
+`$ErrorActionPreference = 'Stop'
+`$env:RGT_HOME = Join-Path ([IO.Path]::GetTempPath()) ('rgt-skia-' + [guid]::NewGuid().ToString('N'))
+Add-Type -Path '$skia2'
+'color=' + [SkiaSharp.SKColor]::Parse('#1f77b4').Blue
+Import-Module '$env:RGT_TEST_MODULE'
+`$null = New-GpuRental 'root@1.2.3.4:2222' -Name skia -WarningAction SilentlyContinue
+`$null = New-Item -ItemType Directory "`$env:RGT_HOME/metrics/skia"
+`$t = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+0..20 | ForEach-Object { '$line' -f (`$t - 100 + 5 * `$_) } | Set-Content "`$env:RGT_HOME/metrics/skia/samples.csv"
+`$c = Get-GpuMetric skia -Offline | Export-GpuChart -Path "`$env:RGT_HOME/c.png"
+'chart=' + `$c.Series.Count + ' ' + (Get-Item `$c.Path).Length
+'versions=' + ((([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'SkiaSharp' }).GetName().Version.Major | Sort-Object) -join ',')
+'color=' + [SkiaSharp.SKColor]::Parse('#ff7f0e').Red
+Remove-Item -Recurse -Force `$env:RGT_HOME
+"@
+        $text = $out -join "`n"
+        $text | Should -Match 'color=180'
+        $text | Should -Match 'chart=4 \d{4,}' -Because $text
+        $text | Should -Match 'versions=2,3'
+        $text | Should -Match 'color=255'
+    }
 }
 
 Describe 'Help' {
