@@ -124,6 +124,24 @@ Describe 'The on-box monitor' {
             Set-GpuSandboxScenario $script:Box healthy-h100x8
         }
     }
+    It 'does not count page cache as memory in danger: a cell streaming files fills the cache, not the working set' {
+        $null = Start-GpuMonitor box -Interval 1s
+        try {
+            $queue = "$script:TestDir/stream.txt"
+            Set-Content $queue 'streamer: for i in $(seq 80); do dd if=/dev/zero of="$RGT_CHECKPOINT_DIR/blob.$i" bs=1M count=5 status=none; sleep 0.2; done'
+            $null = Start-GpuQueue box -Path $queue -QueueId stream
+            Start-Sleep -Seconds 14
+            $usage = [long](Get-Content "$($script:Box.Cgroup)/$(if (Test-Path "$($script:Box.Cgroup)/memory.usage_in_bytes") { 'memory.usage_in_bytes' } else { 'memory.current' })")
+            $s = @(Get-GpuMetric box -Last 15s | Where-Object RunningCells)
+            $s.Count | Should -BeGreaterOrEqual 10
+            $usage | Should -BeGreaterThan 150MB -Because 'the cgroup holds the streamed files in its page cache'
+            $s[-1].MemoryUsedBytes | Should -BeLessThan ($usage - 100MB) -Because 'the working set leaves out inactive page cache'
+            (Invoke-GpuPatrol box -QueueId stream -OomWithin 1h).Findings.Check | Should -Not -Contain 'MemoryForecast'
+        } finally {
+            $null = Stop-GpuQueue box -QueueId stream -Confirm:$false
+            $null = Stop-GpuMonitor box -Confirm:$false
+        }
+    }
     It 'says so when there is nothing to read, and refuses a nonsense interval' {
         $w = $null
         $null = Get-GpuMetric box -Since (Get-Date).AddDays(1) -WarningVariable w

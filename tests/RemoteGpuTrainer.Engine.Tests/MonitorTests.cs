@@ -48,16 +48,19 @@ public sealed class MonitorTests : IDisposable
     [Fact]
     public void Memory_climbing_toward_the_limit_is_foretold_with_the_time_left_and_a_fix()
     {
-        // 600 MiB used, +1 MiB/s, limit 1 GiB: 424 s left.
-        var samples = MetricLine.ParseAll("box", Enumerable.Range(0, 30).Select(i => Line(i, (600L << 20) + i * (1L << 20))));
+        // 900 MiB used, +1 MiB/s, limit 1 GiB: 95 s left after 29 s of ticks.
+        var samples = MetricLine.ParseAll("box", Enumerable.Range(0, 30).Select(i => Line(i, (900L << 20) + i * (1L << 20))));
         var f = Assert.Single(Forecast.Findings(samples, new ForecastOptions(), samples[^1].Time));
         Assert.Equal("MemoryForecast", f.Check);
         Assert.Equal("Fail", f.Status); // within a quarter of the 2 h horizon
-        Assert.Matches(@"cgroup OOM in ~7 min at the current slope: .* growing 60(\.0)? MiB/min .*q/a RSS", f.Message);
+        Assert.Matches(@"cgroup OOM in ~2 min at the current slope: .* growing 60(\.0)? MiB/min .*q/a RSS", f.Message);
         Assert.Contains("num_workers", f.Message);
-        // Far away: a warning only within the horizon asked for.
-        Assert.Empty(Forecast.Findings(samples, new ForecastOptions(OomWithin: TimeSpan.FromMinutes(5)), samples[^1].Time));
-        Assert.Equal("Warn", Forecast.Findings(samples, new ForecastOptions(OomWithin: TimeSpan.FromMinutes(20)), samples[^1].Time).Single().Status);
+        // Beyond the horizon asked for: nothing; within it but beyond a quarter of it: a warning.
+        Assert.Empty(Forecast.Findings(samples, new ForecastOptions(OomWithin: TimeSpan.FromMinutes(1)), samples[^1].Time));
+        Assert.Equal("Warn", Forecast.Findings(samples, new ForecastOptions(OomWithin: TimeSpan.FromMinutes(5)), samples[^1].Time).Single().Status);
+        // The same slope far from the limit: 29 s of ticks do not foretell 7 minutes ahead.
+        var far = MetricLine.ParseAll("box", Enumerable.Range(0, 30).Select(i => Line(i, (600L << 20) + i * (1L << 20))));
+        Assert.Empty(Forecast.Findings(far, new ForecastOptions(), far[^1].Time));
     }
 
     [Fact]

@@ -60,7 +60,9 @@ public static class Forecast
         var slope = (n * sxy - sx * sy) / den; // bytes per second
         if (slope <= 0) return;
         var left = TimeSpan.FromSeconds(Math.Max(0, (limit - used) / slope));
-        if (left > options.Oom) return;
+        // A line fitted on a short stretch says little far beyond it (a few MiB of kernel memory while
+        // a dataset streams through the page cache): no forecast further out than ten times the stretch.
+        if (left > options.Oom || left > (window[^1].Time - t0) * 10) return;
         var cells = latest.Cells.Length == 0 ? "" : "; " + string.Join(", ", latest.Cells.Select(c => $"{c.Cell} RSS {Format.Bytes(c.RssBytes)}"));
         found.Add(new GpuFinding("MemoryForecast", left <= options.Oom / 4 ? HealthStatus.Fail : HealthStatus.Warn, string.Create(CultureInfo.InvariantCulture,
             $"cgroup OOM in ~{Minutes(left)} at the current slope: {Format.Bytes(used)} of the {Format.Bytes(limit)} limit, growing {Format.Bytes((long)(slope * 60))}/min over the last {Minutes(window[^1].Time - t0)}{cells} — save a checkpoint now; then lower the DataLoader's num_workers or prefetch_factor, look for tensors kept across steps, or rent a box with more RAM")));

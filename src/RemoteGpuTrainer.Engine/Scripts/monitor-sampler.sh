@@ -7,7 +7,8 @@
 # MAX_BYTES (a file this large is closed and a new one begun), KEEP (files kept; older ones go).
 #
 # One line per tick, comma-separated:
-#   v1,<unix time>,<cgroup: v1, v2 or none>,<memory used bytes>,<memory limit bytes, empty: none>,
+#   v1,<unix time>,<cgroup: v1, v2 or none>,<memory used bytes: the working set, usage less inactive
+#   page cache>,<memory limit bytes, empty: none>,
 #   <OOM kills, empty: unknown>,<CPU % of the machine>,<load 1 min>,<data free bytes>,<data free inodes>,
 #   <cells>,<gpus>
 # cells: "<queue>/<cell>=<RSS bytes of the cell's process tree>" for each running cell, joined by ";"
@@ -84,13 +85,13 @@ cgroup_path() {
 
 # Sets CG_VER, CG_USED, CG_LIMIT and CG_OOM for the cgroup of process $1.
 memory_of() {
-  local base dir d v best="" bdir="" usage limit events key
+  local base dir d v best="" bdir="" usage limit events inactive key
   CG_VER=none CG_USED="" CG_LIMIT="" CG_OOM=""
   cgroup_path "$1" 2> /dev/null
   if [ "$CG_KIND" = v1 ] && [ -f /sys/fs/cgroup/memory/memory.usage_in_bytes ]; then
-    base=/sys/fs/cgroup/memory usage=memory.usage_in_bytes limit=memory.limit_in_bytes events=memory.oom_control
+    base=/sys/fs/cgroup/memory usage=memory.usage_in_bytes limit=memory.limit_in_bytes events=memory.oom_control inactive=total_inactive_file
   elif [ -n "$CG_PATH" ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-    base=/sys/fs/cgroup usage=memory.current limit=memory.max events=memory.events
+    base=/sys/fs/cgroup usage=memory.current limit=memory.max events=memory.events inactive=inactive_file
     CG_PATH=${CG_PATH%/}
   fi
   if [ -n "${base:-}" ]; then
@@ -108,6 +109,9 @@ memory_of() {
     if [ -f "${bdir:-$dir}/$usage" ]; then
       CG_VER=${CG_KIND:-v2}
       read -r CG_USED < "${bdir:-$dir}/$usage"
+      # The working set: page cache the kernel can drop before it OOM-kills is not counted (a
+      # trainer streaming a dataset fills the cache up to the limit and is in no danger).
+      if field "${bdir:-$dir}/memory.stat" "$inactive" 2> /dev/null && [ "$REPLY" -le "$CG_USED" ]; then CG_USED=$((CG_USED - REPLY)); fi
       if [ -n "$best" ]; then CG_LIMIT=$best; else ram && CG_LIMIT=$REPLY; fi
       key=oom_kill
       field "${bdir:-$dir}/$events" "$key" 2> /dev/null && CG_OOM=$REPLY
