@@ -11,6 +11,8 @@ public sealed record ForecastOptions(TimeSpan? OomWithin = null, TimeSpan? IdleA
     public TimeSpan Oom => OomWithin ?? TimeSpan.FromHours(2);
     public TimeSpan Idle => IdleAfter ?? TimeSpan.FromMinutes(15);
     public TimeSpan Trend => Window ?? TimeSpan.FromMinutes(30);
+    /// <summary>How far back the ticks are read for these forecasts.</summary>
+    public TimeSpan History => (Trend > Idle ? Trend : Idle) + TimeSpan.FromMinutes(5);
 }
 
 /// <summary>

@@ -86,12 +86,12 @@ public static class MetricStore
     {
         var info = new FileInfo(path);
         if (!info.Exists || info.Length <= MaxLocalBytes) return;
-        var keep = File.ReadLines(path).Reverse().Aggregate((Bytes: 0L, Lines: new List<string>()), (acc, l) =>
-        {
-            if (acc.Bytes < MaxLocalBytes / 2) { acc.Lines.Add(l); acc.Bytes += l.Length + 1; }
-            return acc;
-        }).Lines;
-        keep.Reverse();
+        // Keep the newest half: skip lines from the start until what is left fits.
+        var lines = File.ReadAllLines(path);
+        long bytes = lines.Sum(l => (long)l.Length + 1);
+        var skip = 0;
+        while (skip < lines.Length && bytes > MaxLocalBytes / 2) bytes -= lines[skip++].Length + 1;
+        var keep = lines.Skip(skip);
         var tmp = path + ".tmp";
         File.WriteAllLines(tmp, keep, new UTF8Encoding(false));
         File.Move(tmp, path, overwrite: true);

@@ -27,9 +27,16 @@ public static class MonitorScripts
 
     public static string Read(GpuHost host, MetricCursor cursor) => Step(host, "read").Set("FILE", cursor.File).Set("OFFSET", cursor.Offset).Command;
 
-    /// <summary>The newest lines, for the patrol and Get-GpuHealth (joins another script in the same round trip).</summary>
-    internal static BoxScript Tail(BoxScript script, GpuHost host, int lines) =>
-        script.Set("MODE_STEP", "tail").Set("DIR", string.IsNullOrEmpty(host.DataDir) ? "" : Directory(host)).Set("LINES", lines);
+    /// <summary>
+    /// The ticks of the last <paramref name="history"/>, for the patrol and Get-GpuHealth (joins
+    /// another script in the same round trip; the box leaves out older lines).
+    /// </summary>
+    internal static BoxScript Tail(BoxScript script, GpuHost host, TimeSpan history) =>
+        script.Set("MODE_STEP", "tail").Set("DIR", string.IsNullOrEmpty(host.DataDir) ? "" : Directory(host))
+            .Set("SINCE", (long)history.TotalSeconds).Set("LINES", MaxTailLines);
+
+    /// <summary>A bound on the lines read back, whatever the interval (a day at 5 s).</summary>
+    const int MaxTailLines = 20000;
 
     /// <summary>The monitor section's text; a failed or missing section is an error naming the box's words.</summary>
     public static string Section(GpuHost host, CommandOutput output, string what)

@@ -20,10 +20,13 @@ public static class CommandRunner
         return new GpuCommandResult { Name = name, ExitCode = output.ExitCode, StdOut = output.StdOut, StdErr = output.StdErr, Duration = output.Duration };
     }
 
-    /// <summary>As <see cref="RunAsync"/>, with each line handed to <paramref name="onLine"/> (true: standard error) as the box prints it.</summary>
-    public static async Task<GpuCommandResult> RunLiveAsync(SshConnection connection, string name, string command, int timeoutSeconds, Action<string, bool> onLine, CancellationToken cancellationToken)
+    /// <summary>
+    /// As <see cref="RunAsync"/>, with each line handed to <paramref name="onLine"/> (true: standard
+    /// error) as the box prints it; the result holds the text only with <paramref name="keepText"/>.
+    /// </summary>
+    public static async Task<GpuCommandResult> RunLiveAsync(SshConnection connection, string name, string command, int timeoutSeconds, Action<string, bool> onLine, bool keepText, CancellationToken cancellationToken)
     {
-        var output = await connection.RunStreamingAsync(Wrap(command, timeoutSeconds), TimeSpan.FromSeconds(timeoutSeconds + 10), onLine, cancellationToken).ConfigureAwait(false);
+        var output = await connection.RunStreamingAsync(Wrap(command, timeoutSeconds), TimeSpan.FromSeconds(timeoutSeconds + 10), onLine, cancellationToken, keepText).ConfigureAwait(false);
         ThrowIfStopped(output, name, timeoutSeconds);
         return new GpuCommandResult { Name = name, ExitCode = output.ExitCode, StdOut = output.StdOut, StdErr = output.StdErr, Duration = output.Duration, ShownLive = true };
     }

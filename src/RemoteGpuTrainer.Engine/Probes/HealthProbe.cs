@@ -23,10 +23,8 @@ public static class HealthProbe
 
     public static readonly TimeSpan DefaultZombieAge = TimeSpan.FromSeconds(120);
 
-    public static string Script(GpuHost host, HealthOptions options) => Monitoring.MonitorScripts.Tail(ScriptFor(host, options, "health-probe", "disks", "monitor"), host, RecentTicks).Command;
-
-    /// <summary>The sampler's newest lines read with a probe: 25 min at 1 s ticks, 2 h at 5 s.</summary>
-    internal const int RecentTicks = 1500;
+    public static string Script(GpuHost host, HealthOptions options) =>
+        Monitoring.MonitorScripts.Tail(ScriptFor(host, options, "health-probe", "disks", "monitor"), host, (options.Forecast ?? new Monitoring.ForecastOptions()).History).Command;
 
     /// <summary>The probe's script with its parameters set, followed by <paramref name="files"/> (the patrol adds the queue state).</summary>
     internal static BoxScript ScriptFor(GpuHost host, HealthOptions options, params string[] files) =>

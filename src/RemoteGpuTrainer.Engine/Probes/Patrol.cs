@@ -12,9 +12,9 @@ namespace RemoteGpuTrainer.Engine.Probes;
 /// </summary>
 public static class Patrol
 {
-    public static string Script(GpuHost host, string? queueId) =>
-        QueueScripts.StateScript(Monitoring.MonitorScripts.Tail(HealthProbe.ScriptFor(host, new HealthOptions(), "health-probe", "disks", "queue-state", "monitor"), host, HealthProbe.RecentTicks),
-            host, queueId, tailLines: 5).Command;
+    public static string Script(GpuHost host, string? queueId, Monitoring.ForecastOptions? forecast = null) =>
+        QueueScripts.StateScript(Monitoring.MonitorScripts.Tail(HealthProbe.ScriptFor(host, new HealthOptions(), "health-probe", "disks", "queue-state", "monitor"), host,
+            (forecast ?? new Monitoring.ForecastOptions()).History), host, queueId, tailLines: 5).Command;
 
     /// <summary>The checks whose findings come from the on-box sampler's trend, not from one reading.</summary>
     static readonly HashSet<string> ForecastChecks = new(StringComparer.Ordinal) { "MemoryOom", "MemoryForecast", "GpuIdle", "IdleRental" };

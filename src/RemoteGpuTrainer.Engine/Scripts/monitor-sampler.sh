@@ -19,8 +19,7 @@
 # OOM killer would strike; where no cgroup sets a limit, the limit is the machine's RAM.
 set -u
 exec 9> "$DIR/.lock"
-# It waits a moment: monitor.sh start probes the lock (taking it for an instant) while it waits for this.
-flock -w 3 9 || exit 0
+flock -n 9 || exit 0
 printf -v started '%(%s)T' -1
 trap 'rm -f "$DIR/sampler.pid"; exit 0' TERM INT
 

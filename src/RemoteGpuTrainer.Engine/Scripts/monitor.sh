@@ -2,12 +2,13 @@
 # The box's side of Start-GpuMonitor, Stop-GpuMonitor, Get-GpuMetric and of the patrol's forecasts.
 # Parameters: MODE_STEP (start, stop, read or tail), DIR (the monitor's directory); for start SAMPLER
 # (the sampler's text, monitor-sampler.sh with its parameters set); for read FILE and OFFSET (where
-# the last read ended: a samples file's name, empty for none, and a byte offset in it); for tail LINES.
+# the last read ended: a samples file's name, empty for none, and a byte offset in it); for tail
+# SINCE and LINES.
 # Section monitor:
 #   start  "started<TAB>pid", or "running<TAB>pid" when a sampler already runs (nothing is started)
 #   stop   "stopped<TAB>CPU ticks<TAB>ticks per second<TAB>seconds it ran", or "notrunning"
 #   read   "file<TAB>name<TAB>from<TAB>bytes", then that file's new whole lines, for each file
-#   tail   the last LINES lines of the newest two files
+#   tail   the lines of the newest two files from the last SINCE seconds (LINES at most)
 # The sampler holds $DIR/.lock for its life: that lock, not a pid, says whether one runs.
 
 running() { [ -f "$DIR/.lock" ] && ! flock -n "$DIR/.lock" true 2> /dev/null; }
@@ -22,7 +23,7 @@ sampler_pid() {
 group() { ps -e -o pid=,pgid= | awk -v g="$1" '$2 == g { print $1 }'; }
 
 start() {
-  local i
+  local i old pid
   mkdir -p "$DIR" || {
     echo "cannot create $DIR"
     exit 3
@@ -32,9 +33,13 @@ start() {
     return 0
   fi
   printf '%s\n' "$SAMPLER" > "$DIR/sampler.sh.tmp" && mv -f "$DIR/sampler.sh.tmp" "$DIR/sampler.sh" || exit 1
+  # The sampler writes its pid file once it holds the lock and wrote a line. Waiting for that file to
+  # name a new pid, not probing the lock (a probe holds it for an instant), leaves the lock to it.
+  old=$(sampler_pid)
   setsid nohup bash "$DIR/sampler.sh" < /dev/null > "$DIR/sampler.log" 2>&1 &
   for ((i = 0; i < 100; i++)); do
-    running && [ -n "$(sampler_pid)" ] && break
+    pid=$(sampler_pid)
+    [ -n "$pid" ] && [ "$pid" != "$old" ] && break
     sleep 0.1
   done
   if ! running; then
@@ -105,7 +110,8 @@ tail_recent() {
   files=("$DIR"/samples-*.csv)
   [ -f "${files[0]}" ] || return 0
   n=${#files[@]}
-  if [ "$n" -ge 2 ]; then cat "${files[n - 2]}" "${files[n - 1]}"; else cat "${files[0]}"; fi | tail -n "$LINES"
+  if [ "$n" -ge 2 ]; then cat "${files[n - 2]}" "${files[n - 1]}"; else cat "${files[0]}"; fi |
+    awk -F, -v from="$(($(date +%s) - SINCE))" '$2 >= from' | tail -n "$LINES"
 }
 
 case $MODE_STEP in

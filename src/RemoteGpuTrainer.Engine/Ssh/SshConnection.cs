@@ -172,7 +172,8 @@ public sealed class SshConnection : IHostShell
     /// <paramref name="onLine"/> as it arrives, from a reader thread; the returned output holds the
     /// exit status (its text fields are empty: the lines went to the callback).
     /// </summary>
-    public async Task<CommandOutput> RunStreamingAsync(string command, TimeSpan timeout, Action<string, bool> onLine, CancellationToken cancellationToken)
+    /// <param name="keepText">Also return the whole output byte for byte (held in memory); without it only the lines go out.</param>
+    public async Task<CommandOutput> RunStreamingAsync(string command, TimeSpan timeout, Action<string, bool> onLine, CancellationToken cancellationToken, bool keepText = false)
     {
         var texts = new string[2];
         var output = await ExecuteAsync(command, timeout, cancellationToken, async (cmd, token) =>
@@ -187,7 +188,7 @@ public sealed class SshConnection : IHostShell
                 int n;
                 while ((n = await reader.ReadAsync(buf.AsMemory(), token).ConfigureAwait(false)) > 0)
                 {
-                    all.Append(buf, 0, n);
+                    if (keepText) all.Append(buf, 0, n);
                     for (var i = 0; i < n; i++)
                     {
                         if (buf[i] != '\n') { line.Append(buf[i]); continue; }

@@ -37,8 +37,7 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
     protected override void EndProcessing()
     {
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
-        if (Stream) { RunStreaming(connector); return; }
-        if (Hosts.Count == 1 && !InformationHidden) { RunLive(connector); return; }
+        if (Stream || (Hosts.Count == 1 && !InformationHidden)) { RunLive(connector, Stream); return; }
         FanOutHosts(async (host, ct) =>
         {
             var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
@@ -49,27 +48,12 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
     /// <summary>-InformationAction Ignore or SilentlyContinue: the console shows no lines, so the result's view must.</summary>
     bool InformationHidden => MyInvocation.BoundParameters.TryGetValue("InformationAction", out var a) && a is ActionPreference.Ignore or ActionPreference.SilentlyContinue;
 
-    /// <summary>One host: each line reaches the console as it arrives (like ssh), and the result object still follows.</summary>
-    void RunLive(HostConnector connector)
-    {
-        var lines = new System.Collections.Concurrent.ConcurrentQueue<(string Text, bool Error)>();
-        void Drain()
-        {
-            while (lines.TryDequeue(out var l)) WriteInformation(new HostInformationMessage { Message = l.Text }, new[] { l.Error ? "stderr" : "stdout", "PSHOST" });
-        }
-        foreach (var r in Fan(Hosts.ToList(), 1, async (host, ct) =>
-        {
-            var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
-            return await CommandRunner.RunLiveAsync(conn, host.Name, Command, TimeoutSeconds, (text, error) => lines.Enqueue((text, error)), ct).ConfigureAwait(false);
-        }, Drain))
-        {
-            Drain();
-            if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
-            else WriteObject(r.Value);
-        }
-    }
-
-    void RunStreaming(HostConnector connector)
+    /// <summary>
+    /// Lines as the box prints them: with -Stream as strings in the pipeline (standard error on the
+    /// console) and $LASTEXITCODE; for one host without it on the console (like ssh), followed by the
+    /// result object.
+    /// </summary>
+    void RunLive(HostConnector connector, bool stream)
     {
         var lines = new System.Collections.Concurrent.ConcurrentQueue<(string Text, bool Error)>();
         var prefix = Hosts.Count > 1;
@@ -77,27 +61,26 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
         {
             while (lines.TryDequeue(out var l))
             {
-                if (l.Error) WriteInformation(new HostInformationMessage { Message = l.Text }, new[] { "stderr", "PSHOST" });
-                else WriteObject(l.Text);
+                if (stream && !l.Error) WriteObject(l.Text);
+                else WriteInformation(new HostInformationMessage { Message = l.Text }, new[] { l.Error ? "stderr" : "stdout", "PSHOST" });
             }
         }
         int worst = 0;
         foreach (var r in Fan(Hosts.ToList(), ThrottleLimit, async (host, ct) =>
         {
             var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
-            var output = await conn.RunStreamingAsync(CommandRunner.Wrap(Command, TimeoutSeconds), TimeSpan.FromSeconds(TimeoutSeconds + 10),
-                (text, error) => lines.Enqueue(((prefix ? host.Name + ": " : "") + text, error)), ct).ConfigureAwait(false);
-            CommandRunner.ThrowIfStopped(output, host.Name, TimeoutSeconds);
-            return output.ExitCode;
+            return await CommandRunner.RunLiveAsync(conn, host.Name, Command, TimeoutSeconds,
+                (text, error) => lines.Enqueue(((prefix ? host.Name + ": " : "") + text, error)), keepText: !stream, ct).ConfigureAwait(false);
         }, Drain))
         {
             Drain();
             if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); worst = Math.Max(worst, 255); continue; }
-            var code = r.Value ?? 255;
+            if (!stream) { WriteObject(r.Value); continue; }
+            var code = r.Value!.ExitCode ?? 255;
             worst = Math.Max(worst, code);
             if (code != 0) WriteFailure(new RgtException("RemoteCommandFailed", FailureKind.OperationFailed, $"{r.Item.Name}: the command exited with {code}."), r.Item.Name);
         }
         Drain();
-        SessionState.PSVariable.Set("global:LASTEXITCODE", worst);
+        if (stream) SessionState.PSVariable.Set("global:LASTEXITCODE", worst);
     }
 }

@@ -46,11 +46,12 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         var reports = new List<GpuPatrolReport>();
         // Patrols fail fast: short connect timeout, 10 s keepalive.
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
+        var forecast = new Engine.Monitoring.ForecastOptions(OomWithin, IdleAfter);
         foreach (var r in Fan(Hosts, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
-            var output = await shell.RunAsync(Patrol.Script(host, QueueId), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
-            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, new Engine.Monitoring.ForecastOptions(OomWithin, IdleAfter));
+            var output = await shell.RunAsync(Patrol.Script(host, QueueId, forecast), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
+            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast);
         }))
         {
             var report = r.Value;
