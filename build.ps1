@@ -63,6 +63,7 @@ $SystemTools = [ordered]@{
     '/usr/sbin/sshd' = 'openssh-server'; 'ssh' = 'openssh-client'; 'ssh-keygen' = 'openssh-client'; 'rsync' = 'rsync'
     'tmux' = 'tmux'; 'fuser' = 'psmisc'; 'python3' = 'python3'; 'pgrep' = 'procps'; 'crontab' = 'cron'
     'shellcheck' = 'shellcheck'; 'flock' = 'util-linux'; 'openssl' = 'openssl'
+    '/usr/sbin/slurmctld' = 'slurmctld'; '/usr/sbin/slurmd' = 'slurmd'; 'sbatch' = 'slurm-client'
 }
 
 # Installs what the sandbox needs with apt-get when this is Debian/Ubuntu and we are root; otherwise

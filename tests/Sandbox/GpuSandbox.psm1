@@ -37,7 +37,10 @@ function Start-GpuSandbox {
         [string] $UserKey,
         # Run sshd, and so everything the box starts, in a real memory cgroup with this limit
         # (cgroup v1 or v2, as root): what a rented container's limit is to its trainer.
-        [int] $MemoryLimitMB
+        [int] $MemoryLimitMB,
+        # Also start a real single-node Slurm (slurmctld + slurmd, 2 stand-in GPUs as gres) that the
+        # box's shells reach through SLURM_CONF: the sandbox is then a Slurm login node.
+        [switch] $Slurm
     )
     $sshd = Find-Sshd
     if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) {
@@ -74,6 +77,12 @@ function Start-GpuSandbox {
     $user = [Environment]::UserName
     if ($user -eq 'root' -and -not (Test-Path /run/sshd)) { $null = New-Item -ItemType Directory -Path /run/sshd }
     $fixtures = Join-Path $script:SandboxHome 'scenarios'
+    $cluster = $null
+    $slurmEnv = ''
+    if ($Slurm) {
+        $cluster = Start-SandboxSlurm "$root/slurm"
+        $slurmEnv = " `"SLURM_CONF=$($cluster.Conf)`""
+    }
 
     for ($attempt = 1; $attempt -le 5; $attempt++) {
         $port = Get-FreeTcpPort
@@ -95,7 +104,7 @@ MaxSessions 32
 LogLevel ERROR
 PrintMotd no
 Subsystem sftp internal-sftp
-SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" "TMUX_TMPDIR=$root" SHLVL=1 LC_ALL=C.UTF-8
+SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" "TMUX_TMPDIR=$root" SHLVL=1 LC_ALL=C.UTF-8$slurmEnv
 "@ | Set-Content -Path "$root/sshd_config"
         $psi = [System.Diagnostics.ProcessStartInfo]::new($sshd)
         foreach ($a in '-D', '-e', '-f', "$root/sshd_config") { $psi.ArgumentList.Add($a) }
@@ -172,6 +181,103 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
         KnownHostsLine     = "[127.0.0.1]:$port $($pub[0]) $($pub[1])"
         Pid                = $proc.Id
         Cgroup             = $cgroup
+        # With -Slurm: Conf (its slurm.conf), Node, Partition, Gpus, the daemons' Pids.
+        Slurm              = $cluster
+    }
+}
+
+# A real single-node Slurm in DIR (slurm-notes.md): auth/none, no accounting database (finished jobs
+# stay in scontrol for MinJobAge; jobcomp/filetxt keeps a line each), free ports, the node declared
+# with 8 CPUs and 2 GPUs whose device files are links to /dev/null. Started without systemd.
+function Start-SandboxSlurm([string] $Dir) {
+    foreach ($tool in '/usr/sbin/slurmctld', '/usr/sbin/slurmd') {
+        if (-not (Test-Path $tool)) { throw "The Slurm sandbox needs $tool (Debian: apt-get install slurmctld slurmd slurm-client)." }
+    }
+    if ((& id -u) -ne '0') { throw 'The Slurm sandbox runs slurmd, which needs root.' }
+    $null = New-Item -ItemType Directory -Path $Dir, "$Dir/state", "$Dir/spool", "$Dir/dev"
+    foreach ($i in 0, 1) { $null = [System.IO.File]::CreateSymbolicLink("$Dir/dev/nvidia$i", '/dev/null') }
+    $ctldPort = Get-FreeTcpPort
+    do { $dPort = Get-FreeTcpPort } while ($dPort -eq $ctldPort)
+    $conf = "$Dir/slurm.conf"
+    @"
+ClusterName=rgtsandbox
+SlurmctldHost=localhost
+SlurmctldPort=$ctldPort
+SlurmdPort=$dPort
+AuthType=auth/none
+CredType=cred/none
+AuthInfo=cred_expire=10
+MailProg=/bin/true
+SlurmUser=root
+StateSaveLocation=$Dir/state
+SlurmdSpoolDir=$Dir/spool
+SlurmctldPidFile=$Dir/slurmctld.pid
+SlurmdPidFile=$Dir/slurmd.pid
+SlurmctldLogFile=$Dir/slurmctld.log
+SlurmdLogFile=$Dir/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$Dir/jobcomp.txt
+SchedulerParameters=sched_interval=2
+SlurmdParameters=config_overrides
+KillWait=5
+GresTypes=gpu
+ReturnToService=2
+NodeName=rgtnode NodeAddr=127.0.0.1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=1000 Gres=gpu:2 State=UNKNOWN
+PartitionName=gpu Nodes=rgtnode Default=YES MaxTime=INFINITE State=UP
+"@ | Set-Content -Path $conf
+    "AutoDetect=off`nName=gpu File=$Dir/dev/nvidia[0-1]" | Set-Content -Path "$Dir/gres.conf"
+    $env:SLURM_CONF = $conf
+    try {
+        $pids = foreach ($daemon in @(@('/usr/sbin/slurmctld', '-D', '-f', $conf), @('/usr/sbin/slurmd', '-D', '-f', $conf, '-N', 'rgtnode'))) {
+            $psi = [System.Diagnostics.ProcessStartInfo]::new('/usr/bin/setsid')
+            foreach ($a in $daemon) { $psi.ArgumentList.Add($a) }
+            $psi.UseShellExecute = $false
+            $psi.RedirectStandardOutput = $true
+            $psi.RedirectStandardError = $true
+            $psi.Environment['SLURM_CONF'] = $conf
+            $p = [System.Diagnostics.Process]::Start($psi)
+            $null = $p.StandardError.BaseStream.CopyToAsync([System.IO.File]::Open("$Dir/$([System.IO.Path]::GetFileName($daemon[0])).out", 'Create', 'Write', 'ReadWrite'))
+            $p.Id
+        }
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        $state = ''
+        while ([DateTime]::UtcNow -lt $deadline) {
+            $state = (& timeout 5 sinfo -h -o '%T' 2>$null) -join ''
+            if ($state -eq 'idle') { break }
+            Start-Sleep -Milliseconds 200
+        }
+        if ($state -ne 'idle') {
+            foreach ($p in $pids) { Stop-Process -Id $p -Force -ErrorAction SilentlyContinue }
+            throw "The sandbox Slurm did not come up (node state '$state'): $(Get-Content "$Dir/slurmctld.log", "$Dir/slurmd.log" -Tail 5 -ErrorAction SilentlyContinue)"
+        }
+    } finally { Remove-Item env:SLURM_CONF }
+    [pscustomobject]@{ Conf = $conf; Dir = $Dir; Node = 'rgtnode'; Partition = 'gpu'; Gpus = 2; Pids = @($pids) }
+}
+
+# Ends what the sandbox Slurm runs: every job on this private cluster, the daemons (by recorded PID),
+# then any job process that outlived them (slurmstepd lives on past slurmd).
+function Stop-SandboxSlurm($Cluster) {
+    $env:SLURM_CONF = $Cluster.Conf
+    try {
+        $jobs = @(& timeout 10 squeue -h -o '%A' 2>$null | Where-Object { $_ })
+        if ($jobs.Count) { & timeout 10 scancel @jobs 2>$null }
+        for ($i = 0; $i -lt 50 -and (@(& timeout 5 squeue -h -o '%A' 2>$null | Where-Object { $_ }).Count -gt 0); $i++) { Start-Sleep -Milliseconds 200 }
+    } finally { Remove-Item env:SLURM_CONF }
+    foreach ($p in $Cluster.Pids) {
+        $proc = Get-Process -Id $p -ErrorAction SilentlyContinue
+        if ($proc -and $proc.ProcessName -like 'slurm*') { $proc.Kill(); $null = $proc.WaitForExit(5000) }
+    }
+    $marker = "SLURM_CONF=$($Cluster.Conf)"
+    foreach ($dir in Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$') {
+        try {
+            $environ = [System.IO.File]::ReadAllText("$($dir.FullName)/environ")
+            if ($environ.Split([char]0) -contains $marker) { Stop-Process -Id ([int]$dir.Name) -Force -ErrorAction SilentlyContinue }
+        } catch { }
     }
 }
 
@@ -199,6 +305,7 @@ function Stop-GpuSandbox {
     process {
         $p = Get-Process -Id $Sandbox.Pid -ErrorAction SilentlyContinue
         if ($p -and $p.Path -like '*sshd*') { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
+        if ($Sandbox.PSObject.Properties['Slurm'] -and $Sandbox.Slurm) { Stop-SandboxSlurm $Sandbox.Slurm }
         foreach ($holder in @($Sandbox.Holders.Visible) + @($Sandbox.Holders.Zombie)) {
             $h = Get-Process -Id $holder -ErrorAction SilentlyContinue
             if ($h -and $h.ProcessName -eq 'sleep') { $h.Kill() }

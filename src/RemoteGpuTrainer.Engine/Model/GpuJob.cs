@@ -7,14 +7,16 @@ public sealed class GpuQueue
     public string QueueId { get; init; } = "";
     /// <summary>The cells this host owns.</summary>
     public string[] Cells { get; init; } = Array.Empty<string>();
-    /// <summary>Started, AlreadyDone, Running, Done, Failed, Stopped.</summary>
+    /// <summary>Started, Submitted (Slurm), AlreadyDone, Running, Done, Failed, Stopped.</summary>
     public string State { get; init; } = "";
-    /// <summary>"tmux:&lt;session&gt;" or "nohup".</summary>
+    /// <summary>"tmux:&lt;session&gt;", "nohup" or "slurm".</summary>
     public string? Session { get; init; }
     public string RemoteRoot { get; init; } = "";
     public string? Launcher { get; init; }
     public int? LauncherPid { get; init; }
     public int StartAt { get; init; } = 1;
+    /// <summary>Under Slurm: the jobs this start submitted, one per cell (array tasks as "&lt;id&gt;_&lt;task&gt;").</summary>
+    public string[] SchedulerJobIds { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>One cell of a queue on one host.</summary>
@@ -24,7 +26,11 @@ public sealed class GpuJob
     public string QueueId { get; init; } = "";
     public int Index { get; init; }
     public string Cell { get; init; } = "";
-    /// <summary>Pending, Running, Succeeded, Failed, NoArtifact (exit 0 without the kept artifact), SyncFailed or Stale.</summary>
+    /// <summary>
+    /// Pending, Running, Succeeded, Failed, NoArtifact (exit 0 without the kept artifact), SyncFailed or
+    /// Stale; under Slurm also Requeued (pending again after it ran), Suspended, Cancelled, Interrupted
+    /// (signalled, about to be requeued) and Unknown (squeue did not answer).
+    /// </summary>
     public string State { get; init; } = "Pending";
     public int? ExitCode { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
@@ -37,13 +43,20 @@ public sealed class GpuJob
     public string? LastLine { get; init; }
     /// <summary>The first crash signature found in this cell's own log (Traceback, CUDA out of memory, Killed, ...).</summary>
     public string? Crash { get; init; }
-    /// <summary>Why the cell is not Succeeded when its markers say (NoArtifact, SyncFailed).</summary>
+    /// <summary>Why the cell is not Succeeded when its markers say (NoArtifact, SyncFailed); under Slurm the pending reason (Resources, Priority, QOSMaxJobsPerUserLimit, BeginTime…).</summary>
     public string? Reason { get; init; }
+    /// <summary>The Slurm job id of the cell's newest submission ("&lt;array id&gt;_&lt;task&gt;" for an array task).</summary>
+    public string? SchedulerJobId { get; init; }
+    public string? NodeList { get; init; }
+    /// <summary>How many times Slurm restarted the job (SLURM_RESTART_COUNT when it last started).</summary>
+    public int? Restarts { get; init; }
+    /// <summary>When a pending job was submitted: how long it has waited.</summary>
+    public DateTimeOffset? PendingSince { get; init; }
     public string LogPath { get; init; } = "";
     public string CheckpointDir { get; init; } = "";
     public string? DurableDir { get; init; }
 
-    public bool IsFinal => State is "Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Stale";
+    public bool IsFinal => State is "Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Stale" or "Cancelled";
 
     public override string ToString() => $"{Name}/{QueueId}/{Cell}: {State}";
 }

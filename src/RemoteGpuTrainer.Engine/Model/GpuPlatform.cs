@@ -29,6 +29,10 @@ public sealed class GpuPlatform
     public string? Scratch { get; init; }
     public string? Keep { get; init; }
     public string? TeardownRule { get; init; }
+    /// <summary>Under Slurm: sbatch options every cell's job gets (the early-warning signal, requeue).</summary>
+    public string[] SbatchOptions { get; init; } = Array.Empty<string>();
+    /// <summary>A Slurm cluster: queues are batch jobs, and there is no rental to tear down.</summary>
+    public bool IsSlurm => DetachPrimitive == "sbatch";
     public GpuStorageTier[] Storage { get; init; } = Array.Empty<GpuStorageTier>();
     public GpuDangerClock[] DangerClocks { get; init; } = Array.Empty<GpuDangerClock>();
     /// <summary>What to tell a user on first contact (the profile's surface_to_user list).</summary>

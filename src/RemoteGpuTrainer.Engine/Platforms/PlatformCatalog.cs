@@ -97,6 +97,7 @@ public sealed class PlatformCatalog
             Scratch = S(rgt, "scratch"),
             Keep = S(rgt, "keep"),
             TeardownRule = S(facts, "teardown_rule"),
+            SbatchOptions = List(rgt.GetValueOrDefault("sbatch_options")).Select(o => o?.ToString() ?? "").Where(s => s.Length > 0).ToArray(),
             Storage = List(facts.GetValueOrDefault("storage")).OfType<Dictionary<string, object?>>()
                 .Select(d => new GpuStorageTier(S(d, "name") ?? "", S(d, "path"), S(d, "survives_stop"), S(d, "survives_destroy"), S(d, "cap"), S(d, "notes"))).ToArray(),
             DangerClocks = List(facts.GetValueOrDefault("danger_clocks")).OfType<Dictionary<string, object?>>()

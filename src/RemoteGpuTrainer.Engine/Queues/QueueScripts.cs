@@ -6,8 +6,38 @@ using RemoteGpuTrainer.Engine.Text;
 
 namespace RemoteGpuTrainer.Engine.Queues;
 
-/// <summary>What Start-GpuQueue launches on one host.</summary>
-public sealed record LaunchPlan(string QueueId, IReadOnlyList<QueueCell> AllCells, IReadOnlyList<QueueCell> Owned, int StartAt, string Detach, string? WorkingDirectory);
+/// <summary>
+/// What Start-GpuQueue launches on one host. <see cref="Slurm"/>: the sbatch options when the queue's
+/// cells become batch jobs (Detach "Slurm"); <see cref="Submit"/>: the cells to submit then.
+/// </summary>
+public sealed record LaunchPlan(string QueueId, IReadOnlyList<QueueCell> AllCells, IReadOnlyList<QueueCell> Owned, int StartAt, string Detach, string? WorkingDirectory)
+{
+    public SlurmOptions? Slurm { get; init; }
+    public IReadOnlyList<QueueCell>? Submit { get; init; }
+    public bool IsSlurm => Detach == "Slurm";
+}
+
+/// <summary>What Start-GpuQueue asks of sbatch besides the cell itself.</summary>
+public sealed record SlurmOptions(int? GpusPerCell, TimeSpan? TimeLimit, string? Partition, string? Account, IReadOnlyList<string> Extra, bool Array)
+{
+    /// <summary>The sbatch options, one argument each: ours from the parameters and the platform, then the user's own.</summary>
+    public IReadOnlyList<string> Arguments(IEnumerable<string> platformOptions)
+    {
+        var args = new List<string>();
+        if (GpusPerCell is { } g) args.Add($"--gres=gpu:{g}");
+        if (TimeLimit is { } t) args.Add($"--time={(int)t.TotalDays}-{t.Hours:00}:{t.Minutes:00}:{t.Seconds:00}");
+        if (!string.IsNullOrEmpty(Partition)) args.Add("--partition=" + Partition);
+        if (!string.IsNullOrEmpty(Account)) args.Add("--account=" + Account);
+        args.AddRange(platformOptions);
+        foreach (var e in Extra)
+        {
+            if (e.Contains('\n') || e.Contains('\r') || e.Length == 0)
+                throw new RgtException("SbatchOptionInvalid", FailureKind.InvalidArgument, $"-SbatchOption '{Hosts.ConnectionString.Printable(e)}' is empty or holds a line break; give each option as one argument, e.g. '--mem=32G'.");
+            args.Add(e);
+        }
+        return args;
+    }
+}
 
 /// <summary>The shell scripts that launch, read and stop queues on a box. All paths and names are quoted.</summary>
 public static class QueueScripts
@@ -49,26 +79,40 @@ public static class QueueScripts
 
     /// <summary>Sets queue-state.sh's parameters on a script that includes it.</summary>
     public static BoxScript StateScript(BoxScript script, GpuHost host, string? queueId, int tailLines) =>
-        script.Set("QUEUES_ROOT", string.IsNullOrEmpty(host.DataDir) ? "" : QueuesRoot(host)).Set("QUEUE_ID", queueId).Set("TAIL_LINES", tailLines);
+        script.Uses("slurm").Set("QUEUES_ROOT", string.IsNullOrEmpty(host.DataDir) ? "" : QueuesRoot(host)).Set("QUEUE_ID", queueId).Set("TAIL_LINES", tailLines);
 
     /// <summary>Writes the frozen queue, the ownership list and a new versioned launcher, then starts it detached (queue-start.sh).</summary>
-    public static string Start(GpuHost host, GpuPlatformDefaults platform, LaunchPlan plan) =>
-        BoxScript.Load("queue-start")
+    public static string Start(GpuHost host, GpuPlatformDefaults platform, LaunchPlan plan)
+    {
+        var script = BoxScript.Load("queue-start").Uses("slurm")
             .Set("Q", QueueDir(host, plan.QueueId))
             .Set("SESSION", SessionName(plan.QueueId))
             .Set("DETACH", plan.Detach)
             .Set("LAUNCHER", Launcher(host, platform, plan).TrimEnd('\n'))
             .Set("QUEUE_TEXT", QueueFile.Freeze(plan.AllCells).TrimEnd('\n'))
-            .Set("ASSIGNED", string.Join('\n', plan.Owned.Select(c => c.Name)))
-            .Command;
+            .Set("ASSIGNED", string.Join('\n', plan.Owned.Select(c => c.Name)));
+        if (plan.IsSlurm)
+            script.Set("CELLS", string.Join('\n', Launched(plan).Select(c => c.Name)))
+                .Set("SBATCH", string.Join('\n', (plan.Slurm ?? new SlurmOptions(null, null, null, null, Array.Empty<string>(), false)).Arguments(platform.SbatchOptions)))
+                .Set("JOB_NAME", JobName(plan.QueueId))
+                .Set("ARRAY", plan.Slurm?.Array == true ? "1" : "0");
+        return script.Command;
+    }
 
-    /// <summary>The launcher file's text: queue-launcher.sh with this queue's values and cells.</summary>
+    /// <summary>
+    /// A queue's Slurm job name: the session name (letters, digits, '-' and '_' only); a cell's job
+    /// adds "." and the cell's name, so the first '.' tells queue from cell and no two collide.
+    /// </summary>
+    public static string JobName(string queueId) => SessionName(queueId);
+
+    static IEnumerable<QueueCell> Launched(LaunchPlan plan) => plan.Submit ?? plan.Owned.Where(c => c.Index >= plan.StartAt);
+
+    /// <summary>The launcher file's text: queue-launcher.sh (or under Slurm the batch job, slurm-job.sh) with this queue's values and cells.</summary>
     static string Launcher(GpuHost host, GpuPlatformDefaults platform, LaunchPlan plan)
     {
         var force = plan.StartAt > 1 ? "1" : "0";
-        var cells = plan.Owned.Where(c => c.Index >= plan.StartAt)
-            .SelectMany(c => new[] { c.Index.ToString(CultureInfo.InvariantCulture), c.Name, c.Command, force });
-        return BoxScript.Load("queue-launcher").Uses("hash").Standalone()
+        var cells = Launched(plan).SelectMany(c => new[] { c.Index.ToString(CultureInfo.InvariantCulture), c.Name, c.Command, force });
+        return BoxScript.Load(plan.IsSlurm ? "slurm-job" : "queue-launcher").Uses("hash", "queue-cell").Standalone()
                 .Set("Q", QueueDir(host, plan.QueueId)).Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("QID", plan.QueueId)
                 .Set("KEEP", platform.Keep).Set("SCRATCH", platform.Scratch).Set("CRED", host.CredFile)
                 .Set("WORKDIR", plan.WorkingDirectory ?? host.DataDir).Set("PROXY_HOOK", host.ProxyHook)
@@ -76,16 +120,19 @@ public static class QueueScripts
     }
 
     /// <summary>Stops the detach session and the launcher's process group; marks running cells Failed (143).</summary>
-    public static string Stop(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Set("Q", QueueDir(host, queueId)).Command;
+    public static string Stop(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Uses("slurm").Set("Q", QueueDir(host, queueId)).Command;
 
     /// <summary>Second call after a stop: is anything of the queue still alive?</summary>
-    public static string VerifyStopped(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Set("Q", QueueDir(host, queueId)).Set("MODE", "left").Command;
+    public static string VerifyStopped(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Uses("slurm").Set("Q", QueueDir(host, queueId)).Set("MODE", "left").Command;
 }
 
-/// <summary>The platform values a launcher needs: what to keep and what scratch to prune.</summary>
+/// <summary>The platform values a launcher needs: what to keep, what scratch to prune, and under Slurm the platform's sbatch options.</summary>
 public sealed record GpuPlatformDefaults(string Keep, string Scratch)
 {
+    public IReadOnlyList<string> SbatchOptions { get; init; } = Array.Empty<string>();
+
     public static GpuPlatformDefaults From(GpuPlatform? p) => new(
         string.IsNullOrEmpty(p?.Keep) ? "best.pth" : p!.Keep!,
-        string.IsNullOrEmpty(p?.Scratch) ? "latest.pth" : p!.Scratch!);
+        string.IsNullOrEmpty(p?.Scratch) ? "latest.pth" : p!.Scratch!)
+    { SbatchOptions = p?.SbatchOptions ?? Array.Empty<string>() };
 }

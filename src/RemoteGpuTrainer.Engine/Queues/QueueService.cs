@@ -18,6 +18,11 @@ public static class QueueService
     {
         var existing = (await ReadAsync(shell, host, plan.QueueId, ct).ConfigureAwait(false)).FirstOrDefault();
         var startAt = explicitStartAt ?? 1;
+        if (existing?.Slurm is { } held && existing.Active)
+            throw held.Error is not null
+                ? new RgtException("SchedulerUnavailable", FailureKind.ConnectionError, $"{host.Name}: squeue did not answer ({held.Error}), so whether jobs of queue '{plan.QueueId}' are still queued is unknown; nothing was submitted.")
+                : new RgtException("QueueAlreadyRunning", FailureKind.ResourceBusy,
+                    $"{host.Name}: queue '{plan.QueueId}' still has jobs queued or running ({string.Join(", ", held.ActiveIds)}); submitting again would run cells twice. Watch them with Get-GpuJob {host.Name} -QueueId {plan.QueueId}, or cancel them with Stop-GpuQueue {host.Name} -QueueId {plan.QueueId}.");
         if (existing is not null)
         {
             if (existing.LauncherAlive)
@@ -36,6 +41,11 @@ public static class QueueService
             }
         }
         var effective = plan with { StartAt = startAt };
+        if (plan.IsSlurm)
+            return await SubmitAsync(shell, host, defaults, effective with
+            {
+                Submit = plan.Owned.Where(c => c.Index >= startAt && (explicitStartAt is not null || existing?.CellMarkers.GetValueOrDefault(c.Name)?.Values.GetValueOrDefault("state") != "Succeeded")).ToList(),
+            }, ct).ConfigureAwait(false);
         var output = await shell.RunAsync(QueueScripts.Start(host, defaults, effective), Bound, ct).ConfigureAwait(false);
         var sections = Parsing.ProbeSections.Parse(output.StdOut);
         var record = sections["start"].Split('\n').Select(l => l.Split('\t')).LastOrDefault(f => f[0] is "STARTED" or "RUNNING" or "NO_TMUX") ?? new[] { "" };
@@ -51,6 +61,31 @@ public static class QueueService
         var launcher = QueueScripts.QueueDir(host, plan.QueueId) + $"/launcher-{parts[1]}.sh";
         var firstRun = plan.Owned.FirstOrDefault(c => existing?.CellMarkers.GetValueOrDefault(c.Name)?.Values.GetValueOrDefault("state") != "Succeeded" || c.Index >= startAt && explicitStartAt is not null);
         return Result(host, plan, "Started", parts[3], launcher, pid, explicitStartAt ?? firstRun?.Index ?? 1);
+    }
+
+    /// <summary>Submits the plan's cells as Slurm batch jobs (queue-start.sh under Detach Slurm).</summary>
+    static async Task<GpuQueue> SubmitAsync(IHostShell shell, GpuHost host, GpuPlatformDefaults defaults, LaunchPlan plan, CancellationToken ct)
+    {
+        var output = await shell.RunAsync(QueueScripts.Start(host, defaults, plan), Bound, ct).ConfigureAwait(false);
+        var sections = Parsing.ProbeSections.Parse(output.StdOut);
+        var records = sections["start"].Split('\n').Select(l => l.Split('\t')).ToList();
+        var submitted = records.Where(r => r[0] == "SUBMITTED" && r.Length >= 3).Select(r => (Cell: r[1], Id: r[2])).ToList();
+        if (records.FirstOrDefault(r => r[0] == "RUNNING") is { } running)
+            throw new RgtException("QueueAlreadyRunning", FailureKind.ResourceBusy,
+                $"{host.Name}: queue '{plan.QueueId}' still has jobs queued or running ({string.Join(", ", (running.ElementAtOrDefault(1) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))}); submitting again would run cells twice. Watch them with Get-GpuJob {host.Name} -QueueId {plan.QueueId}, or cancel them with Stop-GpuQueue {host.Name} -QueueId {plan.QueueId}.");
+        if (records.FirstOrDefault(r => r[0] == "SUBMIT_FAILED") is { } failed)
+            throw new RgtException("SbatchFailed", FailureKind.OperationFailed,
+                $"{host.Name}: sbatch refused a job of queue '{plan.QueueId}': {string.Join(" ", failed.Skip(1)).Trim()}." +
+                (submitted.Count > 0 ? $" Already submitted: {string.Join(", ", submitted.Select(j => $"{j.Cell} ({j.Id})"))}; cancel them with Stop-GpuQueue {host.Name} -QueueId {plan.QueueId} before submitting again." : " Nothing was submitted."));
+        if (!records.Any(r => r[0] == "DONE"))
+            throw new RgtException("QueueStartFailed", FailureKind.OperationFailed,
+                $"{host.Name}: the submission did not report that it finished (status {sections.ExitCode("start")?.ToString() ?? "none"}): {(sections.Has("start") ? sections["start"] : output.StdErr + output.StdOut).Trim()}");
+        return new GpuQueue
+        {
+            Name = host.Name, QueueId = plan.QueueId, Cells = plan.Owned.Select(c => c.Name).ToArray(), State = submitted.Count > 0 ? "Submitted" : "AlreadyDone",
+            Session = "slurm", RemoteRoot = QueueScripts.QueueDir(host, plan.QueueId), StartAt = plan.Submit?.FirstOrDefault()?.Index ?? plan.StartAt,
+            SchedulerJobIds = submitted.Select(j => j.Id).ToArray(),
+        };
     }
 
     /// <summary>

@@ -14,6 +14,24 @@ public sealed record QueueState(
 {
     public bool Done => Meta.ContainsKey("QUEUE_DONE");
     public string? FailedText => Meta.TryGetValue("QUEUE_FAILED", out var f) ? f.Trim() : null;
+    /// <summary>Set for a queue whose cells were submitted to Slurm.</summary>
+    public SlurmQueueState? Slurm { get; init; }
+    /// <summary>A launcher holds the queue, or under Slurm some of its jobs are still queued or running (or squeue could not say).</summary>
+    public bool Active => Slurm is { } s ? s.Error is not null || s.ActiveIds.Count > 0 : LauncherAlive;
+}
+
+/// <summary>A job as squeue lists it: state, elapsed, reason (or node list when running), nodes, submit time.</summary>
+public sealed record SchedulerEntry(string Id, string State, string Elapsed, string Reason, string Nodes, DateTimeOffset? Submitted);
+
+/// <summary>
+/// A Slurm queue's jobs: each cell's newest job id, the jobs squeue still holds, the final state of
+/// those it no longer does (sacct or scontrol), and squeue's error when it did not answer.
+/// </summary>
+public sealed record SlurmQueueState(
+    IReadOnlyDictionary<string, string> JobIds, IReadOnlyDictionary<string, SchedulerEntry> Held,
+    IReadOnlyDictionary<string, (string State, string ExitCode)> Finished, string? Error)
+{
+    public IReadOnlyList<string> ActiveIds => JobIds.Values.Where(Held.ContainsKey).ToList();
 }
 
 /// <summary>What queue-state.sh returned: the queues, and whether the whole listing arrived.</summary>
@@ -43,7 +61,11 @@ public static class QueueStateParser
         Dictionary<string, string> meta = new(), cellValues = new();
         string? crash = null;
         var cells = new Dictionary<string, CellMarkers>();
-        bool alive = false;
+        bool alive = false, slurm = false;
+        Dictionary<string, string> jobIds = new();
+        Dictionary<string, SchedulerEntry> held = new();
+        Dictionary<string, (string, string)> finished = new();
+        string? schedError = null;
         void EndCell()
         {
             if (cell is not null) cells[cell] = new CellMarkers(cell, cellValues, tail, crash);
@@ -59,9 +81,13 @@ public static class QueueStateParser
                 try { parsed = QueueFile.Parse(string.Join('\n', frozen), $"{qid}/queue.txt", null); }
                 catch (RgtException ex) { error = ex.Message; }
                 if (frozen.Count == 0) error ??= "the frozen queue.txt is missing or empty";
-                queues.Add(new QueueState(qid, parsed, assigned, meta, alive, cells, error));
+                queues.Add(new QueueState(qid, parsed, assigned, meta, alive, cells, error)
+                {
+                    Slurm = slurm || meta.GetValueOrDefault("session")?.Trim() == "slurm" ? new SlurmQueueState(jobIds, held, finished, schedError) : null,
+                });
             }
             qid = null; frozen = new(); assigned = new(); meta = new(); cells = new(); alive = false;
+            slurm = false; jobIds = new(); held = new(); finished = new(); schedError = null;
         }
         foreach (var line in content.Split('\n'))
         {
@@ -85,6 +111,22 @@ public static class QueueStateParser
                 case "tail": tail.Add(rest); break;
                 case "crash": if (rest.Trim().Length > 0) crash ??= rest.Trim(); break;
                 case "end": EndQueue(); break;
+                case "job": { var (k, v) = Pair(); jobIds[k] = v.Trim(); slurm = true; break; }
+                case "sched":
+                {
+                    var f = rest.Split('|');
+                    if (f.Length >= 6) held[f[0]] = new SchedulerEntry(f[0], f[1], f[2], f[3].Trim('(', ')'), f[4],
+                        long.TryParse(f[5], NumberStyles.Integer, CultureInfo.InvariantCulture, out var epoch) ? DateTimeOffset.FromUnixTimeSeconds(epoch) : null);
+                    break;
+                }
+                case "final":
+                {
+                    var (k, v) = Pair();
+                    var f = v.Split('\t');
+                    if (f[0].Trim().Length > 0) finished[k] = (f[0].Trim(), f.Length > 1 ? f[1].Trim() : "");
+                    break;
+                }
+                case "schederr": schedError = rest.Trim().Length > 0 ? rest.Trim() : "squeue failed"; slurm = true; break;
             }
         }
         EndQueue();
@@ -100,7 +142,12 @@ public static class QueueStateParser
             q.CellMarkers.TryGetValue(c.Name, out var m);
             var v = m?.Values ?? new Dictionary<string, string>();
             var state = v.GetValueOrDefault("state") ?? "Pending";
-            if (state == "Running")
+            string? reason = v.GetValueOrDefault("reason");
+            SchedulerEntry? sched = null;
+            string? jobId = null;
+            if (q.Slurm is { } slurm)
+                (state, reason, sched, jobId) = SlurmState(slurm, c.Name, v, state, reason);
+            else if (state == "Running")
             {
                 var pidAlive = v.GetValueOrDefault("pid_alive") == "1";
                 var logAge = long.TryParse(v.GetValueOrDefault("log_age"), out var a) ? a : 0;
@@ -120,12 +167,58 @@ public static class QueueStateParser
                 Name = host.Name, QueueId = q.QueueId, Index = c.Index, Cell = c.Name, State = state,
                 ExitCode = int.TryParse(v.GetValueOrDefault("exit_code"), out var rc) ? rc : null,
                 StartedAt = Time(v.GetValueOrDefault("started_at")), FinishedAt = state is "Running" or "Stale" ? null : Time(v.GetValueOrDefault("finished_at")),
-                Epoch = epoch, Epochs = epochs, LastLine = lastLine, Crash = m?.Crash, Reason = v.GetValueOrDefault("reason"),
+                Epoch = epoch, Epochs = epochs, LastLine = lastLine, Crash = m?.Crash, Reason = reason,
+                SchedulerJobId = jobId, NodeList = sched is { State: not "PENDING" } && sched.Nodes.Length > 0 ? sched.Nodes : v.GetValueOrDefault("node") is { Length: > 0 } n ? n : null,
+                Restarts = int.TryParse(v.GetValueOrDefault("restarts"), out var restarts) ? restarts : null,
+                PendingSince = sched is { State: "PENDING" } ? sched.Submitted : null,
                 LogPath = QueueScripts.QueueDir(host, q.QueueId) + "/cells/" + c.Name + "/log",
                 CheckpointDir = QueueScripts.CheckpointDir(host, q.QueueId, c.Name),
                 DurableDir = QueueScripts.DurableCellDir(host, c.Name),
             };
         }
+    }
+
+    /// <summary>
+    /// A Slurm cell's state: the scheduler's while it holds the job (a job that is pending again after
+    /// it had started was requeued), the cell's own end markers once it left, else what sacct or
+    /// scontrol remember; never a guess: a job nobody can account for is Stale, squeue failing is Unknown.
+    /// </summary>
+    static (string State, string? Reason, SchedulerEntry? Sched, string? JobId) SlurmState(SlurmQueueState slurm, string cell, IReadOnlyDictionary<string, string> v, string state, string? reason)
+    {
+        if (!slurm.JobIds.TryGetValue(cell, out var id)) return (state, reason, null, null);
+        if (slurm.Error is not null && state is not ("Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Cancelled"))
+            return ("Unknown", "squeue did not answer: " + slurm.Error, null, id);
+        if (slurm.Held.TryGetValue(id, out var sched))
+        {
+            return sched.State switch
+            {
+                "PENDING" when v.ContainsKey("started_at") => ("Requeued", sched.Reason, sched, id),
+                "PENDING" => ("Pending", sched.Reason, sched, id),
+                "RUNNING" or "COMPLETING" or "CONFIGURING" or "STAGE_OUT" => ("Running", null, sched, id),
+                "SUSPENDED" or "STOPPED" => ("Suspended", sched.Reason, sched, id),
+                "REQUEUED" or "REQUEUE_HOLD" or "REQUEUE_FED" => ("Requeued", sched.Reason, sched, id),
+                _ => (state == "Pending" ? "Pending" : state, $"{sched.State} {sched.Reason}".Trim(), sched, id),
+            };
+        }
+        if (state is "Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Cancelled") return (state, reason, null, id);
+        if (slurm.Finished.TryGetValue(id, out var fin))
+        {
+            var mapped = fin.State switch
+            {
+                "CANCELLED" => "Cancelled",
+                "COMPLETED" => "Stale",
+                "TIMEOUT" => "Failed",
+                _ => "Failed",
+            };
+            var why = fin.State switch
+            {
+                "COMPLETED" => $"job {id} COMPLETED without the cell's end markers",
+                "TIMEOUT" => $"job {id} reached its time limit (TIMEOUT, exit {fin.ExitCode})",
+                _ => $"job {id} ended {fin.State} (exit {fin.ExitCode})",
+            };
+            return (mapped, why, null, id);
+        }
+        return ("Stale", $"job {id} is no longer in squeue and neither sacct nor scontrol know how it ended", null, id);
     }
 
     static DateTimeOffset? Time(string? s) =>

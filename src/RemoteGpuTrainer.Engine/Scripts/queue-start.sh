@@ -2,9 +2,13 @@
 # Start-GpuQueue on one host: freeze the queue, write a new versioned launcher, start it detached.
 # Two launches of one queue at once (cron and a user) are serialised by a lock taken in this same
 # round trip; a launcher that is alive (its lock is held) is never doubled.
-# Parameters: Q (queue dir), SESSION (tmux session name), DETACH (Auto, Tmux, Nohup), LAUNCHER (the
-# launcher's text), QUEUE_TEXT (frozen queue), ASSIGNED (cells this host owns, one per line).
-# Section: start, one record: "STARTED<TAB>n<TAB>pid<TAB>session", "RUNNING<TAB>pid" or "NO_TMUX".
+# Parameters: Q (queue dir), SESSION (tmux session name), DETACH (Auto, Tmux, Nohup, Slurm), LAUNCHER
+# (the launcher's text; under Slurm the batch job's), QUEUE_TEXT (frozen queue), ASSIGNED (cells this
+# host owns, one per line). Slurm only: CELLS (the cells to submit, one per line, in the order of the
+# job's groups), SBATCH (sbatch options, one per line), JOB_NAME, ARRAY (1: one job array).
+# Section: start, one record: "STARTED<TAB>n<TAB>pid<TAB>session", "RUNNING<TAB>pid" or "NO_TMUX";
+# under Slurm "RUNNING<TAB>ids", else "SUBMITTED<TAB>cell<TAB>id" per job and "SUBMIT_FAILED<TAB>text"
+# or "DONE<TAB>n".
 
 
 start_queue() {
@@ -13,6 +17,10 @@ start_queue() {
   mkdir -p "$Q/cells" || exit 1
   exec 8> "$Q/.start.lock"
   flock -w 30 8 || { echo "another launch of this queue holds $Q/.start.lock"; exit 6; }
+  if [ "$DETACH" = Slurm ]; then
+    submit_jobs
+    return
+  fi
   if ! flock -n "$Q/.running" true; then
     printf 'RUNNING\t%s\n' "$(cat "$Q/launcher.pid" 2> /dev/null)"
     exit 0
@@ -41,6 +49,62 @@ start_queue() {
     i=$((i + 1))
   done
   printf 'STARTED\t%s\t%s\t%s\n' "$n" "$(cat "$Q/launcher.pid" 2> /dev/null)" "$(cat "$Q/session")"
+}
+
+# Under Slurm each cell is a batch job (or the cells one array); the scheduler, not a launcher, runs
+# them. Still under the start lock: a second submit sees the first's jobs in squeue and refuses.
+submit_jobs() {
+  local listing active n J k name id out opts=() names=()
+  command -v sbatch > /dev/null 2>&1 || { echo 'sbatch is not on the PATH here: this host is not a Slurm login node'; exit 8; }
+  listing=$(rgt_slurm_queue) || { echo 'squeue did not answer, so whether jobs of this queue are still queued is unknown; nothing was submitted'; exit 9; }
+  active=$(rgt_slurm_active "$Q" "$listing")
+  if [ -n "$active" ]; then
+    printf 'RUNNING\t%s\n' "$(printf '%s\n' "$active" | tr '\n' ' ')"
+    exit 0
+  fi
+  n=1
+  while [ -e "$Q/slurm-job-$n.sh" ]; do n=$((n + 1)); done
+  J="$Q/slurm-job-$n.sh"
+  rgt_put "$J" "$LAUNCHER" || exit 1
+  rgt_put "$Q/queue.txt" "$QUEUE_TEXT" || exit 1
+  rgt_put "$Q/assigned" "$ASSIGNED" || exit 1
+  rm -f "$Q/QUEUE_DONE" "$Q/QUEUE_FAILED" "$Q/launcher.pid"
+  rgt_put "$Q/session" slurm
+  mkdir -p "$Q/out-$n" || exit 1
+  if [ -n "$SBATCH" ]; then mapfile -t opts <<< "$SBATCH"; fi
+  mapfile -t names <<< "$CELLS"
+  # Slurm reads '%' in --output as a pattern: each job writes through a plain link to its cell's log.
+  k=0
+  for name in "${names[@]}"; do
+    mkdir -p "$Q/cells/$name" || exit 1
+    rm -f "$Q/cells/$name/exit_code" "$Q/cells/$name/finished_at" "$Q/cells/$name/reason" "$Q/cells/$name/started_at" \
+      "$Q/cells/$name/pid" "$Q/cells/$name/slurm_job_id" "$Q/cells/$name/restarts" "$Q/cells/$name/node"
+    rgt_put "$Q/cells/$name/state" Pending
+    ln -sfn "../cells/$name/log" "$Q/out-$n/$k.log"
+    k=$((k + 1))
+  done
+  if [ "$ARRAY" = 1 ]; then
+    out=$(sbatch --parsable --array="0-$((k - 1))" --job-name="$JOB_NAME" --output="$Q/out-$n/%a.log" --open-mode=append "${opts[@]}" "$J" 2>&1) \
+      || { printf 'SUBMIT_FAILED\t%s\n' "$(printf '%s' "$out" | tr '\n\t' '  ')"; exit 0; }
+    id=${out%%;*}
+    k=0
+    for name in "${names[@]}"; do
+      printf '%s\t%s_%s\n' "$name" "$id" "$k" >> "$Q/jobs"
+      printf 'SUBMITTED\t%s\t%s_%s\n' "$name" "$id" "$k"
+      k=$((k + 1))
+    done
+  else
+    k=0
+    for name in "${names[@]}"; do
+      out=$(sbatch --parsable --job-name="$JOB_NAME.$name" --output="$Q/out-$n/$k.log" --open-mode=append "${opts[@]}" --export="ALL,RGT_GROUP=$k" "$J" 2>&1) \
+        || { printf 'SUBMIT_FAILED\t%s: %s\n' "$name" "$(printf '%s' "$out" | tr '\n\t' '  ')"; exit 0; }
+      id=${out%%;*}
+      printf '%s\t%s\n' "$name" "$id" >> "$Q/jobs"
+      printf 'SUBMITTED\t%s\t%s\n' "$name" "$id"
+      k=$((k + 1))
+    done
+  fi
+  printf 'DONE\t%s\n' "$n"
 }
 
 rgt_section start start_queue

@@ -6,9 +6,12 @@
 #   now <epoch>, queue <id>, frozen <line of queue.txt>, assigned <cell>, meta <file> <text>,
 #   alive <0|1>, cell <name>, value <marker> <text>, tail <log line>, crash <log line>, end;
 #   "missing <root>" when no queue was ever launched there. Status 4: no QUEUES_ROOT; 3: unreadable.
+# A Slurm queue adds, per cell, "job <cell> <id>", and "sched <id|state|elapsed|reason|nodes|submitted>"
+# while the scheduler holds the job, else "final <id> <state> <exit code>" where sacct or scontrol
+# still know it and the cell's markers do not say how it ended; "schederr <text>" when squeue failed.
 
 read_queues() {
-  local T q qid lp alive c p m f now
+  local T q qid lp alive c p m f now listing="" sched_read="" sched_err=""
   [ -n "$QUEUES_ROOT" ] || { echo 'no data directory is configured'; exit 4; }
   if [ ! -e "$QUEUES_ROOT" ]; then
     printf 'missing\t%s\n' "$QUEUES_ROOT"
@@ -37,11 +40,18 @@ read_queues() {
     alive=0
     if [ -n "$lp" ] && kill -0 "$lp" 2> /dev/null && grep -qa launcher- "/proc/$lp/cmdline" 2> /dev/null; then alive=1; fi
     printf 'alive\t%s\n' "$alive"
+    if [ "$(cat "$q/session" 2> /dev/null)" = slurm ]; then
+      if [ -z "$sched_read" ]; then
+        sched_read=1
+        listing=$(rgt_slurm_queue 2>&1) || { sched_err=$listing; listing=""; }
+      fi
+      read_jobs "$q" "$listing" "$sched_err"
+    fi
     for c in "$q"/cells/*/; do
       [ -d "$c" ] || continue
       c=${c%/}
       printf 'cell\t%s\n' "${c##*/}"
-      for f in state exit_code started_at finished_at pid reason; do
+      for f in state exit_code started_at finished_at pid reason slurm_job_id restarts node; do
         if [ -f "$c/$f" ]; then printf 'value\t%s\t%s\n' "$f" "$(head -c 200 "$c/$f" | tr '\n\t' '  ')"; fi
       done
       p=$(cat "$c/pid" 2> /dev/null)
@@ -54,6 +64,20 @@ read_queues() {
     done
   done
   echo end
+}
+
+read_jobs() {
+  local q=$1 listing=$2 err=$3 cell id line
+  if [ -n "$err" ]; then printf 'schederr\t%s\n' "$(printf '%s' "$err" | head -c 300 | tr '\n\t' '  ')"; fi
+  while IFS=$'\t' read -r cell id; do
+    printf 'job\t%s\t%s\n' "$cell" "$id"
+    line=$(printf '%s\n' "$listing" | awk -F'|' -v id="$id" '$1 == id { print; exit }')
+    if [ -n "$line" ]; then
+      printf 'sched\t%s\n' "$line"
+    elif [ -z "$err" ]; then
+      case "$(cat "$q/cells/$cell/state" 2> /dev/null)" in Succeeded | Failed | NoArtifact | SyncFailed | Cancelled) ;; *) printf 'final\t%s\t%s\n' "$id" "$(rgt_slurm_final "$id")" ;; esac
+    fi
+  done < <(rgt_slurm_ids "$q")
 }
 
 rgt_section queues read_queues

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Stop-GpuQueue on one host: mark running cells Failed (143), end the detach session recorded at
-# launch and the launcher's process group. Parameters: Q (queue dir).
-# Section: stop, "NOQUEUE" or "STOPPED".
+# launch and the launcher's process group. Under Slurm: scancel this queue's jobs, and only them.
+# Parameters: Q (queue dir), MODE (stop, or left: what is still alive).
+# Section: stop, "NOQUEUE" or "STOPPED"; section left, "LEFT" and what is left.
 
 
 stop_queue() {
   local lp c session
   [ -d "$Q" ] || { echo NOQUEUE; exit 0; }
+  if [ "$(cat "$Q/session" 2> /dev/null)" = slurm ]; then
+    cancel_jobs
+    return
+  fi
   lp=$(cat "$Q/launcher.pid" 2> /dev/null)
   session=$(cat "$Q/session" 2> /dev/null)
   for c in "$Q"/cells/*/; do
@@ -26,9 +31,40 @@ stop_queue() {
   echo STOPPED
 }
 
+# The queue's jobs still in the scheduler are cancelled by id, then waited for (up to 60 s) to
+# leave it; their cells that had not ended are marked Cancelled.
+cancel_jobs() {
+  local listing active i cell id
+  listing=$(rgt_slurm_queue) || { echo 'squeue did not answer: nothing was cancelled'; exit 9; }
+  active=$(rgt_slurm_active "$Q" "$listing")
+  if [ -n "$active" ]; then
+    # shellcheck disable=SC2086 # job ids: digits and '_', one per word
+    scancel $active || { echo "scancel failed for:" $active; exit 10; }
+  fi
+  i=0
+  while [ -n "$active" ] && [ -n "$(rgt_slurm_active "$Q" "$(rgt_slurm_queue)")" ] && [ "$i" -lt 60 ]; do
+    sleep 1
+    i=$((i + 1))
+  done
+  while IFS=$'\t' read -r cell id; do
+    case " $(printf '%s\n' "$active" | tr '\n' ' ') " in *" $id "*) ;; *) continue ;; esac
+    case "$(cat "$Q/cells/$cell/state" 2> /dev/null)" in Succeeded | Failed | NoArtifact | SyncFailed) continue ;; esac
+    rgt_put "$Q/cells/$cell/finished_at" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    rgt_put "$Q/cells/$cell/reason" "job $id cancelled by Stop-GpuQueue"
+    rgt_put "$Q/cells/$cell/state" Cancelled
+  done < <(rgt_slurm_ids "$Q")
+  rgt_put "$Q/QUEUE_FAILED" "stopped by Stop-GpuQueue $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo STOPPED
+}
+
 # What is still alive of the queue (a second connection asks, after the stop).
 left_of_queue() {
-  local lp p session left=""
+  local lp p session left="" listing
+  if [ "$(cat "$Q/session" 2> /dev/null)" = slurm ]; then
+    listing=$(rgt_slurm_queue) || { echo 'squeue did not answer'; exit 9; }
+    echo "LEFT $(rgt_slurm_active "$Q" "$listing" | tr '\n' ' ')"
+    return
+  fi
   lp=$(cat "$Q/launcher.pid" 2> /dev/null)
   session=$(cat "$Q/session" 2> /dev/null)
   if [ -n "$lp" ]; then

@@ -6,7 +6,10 @@ using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Commands;
 
-/// <summary>Freezes a queue file and a versioned launcher on each host and starts it detached (tmux, else setsid nohup).</summary>
+/// <summary>
+/// Freezes a queue file and a versioned launcher on each host and starts it detached (tmux, else setsid
+/// nohup); on a Slurm host each cell becomes a batch job (or the cells one job array).
+/// </summary>
 [Cmdlet(VerbsLifecycle.Start, "GpuQueue", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
 [OutputType(typeof(GpuQueue))]
 public sealed class StartGpuQueueCommand : HostCmdlet
@@ -28,9 +31,36 @@ public sealed class StartGpuQueueCommand : HostCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int? StartAt { get; set; }
 
+    /// <summary>Auto: Slurm on a host whose platform is a Slurm cluster, else tmux, else nohup.</summary>
     [Parameter]
-    [ValidateSet("Auto", "Tmux", "Nohup")]
+    [ValidateSet("Auto", "Tmux", "Nohup", "Slurm")]
     public string Detach { get; set; } = "Auto";
+
+    /// <summary>Slurm: GPUs per cell's job (--gres=gpu:N); Slurm sets CUDA_VISIBLE_DEVICES.</summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int? GpusPerCell { get; set; }
+
+    /// <summary>Slurm: each job's wall-time limit (--time), e.g. 2h, 90m, 1.5d.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan? TimeLimit { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Partition { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Account { get; set; }
+
+    /// <summary>Slurm: more sbatch options, one per element, passed through as given (e.g. '--mem=32G', '--qos=long').</summary>
+    [Parameter]
+    public string[] SbatchOption { get; set; } = System.Array.Empty<string>();
+
+    /// <summary>Slurm: submit the cells as one job array instead of one job each.</summary>
+    [Parameter]
+    public SwitchParameter Array { get; set; }
 
     /// <summary>Default: the queue file's name without extension.</summary>
     [Parameter]
@@ -50,6 +80,7 @@ public sealed class StartGpuQueueCommand : HostCmdlet
         if (Hosts.Count == 0) return;
         var queueId = QueueId ?? SanitizeId(System.IO.Path.GetFileNameWithoutExtension(file));
         var split = QueueFile.Split(cells, Hosts.Count);
+        var slurmAsked = GpusPerCell is not null || TimeLimit is not null || Partition is not null || Account is not null || SbatchOption.Length > 0 || Array;
         var plans = new List<(GpuHost Host, LaunchPlan Plan)>();
         for (int i = 0; i < Hosts.Count; i++)
         {
@@ -59,8 +90,18 @@ public sealed class StartGpuQueueCommand : HostCmdlet
                 Message = $"{Hosts[i].Name}: queue '{queueId}', {owned.Count} of {cells.Count} cells (cost {owned.Sum(c => c.Cost)}): {string.Join(", ", owned.Select(c => $"{c.Index}:{c.Name}"))}",
             }, new[] { "PSHOST" });
             if (owned.Count == 0) continue;
-            if (!ShouldProcess(Hosts[i].Name, $"Launch queue '{queueId}' ({owned.Count} cells, detach {Detach})")) continue;
-            plans.Add((Hosts[i], new LaunchPlan(queueId, cells, owned, StartAt ?? 1, Detach, WorkingDirectory)));
+            var detach = Detach == "Auto" && Catalog.Find(Hosts[i].Platform)?.IsSlurm == true ? "Slurm" : Detach;
+            if (slurmAsked && detach != "Slurm")
+            {
+                WriteFailure(new RgtException("NotSlurm", FailureKind.InvalidArgument,
+                    $"{Hosts[i].Name}: -GpusPerCell, -TimeLimit, -Partition, -Account, -SbatchOption and -Array are sbatch options, and this host's queue runs under {detach} (platform '{Hosts[i].Platform}'); use -Detach Slurm on a Slurm login node, or register it with -Platform slurm."), Hosts[i].Name);
+                continue;
+            }
+            if (!ShouldProcess(Hosts[i].Name, detach == "Slurm" ? $"Submit queue '{queueId}' to Slurm ({owned.Count} cells{(Array ? ", one job array" : ", one job each")})" : $"Launch queue '{queueId}' ({owned.Count} cells, detach {detach})")) continue;
+            plans.Add((Hosts[i], new LaunchPlan(queueId, cells, owned, StartAt ?? 1, detach, WorkingDirectory)
+            {
+                Slurm = detach == "Slurm" ? new SlurmOptions(GpusPerCell, TimeLimit, Partition, Account, SbatchOption, Array) : null,
+            }));
         }
         using var connector = NewConnector();
         var defaults = plans.ToDictionary(p => p.Host.Name, p => GpuPlatformDefaults.From(Catalog.Find(p.Host.Platform)), StringComparer.OrdinalIgnoreCase);

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# One queue cell's run, shared by the tmux/nohup launcher (queue-launcher.sh) and the Slurm batch
+# job (slurm-job.sh). Parameters: Q (queue dir), DATA, DURABLE, QID, KEEP (artifact), SCRATCH, CRED,
+# WORKDIR, PROXY_HOOK (the user's shell code, run before each cell). INTERRUPTED: set by a caller's
+# TERM trap, so a cell ended from outside is Interrupted, not Failed.
+# Markers (cells/<name>/): state (Running, Succeeded, Failed, NoArtifact, SyncFailed, Interrupted),
+# exit_code, started_at, finished_at, pid, reason; under Slurm also slurm_job_id, restarts, node. Each
+# is written to a temporary name, then renamed.
+
+put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# Copies the artifact and metrics to durable storage, each verified by SHA-256 before it takes its
+# name. The trainer has exited, so the artifact is final: its hash (hash.sh) is cached on the box for
+# the original and the copy, and a pull right after needs no hashing at pull time.
+rgt_sync() {
+  local ck=$1 d=$2 dest=$3 f b h
+  if [ -z "$DURABLE" ]; then
+    rgt_sha256_cached "$ck/$KEEP" final > /dev/null
+    echo "=== rgt: no durable directory configured; nothing synced" >> "$d/log"
+    return 0
+  fi
+  mkdir -p "$dest" 2>> "$d/log" || return 1
+  for f in "$ck/$KEEP" "$ck"/*metrics*.json; do
+    [ -f "$f" ] || continue
+    b=${f##*/}
+    h=$(rgt_sha256_cached "$f" final) || return 1
+    if ! cp -f "$f" "$dest/.$b.rgt-tmp" 2>> "$d/log"; then rm -f "$dest/.$b.rgt-tmp"; return 1; fi
+    if [ "$(rgt_sha256 "$dest/.$b.rgt-tmp")" != "$h" ]; then
+      echo "=== rgt: the copy of $b in $dest differs from the original (SHA-256)" >> "$d/log"
+      rm -f "$dest/.$b.rgt-tmp"
+      return 1
+    fi
+    mv -f "$dest/.$b.rgt-tmp" "$dest/$b" || return 1
+    rgt_sha256_remember "$dest/$b" "$h"
+  done
+  cp -f "$d/log" "$dest/log" 2> /dev/null || true
+  return 0
+}
+
+# Under tmux the pane shows the running cell's log, for Enter-GpuHost -Attach (display only).
+show_log() {
+  if [ -n "${TMUX:-}" ]; then
+    tail -n +1 -F "$1" 2> /dev/null &
+    viewer=$!
+  fi
+}
+
+hide_log() {
+  if [ -n "$viewer" ]; then
+    sleep 0.2
+    kill "$viewer" 2> /dev/null
+    viewer=""
+  fi
+}
+
+viewer=""
+RGT_CPID=""
+
+run_cell() {
+  local name=$1 cmd=$2 force=$3 d ck cpid rc r
+  d="$Q/cells/$name"
+  ck="$DATA/checkpoints/$QID/$name"
+  mkdir -p "$d" "$ck"
+  if [ "$force" = 0 ] && [ "$(cat "$d/state" 2> /dev/null)" = Succeeded ]; then return 0; fi
+  rm -f "$d/exit_code" "$d/finished_at" "$d/reason"
+  put "$d/started_at" "$(now)"
+  put "$d/state" Running
+  if [ -n "${SLURM_JOB_ID:-}" ]; then
+    put "$d/slurm_job_id" "$SLURM_JOB_ID"
+    put "$d/restarts" "${SLURM_RESTART_COUNT:-0}"
+    put "$d/node" "${SLURMD_NODENAME:-}"
+  fi
+  echo "=== rgt: cell $name started $(now)" >> "$d/log"
+  show_log "$d/log"
+  # shellcheck disable=SC2094
+  (
+    if [ -n "$PROXY_HOOK" ]; then eval "$PROXY_HOOK"; fi
+    # shellcheck disable=SC1091
+    if [ -f "$DATA/.rgt/env.sh" ]; then . "$DATA/.rgt/env.sh"; fi
+    if [ -n "$CRED" ] && [ -f "$CRED" ]; then
+      WANDB_API_KEY=$(cat "$CRED")
+      export WANDB_API_KEY
+    fi
+    export PYTHONUNBUFFERED=1 RGT_CHECKPOINT_DIR="$ck" RGT_CELL="$name" RGT_LOG="$d/log" RGT_QUEUE="$QID"
+    cd "$WORKDIR" || exit 97
+    exec bash -c "$cmd"
+  ) >> "$d/log" 2>&1 < /dev/null &
+  cpid=$!
+  RGT_CPID=$cpid
+  put "$d/pid" "$cpid"
+  wait "$cpid"
+  rc=$?
+  # A trapped signal (slurm-job.sh forwards USR1 and TERM) ends the wait, not the cell: wait again
+  # until the cell itself has ended (127: it was already reaped, and rc is its status).
+  while [ "$rc" -gt 128 ]; do
+    wait "$cpid"
+    r=$?
+    [ "$r" -eq 127 ] && break
+    rc=$r
+  done
+  # shellcheck disable=SC2034 # read by the callers' signal traps
+  RGT_CPID=""
+  put "$d/exit_code" "$rc"
+  put "$d/finished_at" "$(now)"
+  if [ -n "${INTERRUPTED:-}" ]; then
+    put "$d/state" Interrupted
+    echo "=== rgt: cell $name interrupted by $INTERRUPTED (exit code $rc)" >> "$d/log"
+    return 1
+  fi
+  if [ "$rc" -ne 0 ]; then
+    put "$d/state" Failed
+    echo "=== rgt: cell $name FAILED with exit code $rc" >> "$d/log"
+    return 1
+  fi
+  # Exit 0 is not success without the artifact (behaviour.md §0.1).
+  if [ ! -s "$ck/$KEEP" ]; then
+    put "$d/reason" "exited 0 but wrote no $KEEP in $ck"
+    put "$d/state" NoArtifact
+    echo "=== rgt: cell $name NoArtifact: exited 0 but wrote no $KEEP" >> "$d/log"
+    return 1
+  fi
+  if [ -n "$SCRATCH" ]; then rm -f "$ck/$SCRATCH"; fi
+  if rgt_sync "$ck" "$d" "$DURABLE/final_ckpts/$name"; then
+    put "$d/state" Succeeded
+    echo "=== rgt: cell $name Succeeded" >> "$d/log"
+    return 0
+  fi
+  put "$d/reason" "the copy to $DURABLE/final_ckpts/$name did not verify"
+  put "$d/state" SyncFailed
+  echo "=== rgt: cell $name SyncFailed: the copy to durable storage did not verify" >> "$d/log"
+  return 1
+}
+
