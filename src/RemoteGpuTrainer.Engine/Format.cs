@@ -14,4 +14,8 @@ public static class Format
         while (Math.Abs(v) >= 1024 && i < units.Length - 1) { v /= 1024; i++; }
         return i == 0 ? $"{bytes} B" : v.ToString(v >= 100 ? "0" : "0.0", CultureInfo.InvariantCulture) + " " + units[i];
     }
+
+    /// <summary>A span as people say it: "40 s", "12 min", "1.5 h".</summary>
+    public static string Duration(TimeSpan t) => t.TotalMinutes >= 90 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalHours:0.0} h")
+        : t.TotalMinutes >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalMinutes:0} min") : string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0} s");
 }

@@ -67,6 +67,19 @@ public sealed class GpuHealth
     public DateTimeOffset CheckedAt { get; init; }
     /// <summary>How many nvidia-smi samples the GPU values come from (1 = a point read).</summary>
     public int Samples { get; init; } = 1;
+    /// <summary>On a Slurm login node: every node of every partition as sinfo reports it.</summary>
+    public GpuSlurmNode[] Nodes { get; init; } = Array.Empty<GpuSlurmNode>();
+    /// <summary>On Slurm with -Node/-Partition: the compute node the probe ran on.</summary>
+    public string? ProbedNode { get; init; }
+    /// <summary>On Slurm with -Node/-Partition: the probe job could not start in time (the cluster is full).</summary>
+    public bool ProbePending { get; init; }
+
+    /// <summary>The same result, taken on a compute node.</summary>
+    public GpuHealth WithNode(string node) => new()
+    {
+        Name = Name, Level = Level, Gpus = Gpus, Zombie = Zombie, Xid = Xid, Disk = Disk, Memory = Memory, Findings = Findings,
+        CheckedAt = CheckedAt, Samples = Samples, Nodes = Nodes, ProbedNode = node, ProbePending = ProbePending,
+    };
 
     public string GpuSummary => Gpus.Length == 0 ? "none"
         : string.Join(", ", Gpus.GroupBy(g => g.Device.Name ?? "?").Select(g => $"{g.Count()}x {g.Key}"));
@@ -86,6 +99,12 @@ public sealed class GpuHealth
     public string? TopFinding => Findings.FirstOrDefault()?.ToString();
 
     public override string ToString() => $"{Name}: {Status}";
+}
+
+/// <summary>A Slurm node in one partition: sinfo's long state (idle, mixed, allocated, drained, down*…), its reason and gres.</summary>
+public sealed record GpuSlurmNode(string Node, string Partition, string State, string? Reason, string? Gres)
+{
+    public override string ToString() => $"{Node} ({Partition}) {State}{(Reason is null ? "" : ": " + Reason)}";
 }
 
 /// <summary>A GPU with its own status and, when sampled, mean clocks, power and utilization.</summary>

@@ -4,7 +4,7 @@ namespace RemoteGpuTrainer.Engine.Model;
 public sealed class GpuPatrolReport
 {
     public string Name { get; init; } = "";
-    /// <summary>Healthy, Done or Escalate.</summary>
+    /// <summary>Healthy, Done, Warn (Slurm: a cell pending too long) or Escalate.</summary>
     public string Verdict { get; init; } = "";
     public string Reason { get; init; } = "";
     public bool Alive { get; init; }
@@ -21,6 +21,6 @@ public sealed class GpuPatrolReport
     public GpuFinding[] Findings { get; init; } = Array.Empty<GpuFinding>();
     /// <summary>The host could not be reached at all.</summary>
     public bool Unreachable { get; init; }
-    /// <summary>What -AsExitCode makes of this report: 0 Healthy or Done, 1 Escalate, 2 unreachable.</summary>
+    /// <summary>What -AsExitCode makes of this report: 0 Healthy, Done or Warn, 1 Escalate, 2 unreachable.</summary>
     public int ExitCode => Unreachable ? 2 : Verdict == "Escalate" ? 1 : 0;
 }

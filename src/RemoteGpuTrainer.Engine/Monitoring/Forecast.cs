@@ -112,5 +112,5 @@ public static class Forecast
         return since;
     }
 
-    static string Minutes(TimeSpan t) => t.TotalMinutes >= 90 ? $"{t.TotalHours:0.0} h" : t.TotalMinutes >= 1 ? $"{t.TotalMinutes:0} min" : $"{t.TotalSeconds:0} s";
+    static string Minutes(TimeSpan t) => Format.Duration(t);
 }

@@ -127,7 +127,7 @@ public static class HealthProbe
         return null;
     }
 
-    static GpuDiskUsage Disk(string role, string path, ProbeSections s, string section)
+    internal static GpuDiskUsage Disk(string role, string path, ProbeSections s, string section)
     {
         if (s.ExitCode(section) != 0) return new GpuDiskUsage(role, path, false, null, null, null, null, null, null, null, null, null);
         var text = s[section];

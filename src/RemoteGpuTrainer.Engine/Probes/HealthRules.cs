@@ -13,6 +13,21 @@ public static class HealthRules
     static readonly string[] FailReasons = { "hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "sw_thermal_slowdown" };
     public const double HotCelsius = 83;
 
+    /// <summary>The disk rule: the data mount fails at 95%, warns at 85% (bytes or inodes); a missing directory warns.</summary>
+    public static void JudgeDisks(IReadOnlyList<GpuDiskUsage> disks, List<GpuFinding> findings)
+    {
+        void Add(string check, HealthStatus status, string message) => findings.Add(new GpuFinding(check, status, message));
+        foreach (var d in disks)
+        {
+            if (!d.Exists) { Add("disk", HealthStatus.Warn, $"{d.Role} dir {d.Path} does not exist — set it with Set-GpuHost or create it."); continue; }
+            if (d.Role != "data") continue;
+            var worst = d.WorstPercent ?? 0;
+            var what = $"{d.Path} on {d.MountedOn}: bytes {d.UsedPercent}% used ({Format.Bytes(d.FreeBytes)} free), inodes {d.InodesUsedPercent}% used ({d.InodesFree} free)";
+            if (worst >= 95) Add("disk", HealthStatus.Fail, $"{what} — a checkpoint save will fail; prune scratch (latest.pth, caches) or expand the disk. Inodes run out on small files even when bytes look fine.");
+            else if (worst >= 85) Add("disk", HealthStatus.Warn, $"{what} — plan to prune scratch or expand before the next save.");
+        }
+    }
+
     public static GpuDeviceHealth[] Judge(
         GpuHost host, IReadOnlyList<GpuDevice> gpus, IReadOnlyList<QueryGpuResult> samples,
         bool driverMissing, bool driverFailed, string? driverError,
@@ -70,16 +85,7 @@ public static class HealthRules
             });
         }
 
-        // disk: the data mount fails at 95%, warns at 85% (bytes or inodes)
-        foreach (var d in disks)
-        {
-            if (!d.Exists) { Add("disk", HealthStatus.Warn, $"{d.Role} dir {d.Path} does not exist — set it with Set-GpuHost or create it."); continue; }
-            if (d.Role != "data") continue;
-            var worst = d.WorstPercent ?? 0;
-            var what = $"{d.Path} on {d.MountedOn}: bytes {d.UsedPercent}% used ({Format.Bytes(d.FreeBytes)} free), inodes {d.InodesUsedPercent}% used ({d.InodesFree} free)";
-            if (worst >= 95) Add("disk", HealthStatus.Fail, $"{what} — a checkpoint save will fail; prune scratch (latest.pth, caches) or expand the disk. Inodes run out on small files even when bytes look fine.");
-            else if (worst >= 85) Add("disk", HealthStatus.Warn, $"{what} — plan to prune scratch or expand before the next save.");
-        }
+        JudgeDisks(disks, findings);
 
         // memory (cgroup)
         if (memory?.OomKills > 0)

@@ -12,22 +12,33 @@ namespace RemoteGpuTrainer.Engine.Probes;
 /// </summary>
 public static class Patrol
 {
-    public static string Script(GpuHost host, string? queueId, Monitoring.ForecastOptions? forecast = null) =>
-        QueueScripts.StateScript(Monitoring.MonitorScripts.Tail(HealthProbe.ScriptFor(host, new HealthOptions(), "health-probe", "disks", "queue-state", "monitor"), host,
-            (forecast ?? new Monitoring.ForecastOptions()).History), host, queueId, tailLines: 5).Command;
+    /// <summary>On a Slurm login node the cluster's state (sinfo) stands in for the GPU probe, which would judge the login node.</summary>
+    public static string Script(GpuHost host, string? queueId, Monitoring.ForecastOptions? forecast = null, bool slurm = false) =>
+        QueueScripts.StateScript(slurm
+            ? SlurmHealth.ScriptFor(host, "queue-state")
+            : Monitoring.MonitorScripts.Tail(HealthProbe.ScriptFor(host, new HealthOptions(), "health-probe", "disks", "queue-state", "monitor"), host,
+                (forecast ?? new Monitoring.ForecastOptions()).History), host, queueId, tailLines: 5).Command;
+
+    /// <summary>How long an ordinary pending wait (Priority, Resources) may last before the patrol says Warn.</summary>
+    public static readonly TimeSpan DefaultPendingWarnAfter = TimeSpan.FromHours(1);
 
     /// <summary>The checks whose findings come from the on-box sampler's trend, not from one reading.</summary>
     static readonly HashSet<string> ForecastChecks = new(StringComparer.Ordinal) { "MemoryOom", "MemoryForecast", "GpuIdle", "IdleRental" };
 
-    public static GpuPatrolReport Parse(GpuHost host, string output, DateTimeOffset now, Monitoring.ForecastOptions? forecast = null)
+    public static GpuPatrolReport Parse(GpuHost host, string output, DateTimeOffset now, Monitoring.ForecastOptions? forecast = null, bool slurm = false, TimeSpan? pendingWarnAfter = null)
     {
-        var health = HealthProbe.Parse(host, output, new HealthOptions(Forecast: forecast), now);
+        var health = slurm ? SlurmHealth.Parse(host, output, now) : HealthProbe.Parse(host, output, new HealthOptions(Forecast: forecast), now);
         var forecasts = health.Findings.Where(f => ForecastChecks.Contains(f.Check)).ToArray();
         var queues = QueueStateParser.Parse(output);
         var jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, TimeSpan.FromHours(2)).Select(j => (Queue: q, Job: j))).ToList();
         var data = health.Disk.FirstOrDefault(d => d.Role == "data");
         int total = jobs.Count, done = jobs.Count(j => j.Job.State == "Succeeded");
-        bool alive = queues.Any(q => q.LauncherAlive);
+        bool alive = queues.Any(q => q.Active);
+        var pending = jobs.Where(j => j.Job.State is "Pending" or "Requeued" && j.Job.SchedulerJobId is not null).Select(j => j.Job).ToList();
+        var stuck = pending.FirstOrDefault(j => PendingReasons.IsHopeless(j.Reason));
+        var waitLimit = pendingWarnAfter ?? DefaultPendingWarnAfter;
+        var waiting = pending.Where(j => j.PendingSince is { } since && now - since > waitLimit).OrderBy(j => j.PendingSince).FirstOrDefault();
+        var unknown = jobs.FirstOrDefault(j => j.Job.State == "Unknown").Job;
         var running = jobs.FirstOrDefault(j => j.Job.State == "Running").Job;
         var crashed = jobs.FirstOrDefault(j => j.Job.Crash is not null && j.Job.State is "Running" or "Failed" or "Stale" or "SyncFailed" or "NoArtifact").Job;
         string verdict, reason;
@@ -42,34 +53,55 @@ public static class Patrol
             verdict = "Escalate";
             reason = $"data disk {data!.Path} at {data.UsedPercent}% bytes, {data.InodesUsedPercent}% inodes — prune scratch or expand before the next save";
         }
+        else if (unknown is not null)
+        {
+            verdict = "Escalate";
+            reason = $"cell {unknown.Cell}: {unknown.Reason} — the scheduler's state is unknown; check slurmctld (scontrol ping)";
+        }
+        else if (stuck is not null)
+        {
+            verdict = "Escalate";
+            reason = $"cell {stuck.Cell} (job {stuck.SchedulerJobId}) is pending on {stuck.Reason}: it will not start until someone acts — scontrol show job {stuck.SchedulerJobId}";
+        }
         else if (!alive && total > 0 && done < total)
         {
             verdict = "Escalate";
             var q = jobs.First(j => j.Job.State != "Succeeded").Queue;
-            reason = $"process gone at {done}/{total} — resume with Start-GpuQueue (same queue '{q.QueueId}')";
+            reason = q.Slurm is not null
+                ? $"no job of queue '{q.QueueId}' left in Slurm at {done}/{total} — resubmit the rest with Start-GpuQueue (same queue)"
+                : $"process gone at {done}/{total} — resume with Start-GpuQueue (same queue '{q.QueueId}')";
         }
         else if (total > 0 && done == total && !alive)
         {
             verdict = "Done";
             reason = "all cells done — pull and verify (Receive-Checkpoint | Test-Checkpoint), then tear down";
         }
+        else if (waiting is not null)
+        {
+            verdict = "Warn";
+            reason = $"cell {waiting.Cell} (job {waiting.SchedulerJobId}) pending {Format.Duration(now - waiting.PendingSince!.Value)} on {waiting.Reason ?? "no reason given"}" +
+                (PendingReasons.IsOrdinary(waiting.Reason) ? " — the cluster is busy" : " — a limit of your account or QOS holds it; fewer jobs at once, or ask for a higher limit");
+        }
         else
         {
             verdict = "Healthy";
-            reason = total == 0 ? "no queue on this host" : $"running {running?.Cell ?? "-"}";
+            reason = total == 0 ? "no queue on this host"
+                : running is not null ? $"running {running.Cell}"
+                : pending.Count > 0 ? $"{pending.Count} pending ({string.Join(", ", pending.Select(j => j.Reason ?? "queued").Distinct())})"
+                : "running -";
         }
         // A forecast is worth a page before it comes true (an idle rental whose cells are all done is already "Done").
         var foretold = forecasts.Where(f => !(verdict == "Done" && f.Check == "IdleRental")).ToList();
         if (foretold.Count > 0)
         {
             var said = string.Join("; ", foretold.Select(f => $"{f.Check}: {f.Message}"));
-            reason = verdict is "Healthy" or "Done" ? said : reason + "; also " + said;
+            reason = verdict is "Healthy" or "Done" or "Warn" ? said : reason + "; also " + said;
             verdict = "Escalate";
         }
-        if (verdict == "Healthy" && health.Findings.FirstOrDefault(f => f.Level == HealthStatus.Fail && !ForecastChecks.Contains(f.Check)) is { } fail)
+        if (verdict is "Healthy" or "Warn" && health.Findings.FirstOrDefault(f => f.Level == HealthStatus.Fail && !ForecastChecks.Contains(f.Check)) is { } fail)
         {
             verdict = "Escalate";
-            reason = "GPU health FAIL: " + fail.Message;
+            reason = (slurm ? "cluster health FAIL: " : "GPU health FAIL: ") + fail.Message;
         }
         var epoch = running?.Epoch;
         var line = string.Create(CultureInfo.InvariantCulture,

@@ -192,8 +192,8 @@ public static class QueueStateParser
         {
             return sched.State switch
             {
-                "PENDING" when v.ContainsKey("started_at") => ("Requeued", sched.Reason, sched, id),
-                "PENDING" => ("Pending", sched.Reason, sched, id),
+                "PENDING" when v.ContainsKey("started_at") => ("Requeued", NoneIsNull(sched.Reason), sched, id),
+                "PENDING" => ("Pending", NoneIsNull(sched.Reason), sched, id),
                 "RUNNING" or "COMPLETING" or "CONFIGURING" or "STAGE_OUT" => ("Running", null, sched, id),
                 "SUSPENDED" or "STOPPED" => ("Suspended", sched.Reason, sched, id),
                 "REQUEUED" or "REQUEUE_HOLD" or "REQUEUE_FED" => ("Requeued", sched.Reason, sched, id),
@@ -221,6 +221,27 @@ public static class QueueStateParser
         return ("Stale", $"job {id} is no longer in squeue and neither sacct nor scontrol know how it ended", null, id);
     }
 
+    static string? NoneIsNull(string reason) => reason is "None" or "" ? null : reason;
+
     static DateTimeOffset? Time(string? s) =>
         DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+}
+
+/// <summary>What a Slurm pending reason means for the wait.</summary>
+public static class PendingReasons
+{
+    /// <summary>Reasons a job keeps until a person changes something: it will not start by waiting.</summary>
+    static readonly string[] Hopeless =
+    {
+        "PartitionDown", "PartitionInactive", "PartitionNodeLimit", "PartitionTimeLimit", "PartitionConfig", "BadConstraints",
+        "InvalidAccount", "InvalidQOS", "JobHeldAdmin", "JobHeldUser", "DependencyNeverSatisfied", "ReqNodeNotAvail",
+        "AssocMaxWallDurationPerJobLimit", "QOSMaxWallDurationPerJobLimit", "AccountNotAllowed", "QOSNotAllowed", "NodeDown",
+    };
+
+    /// <summary>True when the job will not start without someone acting (a held job, a down partition, an impossible request).</summary>
+    public static bool IsHopeless(string? reason) =>
+        reason is not null && Hopeless.Any(h => reason.StartsWith(h, StringComparison.Ordinal));
+
+    /// <summary>True for the ordinary waits of a busy cluster (its turn, free GPUs, a requeue's delay).</summary>
+    public static bool IsOrdinary(string? reason) => reason is null or "" or "None" or "Resources" or "Priority" or "BeginTime";
 }

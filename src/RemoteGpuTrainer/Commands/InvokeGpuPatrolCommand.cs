@@ -37,6 +37,11 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     [Duration]
     public TimeSpan? IdleAfter { get; set; }
 
+    /// <summary>Slurm: a cell pending longer than this (its turn, free GPUs, a QOS limit) makes the verdict Warn; default 1h.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan? PendingWarnAfter { get; set; }
+
     /// <summary>For cron and Task Scheduler: the process exits 1 on any Escalate, 2 when a host is unreachable.</summary>
     [Parameter]
     public SwitchParameter AsExitCode { get; set; }
@@ -49,9 +54,10 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         var forecast = new Engine.Monitoring.ForecastOptions(OomWithin, IdleAfter);
         foreach (var r in Fan(Hosts, ThrottleLimit, async (h, ct) =>
         {
+            var slurm = Catalog.Find(h.Platform)?.IsSlurm == true;
             var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
-            var output = await shell.RunAsync(Patrol.Script(host, QueueId, forecast), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
-            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast);
+            var output = await shell.RunAsync(Patrol.Script(host, QueueId, forecast, slurm), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
+            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast, slurm, PendingWarnAfter);
         }))
         {
             var report = r.Value;

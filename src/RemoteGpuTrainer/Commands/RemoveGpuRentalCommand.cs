@@ -32,14 +32,23 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
 
     protected override void EndProcessing()
     {
+        // A Slurm cluster is not a rental: there is no meter to stop, and its end of a run is Stop-GpuQueue.
+        var hosts = new List<GpuHost>();
+        foreach (var h in Hosts)
+        {
+            if (Catalog.Find(h.Platform)?.IsSlurm == true)
+                WriteFailure(new RgtException("NotARental", FailureKind.InvalidArgument,
+                    $"{h.Name} is a Slurm cluster (platform '{h.Platform}'), not a rental: there is no meter to stop and nothing to release. End its jobs with Stop-GpuQueue {h.Name}; pull and verify results (Receive-Checkpoint | Test-Checkpoint) before anyone deletes scratch; drop it from the inventory with Remove-GpuHost {h.Name}."), h.Name);
+            else hosts.Add(h);
+        }
         var ledger = new EvidenceLedger();
         var gates = new Dictionary<string, TeardownGate.GateResult>(StringComparer.OrdinalIgnoreCase);
         if (!SkipVerification)
         {
             // The evidence is gathered on every host at once; prompts and actions follow one host at a time.
             using var connector = NewConnector();
-            var keeps = Hosts.ToDictionary(h => h.Name, KeepOf, StringComparer.OrdinalIgnoreCase);
-            foreach (var r in Fan(Hosts, ThrottleLimit, async (host, ct) =>
+            var keeps = hosts.ToDictionary(h => h.Name, KeepOf, StringComparer.OrdinalIgnoreCase);
+            foreach (var r in Fan(hosts, ThrottleLimit, async (host, ct) =>
             {
                 var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
                 var resolved = await connector.ResolvePathsAsync(host, ct).ConfigureAwait(false);
@@ -51,7 +60,7 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
                 gates[r.Item.Name] = r.Value;
             }
         }
-        foreach (var host in Hosts)
+        foreach (var host in hosts)
         {
             if (!SkipVerification && !gates.ContainsKey(host.Name)) continue;
             try
@@ -74,7 +83,7 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
                 bool removed = false;
                 if (RemoveHost)
                 {
-                    Inventory.Update(hosts => { hosts.RemoveAll(h => string.Equals(h.Name, host.Name, StringComparison.OrdinalIgnoreCase)); return hosts; });
+                    Inventory.Update(list => { list.RemoveAll(h => string.Equals(h.Name, host.Name, StringComparison.OrdinalIgnoreCase)); return list; });
                     removed = true;
                 }
                 WriteObject(new GpuTeardown

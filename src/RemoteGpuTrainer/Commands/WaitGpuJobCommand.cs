@@ -46,9 +46,17 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
         {
             // Each cell is written the moment it is final, so `Wait-GpuJob | Receive-Checkpoint` pulls early cells while others train.
             foreach (var j in current.Values.Where(j => j.IsFinal && written.Add((j.Name, j.QueueId, j.Cell)))) WriteObject(j);
+            // A Slurm job held or refused by the cluster will not start by waiting: say so now, not at the timeout.
+            foreach (var j in current.Values.Where(j => j.State is "Pending" or "Requeued" && PendingReasons.IsHopeless(j.Reason)).ToList())
+            {
+                WriteFailure(new RgtException("JobCannotStart", FailureKind.ResourceBusy,
+                    $"{j.Name}/{j.Cell}: job {j.SchedulerJobId} is pending on {j.Reason} and will not start until someone acts (scontrol show job {j.SchedulerJobId}); not waiting for it."), j.Name);
+                current.Remove((j.Name, j.QueueId, j.Cell));
+            }
             var pending = current.Values.Where(j => !j.IsFinal).ToList();
             var training = pending.Where(j => j.Epoch is not null).Select(j => $"{j.Cell} epoch {j.Epoch}/{j.Epochs}").Take(3).ToList();
-            progress.StatusDescription = $"{current.Count - pending.Count} of {current.Count} cells final" + (training.Count > 0 ? "; " + string.Join(", ", training) : "");
+            var queued = pending.Where(j => j.State is "Pending" or "Requeued").GroupBy(j => j.Reason ?? "queued").Select(g => $"{g.Count()} pending ({g.Key})").ToList();
+            progress.StatusDescription = $"{current.Count - pending.Count} of {current.Count} cells final" + (training.Count + queued.Count > 0 ? "; " + string.Join(", ", training.Concat(queued)) : "");
             progress.PercentComplete = current.Count == 0 ? 100 : (current.Count - pending.Count) * 100 / current.Count;
             WriteProgress(progress);
             if (pending.Count == 0) break;
