@@ -92,12 +92,18 @@ public static class SlurmHealth
             return h.WithNode(s["probe-node"].Trim());
         }
         var srun = s["srun"].Trim();
-        var full = srun.Contains("Immediate execution impossible", StringComparison.OrdinalIgnoreCase) || srun.Contains("Unable to allocate resources: Resource temporarily unavailable", StringComparison.OrdinalIgnoreCase);
+        // srun --immediate gives up with "queued and waiting for resources" then "Requested nodes are busy"
+        // (or "Immediate execution impossible"): the request was fine, the GPUs were taken.
+        var full = srun.Contains("queued and waiting for resources", StringComparison.OrdinalIgnoreCase)
+            || srun.Contains("Immediate execution impossible", StringComparison.OrdinalIgnoreCase)
+            || srun.Contains("Requested nodes are busy", StringComparison.OrdinalIgnoreCase);
         var finding = full
-            ? new GpuFinding("probe", HealthStatus.Warn, $"the probe job was not started within {wait.TotalSeconds:0} s: the cluster has no free GPU there now (pending). Retry later, or name another -Node/-Partition. srun: {FirstLine(srun)}")
-            : new GpuFinding("probe", HealthStatus.Fail, $"srun could not run the probe (exit {s.ExitCode("srun")?.ToString() ?? "none"}): {FirstLine(srun)}");
+            ? new GpuFinding("probe", HealthStatus.Warn, $"the probe job was not started within {wait.TotalSeconds:0} s: the cluster has no free GPU there now (pending). Retry later, or name another -Node/-Partition. srun: {LastLine(srun)}")
+            : new GpuFinding("probe", HealthStatus.Fail, $"srun could not run the probe (exit {s.ExitCode("srun")?.ToString() ?? "none"}): {LastLine(srun)}");
         return new GpuHealth { Name = host.Name, Level = finding.Level, Findings = new[] { finding }, CheckedAt = checkedAt, ProbePending = full };
     }
+
+    static string LastLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault()?.Trim() ?? "(no output)";
 
     static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? "(no output)";
 }

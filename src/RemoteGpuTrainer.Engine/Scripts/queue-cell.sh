@@ -57,7 +57,7 @@ viewer=""
 RGT_CPID=""
 
 run_cell() {
-  local name=$1 cmd=$2 force=$3 d ck cpid rc r
+  local name=$1 cmd=$2 force=$3 d ck cpid rc
   d="$Q/cells/$name"
   ck="$DATA/checkpoints/$QID/$name"
   mkdir -p "$d" "$ck"
@@ -91,12 +91,10 @@ run_cell() {
   wait "$cpid"
   rc=$?
   # A trapped signal (slurm-job.sh forwards USR1 and TERM) ends the wait, not the cell: wait again
-  # until the cell itself has ended (127: it was already reaped, and rc is its status).
-  while [ "$rc" -gt 128 ]; do
+  # while the cell's process is still there (running, or exited and not yet reaped).
+  while [ "$rc" -gt 128 ] && kill -0 "$cpid" 2> /dev/null; do
     wait "$cpid"
-    r=$?
-    [ "$r" -eq 127 ] && break
-    rc=$r
+    rc=$?
   done
   # shellcheck disable=SC2034 # read by the callers' signal traps
   RGT_CPID=""
