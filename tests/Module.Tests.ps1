@@ -150,7 +150,8 @@ Install-PSResource RemoteGpuTrainer -Repository rgt-local -Scope CurrentUser -Tr
 Describe 'Docs examples run against the sandbox' {
     BeforeAll {
         $script:TestDir = New-TestHome
-        $script:Box = Start-GpuSandbox
+        # The sandbox is also a Slurm login node: slurm-login is the same box, registered as platform slurm.
+        $script:Box = Start-GpuSandbox -Slurm
         Add-Content "$env:HOME/.ssh/known_hosts" $script:Box.KnownHostsLine
         # The examples' files and host: gpu-box is the sandbox, with its paths inside the sandbox.
         Push-Location $script:TestDir
@@ -167,6 +168,9 @@ Host gpu-box
   IdentityFile $($script:Box.IdentityFile)
 "@ | Set-Content "$env:HOME/.ssh/config"
         $null = New-GpuRental gpu-box -DataDir $script:Box.DataDir -DurableDir $script:Box.DurableDir -WarningAction SilentlyContinue
+        $slurmData = New-Item -ItemType Directory "$($script:Box.Root)/box/slurm-data", "$($script:Box.Root)/box/slurm-durable"
+        $null = New-GpuRental $script:Box.ConnectionString -Name slurm-login -Platform slurm -DataDir $slurmData[0].FullName -DurableDir $slurmData[1].FullName -WarningAction SilentlyContinue
+        Set-GpuHost slurm-login -ProxyHook ''
     }
     AfterAll {
         Pop-Location
