@@ -13,7 +13,7 @@ $null = New-Item -ItemType Directory -Path "$demoHome/home/.ssh", "$demoHome/con
 $savedHome = $env:HOME
 $env:HOME = "$demoHome/home"          # a throwaway ~/.ssh (known_hosts)
 $env:RGT_HOME = "$demoHome/config"    # a throwaway inventory
-$box = $null; $box2 = $null
+$box = $null; $box2 = $null; $hpc = $null
 try {
     Step 'Start a sandbox GPU box (OpenSSH on 127.0.0.1, 8x H100 recorded nvidia-smi)'
     $box = Start-GpuSandbox
@@ -96,8 +96,32 @@ try {
 
     Step 'Teardown after verification: allowed (the reversible stop first; an SSH rental is stopped in its console)'
     Get-GpuHost -Tag demo | Remove-GpuRental -Force -WarningAction SilentlyContinue | Format-List Name, Verb, Irreversible, CellsVerified, CellsTotal, Status, Instructions | Out-String -Width 160
+
+    if ((Test-Path /usr/sbin/slurmctld) -and (& id -u) -eq '0') {
+        Step 'A Slurm cluster: the same kind of queue as batch jobs (a real single-node slurmctld + slurmd with 2 GPUs)'
+        $hpc = Start-GpuSandbox -Slurm
+        Add-Content "$env:HOME/.ssh/known_hosts" $hpc.KnownHostsLine
+        "> New-GpuRental '$($hpc.ConnectionString)' -Name demo-hpc -Platform slurm"
+        New-GpuRental $hpc.ConnectionString -Name demo-hpc -Platform slurm -DataDir $hpc.DataDir -DurableDir $hpc.DurableDir -WarningAction SilentlyContinue | Out-Null
+        Set-GpuHost demo-hpc -ProxyHook ''    # the catalog's hook is `module load cuda`; the sandbox has no modules
+        $hpcQueue = Join-Path $demoHome 'hpc.txt'
+        Set-Content $hpcQueue (@('a', 'b', 'c') | ForEach-Object { "$_`: echo GPU `$CUDA_VISIBLE_DEVICES in job `$SLURM_JOB_ID; python3 $($hpc.TrainerPath) --config $_ --epochs 3 --sleep 0.5" })
+        '> Get-GpuHost demo-hpc | Start-GpuQueue -Path hpc.txt -GpusPerCell 1 -TimeLimit 10m'
+        Get-GpuHost demo-hpc | Start-GpuQueue -Path $hpcQueue -GpusPerCell 1 -TimeLimit 10m | Format-Table | Out-String -Width 160
+        for ($i = 0; $i -lt 40 -and -not (Get-GpuJob demo-hpc | Where-Object State -EQ 'Running'); $i++) { Start-Sleep -Milliseconds 250 }
+        'Two GPUs, three cells: the third waits with Slurm''s reason.'
+        Get-GpuJob demo-hpc | Format-Table Cell, State, Reason, SchedulerJobId, NodeList | Out-String -Width 160
+        Get-GpuJob demo-hpc | Wait-GpuJob -Timeout 0:2:0 -PollInterval 0:0:1 | Format-Table Cell, State, ExitCode, SchedulerJobId, NodeList, Restarts | Out-String -Width 160
+        'The cell ran inside its job, on the GPU Slurm gave it:'
+        Get-Content (Join-Path $hpc.DataDir '.rgt/queues/hpc/cells/a/log') | Select-String 'GPU'
+        (Get-GpuHealth demo-hpc).Nodes | Format-Table | Out-String -Width 160
+        'A cluster is not a rental:'
+        Remove-GpuRental demo-hpc -Force -ErrorAction SilentlyContinue -ErrorVariable notRental
+        $notRental.Exception.Message
+    } else { Step 'Slurm part skipped: it needs slurmctld (apt-get install slurmctld slurmd slurm-client) and root' }
 }
 finally {
+    if ($hpc) { Stop-GpuSandbox $hpc }
     if ($box2) { Stop-GpuSandbox $box2 }
     if ($box) { Stop-GpuSandbox $box }
     $env:HOME = $savedHome
