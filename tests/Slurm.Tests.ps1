@@ -134,10 +134,10 @@ x3: echo "task=`$SLURM_ARRAY_TASK_ID cvd=`$CUDA_VISIBLE_DEVICES"; $($script:Trai
     }
 
     It 'forwards Slurm''s early-warning USR1 from the batch shell to the trainer, which can checkpoint and end well' {
-        $f = New-QueueFile warn "w: trap 'echo checkpointing on USR1; echo saved > `"`$RGT_CHECKPOINT_DIR/best.pth`"; exit 0' USR1; while :; do sleep 0.2; done`n"
+        $f = New-QueueFile warn "w: trap 'echo checkpointing on USR1; echo saved > `"`$RGT_CHECKPOINT_DIR/best.pth`"; exit 0' USR1; echo trap set; while :; do sleep 0.2; done`n"
         $q = Start-GpuQueue login -Path $f
-        Wait-Until { Get-GpuJob login -QueueId warn | Where-Object State -EQ 'Running' } | Out-Null
-        Start-Sleep -Milliseconds 500
+        $log = Join-Path $script:Box.DataDir '.rgt/queues/warn/cells/w/log'
+        Wait-Until { (Test-Path $log) -and (Get-Content -Raw $log) -match 'trap set' } | Out-Null
         # What --signal=B:USR1@<lead> does before the time limit, sent now.
         Invoke-Login "scancel --batch --signal=USR1 $($q.SchedulerJobIds[0])"
         $j = Wait-Queue warn 30
