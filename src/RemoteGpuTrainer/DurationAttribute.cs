@@ -5,14 +5,14 @@ using System.Text.RegularExpressions;
 namespace RemoteGpuTrainer;
 
 /// <summary>
-/// Lets a TimeSpan parameter take what people type: 5s, 90s, 10m, 2h, 1d (and 1h30m), besides a
+/// Lets a TimeSpan parameter take what people type: 5s, 90s, 10m, 2h, 1d, 2w, 6mo (and 1h30m), besides a
 /// TimeSpan or "hh:mm:ss". PowerShell reads an unquoted 5s as the number 5 of type short (its "s"
 /// suffix) and 1d as the decimal 1 (its "d" suffix): those are taken as seconds and days. Any other
 /// bare number is refused rather than read as ticks.
 /// </summary>
 public sealed class DurationAttribute : ArgumentTransformationAttribute
 {
-    static readonly Regex Parts = new(@"^\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*)+$", RegexOptions.IgnoreCase);
+    static readonly Regex Parts = new(@"^\s*(?:(\d+(?:\.\d+)?)\s*(ms|mo|s|m|h|d|w)\s*)+$", RegexOptions.IgnoreCase);
 
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
@@ -26,18 +26,18 @@ public sealed class DurationAttribute : ArgumentTransformationAttribute
             if (Parts.IsMatch(s))
             {
                 var total = TimeSpan.Zero;
-                foreach (Match m in Regex.Matches(s, @"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", RegexOptions.IgnoreCase))
+                foreach (Match m in Regex.Matches(s, @"(\d+(?:\.\d+)?)\s*(ms|mo|s|m|h|d|w)", RegexOptions.IgnoreCase))
                 {
                     var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
                     total += m.Groups[2].Value.ToLowerInvariant() switch
                     {
                         "ms" => TimeSpan.FromMilliseconds(n), "s" => TimeSpan.FromSeconds(n), "m" => TimeSpan.FromMinutes(n),
-                        "h" => TimeSpan.FromHours(n), _ => TimeSpan.FromDays(n),
+                        "h" => TimeSpan.FromHours(n), "w" => TimeSpan.FromDays(7 * n), "mo" => TimeSpan.FromDays(30.4375 * n), _ => TimeSpan.FromDays(n),
                     };
                 }
                 return total;
             }
         }
-        throw new ArgumentTransformationMetadataException($"'{value}' is not a duration: write it as 5s, 10m, 2h, 1d or hh:mm:ss.");
+        throw new ArgumentTransformationMetadataException($"'{value}' is not a duration: write it as 5s, 10m, 2h, 1d, 2w, 6mo or hh:mm:ss.");
     }
 }

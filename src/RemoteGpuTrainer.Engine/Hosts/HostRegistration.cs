@@ -108,6 +108,7 @@ public static class HostRegistration
         {
             warnings.AddRange(platform.Notices.Select(n => $"{platform.DisplayName}: {StripWarn(n)}"));
             warnings.AddRange(platform.DangerClocks.Select(c => $"{platform.DisplayName} danger clock: {c}"));
+            if (Platforms.Staleness.DangerClockWarning(platform, DateTimeOffset.UtcNow, Platforms.Staleness.DefaultAge) is { } stale) warnings.Add(stale);
             if (result!.DataDir is null || result.DurableDir is null)
                 warnings.Add($"{platform.DisplayName}: {platform.PathNote ?? "no default path"}; set it with Set-GpuHost {result.Name} -DataDir/-DurableDir.");
         }

@@ -38,11 +38,27 @@ public sealed class GpuPlatform
     /// <summary>What to tell a user on first contact (the profile's surface_to_user list).</summary>
     public string[] Notices { get; init; } = Array.Empty<string>();
     public GpuGotcha[] Gotchas { get; init; } = Array.Empty<GpuGotcha>();
+    /// <summary>When each fact was last checked against the platform: fact name → "YYYY-MM" (the profile's verified map).</summary>
+    public IReadOnlyDictionary<string, string> Verified { get; init; } = new Dictionary<string, string>();
     /// <summary>Every fact of the profile as read from its YAML (nested maps and lists).</summary>
     public IReadOnlyDictionary<string, object?> Facts { get; init; } = new Dictionary<string, object?>();
     public string SourceFile { get; init; } = "";
 
     public override string ToString() => Name;
+}
+
+/// <summary>A platform fact due for re-checking: its verified stamp is older than asked, or it has none.</summary>
+public sealed class GpuPlatformFact
+{
+    public string Platform { get; init; } = "";
+    /// <summary>The fact's name in the profile's verified map; "*" for a profile with no stamp at all.</summary>
+    public string Fact { get; init; } = "";
+    /// <summary>The stamp as written ("YYYY-MM"), or null when there is none.</summary>
+    public string? Verified { get; init; }
+    public int? AgeDays { get; init; }
+    public string Reason { get; init; } = "";
+
+    public override string ToString() => $"{Platform}/{Fact}: {Reason}";
 }
 
 public sealed record GpuStorageTier(string Name, string? Path, string? SurvivesStop, string? SurvivesDestroy, string? Cap, string? Notes);

@@ -105,6 +105,8 @@ public sealed class PlatformCatalog
             Notices = List(facts.GetValueOrDefault("surface_to_user")).Select(o => o?.ToString() ?? "").Where(s => s.Length > 0).ToArray(),
             Gotchas = List(facts.GetValueOrDefault("top_gotchas")).OfType<Dictionary<string, object?>>()
                 .Select(d => new GpuGotcha(S(d, "id") ?? "", S(d, "symptom") ?? "", S(d, "fix") ?? "")).ToArray(),
+            Verified = (facts.GetValueOrDefault("verified") as Dictionary<string, object?> ?? new())
+                .ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? "", StringComparer.Ordinal),
             Facts = facts,
             SourceFile = file,
         };
