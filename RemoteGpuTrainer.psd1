@@ -11,6 +11,7 @@
     FormatsToProcess     = @('RemoteGpuTrainer.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-GpuPlatform'
+        'Get-GpuOffer'
         'New-GpuRental'
         'Get-GpuHost'
         'Set-GpuHost'

@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace RemoteGpuTrainer.Engine.Providers;
+
+/// <summary>What one API call returned: status, body (JSON when it parses) and the Retry-After the server asked for.</summary>
+public sealed record ProviderResponse(HttpStatusCode Status, string Body, JsonElement? Json, TimeSpan? RetryAfter);
+
+/// <summary>
+/// One provider's HTTP calls: Bearer auth (the key only ever in the header), bounded retries. A 429 waits
+/// its Retry-After (seconds or a date), else backs off exponentially with jitter from 0.5 s; 5xx and a
+/// dropped connection retry the same way; everything else goes to the provider's classifier at once.
+/// </summary>
+public sealed class ProviderHttp
+{
+    readonly HttpClient _http;
+    readonly string _provider;
+    readonly Action<string>? _log;
+    public int MaxRetries { get; init; } = 5;
+    public TimeSpan LongestWait { get; init; } = TimeSpan.FromSeconds(30);
+
+    public ProviderHttp(HttpClient http, string provider, string key, Action<string>? log = null)
+    {
+        _http = http;
+        _provider = provider;
+        _log = log;
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+    }
+
+    public async Task<ProviderResponse> SendAsync(HttpMethod method, Uri url, object? body, Func<ProviderResponse, RgtException?> classify, CancellationToken ct)
+    {
+        var rng = new Random();
+        for (int attempt = 0; ; attempt++)
+        {
+            ProviderResponse response;
+            try
+            {
+                using var request = new HttpRequestMessage(method, url);
+                if (body is not null) request.Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+                using var reply = await _http.SendAsync(request, ct).ConfigureAwait(false);
+                var text = await reply.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+                JsonElement? json = null;
+                try { if (text.Length > 0) json = JsonDocument.Parse(text).RootElement.Clone(); } catch (JsonException) { }
+                response = new ProviderResponse(reply.StatusCode, text, json, RetryAfter(reply));
+            }
+            catch (HttpRequestException ex)
+            {
+                if (attempt >= MaxRetries)
+                    throw new RgtException("ProviderUnreachable", FailureKind.ConnectionError, $"{_provider}: {url.Host} did not answer after {attempt + 1} tries ({ex.Message}).", ex);
+                await WaitAsync(Backoff(attempt, rng), $"{url.Host} did not answer", ct).ConfigureAwait(false);
+                continue;
+            }
+            var status = (int)response.Status;
+            if (status == 429 || status >= 500)
+            {
+                var wait = response.RetryAfter ?? Backoff(attempt, rng);
+                if (attempt >= MaxRetries || wait > LongestWait)
+                    throw status == 429
+                        ? new RgtException("RateLimited", FailureKind.ResourceBusy, $"{_provider}: the API still limits this key's request rate after {attempt + 1} tries{(response.RetryAfter is { } ra ? $" (it asks to wait {ra.TotalSeconds:0} s)" : "")}; try again in a minute.")
+                        : new RgtException("ProviderError", FailureKind.OperationFailed, $"{_provider}: the API failed with HTTP {status} {attempt + 1} times: {Short(response.Body)}");
+                await WaitAsync(wait, status == 429 ? "rate limited (429)" : $"HTTP {status}", ct).ConfigureAwait(false);
+                continue;
+            }
+            if (classify(response) is { } error) throw error;
+            if (status is 401 or 403)
+                throw new RgtException("ProviderAuthFailed", FailureKind.AuthenticationError, $"{_provider}: the API key was refused (HTTP {status}); check it (the key itself is not shown).");
+            if (status >= 400)
+                throw new RgtException("ProviderError", FailureKind.OperationFailed, $"{_provider}: HTTP {status}: {Short(response.Body)}");
+            return response;
+        }
+    }
+
+    async Task WaitAsync(TimeSpan wait, string why, CancellationToken ct)
+    {
+        _log?.Invoke($"{_provider}: {why}; retrying in {wait.TotalSeconds:0.0} s");
+        await Task.Delay(wait, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>0.5 s doubled each try, with ±25 % jitter so that many clients do not retry in step.</summary>
+    static TimeSpan Backoff(int attempt, Random rng) => TimeSpan.FromSeconds(0.5 * Math.Pow(2, attempt) * (0.75 + rng.NextDouble() * 0.5));
+
+    static TimeSpan? RetryAfter(HttpResponseMessage reply)
+    {
+        var h = reply.Headers.RetryAfter;
+        if (h?.Delta is { } d) return d;
+        if (h?.Date is { } date) return date - DateTimeOffset.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        return null;
+    }
+
+    /// <summary>A body cut for a message (the key is never in a body we send back).</summary>
+    public static string Short(string body) => body.Length <= 300 ? body.Trim() : body[..300].Trim() + "…";
+
+    public static string? Str(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(), JsonValueKind.Null or JsonValueKind.Undefined => null, _ => v.GetRawText(),
+        } : null;
+
+    public static double? Num(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble()
+        : e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var s) && s.ValueKind == JsonValueKind.String && double.TryParse(s.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) ? n : null;
+}

@@ -1,0 +1,87 @@
+using System.Management.Automation;
+using System.Net;
+using System.Security;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Providers;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Lists the machines cloud providers offer now, every provider asked at once, cheapest first.</summary>
+[Cmdlet(VerbsCommon.Get, "GpuOffer", DefaultParameterSetName = BySpec)]
+[OutputType(typeof(GpuOffer))]
+public sealed class GetGpuOfferCommand : RgtCmdlet
+{
+    const string BySpec = "BySpec";
+    const string ByName = "ByName";
+
+    [Parameter(Position = 0)]
+    [ValidateSet("runpod", "vastai", "lambda")]
+    public string[] Provider { get; set; } = CloudProviders.WithOffers;
+
+    /// <summary>The model and count, e.g. 'A100:8', 'RTX 4090:1', 'H100' (one GPU).</summary>
+    [Parameter(ParameterSetName = BySpec)]
+    [ValidateNotNullOrEmpty]
+    public string? Gpu { get; set; }
+
+    [Parameter(ParameterSetName = ByName, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string? GpuName { get; set; }
+
+    [Parameter(ParameterSetName = ByName)]
+    [ValidateRange(1, 64)]
+    public int GpuCount { get; set; } = 1;
+
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public double? MinGpuMemoryGB { get; set; }
+
+    /// <summary>For all the offer's GPUs together, in the provider's currency (USD).</summary>
+    [Parameter]
+    [ValidateRange(0.0, 100000.0)]
+    public decimal? MaxHourlyPrice { get; set; }
+
+    /// <summary>Part of the region's name or location, e.g. 'us-east', 'US', 'Taiwan'.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Region { get; set; }
+
+    /// <summary>Spot/bid offers (cheaper, can be stopped by the provider) instead of on-demand ones.</summary>
+    [Parameter]
+    public SwitchParameter Interruptible { get; set; }
+
+    /// <summary>The API key, for one -Provider; else $env:RUNPOD_API_KEY etc., else the provider CLI's key file.</summary>
+    [Parameter]
+    public SecureString? ApiKey { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var providers = Provider.Distinct(StringComparer.OrdinalIgnoreCase).Select(p => p.ToLowerInvariant()).ToList();
+        OfferQuery query;
+        try
+        {
+            if (ApiKey is not null && providers.Count != 1)
+                throw new RgtException("ApiKeyAmbiguous", FailureKind.InvalidArgument, "-ApiKey belongs to one provider: name exactly one with -Provider (the others read their keys from the environment or their CLI's key file).");
+            var (name, count) = Gpu is not null ? OfferQuery.ParseGpu(Gpu) : GpuName is not null ? (GpuName, GpuCount) : (null, 1);
+            query = new OfferQuery(name, count, MinGpuMemoryGB, MaxHourlyPrice, Region, Interruptible);
+        }
+        catch (RgtException ex) { ThrowFailure(ex, Gpu ?? GpuName); return; }
+        var explicitKey = ApiKey is null ? null : new NetworkCredential("", ApiKey).Password;
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var offers = new List<GpuOffer>();
+        foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
+        {
+            var key = ApiKeys.Resolve(p, explicitKey, Environment.GetEnvironmentVariable, home);
+            VerboseLog($"{p}: API key from {key.From}");
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+            var http = new ProviderHttp(client, p, key.Key, VerboseLog);
+            var api = CloudProviders.Create(p, http, CloudProviders.BaseUrl(p, Environment.GetEnvironmentVariable));
+            return await api.ListOffersAsync(query, ct).ConfigureAwait(false);
+        }))
+        {
+            if (r.Error is not null) WriteFailure(r.Error, r.Item);
+            else offers.AddRange(r.Value!.Where(query.Accepts));
+        }
+        WriteObject(offers.OrderBy(o => o.HourlyPrice).ThenByDescending(o => o.Reliability ?? 1).ToList(), true);
+    }
+}

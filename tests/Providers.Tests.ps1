@@ -1,0 +1,137 @@
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    $script:TestDir = New-TestHome
+    # The providers' APIs, as their documentation shapes them, on loopback (tests/Providers/contract_server.py).
+    $script:Keys = @{ runpod = 'rp-test-' + [guid]::NewGuid().ToString('N'); vastai = 'vast-test-' + [guid]::NewGuid().ToString('N'); lambda = 'lam-test-' + [guid]::NewGuid().ToString('N') }
+    $script:Control = Join-Path $script:TestDir 'control.json'
+    function Set-Contract([hashtable] $Faults = @{}, [hashtable] $Keys = $script:Keys) {
+        @{ keys = $Keys; faults = $Faults } | ConvertTo-Json -Depth 5 | Set-Content $script:Control
+        Remove-Item (Join-Path $script:TestDir 'requests.jsonl') -ErrorAction SilentlyContinue
+    }
+    function Get-ContractRequests {
+        $log = Join-Path $script:TestDir 'requests.jsonl'
+        if (Test-Path $log) { Get-Content $log | ConvertFrom-Json }
+    }
+    Set-Contract
+    $portFile = Join-Path $script:TestDir 'port'
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+    foreach ($a in "$PSScriptRoot/Providers/contract_server.py", '--control', $script:Control, '--port-file', $portFile) { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    $script:Server = [System.Diagnostics.Process]::Start($psi)
+    $deadline = (Get-Date).AddSeconds(10)
+    while (-not (Test-Path $portFile) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
+    $port = Get-Content $portFile
+    $script:SavedProviderEnv = @{}
+    foreach ($pair in @{ RGT_RUNPOD_API_URL = "http://127.0.0.1:$port/runpod/graphql"; RGT_VASTAI_API_URL = "http://127.0.0.1:$port/vast/api/v0"; RGT_LAMBDA_API_URL = "http://127.0.0.1:$port/lambda/api/v1"
+            RUNPOD_API_KEY = $script:Keys.runpod; VAST_API_KEY = $script:Keys.vastai; LAMBDA_API_KEY = $script:Keys.lambda }.GetEnumerator()) {
+        $script:SavedProviderEnv[$pair.Key] = [Environment]::GetEnvironmentVariable($pair.Key)
+        [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value)
+    }
+}
+AfterAll {
+    foreach ($pair in $script:SavedProviderEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value) }
+    if ($script:Server -and -not $script:Server.HasExited) { $script:Server.Kill() }
+    Restore-TestHome $script:TestDir
+}
+
+Describe 'Get-GpuOffer against the providers'' contracts' {
+    BeforeEach { Set-Contract }
+
+    It 'asks RunPod, vast.ai and Lambda at once and lists the matching offers cheapest first' {
+        $offers = Get-GpuOffer -Provider runpod, vastai, lambda -Gpu A100:1 -MaxHourlyPrice 2
+        $offers[0].GetType().FullName | Should -Be 'RemoteGpuTrainer.Engine.Model.GpuOffer'
+        ($offers | ForEach-Object { "$($_.Provider)/$($_.OfferId)" }) | Should -Be @(
+            'vastai/7014388', 'vastai/7014321', 'lambda/gpu_1x_a100_sxm4@us-east-1', 'runpod/NVIDIA A100 80GB PCIe', 'runpod/NVIDIA A100-SXM4-80GB')
+        $offers.HourlyPrice | Should -Be @(0.782, 1.152, 1.29, 1.64, 1.89)
+        $offers[0].Region | Should -Be 'Quebec, CA'
+        $offers[0].Reliability | Should -Be 0.987
+        $offers[0].GpuMemoryGB | Should -Be 40
+        $offers[3].Availability | Should -Be 'High'
+        # 'A100' is never 'A10', and a type without capacity is no offer.
+        $offers.Gpu | Should -Not -Contain 'A10 (24 GB PCIe)'
+        $offers.OfferId | Should -Not -Contain 'gpu_1x_a100@'
+        (Get-ContractRequests).provider | Sort-Object | Should -Be @('lambda', 'runpod', 'vastai')
+        ((Get-GpuOffer lambda -Gpu A100:1) | Format-Table | Out-String -Width 80) | Should -Match 'lambda\s+gpu_1x_a100_sxm4@us-east-1\s+1x A100'
+    }
+
+    It 'filters by count, memory and region, and lists spot offers at their bid with -Interruptible' {
+        (Get-GpuOffer vastai, lambda -GpuName A100 -GpuCount 8).OfferId | Should -Be @('7019002', 'gpu_8x_a100_80gb_sxm4@us-west-2')
+        (Get-GpuOffer -Gpu A100:1 -MinGpuMemoryGB 80).OfferId | Should -Be @('7014321', 'NVIDIA A100 80GB PCIe', 'NVIDIA A100-SXM4-80GB')
+        (Get-GpuOffer -Gpu 'RTX 4090' -Region TW).OfferId | Should -Be '7019001'
+        $spot = Get-GpuOffer runpod, vastai, lambda -Gpu H100 -Interruptible
+        ($spot | ForEach-Object { "$($_.Provider) $($_.HourlyPrice) $($_.Interruptible)" }) | Should -Be @('vastai 1.5 True', 'runpod 2.39 True')
+    }
+
+    It 'reports a refused key as an error for that provider while the others still answer' {
+        Set-Contract -Keys @{ runpod = 'someone-else'; vastai = $script:Keys.vastai; lambda = 'someone-else' }
+        $err = $null
+        $offers = Get-GpuOffer -Gpu A100:1 -ErrorVariable err -ErrorAction SilentlyContinue
+        $offers.Provider | Sort-Object -Unique | Should -Be 'vastai'
+        $err.Count | Should -Be 2
+        $err.FullyQualifiedErrorId | Sort-Object -Unique | Should -Be 'ProviderAuthFailed,RemoteGpuTrainer.Commands.GetGpuOfferCommand'
+        $err.TargetObject | Sort-Object | Should -Be @('lambda', 'runpod')
+        ($err | Where-Object TargetObject -EQ 'runpod').Exception.Message | Should -Match 'Unauthorized request'
+        ($err | Where-Object TargetObject -EQ 'lambda').Exception.Message | Should -Match 'global/invalid-api-key'
+    }
+
+    It 'honours Retry-After on a 429, backs off without one, and gives up with RateLimited' {
+        Set-Contract -Faults @{ runpod = @(@{ status = 429; retry_after = '1' }, @{ status = 429; retry_after = '1' }); vastai = @(@{ status = 429 }, @{ status = 503 }) }
+        $log = Get-GpuOffer runpod, vastai -Gpu A100:1 -Verbose 4>&1
+        $offers = $log | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        $offers.Provider | Sort-Object -Unique | Should -Be @('runpod', 'vastai')
+        $said = ($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message
+        @($said | Where-Object { $_ -match '^runpod: rate limited \(429\); retrying in 1\.0 s$' }).Count | Should -Be 2
+        @($said | Where-Object { $_ -match '^vastai: rate limited \(429\); retrying in 0\.[3-7] s$' }).Count | Should -Be 1 -Because 'no Retry-After: exponential backoff from 0.5 s with jitter'
+        @($said | Where-Object { $_ -match '^vastai: HTTP 503; retrying in' }).Count | Should -Be 1
+        @(Get-ContractRequests | Where-Object provider -EQ 'runpod').Count | Should -Be 3
+        Set-Contract -Faults @{ lambda = @(1..8 | ForEach-Object { @{ status = 429; retry_after = '0' } }) }
+        { Get-GpuOffer lambda -Gpu A100:1 -ErrorAction Stop } | Should -Throw -ErrorId 'RateLimited,RemoteGpuTrainer.Commands.GetGpuOfferCommand'
+        @(Get-ContractRequests).Count | Should -Be 6 -Because 'five retries after the first try, then it stops'
+    }
+
+    It 'takes the key from -ApiKey, the environment, or the provider CLI''s key file, and says how to give one when there is none' {
+        $secure = ConvertTo-SecureString $script:Keys.runpod -AsPlainText -Force
+        $saved = $env:RUNPOD_API_KEY
+        $savedVast = $env:VAST_API_KEY
+        try {
+            $env:RUNPOD_API_KEY = $null
+            (Get-GpuOffer runpod -Gpu A100:1 -ApiKey $secure).Count | Should -Be 2
+            { Get-GpuOffer runpod, vastai -Gpu A100:1 -ApiKey $secure -ErrorAction Stop } | Should -Throw -ErrorId 'ApiKeyAmbiguous,RemoteGpuTrainer.Commands.GetGpuOfferCommand'
+            { Get-GpuOffer runpod -Gpu A100:1 -ErrorAction Stop } | Should -Throw -ErrorId 'ProviderKeyMissing,RemoteGpuTrainer.Commands.GetGpuOfferCommand' -ExpectedMessage '*RUNPOD_API_KEY*'
+            # vastai set api-key writes the key alone to a file in the home folder.
+            $env:VAST_API_KEY = $null
+            Set-Content "$env:HOME/.vast_api_key" $script:Keys.vastai
+            $v = Get-GpuOffer vastai -Gpu A100:1 -Verbose 4>&1
+            @($v | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).Count | Should -Be 2
+            ($v | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain 'vastai: API key from ~/.vast_api_key'
+        } finally {
+            $env:RUNPOD_API_KEY = $saved
+            $env:VAST_API_KEY = $savedVast
+            Remove-Item "$env:HOME/.vast_api_key" -ErrorAction SilentlyContinue
+        }
+    }
+
+    It 'Get-GpuOffer example: <Title>' -ForEach @(
+        $md = Get-Content (Join-Path $PSScriptRoot '../docs/Get-GpuOffer.md') -Raw
+        foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
+            @{ Title = $m.Groups[1].Value; Code = (($m.Groups[2].Value -split "`n" | Where-Object { $_ -like 'PS> *' } | ForEach-Object { $_.Substring(4) }) -join "`n") }
+        }
+    ) {
+        $all = @(& ([scriptblock]::Create($Code)) 2>&1)
+        $all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | Should -BeNullOrEmpty
+        $all.Count | Should -BeGreaterThan 0
+        foreach ($o in $all) { $o.GetType().Name | Should -Be 'GpuOffer' }
+    }
+
+    It 'never shows an API key: not in output, verbose, warnings, errors, or any file it writes' {
+        Set-Contract -Keys @{ runpod = 'wrong'; vastai = $script:Keys.vastai; lambda = 'wrong' } -Faults @{ vastai = @(@{ status = 429 }) }
+        $everything = Get-GpuOffer -Gpu A100:1 -Verbose -ErrorAction Continue *>&1 | Out-String -Width 400
+        $everything | Should -Match 'ProviderAuthFailed|refused'
+        foreach ($k in $script:Keys.Values) { $everything | Should -Not -Match ([regex]::Escape($k)) }
+        foreach ($f in Get-ChildItem $env:RGT_HOME, $env:HOME -Recurse -File -ErrorAction SilentlyContinue) {
+            $text = [System.IO.File]::ReadAllText($f.FullName)
+            foreach ($k in $script:Keys.Values) { $text | Should -Not -Match ([regex]::Escape($k)) -Because $f.FullName }
+        }
+        (Get-ContractRequests | Where-Object provider -EQ 'vastai' | Select-Object -Last 1).key_ok | Should -BeTrue -Because 'the key travelled in the Authorization header'
+    }
+}
