@@ -12,6 +12,7 @@
     CmdletsToExport      = @(
         'Get-GpuPlatform'
         'Get-GpuOffer'
+        'Get-GpuRental'
         'New-GpuRental'
         'Get-GpuHost'
         'Set-GpuHost'

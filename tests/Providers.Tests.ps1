@@ -4,8 +4,12 @@ BeforeAll {
     # The providers' APIs, as their documentation shapes them, on loopback (tests/Providers/contract_server.py).
     $script:Keys = @{ runpod = 'rp-test-' + [guid]::NewGuid().ToString('N'); vastai = 'vast-test-' + [guid]::NewGuid().ToString('N'); lambda = 'lam-test-' + [guid]::NewGuid().ToString('N') }
     $script:Control = Join-Path $script:TestDir 'control.json'
-    function Set-Contract([hashtable] $Faults = @{}, [hashtable] $Keys = $script:Keys) {
-        @{ keys = $Keys; faults = $Faults } | ConvertTo-Json -Depth 5 | Set-Content $script:Control
+    $script:Boxes = @()
+    function Set-Contract([hashtable] $Faults = @{}, [hashtable] $Keys = $script:Keys, [hashtable] $More = @{}) {
+        $c = @{ keys = $Keys; faults = $Faults; boot_polls = 1
+            boxes = @(@($script:Boxes | ForEach-Object { @{ host = $_.HostName; port = $_.Port } }) + @($script:LambdaBox | Where-Object { $_ } | ForEach-Object { @{ host = $_.HostName; port = $_.Port; provider = 'lambda' } })) }
+        foreach ($k in $More.Keys) { $c[$k] = $More[$k] }
+        $c | ConvertTo-Json -Depth 5 | Set-Content $script:Control
         Remove-Item (Join-Path $script:TestDir 'requests.jsonl') -ErrorAction SilentlyContinue
     }
     function Get-ContractRequests {
@@ -22,7 +26,7 @@ BeforeAll {
     while (-not (Test-Path $portFile) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
     $port = Get-Content $portFile
     $script:SavedProviderEnv = @{}
-    foreach ($pair in @{ RGT_RUNPOD_API_URL = "http://127.0.0.1:$port/runpod/graphql"; RGT_VASTAI_API_URL = "http://127.0.0.1:$port/vast/api/v0"; RGT_LAMBDA_API_URL = "http://127.0.0.1:$port/lambda/api/v1"
+    foreach ($pair in @{ RGT_RUNPOD_API_URL = "http://127.0.0.1:$port/runpod/graphql"; RGT_RUNPOD_REST_API_URL = "http://127.0.0.1:$port/runpod-rest/v1"; RGT_VASTAI_API_URL = "http://127.0.0.1:$port/vast/api/v0"; RGT_LAMBDA_API_URL = "http://127.0.0.1:$port/lambda/api/v1"
             RUNPOD_API_KEY = $script:Keys.runpod; VAST_API_KEY = $script:Keys.vastai; LAMBDA_API_KEY = $script:Keys.lambda }.GetEnumerator()) {
         $script:SavedProviderEnv[$pair.Key] = [Environment]::GetEnvironmentVariable($pair.Key)
         [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value)
@@ -133,5 +137,130 @@ Describe 'Get-GpuOffer against the providers'' contracts' {
             foreach ($k in $script:Keys.Values) { $text | Should -Not -Match ([regex]::Escape($k)) -Because $f.FullName }
         }
         (Get-ContractRequests | Where-Object provider -EQ 'vastai' | Select-Object -Last 1).key_ok | Should -BeTrue -Because 'the key travelled in the Authorization header'
+    }
+}
+
+Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
+    BeforeAll {
+        # The key pair new instances are created with; the sandbox boxes authorize it, as an image does PUBLIC_KEY.
+        & ssh-keygen -q -t ed25519 -N '' -C 'rgt-cloud-test' -f "$env:HOME/.ssh/id_ed25519" | Out-Null
+        $script:Boxes = @(1..2 | ForEach-Object { Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519" })
+        # Lambda's instances are reached on port 22 of their address: a box of its own on 127.0.0.x:22.
+        $script:LambdaBox = $null
+        foreach ($n in 23..30) {
+            try { $script:LambdaBox = Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519" -ListenAddress "127.0.0.$n" -Port 22; break } catch { }
+        }
+        if (-not $script:LambdaBox) { throw 'No 127.0.0.x:22 was free for the Lambda box.' }
+        $script:Fast = @{ PollInterval = '0.2s'; Timeout = '60s'; WarningAction = 'SilentlyContinue' }
+        function Test-ProviderHasNo([string] $Provider, [string] $RentalId) {
+            -not (Get-GpuRental $Provider -WarningAction SilentlyContinue | Where-Object RentalId -EQ $RentalId)
+        }
+    }
+    AfterAll { @($script:Boxes) + @($script:LambdaBox) | Where-Object { $_ } | ForEach-Object { Stop-GpuSandbox $_ } }
+    BeforeEach { Set-Contract }
+
+    It 'Get-GpuOffer | New-GpuRental: a reachable host with its RentalId and price, whose queue runs, and a teardown through the API after verification' {
+        $box = $script:Boxes[0]
+        $w = $null
+        $h = Get-GpuOffer vastai -Gpu A100:1 | Select-Object -First 1 | New-GpuRental -Name cloud-a -User $box.User -DataDir $box.DataDir -DurableDir $box.DurableDir -PollInterval 0.2s -Timeout 60s -WarningVariable w -WarningAction SilentlyContinue
+        $h.Provider | Should -Be 'vastai'
+        $h.RentalId | Should -Match '^\d+$'
+        $h.HourlyPrice | Should -Be 0.782
+        $h.Platform | Should -Be 'vastai'
+        $h.Port | Should -BeIn $script:Boxes.Port
+        @($w | Where-Object { "$_" -match 'recorded the new rental''s host key' }).Count | Should -Be 1
+        (Test-GpuHost cloud-a).Reachable | Should -BeTrue -Because 'the host key was recorded on first contact'
+        $q = Join-Path $script:TestDir 'cloud.txt'
+        Set-Content $q "c1: python3 $($box.TrainerPath) --epochs 1 --sleep 0"
+        Start-GpuQueue cloud-a -Path $q | Out-Null
+        Get-GpuJob cloud-a | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0 | Out-Null
+        { Remove-GpuRental cloud-a -Force -ErrorAction Stop } | Should -Throw -ErrorId 'TeardownNotVerified,RemoteGpuTrainer.Commands.RemoveGpuRentalCommand'
+        Get-GpuJob cloud-a | Receive-Checkpoint -Destination (Join-Path $script:TestDir 'cloud-ckpt') | Test-Checkpoint | Out-Null
+        $stop = Remove-GpuRental cloud-a -Force -WarningAction SilentlyContinue
+        ($stop.Action, $stop.Status, $stop.ProviderState) | Should -Be @('Stop', 'Stopped', 'exited')
+        $stop.Instructions | Should -Match 'Still billed while stopped'
+        $release = Remove-GpuRental cloud-a -Action Release -Force -RemoveHost -WarningAction SilentlyContinue
+        ($release.Status, $release.ProviderState) | Should -Be @('Terminated', 'gone')
+        Test-ProviderHasNo vastai $h.RentalId | Should -BeTrue
+        foreach ($f in Get-ChildItem $env:RGT_HOME -Recurse -File) {
+            foreach ($k in $script:Keys.Values) { [System.IO.File]::ReadAllText($f.FullName) | Should -Not -Match ([regex]::Escape($k)) -Because $f.FullName }
+        }
+    }
+
+    It 'fails over to the next offer when the first two have no capacity' {
+        Set-Contract -More @{ no_capacity = @('gpu_1x_a100_sxm4', 'NVIDIA A100 80GB PCIe') }
+        $log = Get-GpuOffer lambda, runpod -Gpu A100:1 | New-GpuRental -Name failover -User $script:Boxes[0].User -Verbose @script:Fast 4>&1
+        $h = $log | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        ($h.Provider, $h.HourlyPrice) | Should -Be @('runpod', 1.89)
+        @(($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Where-Object { $_ -match '^no capacity for' }).Count | Should -Be 2
+        Remove-GpuRental failover -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+        Test-ProviderHasNo runpod $h.RentalId | Should -BeTrue
+    }
+
+    It 'terminates an instance that never becomes reachable: nothing is left billing' {
+        Set-Contract -More @{ stuck = $true }
+        $err = $null
+        New-GpuRental -Provider vastai -Gpu 'RTX 4090:1' -Name stuck -Timeout 2s -PollInterval 0.3s -ErrorVariable err -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'RentalTimeout,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        $err[0].Exception.Message | Should -Match 'was terminated: nothing is billing'
+        (Get-GpuRental vastai -WarningAction SilentlyContinue) | Should -BeNullOrEmpty
+        Get-GpuHost stuck -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'a failed start (OCI runtime create failed) is terminated and the next offer tried' {
+        Set-Contract -More @{ fail_start = $true }
+        $err = $null
+        Get-GpuOffer vastai -Gpu A100:1 | New-GpuRental -Name oci -PollInterval 0.2s -Timeout 60s -MaxOffers 2 -ErrorVariable err -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'NoCapacity,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        $err[0].Exception.Message | Should -Match 'OCI runtime create failed.*terminated'
+        (Get-GpuRental vastai -WarningAction SilentlyContinue) | Should -BeNullOrEmpty
+    }
+
+    It 'Ctrl+C during the wait terminates what was created' {
+        Set-Contract -More @{ stuck = $true }
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript("Import-Module '$env:RGT_TEST_MODULE'; New-GpuRental -Provider vastai -Gpu 'RTX 4090:1' -Name interrupted -PollInterval 0.2s -Timeout 60s -WarningAction SilentlyContinue")
+        $handle = $ps.BeginInvoke()
+        $deadline = (Get-Date).AddSeconds(20)
+        while (-not (Get-ContractRequests | Where-Object { $_.path -match '/instances/\d+' }) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        $ps.Stop()
+        $ps.Dispose()
+        (Get-GpuRental vastai -WarningAction SilentlyContinue) | Should -BeNullOrEmpty
+        @(Get-ContractRequests | Where-Object { $_.method -eq 'DELETE' }).Count | Should -Be 1
+    }
+
+    It 'when the terminate fails too, the error names the RentalId and the console' {
+        Set-Contract -More @{ stuck = $true; terminate_fails = $true }
+        $err = $null
+        New-GpuRental -Provider runpod -Gpu A100:1 -Name orphan -Timeout 1s -PollInterval 0.3s -ErrorVariable err -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'RentalOrphaned,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        $id = (Get-GpuRental runpod -WarningAction SilentlyContinue | Select-Object -Last 1).RentalId
+        $err[0].Exception.Message | Should -Match "rental $id may still be billing.*runpod.io/console"
+        # What the console would do: end the orphan, so its box is free again.
+        Set-Contract
+        Invoke-RestMethod -Method Delete -Uri "$env:RGT_RUNPOD_REST_API_URL/pods/$id" -Headers @{ Authorization = "Bearer $($script:Keys.runpod)" } | Out-Null
+        Test-ProviderHasNo runpod $id | Should -BeTrue
+    }
+
+    It 'Lambda: -Action Stop is an error saying why; -Action Release terminates and shows the final state' {
+        $h = New-GpuRental -Provider lambda -Gpu A100:1 -Name lam -User $script:LambdaBox.User @script:Fast
+        $h.HostName | Should -Be $script:LambdaBox.HostName
+        ($h.Port ?? 22) | Should -Be 22
+        $h.Provider | Should -Be 'lambda'
+        { Remove-GpuRental lam -SkipVerification -Force -ErrorAction Stop -WarningAction SilentlyContinue } | Should -Throw -ErrorId 'StopUnsupported,RemoteGpuTrainer.Commands.RemoveGpuRentalCommand' -ExpectedMessage '*no stop*'
+        (Get-GpuRental lambda -WarningAction SilentlyContinue).RentalId | Should -Be $h.RentalId
+        $r = Remove-GpuRental lam -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue
+        ($r.Status, $r.ProviderState) | Should -Be @('Terminated', 'terminated')
+    }
+
+    It 'Get-GpuRental shows a rental created outside the inventory as forgotten' {
+        Set-Contract -More @{ outside = @{ vastai = 1 } }
+        $w = $null
+        $all = Get-GpuRental vastai -WarningVariable w -WarningAction SilentlyContinue
+        $forgotten = $all | Where-Object { -not $_.InInventory }
+        $forgotten.Name | Should -Match '^made-in-console'
+        $forgotten.State | Should -Be 'Running'
+        "$w" | Should -Match "rental $($forgotten.RentalId) .*forgotten"
+        ($all | Format-Table | Out-String -Width 120) | Should -Match 'FORGOTTEN'
     }
 }

@@ -5,9 +5,15 @@ Speaks the documented shapes of shared/spec/providers.md under one prefix per pr
   /runpod/graphql                     RunPod GraphQL: errors are HTTP 200 with {"errors": [...]}
   /vast/api/v0/bundles/               vast.ai offers: {"offers": [...]}; 429 without Retry-After
   /lambda/api/v1/instance-types       Lambda: {"data": {...}} or {"error": {"code", "message", "suggestion"}}
+  /runpod-rest/v1/pods[/<id>[/stop]]  RunPod REST v1 pods: desiredStatus, publicIp "" while booting, portMappings {"22": port}
+  /vast/api/v0/asks|instances|ssh     vast.ai: create by accepting an ask; {"instances": {...}} for one instance
+  /lambda/api/v1/instances|ssh-keys|instance-operations/...
 Control file (JSON, re-read on every request so a test can change it between calls):
   {"keys": {"runpod": "...", "vastai": "...", "lambda": "..."},
-   "faults": {"<provider>": [{"status": 429, "retry_after": "1"}, {"status": 503}, ...]}}
+   "faults": {"<provider>": [{"status": 429, "retry_after": "1"}, {"status": 503}, ...]},
+   "boxes": [{"host": "127.0.0.1", "port": 2222}, ...]   the sandbox sshd boxes new instances become,
+   "no_capacity": ["<offer id>", ...], "boot_polls": 1, "stuck": false, "fail_start": false,
+   "terminate_fails": false, "outside": {"<provider>": 1}  instances created before (in no inventory)}
 Faults are used up in order, one per request. Each request is appended to requests.jsonl beside the
 control file (provider, method, path, whether the bearer key matched; never the key itself).
 """
@@ -53,7 +59,14 @@ LAMBDA_TYPES = {
     "gpu_1x_a10": lambda_type("gpu_1x_a10", "1x A10 (24 GB PCIe)", 75, 1, [("us-east-1", "Virginia, USA")]),
 }
 
-LOCK = threading.Lock()
+LOCK = threading.RLock()
+
+
+class NoBox(Exception):
+    """Every sandbox box is taken by a live instance: the test forgot to end one."""
+INSTANCES = {}   # (provider, id) -> {"state", "polls", "box", "name", "price", "offer", "stopped", "terminated"}
+NEXT_ID = [4100]
+KEYS = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -68,10 +81,17 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.route("POST")
 
+    def do_PUT(self):
+        self.route("PUT")
+
+    def do_DELETE(self):
+        self.route("DELETE")
+
     def route(self, method):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        provider = {"runpod": "runpod", "vast": "vastai", "lambda": "lambda"}.get(self.path.strip("/").split("/")[0])
+        prefix = self.path.strip("/").split("/")[0]
+        provider = {"runpod": "runpod", "runpod-rest": "runpod", "vast": "vastai", "lambda": "lambda"}.get(prefix)
         with LOCK:
             with open(self.control) as f:
                 control = json.load(f)
@@ -91,7 +111,83 @@ class Handler(BaseHTTPRequestHandler):
             text = {"vastai": {"success": False, "error": "too_many_requests", "msg": "API requests too frequent"},
                     "lambda": {"error": {"code": "global/too-many-requests", "message": "Too many requests", "suggestion": "Slow down"}}}.get(provider, {"error": "slow down"})
             return self.send(fault["status"], text if fault["status"] == 429 else {"error": "upstream unavailable"}, headers)
-        getattr(self, provider.replace("vastai", "vast"))(method, key_ok, body)
+        with LOCK:
+            try:
+                if prefix == "runpod-rest":
+                    return self.runpod_rest(method, key_ok, body, control)
+                getattr(self, provider.replace("vastai", "vast"))(method, key_ok, body)
+            except NoBox:
+                return self.send(503, {"error": "contract server: every sandbox box is taken by a live instance"})
+
+    def create(self, provider, control, name, offer, price):
+        if offer in control.get("no_capacity", []):
+            return None
+        used = {(i["box"]["host"], i["box"]["port"]) for i in INSTANCES.values() if i.get("box") and not i["terminated"]}
+        # Lambda's SSH is always port 22 of the address: its instances get the boxes marked for it, and only those.
+        free = [b for b in control.get("boxes", []) if (b["host"], b["port"]) not in used and b.get("provider") == (provider if provider == "lambda" else None)]
+        if not free:
+            raise NoBox()
+        NEXT_ID[0] += 1
+        iid = str(NEXT_ID[0])
+        INSTANCES[(provider, iid)] = {"id": iid, "name": name, "offer": offer, "price": price, "polls": 0, "box": free[0] if free else None,
+                                      "stopped": False, "terminated": False, "created": 1796150000}
+        return iid
+
+    def observe(self, provider, iid, control):
+        """One GET of an instance: booting for boot_polls reads, then running on its box (never when stuck or failed)."""
+        inst = INSTANCES.get((provider, iid))
+        if inst is None:
+            return None
+        inst["polls"] += 1
+        booted = inst["polls"] > int(control.get("boot_polls", 1)) and not control.get("stuck") and not control.get("fail_start") and inst["box"]
+        return inst, bool(booted)
+
+    def outside(self, control):
+        for provider, n in (control.get("outside") or {}).items():
+            while sum(1 for (p, _), i in INSTANCES.items() if p == provider and i["name"].startswith("made-in-console")) < n:
+                NEXT_ID[0] += 1
+                iid = str(NEXT_ID[0])
+                INSTANCES[(provider, iid)] = {"id": iid, "name": "made-in-console-" + iid, "offer": "console", "price": 1.64, "polls": 99,
+                                              "box": {"host": "203.0.113.7", "port": 41022}, "stopped": False, "terminated": False, "created": 1796140000}
+
+    def runpod_rest(self, method, key_ok, body, control):
+        if not key_ok:
+            return self.send(401, {"error": "Unauthorized"})
+        parts = self.path.split("?")[0].strip("/").split("/")[2:]   # after runpod-rest/v1
+        def pod(inst, booted):
+            status = "TERMINATED" if inst["terminated"] else "EXITED" if inst["stopped"] else "RUNNING"
+            running = status == "RUNNING" and booted
+            return {"id": inst["id"], "name": inst["name"], "desiredStatus": status, "imageName": "runpod/pytorch", "gpuCount": 1,
+                    "publicIp": inst["box"]["host"] if running else "", "portMappings": {"22": inst["box"]["port"]} if running else {},
+                    "costPerHr": inst["price"], "interruptible": False, "machineId": "m-" + inst["id"],
+                    "createdAt": "2026-12-01T10:00:00Z", "gpu": {"id": inst["offer"], "displayName": inst["offer"], "count": 1}}
+        if parts == ["pods"] and method == "POST":
+            q = json.loads(body or b"{}")
+            offer = (q.get("gpuTypeIds") or [""])[0]
+            if not (q.get("env") or {}).get("PUBLIC_KEY"):
+                return self.send(400, {"error": "env.PUBLIC_KEY is required for SSH"})
+            iid = self.create("runpod", control, q.get("name", ""), offer, 1.64)
+            if iid is None:
+                return self.send(400, {"error": "There are no longer any instances available with the requested specifications. Please refresh and try again."})
+            return self.send(201, pod(INSTANCES[("runpod", iid)], False))
+        if parts == ["pods"] and method == "GET":
+            return self.send(200, [pod(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "runpod" and not i["terminated"]])
+        if len(parts) >= 2 and parts[0] == "pods":
+            inst = INSTANCES.get(("runpod", parts[1]))
+            if inst is None or inst["terminated"]:
+                return self.send(404, {"error": "pod not found"})
+            if method == "GET":
+                inst, booted = self.observe("runpod", parts[1], control)
+                return self.send(200, pod(inst, booted))
+            if method == "POST" and parts[2:] == ["stop"]:
+                inst["stopped"] = True
+                return self.send(200, pod(inst, False))
+            if method == "DELETE":
+                if control.get("terminate_fails"):
+                    return self.send(500, {"error": "internal error"})
+                inst["terminated"] = True
+                return self.send(204, None)
+        return self.send(404, {"error": "no such route"})
 
     def runpod(self, method, key_ok, body):
         if not key_ok:
@@ -104,6 +200,45 @@ class Handler(BaseHTTPRequestHandler):
     def vast(self, method, key_ok, body):
         if not key_ok:
             return self.send(401, {"success": False, "error": "invalid_api_key", "msg": "Invalid user key"})
+        control = self.control_now()
+        parts = self.path.split("?")[0].strip("/").split("/")[3:]   # after vast/api/v0
+        def instance(inst, booted):
+            failed = control.get("fail_start")
+            status = "exited" if inst["stopped"] else ("running" if booted else ("loading" if inst["polls"] > 0 else None))
+            return {"id": int(inst["id"]), "label": inst["name"], "actual_status": status, "intended_status": "stopped" if inst["stopped"] else "running",
+                    "cur_state": "stopped" if inst["stopped"] else "running", "status_msg": "Error response from daemon: OCI runtime create failed: runc create failed" if failed else ("" if booted else "Pulling image"),
+                    "public_ipaddr": inst["box"]["host"] if booted else "", "ports": {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(inst["box"]["port"])}]} if booted else {},
+                    "ssh_host": "ssh5.vast.ai", "ssh_port": 20000 + int(inst["id"]) % 1000, "dph_total": inst["price"], "gpu_name": "A100 PCIE", "num_gpus": 1,
+                    "is_bid": False, "start_date": inst["created"]}
+        if parts == ["ssh"] and method == "POST":
+            return self.send(200, {"success": True})
+        if len(parts) == 2 and parts[0] == "asks" and method == "PUT":
+            offer = int(parts[1])
+            if not any(o["id"] == offer for o in VAST_OFFERS):
+                return self.send(404, {"success": False, "error": "no_such_ask", "msg": "Instance type by id %d is not available." % offer})
+            price = next(o["dph_total"] for o in VAST_OFFERS if o["id"] == offer)
+            iid = self.create("vastai", control, json.loads(body or b"{}").get("label", ""), str(offer), price)
+            if iid is None:
+                return self.send(410, {"success": False, "error": "no_such_ask", "msg": "that offer is no longer available"})
+            return self.send(200, {"success": True, "new_contract": int(iid)})
+        if parts == ["instances"] and method == "GET":
+            self.outside(control)
+            return self.send(200, {"instances": [instance(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "vastai" and not i["terminated"]]})
+        if len(parts) == 2 and parts[0] == "instances":
+            inst = INSTANCES.get(("vastai", parts[1]))
+            if inst is None or inst["terminated"]:
+                return self.send(200, {"instances": None}) if method == "GET" else self.send(404, {"success": False, "error": "no_such_instance"})
+            if method == "GET":
+                inst, booted = self.observe("vastai", parts[1], control)
+                return self.send(200, {"instances": instance(inst, booted)})
+            if method == "PUT":
+                inst["stopped"] = json.loads(body or b"{}").get("state") == "stopped"
+                return self.send(200, {"success": True})
+            if method == "DELETE":
+                if control.get("terminate_fails"):
+                    return self.send(500, {"success": False, "error": "server_error"})
+                inst["terminated"] = True
+                return self.send(200, {"success": True})
         if method == "POST" and self.path.rstrip("/").endswith("/bundles"):
             q = json.loads(body or b"{}")
             n = (q.get("num_gpus") or {}).get("eq")
@@ -112,8 +247,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"offers": offers[: int(q.get("limit", 64))]})
         return self.send(404, {"success": False, "error": "not_found"})
 
+    def control_now(self):
+        with LOCK:
+            with open(self.control) as f:
+                return json.load(f)
+
     def send(self, status, payload, headers=None):
-        data = json.dumps(payload).encode()
+        data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -129,6 +269,40 @@ def lambda_route(self, method, key_ok, body):
                                          "suggestion": "Check your API key or create a new one, then try again."}})
     if method == "GET" and self.path.rstrip("/").endswith("/instance-types"):
         return self.send(200, {"data": LAMBDA_TYPES})
+    control = self.control_now()
+    parts = self.path.split("?")[0].strip("/").split("/")[3:]   # after lambda/api/v1
+    q = json.loads(body or b"{}") if method == "POST" else {}
+    def instance(inst, booted):
+        t = LAMBDA_TYPES.get(inst["offer"], {}).get("instance_type", {})
+        status = "terminated" if inst["terminated"] else "active" if booted else "booting"
+        return {"id": inst["id"], "name": inst["name"], "status": status, "ip": inst["box"]["host"] if booted else None, "private_ip": None,
+                "region": {"name": "us-east-1", "description": "Virginia, USA"}, "instance_type": t, "ssh_key_names": ["rgt"], "jupyter_url": None}
+    if parts == ["ssh-keys"]:
+        if method == "POST":
+            KEYS.append({"id": "k%d" % len(KEYS), "name": q["name"], "public_key": q["public_key"]})
+            return self.send(200, {"data": KEYS[-1]})
+        return self.send(200, {"data": KEYS})
+    if parts == ["instance-operations", "launch"]:
+        if len(q.get("ssh_key_names") or []) != 1 or q["ssh_key_names"][0] not in [k["name"] for k in KEYS]:
+            return self.send(400, {"error": {"code": "global/invalid-parameters", "message": "Exactly one registered SSH key name is required", "suggestion": ""}})
+        iid = self.create("lambda", control, q.get("name", ""), q.get("instance_type_name", ""), LAMBDA_TYPES.get(q.get("instance_type_name"), {}).get("instance_type", {}).get("price_cents_per_hour", 0) / 100)
+        if iid is None:
+            return self.send(400, {"error": {"code": "instance-operations/launch/insufficient-capacity", "message": "Not enough capacity to fulfill launch request.", "suggestion": "Choose an instance type with more availability, or try again later."}})
+        return self.send(200, {"data": {"instance_ids": [iid]}})
+    if parts == ["instance-operations", "terminate"]:
+        if control.get("terminate_fails"):
+            return self.send(500, {"error": {"code": "global/unknown", "message": "Internal error", "suggestion": ""}})
+        for iid in q.get("instance_ids", []):
+            if ("lambda", iid) in INSTANCES:
+                INSTANCES[("lambda", iid)]["terminated"] = True
+        return self.send(200, {"data": {"terminated_instances": []}})
+    if parts == ["instances"]:
+        return self.send(200, {"data": [instance(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "lambda" and not i["terminated"]]})
+    if len(parts) == 2 and parts[0] == "instances":
+        seen = self.observe("lambda", parts[1], control)
+        if seen is None:
+            return self.send(404, {"error": {"code": "global/object-does-not-exist", "message": "Specified instance does not exist.", "suggestion": ""}})
+        return self.send(200, {"data": instance(*seen)})
     return self.send(404, {"error": {"code": "global/object-does-not-exist", "message": "Not found", "suggestion": ""}})
 
 
@@ -141,7 +315,11 @@ if __name__ == "__main__":
     a.add_argument("--port-file", required=True)
     args = a.parse_args()
     Handler.control = os.path.abspath(args.control)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass   # a client that hung up mid-answer (a cancelled wait) is not the server's error
+
+    server = Server(("127.0.0.1", 0), Handler)
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
     os.replace(args.port_file + ".tmp", args.port_file)

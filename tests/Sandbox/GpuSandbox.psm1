@@ -38,6 +38,10 @@ function Start-GpuSandbox {
         # Run sshd, and so everything the box starts, in a real memory cgroup with this limit
         # (cgroup v1 or v2, as root): what a rented container's limit is to its trainer.
         [int] $MemoryLimitMB,
+        # Listen on this loopback address and port instead of 127.0.0.1 and a free port: a box that
+        # must look like a cloud instance reached on port 22 (Lambda's API gives an address, no port).
+        [string] $ListenAddress = '127.0.0.1',
+        [int] $Port,
         # Also start a real single-node Slurm (slurmctld + slurmd, 2 stand-in GPUs as gres) that the
         # box's shells reach through SLURM_CONF: the sandbox is then a Slurm login node.
         [switch] $Slurm
@@ -85,10 +89,10 @@ function Start-GpuSandbox {
     }
 
     for ($attempt = 1; $attempt -le 5; $attempt++) {
-        $port = Get-FreeTcpPort
+        $port = if ($Port) { $Port } else { Get-FreeTcpPort }
         @"
 Port $port
-ListenAddress 127.0.0.1
+ListenAddress $ListenAddress
 HostKey $root/hostkey
 PidFile $root/sshd.pid
 AuthorizedKeysFile $root/authorized_keys
@@ -119,7 +123,7 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
         $deadline = [DateTime]::UtcNow.AddSeconds(10)
         while ([DateTime]::UtcNow -lt $deadline -and -not $proc.HasExited) {
             $client = [System.Net.Sockets.TcpClient]::new()
-            try { $client.Connect('127.0.0.1', $port); $ready = $true; break } catch { Start-Sleep -Milliseconds 50 } finally { $client.Dispose() }
+            try { $client.Connect($ListenAddress, $port); $ready = $true; break } catch { Start-Sleep -Milliseconds 50 } finally { $client.Dispose() }
         }
         if ($ready) { break }
         if (-not $proc.HasExited) { $proc.Kill() }
@@ -163,7 +167,7 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
     $pub = (Get-Content "$root/hostkey.pub" -Raw).Trim() -split ' '
     [pscustomobject]@{
         PSTypeName         = 'RemoteGpuTrainer.Sandbox'
-        HostName           = '127.0.0.1'
+        HostName           = $ListenAddress
         Port               = $port
         User               = $user
         IdentityFile       = "$root/userkey"
@@ -174,11 +178,11 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
         # The box's $HOME (sshd's SetEnv): ~ and the generic-ssh default $HOME/proj land here, not in the real home.
         HomeDir            = "$root/box/home"
         Scenario           = $Scenario
-        ConnectionString   = "ssh -p $port -i $root/userkey $user@127.0.0.1"
+        ConnectionString   = "ssh -p $port -i $root/userkey $user@$ListenAddress"
         GpuDevicePath      = $devices
         TrainerPath        = "$root/box/train.py"
         Holders            = $holders
-        KnownHostsLine     = "[127.0.0.1]:$port $($pub[0]) $($pub[1])"
+        KnownHostsLine     = "$(if ($port -eq 22) { $ListenAddress } else { "[$ListenAddress]:$port" }) $($pub[0]) $($pub[1])"
         Pid                = $proc.Id
         Cgroup             = $cgroup
         # With -Slurm: Conf (its slurm.conf), Node, Partition, Gpus, the daemons' Pids.

@@ -13,8 +13,10 @@ public sealed class GpuTeardown
     public bool Verified { get; init; }
     public int CellsVerified { get; init; }
     public int CellsTotal { get; init; }
-    /// <summary>ActionRequired (an SSH rental: do it in the console), Done (a provider API did it).</summary>
+    /// <summary>ActionRequired (an SSH rental: do it in the console), or Stopped/Terminated as the provider reports after its API did it.</summary>
     public string Status { get; init; } = "";
     public string Instructions { get; init; } = "";
+    /// <summary>For a rental created through a provider's API: the state the provider reports after the stop or terminate.</summary>
+    public string? ProviderState { get; init; }
     public bool HostRemoved { get; init; }
 }

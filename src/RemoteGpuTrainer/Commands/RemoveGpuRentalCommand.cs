@@ -2,6 +2,7 @@ using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Checkpoints;
 using RemoteGpuTrainer.Engine.Queues;
+using RemoteGpuTrainer.Engine.Providers;
 using RemoteGpuTrainer.Engine.Rentals;
 using RemoteGpuTrainer.Engine.Ssh;
 using RemoteGpuTrainer.Engine.Model;
@@ -67,7 +68,12 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
             {
                 var platform = Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh");
                 var gate = gates.GetValueOrDefault(host.Name) ?? new TeardownGate.GateResult(0, 0, Array.Empty<string>(), "skipped");
-                var (action, verb, irreversible) = TeardownGate.Choose(platform, Action);
+                var cloud = CloudApi(host);
+                // Never a silent terminate: where the provider has no stop, the release must be asked for.
+                if (cloud is { CanStop: false } && Action != "Release")
+                    throw new RgtException("StopUnsupported", FailureKind.InvalidArgument,
+                        $"{host.Name}: {cloud.Name} has no stop — an instance bills until it is terminated, and its local disk goes with it. Pass -Action Release to terminate it (after the results are verified).");
+                var (action, verb, irreversible) = cloud is { CanStop: true } && Action == "Stop" ? ("Stop", platform.MeterStopVerb ?? "stop", false) : TeardownGate.Choose(platform, Action);
                 var description = TeardownGate.Describe(host, platform, action);
                 var whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf");
                 var proceed = Force && !whatIf ? true : ShouldProcess(description, description + " Continue?", $"Tear down {host.Name}: {verb}");
@@ -77,9 +83,20 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
                     ledger.Append(new[] { new LedgerEntry(DateTimeOffset.Now, host.Name, null, null, "", null, "SkipVerification", null, $"Remove-GpuRental -SkipVerification ({action})", Environment.UserName) });
                     WriteWarning($"{host.Name}: the evidence check was skipped (-SkipVerification); recorded in {ledger.FilePath}.");
                 }
-                IRentalProvider provider = new ManualRentalProvider(platform);
-                var instructions = (action == "Stop" ? provider.StopAsync(host, Cancellation) : provider.ReleaseAsync(host, Cancellation)).GetAwaiter().GetResult();
-                if (!provider.CanAct) WriteWarning($"{host.Name} is an SSH rental without an API: {instructions}");
+                string instructions, status;
+                string? providerState = null;
+                if (cloud is not null)
+                {
+                    var done = CloudTeardown.RunAsync(cloud, host, action, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), Cancellation).GetAwaiter().GetResult();
+                    (status, providerState, instructions) = (done.Status, done.ProviderState, done.Text + (action == "Stop" && platform.StopKeepsBilling is { } billed ? $" Still billed while stopped: {billed}." : ""));
+                }
+                else
+                {
+                    IRentalProvider provider = new ManualRentalProvider(platform);
+                    instructions = (action == "Stop" ? provider.StopAsync(host, Cancellation) : provider.ReleaseAsync(host, Cancellation)).GetAwaiter().GetResult();
+                    WriteWarning($"{host.Name} is an SSH rental without an API: {instructions}");
+                    status = "ActionRequired";
+                }
                 bool removed = false;
                 if (RemoveHost)
                 {
@@ -90,11 +107,24 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
                 {
                     Name = host.Name, Platform = platform.Name, Action = action, Verb = verb, Irreversible = irreversible,
                     Verified = !SkipVerification, CellsVerified = gate.Verified, CellsTotal = gate.Total,
-                    Status = provider.CanAct ? "Done" : "ActionRequired", Instructions = instructions, HostRemoved = removed,
+                    Status = status, ProviderState = providerState, Instructions = instructions, HostRemoved = removed,
                 });
             }
             catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, host.Name); }
         }
+        foreach (var c in _clients) c.Dispose();
+    }
+
+    readonly List<HttpClient> _clients = new();
+
+    /// <summary>The provider's API for a host created through it (Provider and RentalId set), else null: an SSH rental.</summary>
+    Engine.Providers.ICloudProvider? CloudApi(Engine.Model.GpuHost host)
+    {
+        if (host.Provider is not ("runpod" or "vastai" or "lambda") || string.IsNullOrEmpty(host.RentalId)) return null;
+        var key = Engine.Providers.ApiKeys.Resolve(host.Provider, null, Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+        var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        _clients.Add(client);
+        return Engine.Providers.CloudProviders.Create(host.Provider, new Engine.Providers.ProviderHttp(client, host.Provider, key.Key, VerboseLog), Engine.Providers.CloudProviders.BaseUrl(host.Provider, Environment.GetEnvironmentVariable));
     }
 
     string KeepOf(Engine.Model.GpuHost host) => GpuPlatformDefaults.From(Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh")).Keep;

@@ -1,0 +1,126 @@
+using System.Net.Sockets;
+using RemoteGpuTrainer.Engine.Model;
+
+namespace RemoteGpuTrainer.Engine.Providers;
+
+/// <summary>How long a new instance may take, how often it is asked about, how many offers are tried.</summary>
+public sealed record LaunchOptions(TimeSpan Timeout, TimeSpan PollInterval, int MaxOffers);
+
+/// <summary>A created instance whose SSH answers, and the offer it came from.</summary>
+public sealed record LaunchedRental(ICloudProvider Api, GpuOffer Offer, GpuRental Instance);
+
+/// <summary>
+/// Creates an instance from the first offer that has capacity and waits until its SSH answers. Once a
+/// provider has accepted a create, nothing is left billing on the way out: a failed start, the timeout,
+/// Ctrl+C or any error terminates what was created (on a token of its own, so a cancelled wait still
+/// cleans up), and when even that fails the error names the rental id and the console to use.
+/// </summary>
+public static class RentalLauncher
+{
+    public static async Task<LaunchedRental> LaunchAsync(
+        IReadOnlyList<(ICloudProvider Api, GpuOffer Offer)> candidates, RentalSpec spec, LaunchOptions options,
+        Action<string> log, Action<string, int?> progress, CancellationToken ct)
+    {
+        var refused = new List<string>();
+        foreach (var (api, offer) in candidates.Take(options.MaxOffers))
+        {
+            string id;
+            try
+            {
+                progress($"{offer.Provider}: creating from offer {offer.OfferId} ({offer.GpuCount}x {offer.Gpu}, {offer.HourlyPrice} {offer.Currency}/h)", null);
+                id = await api.CreateAsync(offer, spec, ct).ConfigureAwait(false);
+            }
+            catch (RgtException ex) when (ex.ErrorId == "NoCapacity")
+            {
+                refused.Add($"{offer.Provider}/{offer.OfferId}: {ex.Message}");
+                log($"no capacity for {offer.Provider}/{offer.OfferId}; trying the next offer");
+                continue;
+            }
+            log($"{offer.Provider} accepted the create: rental {id}");
+            GpuRental? ready = null;
+            try
+            {
+                ready = await WaitAsync(api, id, options, progress, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RgtException or OperationCanceledException or HttpRequestException)
+            {
+                var cleanup = await TerminateAsync(api, id, log).ConfigureAwait(false);
+                if (ex is RgtException { ErrorId: "RentalStartFailed" } failed && cleanup is null)
+                {
+                    refused.Add($"{offer.Provider}/{offer.OfferId}: {failed.Message} (rental {id} terminated)");
+                    continue;
+                }
+                if (cleanup is not null) throw cleanup;
+                if (ex is OperationCanceledException) throw new RgtException("RentalCancelled", FailureKind.OperationFailed, $"{offer.Provider}: stopped while waiting for rental {id}; it was terminated, nothing is billing.", ex);
+                throw new RgtException(((RgtException)ex).ErrorId, ((RgtException)ex).Kind, ex.Message + $" Rental {id} was terminated: nothing is billing.", ex);
+            }
+            return new LaunchedRental(api, offer, ready);
+        }
+        throw new RgtException("NoCapacity", FailureKind.ResourceBusy,
+            $"No offer could be started ({refused.Count} tried): {string.Join("; ", refused)}. Widen the search (Get-GpuOffer without -MaxHourlyPrice, another -Region) or try again later.");
+    }
+
+    /// <summary>Polls until the instance runs and its SSH port speaks SSH; a failed start or the timeout ends the wait.</summary>
+    static async Task<GpuRental> WaitAsync(ICloudProvider api, string id, LaunchOptions options, Action<string, int?> progress, CancellationToken ct)
+    {
+        var started = DateTime.UtcNow;
+        var deadline = started + options.Timeout;
+        string last = "";
+        while (true)
+        {
+            var r = await api.GetAsync(id, ct).ConfigureAwait(false);
+            last = $"{r.ProviderState}{(string.IsNullOrEmpty(r.StatusMessage) ? "" : ": " + r.StatusMessage)}";
+            if (r.State is "Failed" or "Terminated" or "Preempted")
+                throw new RgtException("RentalStartFailed", FailureKind.OperationFailed, $"{api.Name}: rental {id} did not start ({last}).");
+            if (r.State == "Running" && r.SshHost is { } host && r.SshPort is { } port && await SpeaksSshAsync(host, port, ct).ConfigureAwait(false))
+                return r;
+            var elapsed = DateTime.UtcNow - started;
+            progress($"{api.Name}: rental {id} is {last} ({elapsed.TotalSeconds:0} s)", (int)Math.Min(99, elapsed.TotalSeconds * 100 / options.Timeout.TotalSeconds));
+            if (DateTime.UtcNow + options.PollInterval > deadline)
+                throw new RgtException("RentalTimeout", FailureKind.Timeout, $"{api.Name}: rental {id} was not reachable over SSH within {Format.Duration(options.Timeout)} (last state {last}).");
+            await Task.Delay(options.PollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>An SSH server greets first ("SSH-2.0-…"): a port that accepts but stays silent is not ready.</summary>
+    static async Task<bool> SpeaksSshAsync(string host, int port, CancellationToken ct)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            using var client = new TcpClient();
+            await client.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
+            var buffer = new byte[4];
+            var read = 0;
+            var stream = client.GetStream();
+            while (read < 4) { var n = await stream.ReadAsync(buffer.AsMemory(read), timeout.Token).ConfigureAwait(false); if (n == 0) return false; read += n; }
+            return System.Text.Encoding.ASCII.GetString(buffer) == "SSH-";
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException && !ct.IsCancellationRequested) { return false; }
+    }
+
+    /// <summary>Terminates a rental on a token of its own (60 s); null when done, else the error that names what is still billing.</summary>
+    public static async Task<RgtException?> TerminateAsync(ICloudProvider api, string id, Action<string> log)
+    {
+        using var own = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await api.TerminateAsync(id, own.Token).ConfigureAwait(false);
+            log($"{api.Name}: terminated rental {id}");
+            return null;
+        }
+        catch (Exception ex) when (ex is RgtException or OperationCanceledException or HttpRequestException)
+        {
+            if (ex is RgtException { ErrorId: "RentalNotFound" }) return null;
+            return new RgtException("RentalOrphaned", FailureKind.OperationFailed,
+                $"{api.Name}: rental {id} may still be billing: terminating it failed ({ex.Message}). Terminate it in the console ({Console(api.Name)}), or with Remove-GpuRental once it is registered.", ex);
+        }
+    }
+
+    public static string Console(string provider) => provider switch
+    {
+        "runpod" => "https://www.runpod.io/console/pods", "vastai" => "https://cloud.vast.ai/instances/", "lambda" => "https://cloud.lambda.ai/instances",
+        "paperspace" => "https://console.paperspace.com/machines", _ => provider,
+    };
+}

@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using RemoteGpuTrainer.Engine.Model;
+
+namespace RemoteGpuTrainer.Engine.Providers;
+
+/// <summary>
+/// RunPod: offers through GraphQL (errors arrive as HTTP 200 with an "errors" array), pods through REST
+/// v1. A pod has no SSH-key field: the key goes in its env as PUBLIC_KEY, which RunPod images append
+/// to authorized_keys; SSH is root on publicIp at the port mapped to 22.
+/// </summary>
+sealed class RunPodApi : ICloudProvider
+{
+    readonly ProviderHttp _http;
+    readonly Uri _url;
+    readonly Uri _rest;
+    public RunPodApi(ProviderHttp http, Uri url, Uri rest) { _http = http; _url = url; _rest = rest; }
+    public string Name => "runpod";
+    public bool CanStop => true;
+
+    public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["name"] = spec.Name, ["imageName"] = spec.Image, ["gpuTypeIds"] = new[] { offer.OfferId }, ["gpuCount"] = offer.GpuCount,
+            ["cloudType"] = "SECURE", ["supportPublicIp"] = true, ["ports"] = new[] { "22/tcp" }, ["containerDiskInGb"] = spec.DiskGB,
+            ["env"] = new Dictionary<string, string> { ["PUBLIC_KEY"] = spec.PublicKey }, ["interruptible"] = offer.Interruptible,
+        };
+        var r = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_rest, "pods"), body, ClassifyRest, ct).ConfigureAwait(false);
+        return r.Json is { } j && ProviderHttp.Str(j, "id") is { Length: > 0 } id ? id
+            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"runpod: the create answer has no pod id: {ProviderHttp.Short(r.Body)}");
+    }
+
+    public async Task<GpuRental> GetAsync(string id, CancellationToken ct) =>
+        Pod((await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_rest, "pods/" + Uri.EscapeDataString(id)), null, ClassifyRest, ct).ConfigureAwait(false)).Json!.Value);
+
+    public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
+    {
+        var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_rest, "pods"), null, ClassifyRest, ct).ConfigureAwait(false);
+        return r.Json is { ValueKind: JsonValueKind.Array } list ? list.EnumerateArray().Select(Pod).ToList()
+            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"runpod: the pod list is not a list: {ProviderHttp.Short(r.Body)}");
+    }
+
+    public Task StopAsync(string id, CancellationToken ct) =>
+        _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_rest, $"pods/{Uri.EscapeDataString(id)}/stop"), null, ClassifyRest, ct);
+
+    public Task TerminateAsync(string id, CancellationToken ct) =>
+        _http.SendAsync(HttpMethod.Delete, CloudProviders.Join(_rest, "pods/" + Uri.EscapeDataString(id)), null, ClassifyRest, ct);
+
+    static GpuRental Pod(JsonElement p)
+    {
+        var status = ProviderHttp.Str(p, "desiredStatus") ?? "";
+        var ip = ProviderHttp.Str(p, "publicIp");
+        int? port = p.TryGetProperty("portMappings", out var map) && map.ValueKind == JsonValueKind.Object && ProviderHttp.Num(map, "22") is { } n ? (int)n : null;
+        return new GpuRental
+        {
+            Provider = "runpod", RentalId = ProviderHttp.Str(p, "id") ?? "", Name = ProviderHttp.Str(p, "name"), ProviderState = status,
+            State = status switch
+            {
+                "RUNNING" when !string.IsNullOrEmpty(ip) && port is not null => "Running",
+                "RUNNING" or "CREATED" => "Provisioning",
+                "EXITED" => "Stopped",
+                "TERMINATED" => "Terminated",
+                _ => "Unknown",
+            },
+            HourlyPrice = ProviderHttp.Num(p, "costPerHr") is { } c ? (decimal)c : null, Interruptible = p.TryGetProperty("interruptible", out var i) && i.ValueKind == JsonValueKind.True,
+            Gpu = p.TryGetProperty("gpu", out var g) && g.ValueKind == JsonValueKind.Object ? ProviderHttp.Str(g, "displayName") : null,
+            GpuCount = ProviderHttp.Num(p, "gpuCount") is { } gc ? (int)gc : null,
+            CreatedAt = DateTimeOffset.TryParse(ProviderHttp.Str(p, "createdAt"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null,
+            SshHost = string.IsNullOrEmpty(ip) ? null : ip, SshPort = port, SshUser = "root",
+        };
+    }
+
+    static RgtException? ClassifyRest(ProviderResponse r)
+    {
+        var text = r.Json is { } j ? ProviderHttp.Str(j, "error") ?? ProviderHttp.Str(j, "message") ?? r.Body : r.Body;
+        return (int)r.Status switch
+        {
+            400 when text.Contains("no longer any instances available", StringComparison.OrdinalIgnoreCase) => new RgtException("NoCapacity", FailureKind.ResourceBusy, $"runpod: {text}"),
+            402 => new RgtException("InsufficientBalance", FailureKind.OperationFailed, $"runpod: {text}"),
+            404 => new RgtException("RentalNotFound", FailureKind.NotFound, $"runpod: {text}"),
+            >= 400 and < 500 and not (401 or 403) => new RgtException("ProviderError", FailureKind.OperationFailed, $"runpod: HTTP {(int)r.Status}: {ProviderHttp.Short(text)}"),
+            _ => null,
+        };
+    }
+
+    public async Task<IReadOnlyList<GpuOffer>> ListOffersAsync(OfferQuery q, CancellationToken ct)
+    {
+        var query = "query GpuTypes { gpuTypes { id displayName memoryInGb maxGpuCount lowestPrice(input: {gpuCount: "
+            + q.GpuCount.ToString(CultureInfo.InvariantCulture) + "}) { minimumBidPrice uninterruptablePrice stockStatus } } }";
+        var r = await _http.SendAsync(HttpMethod.Post, _url, new { query }, Classify, ct).ConfigureAwait(false);
+        var offers = new List<GpuOffer>();
+        if (r.Json is not { } root || !root.TryGetProperty("data", out var data) || !data.TryGetProperty("gpuTypes", out var types) || types.ValueKind != JsonValueKind.Array)
+            throw new RgtException("ProviderError", FailureKind.InvalidData, $"runpod: the answer has no data.gpuTypes: {ProviderHttp.Short(r.Body)}");
+        foreach (var t in types.EnumerateArray())
+        {
+            if (!t.TryGetProperty("lowestPrice", out var lp) || lp.ValueKind != JsonValueKind.Object || ProviderHttp.Str(lp, "stockStatus") is not { } stock) continue;
+            if (ProviderHttp.Num(t, "maxGpuCount") is { } max && max < q.GpuCount) continue;
+            var perGpu = ProviderHttp.Num(lp, q.Interruptible ? "minimumBidPrice" : "uninterruptablePrice");
+            if (perGpu is null or <= 0) continue;
+            offers.Add(new GpuOffer
+            {
+                Provider = Name, OfferId = ProviderHttp.Str(t, "id") ?? "", Gpu = ProviderHttp.Str(t, "displayName") ?? ProviderHttp.Str(t, "id") ?? "?",
+                GpuCount = q.GpuCount, GpuMemoryGB = ProviderHttp.Num(t, "memoryInGb"), HourlyPrice = Math.Round((decimal)perGpu.Value * q.GpuCount, 4),
+                Interruptible = q.Interruptible, Availability = stock,
+            });
+        }
+        return offers;
+    }
+
+    static RgtException? Classify(ProviderResponse r)
+    {
+        if (r.Json is not { } root || !root.TryGetProperty("errors", out var errors) || errors.ValueKind != JsonValueKind.Array || errors.GetArrayLength() == 0) return null;
+        var message = string.Join("; ", errors.EnumerateArray().Select(e => ProviderHttp.Str(e, "message") ?? e.GetRawText()));
+        return message switch
+        {
+            _ when Regex.IsMatch(message, "unauthori[sz]ed|api key|authentication", RegexOptions.IgnoreCase) => new RgtException("ProviderAuthFailed", FailureKind.AuthenticationError, $"runpod: the API key was refused: {message}"),
+            _ when message.Contains("no longer any instances available", StringComparison.OrdinalIgnoreCase) => new RgtException("NoCapacity", FailureKind.ResourceBusy, $"runpod: {message}"),
+            _ when message.Contains("balance", StringComparison.OrdinalIgnoreCase) => new RgtException("InsufficientBalance", FailureKind.OperationFailed, $"runpod: {message}"),
+            _ => new RgtException("ProviderError", FailureKind.OperationFailed, $"runpod: {message}"),
+        };
+    }
+}

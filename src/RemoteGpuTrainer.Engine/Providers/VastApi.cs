@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using RemoteGpuTrainer.Engine.Model;
+
+namespace RemoteGpuTrainer.Engine.Providers;
+
+/// <summary>
+/// vast.ai's REST API: offers are "bundles" filtered with per-field operators; an instance is created by
+/// accepting an ask, reads back as {"instances": {…}} (one object under a plural key), and is reached on
+/// public_ipaddr at ports["22/tcp"][0].HostPort (a string). The SSH key is the account's.
+/// </summary>
+sealed class VastApi : ICloudProvider
+{
+    readonly ProviderHttp _http;
+    readonly Uri _url;
+    public VastApi(ProviderHttp http, Uri url) { _http = http; _url = url; }
+    public string Name => "vastai";
+    public bool CanStop => true;
+
+    public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)
+    {
+        await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "ssh/"), new Dictionary<string, string> { ["ssh_key"] = spec.PublicKey }, _ => null, ct).ConfigureAwait(false);
+        var body = new Dictionary<string, object?> { ["image"] = spec.Image, ["label"] = spec.Name, ["disk"] = spec.DiskGB, ["runtype"] = "ssh_direct" };
+        if (offer.Interruptible) body["price"] = spec.BidPerHour ?? offer.HourlyPrice;
+        var r = await _http.SendAsync(HttpMethod.Put, CloudProviders.Join(_url, $"asks/{Uri.EscapeDataString(offer.OfferId)}/"), body, Classify, ct).ConfigureAwait(false);
+        return r.Json is { } j && ProviderHttp.Str(j, "new_contract") is { Length: > 0 } id ? id
+            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the create answer has no new_contract: {ProviderHttp.Short(r.Body)}");
+    }
+
+    public async Task<GpuRental> GetAsync(string id, CancellationToken ct)
+    {
+        var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, $"instances/{Uri.EscapeDataString(id)}/"), null, ClassifyInstance, ct).ConfigureAwait(false);
+        return r.Json is { } j && j.TryGetProperty("instances", out var one) && one.ValueKind == JsonValueKind.Object ? Instance(one)
+            : throw new RgtException("RentalNotFound", FailureKind.NotFound, $"vastai: instance {id} is not listed: {ProviderHttp.Short(r.Body)}");
+    }
+
+    public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
+    {
+        var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "instances?owner=me"), null, ClassifyInstance, ct).ConfigureAwait(false);
+        return r.Json is { } j && j.TryGetProperty("instances", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray().Select(Instance).ToList()
+            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the instance list is not a list: {ProviderHttp.Short(r.Body)}");
+    }
+
+    public Task StopAsync(string id, CancellationToken ct) =>
+        _http.SendAsync(HttpMethod.Put, CloudProviders.Join(_url, $"instances/{Uri.EscapeDataString(id)}/"), new Dictionary<string, string> { ["state"] = "stopped" }, ClassifyInstance, ct);
+
+    public Task TerminateAsync(string id, CancellationToken ct) =>
+        _http.SendAsync(HttpMethod.Delete, CloudProviders.Join(_url, $"instances/{Uri.EscapeDataString(id)}/"), null, ClassifyInstance, ct);
+
+    static GpuRental Instance(JsonElement i)
+    {
+        var actual = ProviderHttp.Str(i, "actual_status");
+        var message = ProviderHttp.Str(i, "status_msg");
+        var ip = ProviderHttp.Str(i, "public_ipaddr")?.Trim();
+        int? port = null;
+        if (i.TryGetProperty("ports", out var ports) && ports.ValueKind == JsonValueKind.Object && ports.TryGetProperty("22/tcp", out var ssh)
+            && ssh.ValueKind == JsonValueKind.Array && ssh.GetArrayLength() > 0 && int.TryParse(ProviderHttp.Str(ssh[0], "HostPort"), out var p)) port = p;
+        string? host = ip;
+        if (port is null && ProviderHttp.Str(i, "ssh_host") is { Length: > 0 } gateway && ProviderHttp.Num(i, "ssh_port") is { } gp) { host = gateway; port = (int)gp; }
+        var state = message?.Contains("OCI runtime create failed", StringComparison.OrdinalIgnoreCase) == true ? "Failed"
+            : actual switch
+            {
+                "running" when !string.IsNullOrEmpty(host) && port is not null => "Running",
+                null or "loading" or "created" or "running" => "Provisioning",
+                "exited" or "stopped" => "Stopped",
+                "offline" or "unknown" => "Failed",
+                _ => "Unknown",
+            };
+        return new GpuRental
+        {
+            Provider = "vastai", RentalId = ProviderHttp.Str(i, "id") ?? "", Name = ProviderHttp.Str(i, "label"), State = state, ProviderState = actual ?? "null",
+            Gpu = ProviderHttp.Str(i, "gpu_name"), GpuCount = ProviderHttp.Num(i, "num_gpus") is { } n ? (int)n : null,
+            HourlyPrice = ProviderHttp.Num(i, "dph_total") is { } d ? Math.Round((decimal)d, 4) : null,
+            CreatedAt = ProviderHttp.Num(i, "start_date") is { } s ? DateTimeOffset.FromUnixTimeSeconds((long)s) : null,
+            Interruptible = i.TryGetProperty("is_bid", out var bid) && bid.ValueKind == JsonValueKind.True,
+            SshHost = host, SshPort = port, SshUser = "root", StatusMessage = message,
+        };
+    }
+
+    static RgtException? ClassifyInstance(ProviderResponse r) => (int)r.Status switch
+    {
+        404 or 410 => new RgtException("RentalNotFound", FailureKind.NotFound, $"vastai: no such instance ({(int)r.Status}): {ProviderHttp.Short(r.Body)}"),
+        _ => Classify(r),
+    };
+
+    public async Task<IReadOnlyList<GpuOffer>> ListOffersAsync(OfferQuery q, CancellationToken ct)
+    {
+        // vast names GPUs exactly ("A100 SXM4", "RTX 4090"): the model is matched here, the rest filtered there.
+        var body = new Dictionary<string, object>
+        {
+            ["num_gpus"] = new { eq = q.GpuCount }, ["rentable"] = new { eq = true }, ["type"] = q.Interruptible ? "bid" : "ondemand",
+            ["order"] = new[] { new[] { "dph_total", "asc" } }, ["limit"] = 500,
+        };
+        var r = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "bundles/"), body, Classify, ct).ConfigureAwait(false);
+        if (r.Json is not { } root || !root.TryGetProperty("offers", out var list) || list.ValueKind != JsonValueKind.Array)
+            throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the answer has no offers list: {ProviderHttp.Short(r.Body)}");
+        var offers = new List<GpuOffer>();
+        foreach (var o in list.EnumerateArray())
+        {
+            var price = ProviderHttp.Num(o, q.Interruptible ? "min_bid" : "dph_total");
+            if (price is null) continue;
+            offers.Add(new GpuOffer
+            {
+                Provider = Name, OfferId = ProviderHttp.Str(o, "id") ?? "", Gpu = ProviderHttp.Str(o, "gpu_name") ?? "?",
+                GpuCount = (int)(ProviderHttp.Num(o, "num_gpus") ?? 0), GpuMemoryGB = ProviderHttp.Num(o, "gpu_ram") is { } mb ? Math.Round(mb / 1024, 1) : null,
+                HourlyPrice = Math.Round((decimal)price.Value, 4), Region = ProviderHttp.Str(o, "geolocation"), Interruptible = q.Interruptible,
+                Reliability = ProviderHttp.Num(o, "reliability2"),
+            });
+        }
+        return offers;
+    }
+
+    static RgtException? Classify(ProviderResponse r) => (int)r.Status switch
+    {
+        402 => new RgtException("InsufficientBalance", FailureKind.OperationFailed, $"vastai: {ProviderHttp.Short(r.Body)}"),
+        404 or 410 => new RgtException("NoCapacity", FailureKind.ResourceBusy, $"vastai: that offer is no longer available ({(int)r.Status})."),
+        400 => new RgtException("ProviderError", FailureKind.InvalidArgument, $"vastai: the request was refused: {ProviderHttp.Short(r.Body)}"),
+        _ => null,
+    };
+}

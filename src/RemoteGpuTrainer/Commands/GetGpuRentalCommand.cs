@@ -1,0 +1,57 @@
+using System.Management.Automation;
+using RemoteGpuTrainer.Engine;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Providers;
+
+namespace RemoteGpuTrainer.Commands;
+
+/// <summary>Lists what runs or bills at each provider, matched against the inventory: InInventory $false is the forgotten box.</summary>
+[Cmdlet(VerbsCommon.Get, "GpuRental")]
+[OutputType(typeof(GpuRental))]
+public sealed class GetGpuRentalCommand : RgtCmdlet
+{
+    /// <summary>Default: every provider with a key here (environment or CLI key file) or with a host in the inventory.</summary>
+    [Parameter(Position = 0)]
+    [ValidateSet("runpod", "vastai", "lambda")]
+    public string[]? Provider { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        IReadOnlyList<GpuHost> inventory;
+        try { inventory = Inventory.Load(); }
+        catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
+        var providers = Provider?.Distinct().ToList() ?? CloudProviders.WithOffers.Where(p => inventory.Any(h => h.Provider == p) || HasKey(p, home)).ToList();
+        if (providers.Count == 0)
+        {
+            ThrowFailure(new RgtException("ProviderKeyMissing", FailureKind.AuthenticationError,
+                "No provider to ask: no API key is set (RUNPOD_API_KEY, VAST_API_KEY, LAMBDA_API_KEY or a provider CLI's key file) and no inventory host came from a provider. Name one with -Provider."), null);
+            return;
+        }
+        var rentals = new List<GpuRental>();
+        foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
+        {
+            var key = ApiKeys.Resolve(p, null, Environment.GetEnvironmentVariable, home);
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+            var api = CloudProviders.Create(p, new ProviderHttp(client, p, key.Key, VerboseLog), CloudProviders.BaseUrl(p, Environment.GetEnvironmentVariable));
+            return await api.ListAsync(ct).ConfigureAwait(false);
+        }))
+        {
+            if (r.Error is not null) { WriteFailure(r.Error, r.Item); continue; }
+            foreach (var rental in r.Value!.Where(x => x.State != "Terminated"))
+            {
+                var host = inventory.FirstOrDefault(h => h.Provider == rental.Provider && h.RentalId == rental.RentalId);
+                rentals.Add(rental.WithInventory(host?.Name));
+            }
+        }
+        foreach (var forgotten in rentals.Where(x => !x.InInventory))
+            WriteWarning($"{forgotten.Provider} rental {forgotten.RentalId} ({forgotten.Name ?? "no name"}, {forgotten.State}, {forgotten.HourlyPrice?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} {forgotten.Currency}/h) is in no inventory here: a forgotten box? Stop it in the console ({RentalLauncher.Console(forgotten.Provider)}) or register it.");
+        WriteObject(rentals.OrderBy(x => x.Provider).ThenBy(x => x.CreatedAt).ToList(), true);
+    }
+
+    static bool HasKey(string provider, string home)
+    {
+        try { ApiKeys.Resolve(provider, null, Environment.GetEnvironmentVariable, home); return true; }
+        catch (RgtException) { return false; }
+    }
+}
