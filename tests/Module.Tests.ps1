@@ -184,7 +184,8 @@ Host gpu-box
             'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Initialize-GpuHost', 'Register-GpuPatrol', 'Get-GpuPatrolSchedule', 'Enter-GpuHost', 'Get-GpuLog', 'Start-GpuMonitor', 'Get-GpuMetric', 'Export-GpuChart', 'Stop-GpuMonitor',
             'Unregister-GpuPatrol', 'Remove-GpuRental', 'Get-GpuPlatform', 'Remove-GpuHost') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
-            foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
+            # Examples marked (cloud) need a provider's API: Providers.Tests runs them against its contract server.
+            foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```') | Where-Object { $_.Groups[1].Value -notmatch '\(cloud\)' }) {
                 $remarks = ($md.Substring($m.Index + $m.Length) -split '(?m)^###? ')[0]
                 @{ File = $f; Title = $m.Groups[1].Value; Remarks = $remarks; Code = (($m.Groups[2].Value -split "`n" | Where-Object { $_ -like 'PS> *' } | ForEach-Object { $_.Substring(4) }) -join "`n") }
             }

@@ -115,18 +115,6 @@ Describe 'Get-GpuOffer against the providers'' contracts' {
         }
     }
 
-    It 'Get-GpuOffer example: <Title>' -ForEach @(
-        $md = Get-Content (Join-Path $PSScriptRoot '../docs/Get-GpuOffer.md') -Raw
-        foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
-            @{ Title = $m.Groups[1].Value; Code = (($m.Groups[2].Value -split "`n" | Where-Object { $_ -like 'PS> *' } | ForEach-Object { $_.Substring(4) }) -join "`n") }
-        }
-    ) {
-        $all = @(& ([scriptblock]::Create($Code)) 2>&1)
-        $all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | Should -BeNullOrEmpty
-        $all.Count | Should -BeGreaterThan 0
-        foreach ($o in $all) { $o.GetType().Name | Should -Be 'GpuOffer' }
-    }
-
     It 'never shows an API key: not in output, verbose, warnings, errors, or any file it writes' {
         Set-Contract -Keys @{ runpod = 'wrong'; vastai = $script:Keys.vastai; lambda = 'wrong' } -Faults @{ vastai = @(@{ status = 429 }) }
         $everything = Get-GpuOffer -Gpu A100:1 -Verbose -ErrorAction Continue *>&1 | Out-String -Width 400
@@ -262,5 +250,27 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $forgotten.State | Should -Be 'Running'
         "$w" | Should -Match "rental $($forgotten.RentalId) .*forgotten"
         ($all | Format-Table | Out-String -Width 120) | Should -Match 'FORGOTTEN'
+    }
+
+    It '<File> example: <Title>' -ForEach @(
+        foreach ($f in 'Get-GpuOffer', 'New-GpuRental', 'Get-GpuRental', 'Remove-GpuRental') {
+            $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
+            foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
+                if ($f -ne 'Get-GpuOffer' -and $m.Groups[1].Value -notmatch '\(cloud\)') { continue }
+                @{ File = $f; Title = $m.Groups[1].Value; Code = (($m.Groups[2].Value -split "`n" | Where-Object { $_ -like 'PS> *' } | ForEach-Object { $_.Substring(4) }) -join "`n") }
+            }
+        }
+    ) {
+        $WarningPreference = 'SilentlyContinue'
+        $all = @(& ([scriptblock]::Create($Code)) 2>&1)
+        $all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { $_.ToString() } | Should -BeNullOrEmpty
+        $all.Count | Should -BeGreaterThan 0
+        $declared = @((Get-Command $File).OutputType.Type | ForEach-Object FullName)
+        foreach ($o in $all) { $declared | Should -Contain $o.GetType().FullName }
+    }
+
+    It 'the examples left no rental behind but the one still registered, which is released' {
+        Remove-GpuRental cloud-doc-2 -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+        (Get-GpuRental runpod, vastai -WarningAction SilentlyContinue | Where-Object InInventory) | Should -BeNullOrEmpty
     }
 }
