@@ -17,24 +17,17 @@ BeforeAll {
         if (Test-Path $log) { Get-Content $log | ConvertFrom-Json }
     }
     Set-Contract
-    $portFile = Join-Path $script:TestDir 'port'
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
-    foreach ($a in "$PSScriptRoot/Providers/contract_server.py", '--control', $script:Control, '--port-file', $portFile) { $psi.ArgumentList.Add($a) }
-    $psi.UseShellExecute = $false
-    $script:Server = [System.Diagnostics.Process]::Start($psi)
-    $deadline = (Get-Date).AddSeconds(10)
-    while (-not (Test-Path $portFile) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
-    $port = Get-Content $portFile
+    $script:Contract = Start-ProviderContract -Directory $script:TestDir -Keys $script:Keys
     $script:SavedProviderEnv = @{}
-    foreach ($pair in @{ RGT_RUNPOD_API_URL = "http://127.0.0.1:$port/runpod/graphql"; RGT_RUNPOD_REST_API_URL = "http://127.0.0.1:$port/runpod-rest/v1"; RGT_VASTAI_API_URL = "http://127.0.0.1:$port/vast/api/v0"; RGT_LAMBDA_API_URL = "http://127.0.0.1:$port/lambda/api/v1"
-            RUNPOD_API_KEY = $script:Keys.runpod; VAST_API_KEY = $script:Keys.vastai; LAMBDA_API_KEY = $script:Keys.lambda }.GetEnumerator()) {
+    $settings = $script:Contract.Environment + @{ RUNPOD_API_KEY = $script:Keys.runpod; VAST_API_KEY = $script:Keys.vastai; LAMBDA_API_KEY = $script:Keys.lambda }
+    foreach ($pair in $settings.GetEnumerator()) {
         $script:SavedProviderEnv[$pair.Key] = [Environment]::GetEnvironmentVariable($pair.Key)
         [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value)
     }
 }
 AfterAll {
     foreach ($pair in $script:SavedProviderEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value) }
-    if ($script:Server -and -not $script:Server.HasExited) { $script:Server.Kill() }
+    Stop-ProviderContract $script:Contract
     Restore-TestHome $script:TestDir
 }
 

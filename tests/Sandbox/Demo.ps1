@@ -13,7 +13,7 @@ $null = New-Item -ItemType Directory -Path "$demoHome/home/.ssh", "$demoHome/con
 $savedHome = $env:HOME
 $env:HOME = "$demoHome/home"          # a throwaway ~/.ssh (known_hosts)
 $env:RGT_HOME = "$demoHome/config"    # a throwaway inventory
-$box = $null; $box2 = $null; $hpc = $null
+$box = $null; $box2 = $null; $hpc = $null; $contract = $null; $cloudEnv = $null; $cloudBox = $null
 try {
     Step 'Start a sandbox GPU box (OpenSSH on 127.0.0.1, 8x H100 recorded nvidia-smi)'
     $box = Start-GpuSandbox
@@ -97,6 +97,23 @@ try {
     Step 'Teardown after verification: allowed (the reversible stop first; an SSH rental is stopped in its console)'
     Get-GpuHost -Tag demo | Remove-GpuRental -Force -WarningAction SilentlyContinue | Format-List Name, Verb, Irreversible, CellsVerified, CellsTotal, Status, Instructions | Out-String -Width 160
 
+    Step 'Cloud rentals: offers from RunPod, vast.ai and Lambda, a rental created and released through the API (a local contract server whose instances are sandbox boxes)'
+    & ssh-keygen -q -t ed25519 -N '' -C 'rgt-demo' -f "$env:HOME/.ssh/id_ed25519" | Out-Null
+    $cloudBox = Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519"
+    $demoKeys = @{ runpod = 'demo-runpod-key'; vastai = 'demo-vast-key'; lambda = 'demo-lambda-key' }
+    $contract = Start-ProviderContract -Directory $demoHome -Keys $demoKeys -Boxes $cloudBox
+    $cloudEnv = $contract.Environment + @{ RUNPOD_API_KEY = $demoKeys.runpod; VAST_API_KEY = $demoKeys.vastai; LAMBDA_API_KEY = $demoKeys.lambda }
+    foreach ($pair in $cloudEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value) }
+    '> Get-GpuOffer -Provider runpod, vastai, lambda -Gpu A100:1 -MaxHourlyPrice 2'
+    Get-GpuOffer -Provider runpod, vastai, lambda -Gpu A100:1 -MaxHourlyPrice 2 | Format-Table | Out-String -Width 160
+    '> Get-GpuOffer vastai -Gpu A100:1 | Select-Object -First 1 | New-GpuRental -Name demo-cloud'
+    $cloud = Get-GpuOffer vastai -Gpu A100:1 | Select-Object -First 1 | New-GpuRental -Name demo-cloud -PollInterval 0.5s -WarningAction SilentlyContinue
+    $cloud | Format-List Name, Provider, RentalId, HourlyPrice, Currency, Endpoint | Out-String -Width 160
+    Invoke-GpuCommand demo-cloud -Command 'echo "logged in as $(whoami) on the new rental"' -InformationAction Ignore | ForEach-Object StdOut
+    Get-GpuRental | Format-Table | Out-String -Width 160
+    'No queue ran on it, so the evidence check is skipped on purpose (recorded in the ledger):'
+    Remove-GpuRental demo-cloud -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Format-List Name, Action, Status, ProviderState, Instructions | Out-String -Width 160
+
     if ((Test-Path /usr/sbin/slurmctld) -and (& id -u) -eq '0') {
         Step 'A Slurm cluster: the same kind of queue as batch jobs (a real single-node slurmctld + slurmd with 2 GPUs)'
         $hpc = Start-GpuSandbox -Slurm
@@ -121,6 +138,9 @@ try {
     } else { Step 'Slurm part skipped: it needs slurmctld (apt-get install slurmctld slurmd slurm-client) and root' }
 }
 finally {
+    if ($contract) { Stop-ProviderContract $contract }
+    if ($cloudEnv) { foreach ($k in $cloudEnv.Keys) { [Environment]::SetEnvironmentVariable($k, $null) } }
+    if ($cloudBox) { Stop-GpuSandbox $cloudBox }
     if ($hpc) { Stop-GpuSandbox $hpc }
     if ($box2) { Stop-GpuSandbox $box2 }
     if ($box) { Stop-GpuSandbox $box }

@@ -333,4 +333,37 @@ function Stop-GpuSandbox {
     }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario
+function Start-ProviderContract {
+    <#
+    .SYNOPSIS
+    Starts the providers' contract server (tests/Providers/contract_server.py) on a free loopback port.
+    .OUTPUTS
+    An object with Process, Port, Control (the control file it re-reads on every request) and
+    Environment: the RGT_*_API_URL values that point the module at it.
+    #>
+    param([Parameter(Mandatory)] [string] $Directory, [Parameter(Mandatory)] [hashtable] $Keys, [object[]] $Boxes = @())
+    $control = Join-Path $Directory 'control.json'
+    @{ keys = $Keys; faults = @{}; boot_polls = 1; boxes = @($Boxes | ForEach-Object { @{ host = $_.HostName; port = $_.Port } }) } | ConvertTo-Json -Depth 5 | Set-Content $control
+    $portFile = Join-Path $Directory 'port'
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+    foreach ($a in (Join-Path $script:SandboxHome '../Providers/contract_server.py'), '--control', $control, '--port-file', $portFile) { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    $process = [System.Diagnostics.Process]::Start($psi)
+    $deadline = [DateTime]::UtcNow.AddSeconds(10)
+    while (-not (Test-Path $portFile) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+    if (-not (Test-Path $portFile)) { $process.Kill(); throw 'The providers'' contract server did not start.' }
+    $port = Get-Content $portFile
+    [pscustomobject]@{
+        Process = $process; Port = $port; Control = $control
+        Environment = @{
+            RGT_RUNPOD_API_URL = "http://127.0.0.1:$port/runpod/graphql"; RGT_RUNPOD_REST_API_URL = "http://127.0.0.1:$port/runpod-rest/v1"
+            RGT_VASTAI_API_URL = "http://127.0.0.1:$port/vast/api/v0"; RGT_LAMBDA_API_URL = "http://127.0.0.1:$port/lambda/api/v1"
+        }
+    }
+}
+
+function Stop-ProviderContract($Contract) {
+    if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
+}
+
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Stop-ProviderContract
