@@ -45,6 +45,17 @@ public static class CloudProviders
             ? u : throw new RgtException("ProviderUrlInvalid", FailureKind.InvalidArgument, $"${name} is '{text}', not an http(s) URL.");
     }
 
+    /// <summary>
+    /// The provider's API with its key resolved (<see cref="ApiKeys.Resolve"/>) and its address from the
+    /// environment; the caller owns <paramref name="client"/>. Says in <paramref name="log"/> where the key came from.
+    /// </summary>
+    public static ICloudProvider Connect(string provider, string? explicitKey, HttpClient client, Action<string> log)
+    {
+        var key = ApiKeys.Resolve(provider, explicitKey, Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+        log($"{provider}: API key from {key.From}");
+        return Create(provider, new ProviderHttp(client, provider, key.Key, log), BaseUrl(provider, Environment.GetEnvironmentVariable));
+    }
+
     public static ICloudProvider Create(string provider, ProviderHttp http, Uri baseUrl) => provider switch
     {
         "runpod" => new RunPodApi(http, baseUrl, BaseUrl("runpod_rest", Environment.GetEnvironmentVariable)),

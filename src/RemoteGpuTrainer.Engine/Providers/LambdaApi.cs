@@ -49,15 +49,13 @@ sealed class LambdaApi : ICloudProvider
     public async Task<GpuRental> GetAsync(string id, CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "instances/" + Uri.EscapeDataString(id)), null, Classify, ct).ConfigureAwait(false);
-        return r.Json is { } j && j.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Object ? Instance(d)
-            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"lambda: the answer has no data: {ProviderHttp.Short(r.Body)}");
+        return Instance(ProviderHttp.Member(r, "data", JsonValueKind.Object, Name, "the answer has no data"));
     }
 
     public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "instances"), null, Classify, ct).ConfigureAwait(false);
-        return r.Json is { } j && j.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Array ? d.EnumerateArray().Select(Instance).ToList()
-            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"lambda: the instance list is not a list: {ProviderHttp.Short(r.Body)}");
+        return ProviderHttp.Member(r, "data", JsonValueKind.Array, Name, "the instance list is not a list").EnumerateArray().Select(Instance).ToList();
     }
 
     public Task StopAsync(string id, CancellationToken ct) => throw new RgtException("StopUnsupported", FailureKind.InvalidArgument,
@@ -92,8 +90,7 @@ sealed class LambdaApi : ICloudProvider
     public async Task<IReadOnlyList<GpuOffer>> ListOffersAsync(OfferQuery q, CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "instance-types"), null, Classify, ct).ConfigureAwait(false);
-        if (r.Json is not { } root || !root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
-            throw new RgtException("ProviderError", FailureKind.InvalidData, $"lambda: the answer has no data: {ProviderHttp.Short(r.Body)}");
+        var data = ProviderHttp.Member(r, "data", JsonValueKind.Object, Name, "the answer has no data");
         var offers = new List<GpuOffer>();
         if (q.Interruptible) return offers; // Lambda has no spot instances
         foreach (var entry in data.EnumerateObject())

@@ -91,6 +91,11 @@ public sealed class ProviderHttp
         return null;
     }
 
+    /// <summary>The answer's member <paramref name="name"/> of the expected kind, else a ProviderError saying what was missing.</summary>
+    public static JsonElement Member(ProviderResponse r, string name, JsonValueKind kind, string provider, string what) =>
+        r.Json is { ValueKind: JsonValueKind.Object } j && j.TryGetProperty(name, out var v) && v.ValueKind == kind ? v
+            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"{provider}: {what}: {Short(r.Body)}");
+
     /// <summary>A body cut for a message (the key is never in a body we send back).</summary>
     public static string Short(string body) => body.Length <= 300 ? body.Trim() : body[..300].Trim() + "…";
 

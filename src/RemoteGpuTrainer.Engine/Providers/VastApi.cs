@@ -39,8 +39,7 @@ sealed class VastApi : ICloudProvider
     public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "instances?owner=me"), null, ClassifyInstance, ct).ConfigureAwait(false);
-        return r.Json is { } j && j.TryGetProperty("instances", out var list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray().Select(Instance).ToList()
-            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the instance list is not a list: {ProviderHttp.Short(r.Body)}");
+        return ProviderHttp.Member(r, "instances", JsonValueKind.Array, Name, "the instance list is not a list").EnumerateArray().Select(Instance).ToList();
     }
 
     public Task StopAsync(string id, CancellationToken ct) =>
@@ -94,8 +93,7 @@ sealed class VastApi : ICloudProvider
             ["order"] = new[] { new[] { "dph_total", "asc" } }, ["limit"] = 500,
         };
         var r = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "bundles/"), body, Classify, ct).ConfigureAwait(false);
-        if (r.Json is not { } root || !root.TryGetProperty("offers", out var list) || list.ValueKind != JsonValueKind.Array)
-            throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the answer has no offers list: {ProviderHttp.Short(r.Body)}");
+        var list = ProviderHttp.Member(r, "offers", JsonValueKind.Array, Name, "the answer has no offers list");
         var offers = new List<GpuOffer>();
         foreach (var o in list.EnumerateArray())
         {

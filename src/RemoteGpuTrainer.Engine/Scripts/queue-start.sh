@@ -10,6 +10,15 @@
 # under Slurm "RUNNING<TAB>ids", else "SUBMITTED<TAB>cell<TAB>id" per job and "SUBMIT_FAILED<TAB>text"
 # or "DONE<TAB>n".
 
+# write_launch PREFIX: writes the next numbered $Q/PREFIX-<n>.sh (never one that may be running), the
+# frozen queue and the ownership list, clears the last run's end markers, and prints n.
+write_launch() {
+  local n=1
+  while [ -e "$Q/$1-$n.sh" ]; do n=$((n + 1)); done
+  rgt_put "$Q/$1-$n.sh" "$LAUNCHER" && rgt_put "$Q/queue.txt" "$QUEUE_TEXT" && rgt_put "$Q/assigned" "$ASSIGNED" || return 1
+  rm -f "$Q/QUEUE_DONE" "$Q/QUEUE_FAILED" "$Q/launcher.pid"
+  echo "$n"
+}
 
 start_queue() {
   local n L i
@@ -25,13 +34,8 @@ start_queue() {
     printf 'RUNNING\t%s\n' "$(cat "$Q/launcher.pid" 2> /dev/null)"
     exit 0
   fi
-  n=1
-  while [ -e "$Q/launcher-$n.sh" ]; do n=$((n + 1)); done
+  n=$(write_launch launcher) || exit 1
   L="$Q/launcher-$n.sh"
-  rgt_put "$L" "$LAUNCHER" || exit 1
-  rgt_put "$Q/queue.txt" "$QUEUE_TEXT" || exit 1
-  rgt_put "$Q/assigned" "$ASSIGNED" || exit 1
-  rm -f "$Q/QUEUE_DONE" "$Q/QUEUE_FAILED" "$Q/launcher.pid"
   if [ "$DETACH" != Nohup ] && command -v tmux > /dev/null 2>&1; then
     tmux kill-session -t "=$SESSION" 2> /dev/null
     tmux new-session -d -s "$SESSION" bash "$L" 8>&- || exit 1
@@ -62,13 +66,8 @@ submit_jobs() {
     printf 'RUNNING\t%s\n' "$(printf '%s\n' "$active" | tr '\n' ' ')"
     exit 0
   fi
-  n=1
-  while [ -e "$Q/slurm-job-$n.sh" ]; do n=$((n + 1)); done
+  n=$(write_launch slurm-job) || exit 1
   J="$Q/slurm-job-$n.sh"
-  rgt_put "$J" "$LAUNCHER" || exit 1
-  rgt_put "$Q/queue.txt" "$QUEUE_TEXT" || exit 1
-  rgt_put "$Q/assigned" "$ASSIGNED" || exit 1
-  rm -f "$Q/QUEUE_DONE" "$Q/QUEUE_FAILED" "$Q/launcher.pid"
   rgt_put "$Q/session" slurm
   mkdir -p "$Q/out-$n" || exit 1
   if [ -n "$SBATCH" ]; then mapfile -t opts <<< "$SBATCH"; fi

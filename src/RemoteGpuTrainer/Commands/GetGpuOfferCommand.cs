@@ -67,16 +67,11 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
         }
         catch (RgtException ex) { ThrowFailure(ex, Gpu ?? GpuName); return; }
         var explicitKey = ApiKey is null ? null : new NetworkCredential("", ApiKey).Password;
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         var offers = new List<GpuOffer>();
         foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
         {
-            var key = ApiKeys.Resolve(p, explicitKey, Environment.GetEnvironmentVariable, home);
-            VerboseLog($"{p}: API key from {key.From}");
             using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            var http = new ProviderHttp(client, p, key.Key, VerboseLog);
-            var api = CloudProviders.Create(p, http, CloudProviders.BaseUrl(p, Environment.GetEnvironmentVariable));
-            return await api.ListOffersAsync(query, ct).ConfigureAwait(false);
+            return await CloudProviders.Connect(p, explicitKey, client, VerboseLog).ListOffersAsync(query, ct).ConfigureAwait(false);
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item);

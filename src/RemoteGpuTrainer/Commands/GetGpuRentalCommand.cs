@@ -31,10 +31,8 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
         var rentals = new List<GpuRental>();
         foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
         {
-            var key = ApiKeys.Resolve(p, null, Environment.GetEnvironmentVariable, home);
             using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            var api = CloudProviders.Create(p, new ProviderHttp(client, p, key.Key, VerboseLog), CloudProviders.BaseUrl(p, Environment.GetEnvironmentVariable));
-            return await api.ListAsync(ct).ConfigureAwait(false);
+            return await CloudProviders.Connect(p, null, client, VerboseLog).ListAsync(ct).ConfigureAwait(false);
         }))
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item); continue; }

@@ -161,10 +161,9 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         {
             var apis = providers.ToDictionary(p => p, p =>
             {
-                var key = ApiKeys.Resolve(p, explicitKey, Environment.GetEnvironmentVariable, home);
                 var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
                 clients.Add(client);
-                return CloudProviders.Create(p, new ProviderHttp(client, p, key.Key, VerboseLog), CloudProviders.BaseUrl(p, Environment.GetEnvironmentVariable));
+                return CloudProviders.Connect(p, explicitKey, client, VerboseLog);
             });
             var offers = ParameterSetName == Search ? SearchOffers(apis) : _offers.ToList();
             if (offers.Count == 0) throw new RgtException("NoOffer", FailureKind.NotFound, "No offer matches: widen the search (Get-GpuOffer shows what there is).");

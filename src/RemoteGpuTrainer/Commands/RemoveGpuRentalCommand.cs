@@ -118,13 +118,12 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
     readonly List<HttpClient> _clients = new();
 
     /// <summary>The provider's API for a host created through it (Provider and RentalId set), else null: an SSH rental.</summary>
-    Engine.Providers.ICloudProvider? CloudApi(Engine.Model.GpuHost host)
+    ICloudProvider? CloudApi(Engine.Model.GpuHost host)
     {
         if (host.Provider is not ("runpod" or "vastai" or "lambda") || string.IsNullOrEmpty(host.RentalId)) return null;
-        var key = Engine.Providers.ApiKeys.Resolve(host.Provider, null, Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         _clients.Add(client);
-        return Engine.Providers.CloudProviders.Create(host.Provider, new Engine.Providers.ProviderHttp(client, host.Provider, key.Key, VerboseLog), Engine.Providers.CloudProviders.BaseUrl(host.Provider, Environment.GetEnvironmentVariable));
+        return CloudProviders.Connect(host.Provider, null, client, VerboseLog);
     }
 
     string KeepOf(Engine.Model.GpuHost host) => GpuPlatformDefaults.From(Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh")).Keep;
