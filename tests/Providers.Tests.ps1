@@ -178,6 +178,14 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         Test-ProviderHasNo runpod $h.RentalId | Should -BeTrue
     }
 
+    It '-Count 2 creates two rentals, never the same vast.ai ask twice' {
+        $pair = Get-GpuOffer vastai -Gpu A100:1 | New-GpuRental -Name pair -Count 2 -User $script:Boxes[0].User @script:Fast
+        $pair.Name | Should -Be @('pair-1', 'pair-2')
+        $pair.HourlyPrice | Should -Be @(0.782, 1.152) -Because 'the cheapest ask is one machine; the second rental takes the next'
+        ($pair.RentalId | Sort-Object -Unique).Count | Should -Be 2
+        Get-GpuHost pair-* | Remove-GpuRental -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | ForEach-Object Status | Should -Be @('Terminated', 'Terminated')
+    }
+
     It 'terminates an instance that never becomes reachable: nothing is left billing' {
         Set-Contract -More @{ stuck = $true }
         $err = $null

@@ -175,9 +175,8 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
                 var candidates = offers.Where(o => !(o.Provider == "vastai" && used.Contains(o.OfferId))).Select(o => (apis[o.Provider], o)).ToList();
                 var target = name ?? $"{candidates.FirstOrDefault().o?.Provider} rental";
                 if (!ShouldProcess(target, $"Create a rental from {string.Join(", ", candidates.Take(MaxOffers).Select(c => $"{c.o.Provider}/{c.o.OfferId} ({c.o.HourlyPrice} {c.o.Currency}/h)"))} (billing starts now)")) return;
-                var host = CreateOne(candidates, name, publicKey, identity);
-                if (host is null) return;
-                used.Add(host.RentalId!);
+                var (host, offerId) = CreateOne(candidates, name, publicKey, identity);
+                used.Add(offerId);
                 WriteObject(host);
             }
         }
@@ -198,7 +197,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
     }
 
     /// <summary>One rental: create (with failover), wait for SSH, register, record the host key; terminated again if any of it fails.</summary>
-    GpuHost? CreateOne(List<(ICloudProvider Api, GpuOffer Offer)> candidates, string? name, string publicKey, string identity)
+    (GpuHost Host, string OfferId) CreateOne(List<(ICloudProvider Api, GpuOffer Offer)> candidates, string? name, string publicKey, string identity)
     {
         var progress = new ProgressRecord(3, "Creating a GPU rental", "asking the provider");
         var spec = new RentalSpec(name ?? "rgt-" + Guid.NewGuid().ToString("N")[..8], publicKey, Image ?? "", DiskGB, null);
@@ -220,7 +219,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
                 RunWithProgress(ct => connector.OpenShellAsync(registered, ct), progress);
             FlushVerbose();
             WriteWarning($"{registered.Name}: recorded the new rental's host key on first contact ({offer.Provider} rental {instance.RentalId}); a later change of key is refused.");
-            return Inventory.Load().First(h => h.Name == registered.Name);
+            return (Inventory.Load().First(h => h.Name == registered.Name), offer.OfferId);
         }
         catch (Exception ex) when (ex is RgtException or OperationCanceledException or PipelineStoppedException)
         {
