@@ -253,6 +253,26 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         ($all | Format-Table | Out-String -Width 120) | Should -Match 'FORGOTTEN'
     }
 
+    It 'Invoke-GpuPatrol -IncludeRentals escalates a forgotten rental and one still running after its cells are done' {
+        Set-Contract -More @{ outside = @{ vastai = 1 } }
+        $box = $script:Boxes[0]
+        $null = Get-GpuOffer vastai -Gpu A100:1 | Select-Object -First 1 | New-GpuRental -Name idle -User $box.User -DataDir $box.DataDir -DurableDir $box.DurableDir @script:Fast
+        $q = Join-Path $script:TestDir 'idle.txt'
+        Set-Content $q "i1: python3 $($box.TrainerPath) --epochs 1 --sleep 0"
+        Start-GpuQueue idle -Path $q | Out-Null
+        Get-GpuJob idle -QueueId idle | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0 | Out-Null
+        (Invoke-GpuPatrol idle -QueueId idle).Verdict | Should -Be 'Done'
+        $reports = Invoke-GpuPatrol idle -QueueId idle -IncludeRentals
+        $idle = $reports | Where-Object Name -EQ 'idle'
+        $idle.Verdict | Should -Be 'Escalate'
+        $idle.Reason | Should -Match 'all cells done and vastai rental \d+ .* is still running'
+        $idle.Line | Should -Match 'ESCALATE'
+        $forgotten = $reports | Where-Object Name -Like 'vastai/*'
+        $forgotten.Verdict | Should -Be 'Escalate'
+        $forgotten.Reason | Should -Match '^forgotten rental: .*made-in-console'
+        Remove-GpuRental idle -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+    }
+
     It '<File> example: <Title>' -ForEach @(
         foreach ($f in 'Get-GpuOffer', 'New-GpuRental', 'Get-GpuRental', 'Remove-GpuRental') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw

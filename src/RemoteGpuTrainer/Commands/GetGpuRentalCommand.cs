@@ -21,7 +21,7 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
         IReadOnlyList<GpuHost> inventory;
         try { inventory = Inventory.Load(); }
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
-        var providers = Provider?.Distinct().ToList() ?? CloudProviders.WithOffers.Where(p => inventory.Any(h => h.Provider == p) || HasKey(p, home)).ToList();
+        var providers = Provider?.Distinct().ToList() ?? RentalCensus.ProvidersToAsk(inventory, home);
         if (providers.Count == 0)
         {
             ThrowFailure(new RgtException("ProviderKeyMissing", FailureKind.AuthenticationError,
@@ -36,20 +36,10 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
         }))
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item); continue; }
-            foreach (var rental in r.Value!.Where(x => x.State != "Terminated"))
-            {
-                var host = inventory.FirstOrDefault(h => h.Provider == rental.Provider && h.RentalId == rental.RentalId);
-                rentals.Add(rental.WithInventory(host?.Name));
-            }
+            rentals.AddRange(RentalCensus.Match(r.Value!, inventory));
         }
         foreach (var forgotten in rentals.Where(x => !x.InInventory))
-            WriteWarning($"{forgotten.Provider} rental {forgotten.RentalId} ({forgotten.Name ?? "no name"}, {forgotten.State}, {forgotten.HourlyPrice?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} {forgotten.Currency}/h) is in no inventory here: a forgotten box? Stop it in the console ({RentalLauncher.Console(forgotten.Provider)}) or register it.");
+            WriteWarning($"{RentalCensus.Describe(forgotten)} is in no inventory here: a forgotten box? Stop it in the console ({RentalLauncher.Console(forgotten.Provider)}) or register it.");
         WriteObject(rentals.OrderBy(x => x.Provider).ThenBy(x => x.CreatedAt).ToList(), true);
-    }
-
-    static bool HasKey(string provider, string home)
-    {
-        try { ApiKeys.Resolve(provider, null, Environment.GetEnvironmentVariable, home); return true; }
-        catch (RgtException) { return false; }
     }
 }

@@ -42,6 +42,10 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     [Duration]
     public TimeSpan? PendingWarnAfter { get; set; }
 
+    /// <summary>Also ask the providers (keys from the environment or CLI key files): a rental in no inventory, or still running after all its cells are done, is Escalate.</summary>
+    [Parameter]
+    public SwitchParameter IncludeRentals { get; set; }
+
     /// <summary>For cron and Task Scheduler: the process exits 1 on any Escalate, 2 when a host is unreachable.</summary>
     [Parameter]
     public SwitchParameter AsExitCode { get; set; }
@@ -67,7 +71,12 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
                 report = Patrol.Unreachable(r.Item.Name, (r.Error as RgtException)?.ErrorId ?? "UnexpectedFailure", DateTimeOffset.Now);
             }
             reports.Add(report!);
-            WriteObject(report);
+            if (!IncludeRentals) WriteObject(report);
+        }
+        if (IncludeRentals)
+        {
+            AddRentals(reports);
+            WriteObject(reports, true);
         }
         if ((Notify is not null || NotifyName is not null) && reports.Count > 0)
         {
@@ -81,6 +90,30 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             // Exiting is for schedules (pwsh -NonInteractive / -Command / -File); at a prompt it would close the user's shell.
             if (code != 0 && RunsUnattended()) Host.SetShouldExit(code);
             else if (code != 0) WriteWarning($"-AsExitCode: the exit code would be {code}; it is in $LASTEXITCODE, and this interactive shell stays open. Schedules run it as: pwsh -NonInteractive -Command \"Invoke-GpuPatrol ... -AsExitCode\"");
+        }
+    }
+
+    /// <summary>Forgotten rentals become reports of their own; a Done host whose rental still runs becomes Escalate.</summary>
+    void AddRentals(List<GpuPatrolReport> reports)
+    {
+        IReadOnlyList<GpuHost> inventory;
+        try { inventory = Inventory.Load(); }
+        catch (RgtException ex) { WriteFailure(ex, Inventory.FilePath); return; }
+        var providers = Engine.Providers.RentalCensus.ProvidersToAsk(inventory, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+        var now = DateTimeOffset.Now;
+        foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
+        {
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+            return await Engine.Providers.CloudProviders.Connect(p, null, client, VerboseLog).ListAsync(ct).ConfigureAwait(false);
+        }))
+        {
+            if (r.Error is not null) { WriteFailure(r.Error, r.Item); continue; }
+            foreach (var rental in Engine.Providers.RentalCensus.Match(r.Value!, inventory))
+            {
+                if (!rental.InInventory) { reports.Add(Engine.Providers.RentalCensus.Forgotten(rental, now)); continue; }
+                var i = reports.FindIndex(x => string.Equals(x.Name, rental.HostName, StringComparison.OrdinalIgnoreCase));
+                if (i >= 0 && reports[i].Verdict == "Done" && rental.State == "Running") reports[i] = Engine.Providers.RentalCensus.IdleBilling(reports[i], rental);
+            }
         }
     }
 

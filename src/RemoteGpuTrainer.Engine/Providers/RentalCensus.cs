@@ -1,0 +1,50 @@
+using System.Globalization;
+using RemoteGpuTrainer.Engine.Model;
+
+namespace RemoteGpuTrainer.Engine.Providers;
+
+/// <summary>What bills at the providers against what the inventory knows: forgotten boxes, and boxes left running after their work.</summary>
+public static class RentalCensus
+{
+    /// <summary>Every provider with a key here (environment or CLI key file) or with a host in the inventory.</summary>
+    public static List<string> ProvidersToAsk(IReadOnlyList<GpuHost> inventory, string home) =>
+        CloudProviders.WithOffers.Where(p => inventory.Any(h => h.Provider == p) || HasKey(p, home)).ToList();
+
+    /// <summary>The rentals that are not terminated, each with the inventory host it is registered as (or none).</summary>
+    public static IEnumerable<GpuRental> Match(IEnumerable<GpuRental> listed, IReadOnlyList<GpuHost> inventory) =>
+        listed.Where(r => r.State != "Terminated")
+            .Select(r => r.WithInventory(inventory.FirstOrDefault(h => h.Provider == r.Provider && h.RentalId == r.RentalId)?.Name));
+
+    public static string Describe(GpuRental r) =>
+        $"{r.Provider} rental {r.RentalId} ({r.Name ?? "no name"}, {r.State}, {r.HourlyPrice?.ToString(CultureInfo.InvariantCulture) ?? "?"} {r.Currency}/h" +
+        (r.CostSoFar is { } c ? $", about {c.ToString(CultureInfo.InvariantCulture)} {r.Currency} so far" : "") + ")";
+
+    /// <summary>The patrol's report on a rental no inventory here knows.</summary>
+    public static GpuPatrolReport Forgotten(GpuRental r, DateTimeOffset now)
+    {
+        var reason = $"forgotten rental: {Describe(r)} is in no inventory here — stop it in the console ({RentalLauncher.Console(r.Provider)}) or register it";
+        return new GpuPatrolReport
+        {
+            Name = $"{r.Provider}/{r.RentalId}", Verdict = "Escalate", Reason = reason, CheckedAt = now,
+            Line = string.Create(CultureInfo.InvariantCulture, $"{now:yyyy-MM-ddTHH:mm:ssK} {r.Provider}/{r.RentalId} ESCALATE — {reason}"),
+        };
+    }
+
+    /// <summary>A host whose cells are all done while its rental still runs: the meter runs for nothing.</summary>
+    public static GpuPatrolReport IdleBilling(GpuPatrolReport done, GpuRental r)
+    {
+        var reason = $"all cells done and {Describe(r)} is still running — pull and verify, then Remove-GpuRental {done.Name}";
+        return new GpuPatrolReport
+        {
+            Name = done.Name, Verdict = "Escalate", Reason = reason, Alive = done.Alive, Done = done.Done, Total = done.Total, Epoch = done.Epoch,
+            DiskPercent = done.DiskPercent, InodePercent = done.InodePercent, GpuStatus = done.GpuStatus, CheckedAt = done.CheckedAt, Findings = done.Findings,
+            Line = done.Line.Replace(" DONE ", " ESCALATE ", StringComparison.Ordinal) + "; billing: " + reason,
+        };
+    }
+
+    static bool HasKey(string provider, string home)
+    {
+        try { ApiKeys.Resolve(provider, null, Environment.GetEnvironmentVariable, home); return true; }
+        catch (RgtException) { return false; }
+    }
+}
