@@ -44,6 +44,22 @@ public abstract class RgtCmdlet : PSCmdlet
         FlushVerbose();
     }
 
+    /// <summary>Every provider's rentals, asked at once (keys from the environment or CLI key files), matched against <paramref name="inventory"/>; a provider that fails is an error record.</summary>
+    protected List<Engine.Model.GpuRental> ListRentals(IReadOnlyList<string> providers, IReadOnlyList<Engine.Model.GpuHost> inventory)
+    {
+        var rentals = new List<Engine.Model.GpuRental>();
+        foreach (var r in Fan(providers, Math.Max(1, providers.Count), async (p, ct) =>
+        {
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+            return await Engine.Providers.CloudProviders.Connect(p, null, client, VerboseLog).ListAsync(ct).ConfigureAwait(false);
+        }))
+        {
+            if (r.Error is not null) WriteFailure(r.Error, r.Item);
+            else rentals.AddRange(Engine.Providers.RentalCensus.Match(r.Value!, inventory));
+        }
+        return rentals;
+    }
+
     /// <summary>Writes what worker threads logged; only the pipeline thread may write.</summary>
     protected void FlushVerbose()
     {

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Text.Json;
-using System.Text.RegularExpressions;
 using RemoteGpuTrainer.Engine.Model;
 
 namespace RemoteGpuTrainer.Engine.Providers;

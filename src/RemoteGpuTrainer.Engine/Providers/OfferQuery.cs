@@ -33,6 +33,10 @@ public sealed record OfferQuery(string? GpuName, int GpuCount, double? MinGpuMem
         && (MaxHourlyPrice is null || o.HourlyPrice <= MaxHourlyPrice)
         && (string.IsNullOrEmpty(Region) || (o.Region ?? "").Contains(Region, StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>The offers this query accepts, from every provider together, cheapest first (the more reliable host first at one price).</summary>
+    public List<Model.GpuOffer> Rank(IEnumerable<Model.GpuOffer> offers) =>
+        offers.Where(Accepts).OrderBy(o => o.HourlyPrice).ThenByDescending(o => o.Reliability ?? 1).ToList();
+
     static HashSet<string> Words(string s) =>
         Regex.Split(s.ToUpperInvariant().Replace("RTX", " RTX "), "[^A-Z0-9]+").Where(w => w.Length > 0).ToHashSet(StringComparer.Ordinal);
 }

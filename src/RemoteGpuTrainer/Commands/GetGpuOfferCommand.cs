@@ -75,8 +75,8 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item);
-            else offers.AddRange(r.Value!.Where(query.Accepts));
+            else offers.AddRange(r.Value!);
         }
-        WriteObject(offers.OrderBy(o => o.HourlyPrice).ThenByDescending(o => o.Reliability ?? 1).ToList(), true);
+        WriteObject(query.Rank(offers), true);
     }
 }

@@ -28,16 +28,7 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
                 "No provider to ask: no API key is set (RUNPOD_API_KEY, VAST_API_KEY, LAMBDA_API_KEY or a provider CLI's key file) and no inventory host came from a provider. Name one with -Provider."), null);
             return;
         }
-        var rentals = new List<GpuRental>();
-        foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
-        {
-            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            return await CloudProviders.Connect(p, null, client, VerboseLog).ListAsync(ct).ConfigureAwait(false);
-        }))
-        {
-            if (r.Error is not null) { WriteFailure(r.Error, r.Item); continue; }
-            rentals.AddRange(RentalCensus.Match(r.Value!, inventory));
-        }
+        var rentals = ListRentals(providers, inventory);
         foreach (var forgotten in rentals.Where(x => !x.InInventory))
             WriteWarning($"{RentalCensus.Describe(forgotten)} is in no inventory here: a forgotten box? Stop it in the console ({RentalLauncher.Console(forgotten.Provider)}) or register it.");
         WriteObject(rentals.OrderBy(x => x.Provider).ThenBy(x => x.CreatedAt).ToList(), true);

@@ -101,19 +101,11 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         catch (RgtException ex) { WriteFailure(ex, Inventory.FilePath); return; }
         var providers = Engine.Providers.RentalCensus.ProvidersToAsk(inventory, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         var now = DateTimeOffset.Now;
-        foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
+        foreach (var rental in ListRentals(providers, inventory))
         {
-            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            return await Engine.Providers.CloudProviders.Connect(p, null, client, VerboseLog).ListAsync(ct).ConfigureAwait(false);
-        }))
-        {
-            if (r.Error is not null) { WriteFailure(r.Error, r.Item); continue; }
-            foreach (var rental in Engine.Providers.RentalCensus.Match(r.Value!, inventory))
-            {
-                if (!rental.InInventory) { reports.Add(Engine.Providers.RentalCensus.Forgotten(rental, now)); continue; }
-                var i = reports.FindIndex(x => string.Equals(x.Name, rental.HostName, StringComparison.OrdinalIgnoreCase));
-                if (i >= 0 && reports[i].Verdict == "Done" && rental.State == "Running") reports[i] = Engine.Providers.RentalCensus.IdleBilling(reports[i], rental);
-            }
+            if (!rental.InInventory) { reports.Add(Engine.Providers.RentalCensus.Forgotten(rental, now)); continue; }
+            var i = reports.FindIndex(x => string.Equals(x.Name, rental.HostName, StringComparison.OrdinalIgnoreCase));
+            if (i >= 0 && reports[i].Verdict == "Done" && rental.State == "Running") reports[i] = Engine.Providers.RentalCensus.IdleBilling(reports[i], rental);
         }
     }
 

@@ -191,9 +191,9 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         foreach (var r in Fan(apis.Values.ToList(), apis.Count, (api, ct) => api.ListOffersAsync(query, ct)))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
-            else found.AddRange(r.Value!.Where(query.Accepts));
+            else found.AddRange(r.Value!);
         }
-        return found.OrderBy(o => o.HourlyPrice).ToList();
+        return query.Rank(found);
     }
 
     /// <summary>One rental: create (with failover), wait for SSH, register, record the host key; terminated again if any of it fails.</summary>
