@@ -14,6 +14,7 @@
         'Get-GpuOffer'
         'Get-GpuRental'
         'New-GpuRental'
+        'Start-GpuRental'
         'Get-GpuHost'
         'Set-GpuHost'
         'Remove-GpuHost'

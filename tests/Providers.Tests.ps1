@@ -2,7 +2,7 @@ BeforeAll {
     . $PSScriptRoot/TestHelpers.ps1
     $script:TestDir = New-TestHome
     # The providers' APIs, as their documentation shapes them, on loopback (tests/Providers/contract_server.py).
-    $script:Keys = @{ runpod = 'rp-test-' + [guid]::NewGuid().ToString('N'); vastai = 'vast-test-' + [guid]::NewGuid().ToString('N'); lambda = 'lam-test-' + [guid]::NewGuid().ToString('N') }
+    $script:Keys = @{ runpod = 'rp-test-' + [guid]::NewGuid().ToString('N'); vastai = 'vast-test-' + [guid]::NewGuid().ToString('N'); lambda = 'lam-test-' + [guid]::NewGuid().ToString('N'); paperspace = 'ps-test-' + [guid]::NewGuid().ToString('N') }
     $script:Control = Join-Path $script:TestDir 'control.json'
     $script:Boxes = @()
     function Set-Contract([hashtable] $Faults = @{}, [hashtable] $Keys = $script:Keys, [hashtable] $More = @{}) {
@@ -19,7 +19,7 @@ BeforeAll {
     Set-Contract
     $script:Contract = Start-ProviderContract -Directory $script:TestDir -Keys $script:Keys
     $script:SavedProviderEnv = @{}
-    $settings = $script:Contract.Environment + @{ RUNPOD_API_KEY = $script:Keys.runpod; VAST_API_KEY = $script:Keys.vastai; LAMBDA_API_KEY = $script:Keys.lambda }
+    $settings = $script:Contract.Environment + @{ RUNPOD_API_KEY = $script:Keys.runpod; VAST_API_KEY = $script:Keys.vastai; LAMBDA_API_KEY = $script:Keys.lambda; PAPERSPACE_API_KEY = $script:Keys.paperspace }
     foreach ($pair in $settings.GetEnumerator()) {
         $script:SavedProviderEnv[$pair.Key] = [Environment]::GetEnvironmentVariable($pair.Key)
         [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value)

@@ -48,10 +48,11 @@ public abstract class RgtCmdlet : PSCmdlet
     protected List<Engine.Model.GpuRental> ListRentals(IReadOnlyList<string> providers, IReadOnlyList<Engine.Model.GpuHost> inventory)
     {
         var rentals = new List<Engine.Model.GpuRental>();
+        var catalog = Catalog;
         foreach (var r in Fan(providers, Math.Max(1, providers.Count), async (p, ct) =>
         {
             using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            return await Engine.Providers.CloudProviders.Connect(p, null, client, VerboseLog).ListAsync(ct).ConfigureAwait(false);
+            return await Engine.Providers.CloudProviders.Connect(p, null, client, VerboseLog, catalog).ListAsync(ct).ConfigureAwait(false);
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item);
@@ -61,6 +62,43 @@ public abstract class RgtCmdlet : PSCmdlet
     }
 
     /// <summary>Writes what worker threads logged; only the pipeline thread may write.</summary>
+    /// <summary>Runs async work on the pipeline thread's watch, showing progress while it waits; Ctrl+C cancels it.</summary>
+    protected T RunWithProgress<T>(Func<CancellationToken, Task<T>> work, ProgressRecord progress)
+    {
+        var task = work(Cancellation);
+        try
+        {
+            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(250)))
+            {
+                FlushVerbose();
+                lock (progress) WriteProgress(progress);
+            }
+        }
+        catch (PipelineStoppedException)
+        {
+            // Ctrl+C: the work was cancelled and cleans up (terminates what it created); let it finish before the pipeline goes.
+            try { task.Wait(TimeSpan.FromSeconds(90)); } catch (AggregateException) { }
+            throw;
+        }
+        FlushVerbose();
+        progress.RecordType = ProgressRecordType.Completed;
+        WriteProgress(progress);
+        progress.RecordType = ProgressRecordType.Processing;
+        try { return task.GetAwaiter().GetResult(); }
+        catch (AggregateException ex) when (ex.InnerException is not null) { throw ex.InnerException; }
+    }
+
+    /// <summary>For a cloud rental whose SSH failed: the rental and its API when the provider says it took the box back, else null (the SSH failure stands).</summary>
+    protected async Task<(Engine.Model.GpuRental Rental, Engine.Providers.ICloudProvider Api)?> PreemptedRentalAsync(Engine.Model.GpuHost host, PlatformCatalog catalog, CancellationToken ct)
+    {
+        if (!Engine.Providers.CloudProviders.Manages(host)) return null;
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        Engine.Providers.ICloudProvider api;
+        try { api = Engine.Providers.CloudProviders.Connect(host.Provider!, null, client, VerboseLog, catalog); }
+        catch (RgtException) { return null; }
+        return await Engine.Providers.Preemption.AskAsync(api, host, ct).ConfigureAwait(false) is { } rental ? (rental, api) : null;
+    }
+
     protected void FlushVerbose()
     {
         while (_verbose.TryDequeue(out var message)) WriteVerbose(message);

@@ -8,16 +8,23 @@ Speaks the documented shapes of shared/spec/providers.md under one prefix per pr
   /runpod-rest/v1/pods[/<id>[/stop]]  RunPod REST v1 pods: desiredStatus, publicIp "" while booting, portMappings {"22": port}
   /vast/api/v0/asks|instances|ssh     vast.ai: create by accepting an ask; {"instances": {...}} for one instance
   /lambda/api/v1/instances|ssh-keys|instance-operations/...
+  /paperspace/v1/machine-availability|startup-scripts|machines[/<id>[/start|/stop]]
+                                      Paperspace: pages {hasMore, items, nextPage}; errors {"message", "status"}
+Starting a stopped RunPod pod or vast.ai instance maps port 22 to a new port, and a Paperspace machine
+gets a new dynamic IP (127.0.0.x:22): a forwarder to the same box, so its host key stays the same
+(or, with "start_moves_box": true, to another box with another key).
 Control file (JSON, re-read on every request so a test can change it between calls):
   {"keys": {"runpod": "...", "vastai": "...", "lambda": "..."},
    "faults": {"<provider>": [{"status": 429, "retry_after": "1"}, {"status": 503}, ...]},
    "boxes": [{"host": "127.0.0.1", "port": 2222}, ...]   the sandbox sshd boxes new instances become,
    "no_capacity": ["<offer id>", ...], "boot_polls": 1, "stuck": false, "fail_start": false,
-   "terminate_fails": false, "outside": {"<provider>": 1}  instances created before (in no inventory)}
+   "terminate_fails": false, "outside": {"<provider>": 1}  instances created before (in no inventory),
+   "preempt": ["<instance id>", ...]  interruptible instances the provider has taken back,
+   "unavailable": ["<Paperspace machine type>", ...], "page_size": 2  Paperspace's page length}
 Faults are used up in order, one per request. Each request is appended to requests.jsonl beside the
 control file (provider, method, path, whether the bearer key matched; never the key itself).
 """
-import argparse, json, os, threading
+import argparse, json, os, socket, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RUNPOD_GPU_TYPES = [
@@ -62,11 +69,70 @@ LAMBDA_TYPES = {
 LOCK = threading.RLock()
 
 
+class Forward:
+    """A TCP forwarder from bind_host:bind_port (0: any free port) to a sandbox box: the new address a start gives."""
+    def __init__(self, bind_host, bind_port, target):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((bind_host, bind_port))
+        self.sock.listen(16)
+        self.host, self.port = self.sock.getsockname()
+        self.target = (target["host"], target["port"])
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+def forward_on_port_22(target, avoid):
+    """A forwarder on the first free 127.0.0.n:22 (a Paperspace machine's dynamic IP) not in avoid."""
+    for n in range(60, 250):
+        host = "127.0.0.%d" % n
+        if host in avoid:
+            continue
+        try:
+            return Forward(host, 22, target)
+        except OSError:
+            continue
+    raise NoBox()
+
+
 class NoBox(Exception):
     """Every sandbox box is taken by a live instance: the test forgot to end one."""
 INSTANCES = {}   # (provider, id) -> {"state", "polls", "box", "name", "price", "offer", "stopped", "terminated"}
 NEXT_ID = [4100]
 KEYS = []
+SCRIPTS = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -87,11 +153,24 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.route("DELETE")
 
+    def do_PATCH(self):
+        self.route("PATCH")
+
+    def preempt(self, control):
+        """The provider takes back the listed interruptible instances, once each: stopped, and their address goes dark."""
+        for (p, iid), inst in INSTANCES.items():
+            if iid in [str(x) for x in control.get("preempt", [])] and not inst.get("preempted_once") and not inst["terminated"]:
+                inst["preempted"] = inst["preempted_once"] = True
+                if inst.get("forward"):
+                    inst["forward"].close()
+                    inst["forward"] = None
+                    inst["dark"] = True
+
     def route(self, method):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         prefix = self.path.strip("/").split("/")[0]
-        provider = {"runpod": "runpod", "runpod-rest": "runpod", "vast": "vastai", "lambda": "lambda"}.get(prefix)
+        provider = {"runpod": "runpod", "runpod-rest": "runpod", "vast": "vastai", "lambda": "lambda", "paperspace": "paperspace"}.get(prefix)
         with LOCK:
             with open(self.control) as f:
                 control = json.load(f)
@@ -102,6 +181,7 @@ class Handler(BaseHTTPRequestHandler):
                 with open(self.control, "w") as f:
                     json.dump(control, f)
             key_ok = self.headers.get("Authorization") == "Bearer " + control.get("keys", {}).get(provider or "", "\0")
+            self.preempt(control)
             with open(os.path.join(os.path.dirname(self.control), "requests.jsonl"), "a") as f:
                 f.write(json.dumps({"provider": provider, "method": method, "path": self.path, "key_ok": key_ok, "fault": fault}) + "\n")
         if provider is None:
@@ -109,12 +189,15 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
             text = {"vastai": {"success": False, "error": "too_many_requests", "msg": "API requests too frequent"},
-                    "lambda": {"error": {"code": "global/too-many-requests", "message": "Too many requests", "suggestion": "Slow down"}}}.get(provider, {"error": "slow down"})
+                    "lambda": {"error": {"code": "global/too-many-requests", "message": "Too many requests", "suggestion": "Slow down"}},
+                    "paperspace": {"message": "Too many requests", "status": 429}}.get(provider, {"error": "slow down"})
             return self.send(fault["status"], text if fault["status"] == 429 else {"error": "upstream unavailable"}, headers)
         with LOCK:
             try:
                 if prefix == "runpod-rest":
                     return self.runpod_rest(method, key_ok, body, control)
+                if prefix == "paperspace":
+                    return self.paperspace(method, key_ok, body, control)
                 getattr(self, provider.replace("vastai", "vast"))(method, key_ok, body)
             except NoBox:
                 return self.send(503, {"error": "contract server: every sandbox box is taken by a live instance"})
@@ -130,8 +213,40 @@ class Handler(BaseHTTPRequestHandler):
         NEXT_ID[0] += 1
         iid = str(NEXT_ID[0])
         INSTANCES[(provider, iid)] = {"id": iid, "name": name, "offer": offer, "price": price, "polls": 0, "box": free[0] if free else None,
-                                      "stopped": False, "terminated": False, "created": 1796150000}
+                                      "stopped": False, "terminated": False, "created": 1796150000, "forward": None, "addresses": []}
+        if provider == "paperspace":
+            self.move(INSTANCES[(provider, iid)], control, 22)
         return iid
+
+    def move(self, inst, control, port):
+        """A new address for the instance (a start): a forwarder to its box, or with start_moves_box to another free one."""
+        if inst["forward"]:
+            inst["forward"].close()
+        if control.get("start_moves_box") and inst["forward"]:
+            used = {(i["box"]["host"], i["box"]["port"]) for i in INSTANCES.values() if i.get("box") and not i["terminated"]}
+            other = [b for b in control.get("boxes", []) if (b["host"], b["port"]) not in used and not b.get("provider")]
+            if other:
+                inst["box"] = other[0]
+        inst["forward"] = forward_on_port_22(inst["box"], inst["addresses"]) if port == 22 else Forward("127.0.0.1", 0, inst["box"])
+        inst["addresses"].append(inst["forward"].host)
+
+    def start(self, inst, control, port):
+        if inst["stopped"] or inst.get("preempted"):
+            inst["stopped"] = False
+            inst["preempted"] = False
+            inst["polls"] = 0
+            self.move(inst, control, port)
+
+    @staticmethod
+    def endpoint(inst):
+        f = inst.get("forward")
+        return {"host": f.host, "port": f.port} if f else inst["box"]
+
+    @staticmethod
+    def end(inst):
+        inst["terminated"] = True
+        if inst.get("forward"):
+            inst["forward"].close()
 
     def observe(self, provider, iid, control):
         """One GET of an instance: booting for boot_polls reads, then running on its box (never when stuck or failed)."""
@@ -140,7 +255,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         inst["polls"] += 1
         booted = inst["polls"] > int(control.get("boot_polls", 1)) and not control.get("stuck") and not control.get("fail_start") and inst["box"]
-        return inst, bool(booted)
+        return inst, bool(booted) and not inst.get("preempted")
 
     def outside(self, control):
         for provider, n in (control.get("outside") or {}).items():
@@ -156,10 +271,12 @@ class Handler(BaseHTTPRequestHandler):
         parts = self.path.split("?")[0].strip("/").split("/")[2:]   # after runpod-rest/v1
         def pod(inst, booted):
             status = "TERMINATED" if inst["terminated"] else "EXITED" if inst["stopped"] else "RUNNING"
+            status = "EXITED" if inst.get("preempted") else status
             running = status == "RUNNING" and booted
+            ep = self.endpoint(inst)
             return {"id": inst["id"], "name": inst["name"], "desiredStatus": status, "imageName": "runpod/pytorch", "gpuCount": 1,
-                    "publicIp": inst["box"]["host"] if running else "", "portMappings": {"22": inst["box"]["port"]} if running else {},
-                    "costPerHr": inst["price"], "interruptible": False, "machineId": "m-" + inst["id"],
+                    "publicIp": ep["host"] if running else "", "portMappings": {"22": ep["port"]} if running else {},
+                    "costPerHr": inst["price"], "interruptible": inst.get("interruptible", False), "machineId": "m-" + inst["id"],
                     "createdAt": "2026-12-01T10:00:00Z", "gpu": {"id": inst["offer"], "displayName": inst["offer"], "count": 1}}
         if parts == ["pods"] and method == "POST":
             q = json.loads(body or b"{}")
@@ -169,6 +286,7 @@ class Handler(BaseHTTPRequestHandler):
             iid = self.create("runpod", control, q.get("name", ""), offer, 1.64)
             if iid is None:
                 return self.send(400, {"error": "There are no longer any instances available with the requested specifications. Please refresh and try again."})
+            INSTANCES[("runpod", iid)]["interruptible"] = bool(q.get("interruptible"))
             return self.send(201, pod(INSTANCES[("runpod", iid)], False))
         if parts == ["pods"] and method == "GET":
             return self.send(200, [pod(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "runpod" and not i["terminated"]])
@@ -182,10 +300,13 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and parts[2:] == ["stop"]:
                 inst["stopped"] = True
                 return self.send(200, pod(inst, False))
+            if method == "POST" and parts[2:] == ["start"]:
+                self.start(inst, control, 0)
+                return self.send(200, pod(inst, False))
             if method == "DELETE":
                 if control.get("terminate_fails"):
                     return self.send(500, {"error": "internal error"})
-                inst["terminated"] = True
+                self.end(inst)
                 return self.send(204, None)
         return self.send(404, {"error": "no such route"})
 
@@ -204,12 +325,14 @@ class Handler(BaseHTTPRequestHandler):
         parts = self.path.split("?")[0].strip("/").split("/")[3:]   # after vast/api/v0
         def instance(inst, booted):
             failed = control.get("fail_start")
-            status = "exited" if inst["stopped"] else ("running" if booted else ("loading" if inst["polls"] > 0 else None))
-            return {"id": int(inst["id"]), "label": inst["name"], "actual_status": status, "intended_status": "stopped" if inst["stopped"] else "running",
-                    "cur_state": "stopped" if inst["stopped"] else "running", "status_msg": "Error response from daemon: OCI runtime create failed: runc create failed" if failed else ("" if booted else "Pulling image"),
-                    "public_ipaddr": inst["box"]["host"] if booted else "", "ports": {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(inst["box"]["port"])}]} if booted else {},
+            down = inst["stopped"] or inst.get("preempted")
+            status = "exited" if down else ("running" if booted else ("loading" if inst["polls"] > 0 else None))
+            ep = self.endpoint(inst)
+            return {"id": int(inst["id"]), "label": inst["name"], "actual_status": status, "intended_status": "stopped" if down else "running",
+                    "cur_state": "stopped" if down else "running", "status_msg": "Error response from daemon: OCI runtime create failed: runc create failed" if failed else ("" if booted else "Pulling image"),
+                    "public_ipaddr": ep["host"] if booted else "", "ports": {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(ep["port"])}]} if booted else {},
                     "ssh_host": "ssh5.vast.ai", "ssh_port": 20000 + int(inst["id"]) % 1000, "dph_total": inst["price"], "gpu_name": "A100 PCIE", "num_gpus": 1,
-                    "is_bid": False, "start_date": inst["created"]}
+                    "is_bid": inst.get("interruptible", False), "start_date": inst["created"]}
         if parts == ["ssh"] and method == "POST":
             return self.send(200, {"success": True})
         if len(parts) == 2 and parts[0] == "asks" and method == "PUT":
@@ -217,9 +340,11 @@ class Handler(BaseHTTPRequestHandler):
             if not any(o["id"] == offer for o in VAST_OFFERS):
                 return self.send(404, {"success": False, "error": "no_such_ask", "msg": "Instance type by id %d is not available." % offer})
             price = next(o["dph_total"] for o in VAST_OFFERS if o["id"] == offer)
-            iid = self.create("vastai", control, json.loads(body or b"{}").get("label", ""), str(offer), price)
+            ask = json.loads(body or b"{}")
+            iid = self.create("vastai", control, ask.get("label", ""), str(offer), price)
             if iid is None:
                 return self.send(410, {"success": False, "error": "no_such_ask", "msg": "that offer is no longer available"})
+            INSTANCES[("vastai", iid)]["interruptible"] = ask.get("price") is not None
             return self.send(200, {"success": True, "new_contract": int(iid)})
         if parts == ["instances"] and method == "GET":
             self.outside(control)
@@ -232,12 +357,15 @@ class Handler(BaseHTTPRequestHandler):
                 inst, booted = self.observe("vastai", parts[1], control)
                 return self.send(200, {"instances": instance(inst, booted)})
             if method == "PUT":
-                inst["stopped"] = json.loads(body or b"{}").get("state") == "stopped"
+                if json.loads(body or b"{}").get("state") == "running":
+                    self.start(inst, control, 0)
+                else:
+                    inst["stopped"] = True
                 return self.send(200, {"success": True})
             if method == "DELETE":
                 if control.get("terminate_fails"):
                     return self.send(500, {"success": False, "error": "server_error"})
-                inst["terminated"] = True
+                self.end(inst)
                 return self.send(200, {"success": True})
         if method == "POST" and self.path.rstrip("/").endswith("/bundles"):
             q = json.loads(body or b"{}")
@@ -246,6 +374,73 @@ class Handler(BaseHTTPRequestHandler):
             offers = sorted([o for o in VAST_OFFERS if n is None or o["num_gpus"] == n], key=lambda o: o[price])
             return self.send(200, {"offers": offers[: int(q.get("limit", 64))]})
         return self.send(404, {"success": False, "error": "not_found"})
+
+    def paperspace(self, method, key_ok, body, control):
+        if not key_ok:
+            return self.send(401, {"message": "Invalid API key", "status": 401})
+        url = self.path.split("?")
+        parts = url[0].strip("/").split("/")[2:]   # after paperspace/v1
+        query = dict(kv.split("=", 1) for kv in url[1].split("&") if "=" in kv) if len(url) > 1 else {}
+        q = json.loads(body or b"{}") if method in ("POST", "PATCH") and body else {}
+        def machine(inst, booted):
+            state = "off" if inst["stopped"] else ("ready" if booted else ("starting" if inst["polls"] > 0 else "provisioning"))
+            if inst.get("stopping"):
+                state, inst["stopping"] = "stopping", False
+            ep = self.endpoint(inst)
+            return {"id": inst["id"], "name": inst["name"], "state": state, "machineType": inst["offer"], "region": inst.get("region"),
+                    "publicIp": ep["host"] if booted and not inst["stopped"] else None, "publicIpType": "dynamic", "privateIp": "10.0.0.%d" % (int(inst["id"]) % 250),
+                    "os": "Ubuntu 22.04", "agentType": "LinuxHeadless", "dtCreated": "2026-12-01T10:00:00.000Z", "dtModified": "2026-12-01T10:00:00.000Z"}
+        if parts == ["machine-availability"] and method == "GET":
+            return self.send(200, {"available": query.get("machineType") not in control.get("unavailable", [])})
+        if parts == ["startup-scripts"] and method == "POST":
+            SCRIPTS.append({"id": "ss%05d" % (len(SCRIPTS) + 1), "name": q.get("name"), "script": q.get("script"), "isRunOnce": bool(q.get("isRunOnce")),
+                            "isEnabled": True, "assignedMachineIds": [], "description": None, "dtCreated": "2026-12-01T10:00:00.000Z", "dtDeleted": None})
+            with open(os.path.join(os.path.dirname(self.control), "startup-scripts.jsonl"), "a") as f:
+                f.write(json.dumps(SCRIPTS[-1]) + "\n")
+            return self.send(200, SCRIPTS[-1])
+        if parts == ["machines"] and method == "POST":
+            missing = [k for k in ("name", "machineType", "templateId", "region", "diskSize") if not q.get(k)]
+            if missing:
+                return self.send(400, {"message": "Missing required field(s): " + ", ".join(missing), "status": 400})
+            if not any(x["id"] == q.get("startupScriptId") for x in SCRIPTS):
+                return self.send(404, {"message": "Startup script not found", "status": 404})
+            price = {"H100": 3.09, "A6000": 1.89, "A4000": 0.76}.get(q["machineType"], 1.0)
+            iid = self.create("paperspace", control, q["name"], q["machineType"], price)
+            if iid is None:
+                return self.send(400, {"message": "Out of capacity for %s in %s" % (q["machineType"], q["region"]), "status": 400})
+            inst = INSTANCES[("paperspace", iid)]
+            inst["region"] = q["region"]
+            next(x for x in SCRIPTS if x["id"] == q["startupScriptId"])["assignedMachineIds"].append(iid)
+            return self.send(200, {"data": machine(inst, False), "event": {"id": "ev" + iid, "name": "create", "state": "new"}})
+        if parts == ["machines"] and method == "GET":
+            live = [i for (p, _), i in INSTANCES.items() if p == "paperspace" and not i["terminated"]]
+            size = int(control.get("page_size", 2))
+            start = int(query.get("after", "0") or 0)
+            page = live[start:start + size]
+            more = start + size < len(live)
+            return self.send(200, {"hasMore": more, "nextPage": str(start + size) if more else None,
+                                   "items": [machine(i, i["polls"] > int(control.get("boot_polls", 1))) for i in page]})
+        if len(parts) >= 2 and parts[0] == "machines":
+            inst = INSTANCES.get(("paperspace", parts[1]))
+            if inst is None or inst["terminated"]:
+                return self.send(404, {"message": "Machine not found", "status": 404})
+            if method == "GET":
+                inst, booted = self.observe("paperspace", parts[1], control)
+                return self.send(200, machine(inst, booted))
+            if method == "PATCH" and parts[2:] == ["stop"]:
+                inst["stopped"] = inst["stopping"] = True
+                if inst.get("forward"):
+                    inst["forward"].close()
+                return self.send(200, machine(inst, False))
+            if method == "PATCH" and parts[2:] == ["start"]:
+                self.start(inst, control, 22)
+                return self.send(200, machine(inst, False))
+            if method == "DELETE":
+                if control.get("terminate_fails"):
+                    return self.send(500, {"message": "Internal server error", "status": 500})
+                self.end(inst)
+                return self.send(200, machine(inst, False))
+        return self.send(404, {"message": "Not found", "status": 404})
 
     def control_now(self):
         with LOCK:
@@ -274,7 +469,7 @@ def lambda_route(self, method, key_ok, body):
     q = json.loads(body or b"{}") if method == "POST" else {}
     def instance(inst, booted):
         t = LAMBDA_TYPES.get(inst["offer"], {}).get("instance_type", {})
-        status = "terminated" if inst["terminated"] else "active" if booted else "booting"
+        status = "terminated" if inst["terminated"] else "preempted" if inst.get("preempted") else "active" if booted else "booting"
         return {"id": inst["id"], "name": inst["name"], "status": status, "ip": inst["box"]["host"] if booted else None, "private_ip": None,
                 "region": {"name": "us-east-1", "description": "Virginia, USA"}, "instance_type": t, "ssh_key_names": ["rgt"], "jupyter_url": None}
     if parts == ["ssh-keys"]:
@@ -294,7 +489,7 @@ def lambda_route(self, method, key_ok, body):
             return self.send(500, {"error": {"code": "global/unknown", "message": "Internal error", "suggestion": ""}})
         for iid in q.get("instance_ids", []):
             if ("lambda", iid) in INSTANCES:
-                INSTANCES[("lambda", iid)]["terminated"] = True
+                self.end(INSTANCES[("lambda", iid)])
         return self.send(200, {"data": {"terminated_instances": []}})
     if parts == ["instances"]:
         return self.send(200, {"data": [instance(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "lambda" and not i["terminated"]]})

@@ -358,6 +358,7 @@ function Start-ProviderContract {
         Environment = @{
             RGT_RUNPOD_API_URL = "http://127.0.0.1:$port/runpod/graphql"; RGT_RUNPOD_REST_API_URL = "http://127.0.0.1:$port/runpod-rest/v1"
             RGT_VASTAI_API_URL = "http://127.0.0.1:$port/vast/api/v0"; RGT_LAMBDA_API_URL = "http://127.0.0.1:$port/lambda/api/v1"
+            RGT_PAPERSPACE_API_URL = "http://127.0.0.1:$port/paperspace/v1"
         }
     }
 }

@@ -19,6 +19,8 @@ public sealed class GpuPatrolReport
     public DateTimeOffset CheckedAt { get; init; }
     /// <summary>What the on-box sampler's recent ticks foretell (OOM at the current slope, idle GPUs), each with evidence and a fix.</summary>
     public GpuFinding[] Findings { get; init; } = Array.Empty<GpuFinding>();
+    /// <summary>The provider took the interruptible rental back: unreachable for a known reason (Escalate, exit code 1).</summary>
+    public bool Preempted { get; init; }
     /// <summary>The host could not be reached at all.</summary>
     public bool Unreachable { get; init; }
     /// <summary>What -AsExitCode makes of this report: 0 Healthy, Done or Warn, 1 Escalate, 2 unreachable.</summary>

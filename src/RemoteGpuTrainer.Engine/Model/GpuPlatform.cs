@@ -33,6 +33,14 @@ public sealed class GpuPlatform
     public string[] SbatchOptions { get; init; } = Array.Empty<string>();
     /// <summary>A Slurm cluster: queues are batch jobs, and there is no rental to tear down.</summary>
     public bool IsSlurm => DetachPrimitive == "sbatch";
+    /// <summary>The image (template on Paperspace) a new rental starts from when -Image is not given.</summary>
+    public string? DefaultImage { get; init; }
+    /// <summary>The login user of the provider's images (rgt.ssh_user), when it is fixed.</summary>
+    public string? SshUser { get; init; }
+    /// <summary>Where a provider without an offer search can create machines (Paperspace).</summary>
+    public string[] Regions { get; init; } = Array.Empty<string>();
+    /// <summary>List prices for a provider whose API has none (Paperspace), stamped price_table under verified.</summary>
+    public GpuMachinePrice[] PriceTable { get; init; } = Array.Empty<GpuMachinePrice>();
     public GpuStorageTier[] Storage { get; init; } = Array.Empty<GpuStorageTier>();
     public GpuDangerClock[] DangerClocks { get; init; } = Array.Empty<GpuDangerClock>();
     /// <summary>What to tell a user on first contact (the profile's surface_to_user list).</summary>
@@ -67,5 +75,7 @@ public sealed record GpuDangerClock(string What, string? After, string? Conseque
 {
     public override string ToString() => $"{What} after {After ?? "unstated"}: {Consequence}";
 }
+
+public sealed record GpuMachinePrice(string MachineType, string Gpu, int GpuCount, double? GpuMemoryGB, decimal HourlyPrice);
 
 public sealed record GpuGotcha(string Id, string Symptom, string Fix);

@@ -97,6 +97,15 @@ public sealed class PlatformCatalog
             Scratch = S(rgt, "scratch"),
             Keep = S(rgt, "keep"),
             TeardownRule = S(facts, "teardown_rule"),
+            DefaultImage = S(rgt, "default_image") is { Length: > 0 } image ? image : null,
+            SshUser = S(rgt, "ssh_user"),
+            Regions = List(rgt.GetValueOrDefault("regions")).Select(o => o?.ToString() ?? "").Where(s => s.Length > 0).ToArray(),
+            PriceTable = List(rgt.GetValueOrDefault("price_table")).OfType<Dictionary<string, object?>>().Select(d => new GpuMachinePrice(
+                S(d, "machine_type") ?? "", S(d, "gpu") ?? "", int.TryParse(S(d, "gpus"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 1,
+                double.TryParse(S(d, "memory_gb"), NumberStyles.Float, CultureInfo.InvariantCulture, out var m) ? m : null,
+                decimal.TryParse(S(d, "usd_per_hour"), NumberStyles.Float, CultureInfo.InvariantCulture, out var price) ? price
+                    : throw new RgtException("PlatformProfileMalformed", FailureKind.InvalidData, $"The platform profile {file}: price_table entry '{S(d, "machine_type")}' has no usd_per_hour.")))
+                .ToArray(),
             SbatchOptions = List(rgt.GetValueOrDefault("sbatch_options")).Select(o => o?.ToString() ?? "").Where(s => s.Length > 0).ToArray(),
             Storage = List(facts.GetValueOrDefault("storage")).OfType<Dictionary<string, object?>>()
                 .Select(d => new GpuStorageTier(S(d, "name") ?? "", S(d, "path"), S(d, "survives_stop"), S(d, "survives_destroy"), S(d, "cap"), S(d, "notes"))).ToArray(),

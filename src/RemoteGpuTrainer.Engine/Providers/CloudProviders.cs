@@ -17,13 +17,18 @@ public interface ICloudProvider
     Task<GpuRental> GetAsync(string id, CancellationToken ct);
     Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct);
     Task StopAsync(string id, CancellationToken ct);
+    /// <summary>Powers a stopped instance on again; its address or port may be new (read it with GetAsync once it runs).</summary>
+    Task StartAsync(string id, CancellationToken ct);
     Task TerminateAsync(string id, CancellationToken ct);
 }
 
 public static class CloudProviders
 {
     /// <summary>The providers whose offers can be listed through their APIs.</summary>
-    public static readonly string[] WithOffers = { "runpod", "vastai", "lambda" };
+    public static readonly string[] WithOffers = { "runpod", "vastai", "lambda", "paperspace" };
+
+    /// <summary>Whether the host was created through a provider's API (New-GpuRental -Offer or -Provider), so the API can stop, start or terminate it.</summary>
+    public static bool Manages(GpuHost host) => host.Provider is { } p && WithOffers.Contains(p) && !string.IsNullOrEmpty(host.RentalId);
 
     static readonly Dictionary<string, string> DefaultUrls = new(StringComparer.Ordinal)
     {
@@ -45,18 +50,19 @@ public static class CloudProviders
     /// The provider's API with its key resolved (<see cref="ApiKeys.Resolve"/>) and its address from the
     /// environment; the caller owns <paramref name="client"/>. Says in <paramref name="log"/> where the key came from.
     /// </summary>
-    public static ICloudProvider Connect(string provider, string? explicitKey, HttpClient client, Action<string> log)
+    public static ICloudProvider Connect(string provider, string? explicitKey, HttpClient client, Action<string> log, Platforms.PlatformCatalog catalog)
     {
         var key = ApiKeys.Resolve(provider, explicitKey, Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         log($"{provider}: API key from {key.From}");
-        return Create(provider, new ProviderHttp(client, provider, key.Key, log), BaseUrl(provider, Environment.GetEnvironmentVariable));
+        return Create(provider, new ProviderHttp(client, provider, key.Key, log), BaseUrl(provider, Environment.GetEnvironmentVariable), catalog);
     }
 
-    public static ICloudProvider Create(string provider, ProviderHttp http, Uri baseUrl) => provider switch
+    public static ICloudProvider Create(string provider, ProviderHttp http, Uri baseUrl, Platforms.PlatformCatalog catalog) => provider switch
     {
         "runpod" => new RunPodApi(http, baseUrl, BaseUrl("runpod_rest", Environment.GetEnvironmentVariable)),
         "vastai" => new VastApi(http, baseUrl),
         "lambda" => new LambdaApi(http, baseUrl),
+        "paperspace" => new PaperspaceApi(http, baseUrl, catalog.Get("paperspace")),
         _ => throw new RgtException("ProviderUnsupported", FailureKind.InvalidArgument,
             $"Listing offers through {provider}'s API is not supported; supported: {string.Join(", ", WithOffers)}."),
     };

@@ -25,7 +25,7 @@ public static class CloudTeardown
             {
                 return new Outcome("Terminated", "gone", $"{api.Name} rental {id} is terminated (the provider no longer lists it).");
             }
-            if (now.State == target || (action == "Stop" && now.State == "Terminated"))
+            if (now.State == target || (action == "Stop" && now.State is "Terminated" or "Preempted"))
                 return new Outcome(now.State, now.ProviderState ?? now.State, $"{api.Name} rental {id} is {now.ProviderState ?? now.State}.");
             if (DateTime.UtcNow + poll > deadline)
                 throw new RgtException("TeardownUnconfirmed", FailureKind.Timeout,

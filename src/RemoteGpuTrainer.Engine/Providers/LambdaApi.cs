@@ -61,6 +61,9 @@ sealed class LambdaApi : ICloudProvider
     public Task StopAsync(string id, CancellationToken ct) => throw new RgtException("StopUnsupported", FailureKind.InvalidArgument,
         "Lambda has no stop: an instance bills until it is terminated, and its local disk goes with it. Use -Action Release once the results are verified.");
 
+    public Task StartAsync(string id, CancellationToken ct) => throw new RgtException("StartUnsupported", FailureKind.InvalidArgument,
+        "Lambda has no stop, so there is nothing to start: an instance runs until it is terminated.");
+
     public Task TerminateAsync(string id, CancellationToken ct) =>
         _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "instance-operations/terminate"), new Dictionary<string, string[]> { ["instance_ids"] = new[] { id } }, Classify, ct);
 

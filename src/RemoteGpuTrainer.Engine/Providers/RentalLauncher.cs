@@ -3,8 +3,8 @@ using RemoteGpuTrainer.Engine.Model;
 
 namespace RemoteGpuTrainer.Engine.Providers;
 
-/// <summary>How long a new instance may take, how often it is asked about, how many offers are tried.</summary>
-public sealed record LaunchOptions(TimeSpan Timeout, TimeSpan PollInterval, int MaxOffers);
+/// <summary>How long a new instance may take, how often it is asked about, how many offers are tried; the image for a provider when the spec names none.</summary>
+public sealed record LaunchOptions(TimeSpan Timeout, TimeSpan PollInterval, int MaxOffers, Func<string, string?>? DefaultImage = null);
 
 /// <summary>A created instance whose SSH answers, and the offer it came from.</summary>
 public sealed record LaunchedRental(ICloudProvider Api, GpuOffer Offer, GpuRental Instance);
@@ -28,7 +28,8 @@ public static class RentalLauncher
             try
             {
                 progress($"{offer.Provider}: creating from offer {offer.OfferId} ({offer.GpuCount}x {offer.Gpu}, {offer.HourlyPrice} {offer.Currency}/h)", null);
-                id = await api.CreateAsync(offer, spec, ct).ConfigureAwait(false);
+                var own = spec.Image.Length > 0 ? spec : spec with { Image = options.DefaultImage?.Invoke(offer.Provider) ?? "" };
+                id = await api.CreateAsync(offer, own, ct).ConfigureAwait(false);
             }
             catch (RgtException ex) when (ex.ErrorId == "NoCapacity")
             {
@@ -40,7 +41,7 @@ public static class RentalLauncher
             GpuRental? ready = null;
             try
             {
-                ready = await WaitAsync(api, id, options, progress, ct).ConfigureAwait(false);
+                ready = await WaitReachableAsync(api, id, options, progress, ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is RgtException or OperationCanceledException or HttpRequestException)
             {
@@ -61,7 +62,8 @@ public static class RentalLauncher
     }
 
     /// <summary>Polls until the instance runs and its SSH port speaks SSH; a failed start or the timeout ends the wait.</summary>
-    static async Task<GpuRental> WaitAsync(ICloudProvider api, string id, LaunchOptions options, Action<string, int?> progress, CancellationToken ct)
+    /// <param name="restarting">A start of a stopped or preempted rental: that state may linger for a poll or two.</param>
+    public static async Task<GpuRental> WaitReachableAsync(ICloudProvider api, string id, LaunchOptions options, Action<string, int?> progress, CancellationToken ct, bool restarting = false)
     {
         var started = DateTime.UtcNow;
         var deadline = started + options.Timeout;
@@ -70,7 +72,7 @@ public static class RentalLauncher
         {
             var r = await api.GetAsync(id, ct).ConfigureAwait(false);
             last = $"{r.ProviderState}{(string.IsNullOrEmpty(r.StatusMessage) ? "" : ": " + r.StatusMessage)}";
-            if (r.State is "Failed" or "Terminated" or "Preempted")
+            if (r.State is "Failed" or "Terminated" || (r.State == "Preempted" && !restarting))
                 throw new RgtException("RentalStartFailed", FailureKind.OperationFailed, $"{api.Name}: rental {id} did not start ({last}).");
             if (r.State == "Running" && r.SshHost is { } host && r.SshPort is { } port && await SpeaksSshAsync(host, port, ct).ConfigureAwait(false))
                 return r;

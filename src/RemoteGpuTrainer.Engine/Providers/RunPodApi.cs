@@ -45,6 +45,9 @@ sealed class RunPodApi : ICloudProvider
     public Task StopAsync(string id, CancellationToken ct) =>
         _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_rest, $"pods/{Uri.EscapeDataString(id)}/stop"), null, ClassifyRest, ct);
 
+    public Task StartAsync(string id, CancellationToken ct) =>
+        _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_rest, $"pods/{Uri.EscapeDataString(id)}/start"), null, ClassifyRest, ct);
+
     public Task TerminateAsync(string id, CancellationToken ct) =>
         _http.SendAsync(HttpMethod.Delete, CloudProviders.Join(_rest, "pods/" + Uri.EscapeDataString(id)), null, ClassifyRest, ct);
 
@@ -53,6 +56,7 @@ sealed class RunPodApi : ICloudProvider
         var status = ProviderHttp.Str(p, "desiredStatus") ?? "";
         var ip = ProviderHttp.Str(p, "publicIp");
         int? port = p.TryGetProperty("portMappings", out var map) && map.ValueKind == JsonValueKind.Object && ProviderHttp.Num(map, "22") is { } n ? (int)n : null;
+        var interruptible = p.TryGetProperty("interruptible", out var i) && i.ValueKind == JsonValueKind.True;
         return new GpuRental
         {
             Provider = "runpod", RentalId = ProviderHttp.Str(p, "id") ?? "", Name = ProviderHttp.Str(p, "name"), ProviderState = status,
@@ -60,11 +64,13 @@ sealed class RunPodApi : ICloudProvider
             {
                 "RUNNING" when !string.IsNullOrEmpty(ip) && port is not null => "Running",
                 "RUNNING" or "CREATED" => "Provisioning",
+                // A spot pod is taken back unannounced (SIGTERM, ~5 s, SIGKILL) and left exited.
+                "EXITED" when interruptible => "Preempted",
                 "EXITED" => "Stopped",
                 "TERMINATED" => "Terminated",
                 _ => "Unknown",
             },
-            HourlyPrice = ProviderHttp.Num(p, "costPerHr") is { } c ? (decimal)c : null, Interruptible = p.TryGetProperty("interruptible", out var i) && i.ValueKind == JsonValueKind.True,
+            HourlyPrice = ProviderHttp.Num(p, "costPerHr") is { } c ? (decimal)c : null, Interruptible = interruptible,
             Gpu = p.TryGetProperty("gpu", out var g) && g.ValueKind == JsonValueKind.Object ? ProviderHttp.Str(g, "displayName") : null,
             GpuCount = ProviderHttp.Num(p, "gpuCount") is { } gc ? (int)gc : null,
             CreatedAt = DateTimeOffset.TryParse(ProviderHttp.Str(p, "createdAt"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null,

@@ -42,6 +42,9 @@ sealed class VastApi : ICloudProvider
     public Task StopAsync(string id, CancellationToken ct) =>
         _http.SendAsync(HttpMethod.Put, CloudProviders.Join(_url, $"instances/{Uri.EscapeDataString(id)}/"), new Dictionary<string, string> { ["state"] = "stopped" }, ClassifyInstance, ct);
 
+    public Task StartAsync(string id, CancellationToken ct) =>
+        _http.SendAsync(HttpMethod.Put, CloudProviders.Join(_url, $"instances/{Uri.EscapeDataString(id)}/"), new Dictionary<string, string> { ["state"] = "running" }, ClassifyInstance, ct);
+
     public Task TerminateAsync(string id, CancellationToken ct) =>
         _http.SendAsync(HttpMethod.Delete, CloudProviders.Join(_url, $"instances/{Uri.EscapeDataString(id)}/"), null, ClassifyInstance, ct);
 
@@ -55,11 +58,14 @@ sealed class VastApi : ICloudProvider
             && ssh.ValueKind == JsonValueKind.Array && ssh.GetArrayLength() > 0 && int.TryParse(ProviderHttp.Str(ssh[0], "HostPort"), out var p)) port = p;
         string? host = ip;
         if (port is null && ProviderHttp.Str(i, "ssh_host") is { Length: > 0 } gateway && ProviderHttp.Num(i, "ssh_port") is { } gp) { host = gateway; port = (int)gp; }
+        var interruptible = i.TryGetProperty("is_bid", out var bid) && bid.ValueKind == JsonValueKind.True;
         var state = message?.Contains("OCI runtime create failed", StringComparison.OrdinalIgnoreCase) == true ? "Failed"
             : actual switch
             {
                 "running" when !string.IsNullOrEmpty(host) && port is not null => "Running",
                 null or "loading" or "created" or "running" => "Provisioning",
+                // An outbid interruptible instance is stopped (current, intended and next state all "stopped").
+                "exited" or "stopped" when interruptible => "Preempted",
                 "exited" or "stopped" => "Stopped",
                 "offline" or "unknown" => "Failed",
                 _ => "Unknown",
@@ -70,7 +76,7 @@ sealed class VastApi : ICloudProvider
             Gpu = ProviderHttp.Str(i, "gpu_name"), GpuCount = ProviderHttp.Num(i, "num_gpus") is { } n ? (int)n : null,
             HourlyPrice = ProviderHttp.Num(i, "dph_total") is { } d ? Math.Round((decimal)d, 4) : null,
             CreatedAt = ProviderHttp.Num(i, "start_date") is { } s ? DateTimeOffset.FromUnixTimeSeconds((long)s) : null,
-            Interruptible = i.TryGetProperty("is_bid", out var bid) && bid.ValueKind == JsonValueKind.True,
+            Interruptible = interruptible,
             SshHost = host, SshPort = port, SshUser = "root", StatusMessage = message,
         };
     }

@@ -5,8 +5,9 @@ namespace RemoteGpuTrainer.Engine.Queues;
 
 /// <summary>
 /// The last queue ids and cells seen per host (queues.json in the config directory), written when
-/// Get-GpuJob or Start-GpuQueue learn them, so tab completion of -QueueId and -Cell never needs SSH.
-/// It is a hint for completion only: nothing decides anything from it.
+/// Get-GpuJob or Start-GpuQueue learn them, so tab completion of -QueueId and -Cell never needs SSH;
+/// and each cell's last state seen by Get-GpuJob (cell-states.json), which is all there is to say of
+/// the cells of a box the provider has taken back. Nothing is killed or torn down on its word.
 /// </summary>
 public sealed class QueueCache
 {
@@ -44,7 +45,48 @@ public sealed class QueueCache
 
     public void Record(IEnumerable<GpuJob> jobs)
     {
-        foreach (var g in jobs.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase))
+        var list = jobs.ToList();
+        foreach (var g in list.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase))
             Record(g.Key, g.Select(j => (j.QueueId, j.Cell)));
+        RecordStates(list);
+    }
+
+    /// <summary>A cell as Get-GpuJob last saw it.</summary>
+    public sealed record SeenCell(string QueueId, int Index, string Cell, string State, bool Final, DateTimeOffset SeenAt);
+
+    string StatesPath => Path.Combine(Path.GetDirectoryName(FilePath)!, "cell-states.json");
+
+    /// <summary>host → the cells last seen there (from every queue), in queue and cell order.</summary>
+    public Dictionary<string, List<SeenCell>> ReadStates()
+    {
+        try
+        {
+            return File.Exists(StatesPath)
+                ? JsonSerializer.Deserialize<Dictionary<string, List<SeenCell>>>(File.ReadAllText(StatesPath)) ?? new()
+                : new();
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException) { return new(); }
+    }
+
+    void RecordStates(IReadOnlyList<GpuJob> jobs)
+    {
+        if (jobs.Count == 0) return;
+        try
+        {
+            using var _ = FileLock.Acquire(StatesPath, TimeSpan.FromSeconds(5));
+            var all = ReadStates();
+            var now = DateTimeOffset.UtcNow;
+            foreach (var g in jobs.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase))
+            {
+                var seen = g.Select(j => new SeenCell(j.QueueId, j.Index, j.Cell, j.State, j.IsFinal, now)).ToList();
+                var queues = seen.Select(c => c.QueueId).ToHashSet(StringComparer.Ordinal);
+                all[g.Key] = (all.GetValueOrDefault(g.Key) ?? new()).Where(c => !queues.Contains(c.QueueId)).Concat(seen)
+                    .OrderBy(c => c.QueueId, StringComparer.Ordinal).ThenBy(c => c.Index).ToList();
+            }
+            var temp = StatesPath + ".tmp";
+            File.WriteAllText(temp, JsonSerializer.Serialize(all));
+            File.Move(temp, StatesPath, overwrite: true);
+        }
+        catch (Exception ex) when (ex is RgtException or IOException or UnauthorizedAccessException) { }
     }
 }

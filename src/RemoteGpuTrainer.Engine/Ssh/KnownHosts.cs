@@ -66,6 +66,9 @@ public sealed class KnownHosts
         return changed ?? otherType ?? new HostKeyCheck(HostKeyStatus.Unknown, type, fp, null, null, null);
     }
 
+    /// <summary>The keys host:port is known by (not the revoked ones).</summary>
+    public IReadOnlyList<byte[]> KeysOf(string host, int port) => Entries(host, port).Where(e => !e.Revoked).Select(e => e.Blob).ToList();
+
     /// <summary>Appends a plain entry for host:port under a lock.</summary>
     public void Add(string host, int port, byte[] blob)
     {

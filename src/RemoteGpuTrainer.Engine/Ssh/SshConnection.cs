@@ -294,9 +294,33 @@ public sealed class SshConnection : IHostShell
 
     public void Dispose()
     {
-        // Disconnect can block on a dead link (SSH.NET #1552): give it a moment, then let go.
+        // Disconnect sends first, and blocks while the peer reads nothing (SSH.NET #1552): give it a moment, then cut the socket.
         var client = _client;
         var t = Task.Run(() => { try { client.Disconnect(); } catch (Exception) { } finally { client.Dispose(); } });
-        t.Wait(TimeSpan.FromSeconds(2));
+        if (!t.Wait(TimeSpan.FromSeconds(2))) CutSocket(client);
+    }
+
+    /// <summary>
+    /// Drops a stalled connection now: the socket is shut first, which wakes a write waiting on a full
+    /// send buffer (a peer that stopped reading) and lets the disconnect fail fast, then it is disposed.
+    /// </summary>
+    public void Abort()
+    {
+        CutSocket(_client);
+        Dispose();
+    }
+
+    static readonly System.Reflection.PropertyInfo? SessionProperty =
+        typeof(BaseClient).GetProperty("Session", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+    static readonly System.Reflection.FieldInfo? SocketField =
+        typeof(BaseClient).Assembly.GetType("Renci.SshNet.Session")?.GetField("_socket", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+
+    /// <summary>Whether this SSH.NET's session socket can be reached (it has no public way to close it); tested, so an upgrade that moves it is noticed.</summary>
+    internal static bool CanCutSockets => SessionProperty is not null && SocketField?.FieldType == typeof(Socket);
+
+    static void CutSocket(BaseClient client)
+    {
+        try { (SocketField?.GetValue(SessionProperty?.GetValue(client)) as Socket)?.Shutdown(SocketShutdown.Both); }
+        catch (Exception) { }
     }
 }

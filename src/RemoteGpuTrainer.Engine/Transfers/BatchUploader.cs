@@ -154,7 +154,7 @@ public static class BatchUploader
         long lastProgress = Environment.TickCount64;
         using var watchdog = new Timer(_ =>
         {
-            if (Environment.TickCount64 - Interlocked.Read(ref lastProgress) > stall.TotalMilliseconds) shell.Dispose();
+            if (Environment.TickCount64 - Interlocked.Read(ref lastProgress) > stall.TotalMilliseconds) shell.Abort();
         }, null, 1000, 1000);
         var stage = $"{dest}/.rgt-batch-{Guid.NewGuid():N}";
         var script = BoxScript.Load("upload-batch").Uses("hash").Set("MODE_STEP", "extract").Set("DEST", dest).Set("STAGE", stage).Command;

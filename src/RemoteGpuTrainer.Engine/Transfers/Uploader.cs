@@ -136,7 +136,7 @@ public static class Uploader
                         {
                             if (Environment.TickCount64 - Interlocked.Read(ref lastProgress) <= options.Stall.TotalMilliseconds) return;
                             stalled = true;
-                            connection.Dispose();
+                            connection.Abort();
                         }, null, 1000, 1000);
                         try
                         {

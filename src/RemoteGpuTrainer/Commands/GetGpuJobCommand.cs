@@ -16,7 +16,7 @@ public sealed class GetGpuJobCommand : HostCmdlet
     public string? QueueId { get; set; }
 
     [Parameter]
-    [ValidateSet("Pending", "Running", "Succeeded", "Failed", "NoArtifact", "SyncFailed", "Stale")]
+    [ValidateSet("Pending", "Running", "Succeeded", "Failed", "NoArtifact", "SyncFailed", "Stale", "Preempted")]
     public string[]? State { get; set; }
 
     [Parameter]
@@ -32,19 +32,32 @@ public sealed class GetGpuJobCommand : HostCmdlet
     {
         var patterns = Cell?.Select(c => new WildcardPattern(c, WildcardOptions.IgnoreCase)).ToList();
         using var connector = NewConnector();
+        var catalog = Catalog;
         int read = 0, found = 0;
+        List<GpuJob> Select(IEnumerable<GpuJob> jobs) => jobs
+            .Where(j => State is null || State.Contains(j.State, StringComparer.OrdinalIgnoreCase))
+            .Where(j => patterns is null || patterns.Any(p => p.IsMatch(j.Cell)))
+            .ToList();
         FanOutHosts(async (h, ct) =>
         {
-            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
-            var queues = await QueueService.ReadAsync(shell, host, QueueId, ct).ConfigureAwait(false);
-            Interlocked.Increment(ref read);
-            if (queues.Count > 0) Interlocked.Increment(ref found);
-            var jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
+            List<GpuJob> jobs;
+            try
+            {
+                var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+                var queues = await QueueService.ReadAsync(shell, host, QueueId, ct).ConfigureAwait(false);
+                Interlocked.Increment(ref read);
+                if (queues.Count > 0) Interlocked.Increment(ref found);
+                jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
+            }
+            catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
+            {
+                // A spot box the provider took back: its cells, as last seen, are Preempted (with how to resume).
+                if (await PreemptedRentalAsync(h, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
+                var seen = new QueueCache().ReadStates().GetValueOrDefault(h.Name) ?? new();
+                return Select(Engine.Providers.Preemption.Jobs(h, taken.Rental, taken.Api, seen.Where(c => QueueId is null || c.QueueId == QueueId).ToList()));
+            }
             new QueueCache().Record(jobs);
-            return jobs
-                .Where(j => State is null || State.Contains(j.State, StringComparer.OrdinalIgnoreCase))
-                .Where(j => patterns is null || patterns.Any(p => p.IsMatch(j.Cell)))
-                .ToList();
+            return Select(jobs);
         }, "Reading GPU jobs");
         // A mistyped queue id is an error, as Stop-GpuQueue says, never an empty answer.
         if (QueueId is not null && read > 0 && found == 0)

@@ -16,7 +16,7 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
     const string ByName = "ByName";
 
     [Parameter(Position = 0)]
-    [ValidateSet("runpod", "vastai", "lambda")]
+    [ValidateSet("runpod", "vastai", "lambda", "paperspace")]
     public string[] Provider { get; set; } = CloudProviders.WithOffers;
 
     /// <summary>The model and count, e.g. 'A100:8', 'RTX 4090:1', 'H100' (one GPU).</summary>
@@ -68,10 +68,11 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
         catch (RgtException ex) { ThrowFailure(ex, Gpu ?? GpuName); return; }
         var explicitKey = ApiKey is null ? null : new NetworkCredential("", ApiKey).Password;
         var offers = new List<GpuOffer>();
+        var catalog = Catalog;
         foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
         {
             using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            return await CloudProviders.Connect(p, explicitKey, client, VerboseLog).ListOffersAsync(query, ct).ConfigureAwait(false);
+            return await CloudProviders.Connect(p, explicitKey, client, VerboseLog, catalog).ListOffersAsync(query, ct).ConfigureAwait(false);
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item);

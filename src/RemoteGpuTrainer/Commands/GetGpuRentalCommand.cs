@@ -12,7 +12,7 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
 {
     /// <summary>Default: every provider with a key here (environment or CLI key file) or with a host in the inventory.</summary>
     [Parameter(Position = 0)]
-    [ValidateSet("runpod", "vastai", "lambda")]
+    [ValidateSet("runpod", "vastai", "lambda", "paperspace")]
     public string[]? Provider { get; set; }
 
     protected override void EndProcessing()
@@ -25,7 +25,7 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
         if (providers.Count == 0)
         {
             ThrowFailure(new RgtException("ProviderKeyMissing", FailureKind.AuthenticationError,
-                "No provider to ask: no API key is set (RUNPOD_API_KEY, VAST_API_KEY, LAMBDA_API_KEY or a provider CLI's key file) and no inventory host came from a provider. Name one with -Provider."), null);
+                "No provider to ask: no API key is set (RUNPOD_API_KEY, VAST_API_KEY, LAMBDA_API_KEY, PAPERSPACE_API_KEY or a provider CLI's key file) and no inventory host came from a provider. Name one with -Provider."), null);
             return;
         }
         var rentals = ListRentals(providers, inventory);

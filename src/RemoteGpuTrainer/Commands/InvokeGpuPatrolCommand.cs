@@ -56,12 +56,22 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         // Patrols fail fast: short connect timeout, 10 s keepalive.
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
         var forecast = new Engine.Monitoring.ForecastOptions(OomWithin, IdleAfter);
+        var catalog = Catalog;
         foreach (var r in Fan(Hosts, ThrottleLimit, async (h, ct) =>
         {
-            var slurm = Catalog.Find(h.Platform)?.IsSlurm == true;
-            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
-            var output = await shell.RunAsync(Patrol.Script(host, QueueId, forecast, slurm), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
-            return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast, slurm, PendingWarnAfter);
+            var slurm = catalog.Find(h.Platform)?.IsSlurm == true;
+            try
+            {
+                var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+                var output = await shell.RunAsync(Patrol.Script(host, QueueId, forecast, slurm), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
+                return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast, slurm, PendingWarnAfter);
+            }
+            catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
+            {
+                if (await PreemptedRentalAsync(h, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
+                var seen = new Engine.Queues.QueueCache().ReadStates().GetValueOrDefault(h.Name) ?? new();
+                return Engine.Providers.Preemption.Report(h, taken.Rental, taken.Api, seen.Where(c => QueueId is null || c.QueueId == QueueId).ToList(), DateTimeOffset.Now);
+            }
         }))
         {
             var report = r.Value;

@@ -31,7 +31,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
     public GpuOffer[] Offer { get; set; } = Array.Empty<GpuOffer>();
 
     [Parameter(Mandatory = true, ParameterSetName = Search)]
-    [ValidateSet("runpod", "vastai", "lambda")]
+    [ValidateSet("runpod", "vastai", "lambda", "paperspace")]
     public string[] Provider { get; set; } = Array.Empty<string>();
 
     [Parameter(Mandatory = true, ParameterSetName = Search)]
@@ -163,7 +163,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
             {
                 var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
                 clients.Add(client);
-                return CloudProviders.Connect(p, explicitKey, client, VerboseLog);
+                return CloudProviders.Connect(p, explicitKey, client, VerboseLog, Catalog);
             });
             var offers = ParameterSetName == Search ? SearchOffers(apis) : _offers.ToList();
             if (offers.Count == 0) throw new RgtException("NoOffer", FailureKind.NotFound, "No offer matches: widen the search (Get-GpuOffer shows what there is).");
@@ -201,8 +201,8 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
     {
         var progress = new ProgressRecord(3, "Creating a GPU rental", "asking the provider");
         var spec = new RentalSpec(name ?? "rgt-" + Guid.NewGuid().ToString("N")[..8], publicKey, Image ?? "", DiskGB, null);
-        var launched = RunWithProgress(ct => RentalLauncher.LaunchAsync(candidates,
-            spec with { Image = Image ?? DefaultImage(candidates[0].Offer.Provider) }, new LaunchOptions(Timeout, PollInterval, MaxOffers), VerboseLog,
+        var launched = RunWithProgress(ct => RentalLauncher.LaunchAsync(candidates, spec,
+            new LaunchOptions(Timeout, PollInterval, MaxOffers, p => Catalog.Find(p)?.DefaultImage), VerboseLog,
             (text, percent) => { lock (progress) { progress.StatusDescription = text; progress.PercentComplete = percent ?? -1; } }, ct), progress);
         var (api, offer, instance) = launched;
         try
@@ -231,39 +231,6 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         }
     }
 
-    /// <summary>Runs async work on the pipeline thread's watch, showing progress while it waits; Ctrl+C cancels it.</summary>
-    T RunWithProgress<T>(Func<CancellationToken, Task<T>> work, ProgressRecord progress)
-    {
-        var task = work(Cancellation);
-        try
-        {
-            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(250)))
-            {
-                FlushVerbose();
-                lock (progress) WriteProgress(progress);
-            }
-        }
-        catch (PipelineStoppedException)
-        {
-            // Ctrl+C: the work was cancelled and cleans up (terminates what it created); let it finish before the pipeline goes.
-            try { task.Wait(TimeSpan.FromSeconds(90)); } catch (AggregateException) { }
-            throw;
-        }
-        FlushVerbose();
-        progress.RecordType = ProgressRecordType.Completed;
-        WriteProgress(progress);
-        progress.RecordType = ProgressRecordType.Processing;
-        try { return task.GetAwaiter().GetResult(); }
-        catch (AggregateException ex) when (ex.InnerException is not null) { throw ex.InnerException; }
-    }
-
     static string DefaultIdentity(string home) =>
         new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(k => Path.Combine(home, ".ssh", k)).FirstOrDefault(File.Exists) ?? Path.Combine(home, ".ssh", "id_ed25519");
-
-    static string DefaultImage(string provider) => provider switch
-    {
-        "runpod" => "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
-        "vastai" => "pytorch/pytorch:2.4.0-cuda12.4-cudnn9-devel",
-        _ => "",
-    };
 }

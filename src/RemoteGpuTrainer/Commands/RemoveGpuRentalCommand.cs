@@ -120,10 +120,10 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
     /// <summary>The provider's API for a host created through it (Provider and RentalId set), else null: an SSH rental.</summary>
     ICloudProvider? CloudApi(Engine.Model.GpuHost host)
     {
-        if (host.Provider is not ("runpod" or "vastai" or "lambda") || string.IsNullOrEmpty(host.RentalId)) return null;
+        if (!CloudProviders.Manages(host)) return null;
         var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         _clients.Add(client);
-        return CloudProviders.Connect(host.Provider, null, client, VerboseLog);
+        return CloudProviders.Connect(host.Provider!, null, client, VerboseLog, Catalog);
     }
 
     string KeepOf(Engine.Model.GpuHost host) => GpuPlatformDefaults.From(Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh")).Keep;

@@ -1,0 +1,49 @@
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Ssh;
+
+namespace RemoteGpuTrainer.Engine.Providers;
+
+/// <summary>
+/// Start-GpuRental: powers a stopped rental on through its provider's API and waits until its SSH
+/// answers. A RunPod pod comes back on another port, a Paperspace machine with a dynamic IP on
+/// another address: the endpoint is read from the API, and the host key pinned at the rental's first
+/// contact moves with it, so the box at the new address must present that same key.
+/// </summary>
+public static class RentalStart
+{
+    public sealed record Started(GpuRental Rental, bool WasStopped, GpuHost Host, string? MovedFrom);
+
+    public static async Task<Started> StartAsync(ICloudProvider api, GpuHost host, LaunchOptions options, Action<string> log, Action<string, int?> progress, CancellationToken ct)
+    {
+        var id = host.RentalId ?? throw new RgtException("NotARental", FailureKind.InvalidArgument, $"{host.Name} was not created through a provider's API (no RentalId): start it in the platform's console.");
+        var now = await api.GetAsync(id, ct).ConfigureAwait(false);
+        if (now.State == "Terminated")
+            throw new RgtException("RentalNotFound", FailureKind.NotFound, $"{host.Name}: {api.Name} rental {id} is terminated ({now.ProviderState}); there is nothing to start. Remove-GpuHost {host.Name} drops the entry.");
+        var wasStopped = now.State is "Stopped" or "Preempted";
+        if (wasStopped)
+        {
+            progress($"{api.Name}: starting rental {id} ({now.ProviderState})", null);
+            await api.StartAsync(id, ct).ConfigureAwait(false);
+            log($"{api.Name}: asked to start rental {id}");
+        }
+        var ready = await RentalLauncher.WaitReachableAsync(api, id, options, progress, ct, wasStopped).ConfigureAwait(false);
+        var (newHost, newPort) = (ready.SshHost!, ready.SshPort ?? 22);
+        var (oldHost, oldPort) = (host.HostName, host.Port ?? 22);
+        if (newHost == oldHost && newPort == oldPort) return new Started(ready, wasStopped, host, null);
+        return new Started(ready, wasStopped, host with { HostName = newHost, Port = newPort == 22 ? null : newPort }, $"{oldHost}:{oldPort}");
+    }
+
+    /// <summary>
+    /// Records the keys pinned for the old address under the new one, so the next connection is checked
+    /// against them (a different key there is refused as a changed key). Fails closed without a pin.
+    /// </summary>
+    public static void MovePin(KnownHosts known, string name, string oldHost, int oldPort, string newHost, int newPort)
+    {
+        var pinned = known.KeysOf(oldHost, oldPort);
+        if (pinned.Count == 0)
+            throw new RgtException("HostKeyUnverified", FailureKind.SecurityError,
+                $"{name}: no host key is recorded for its old address {KnownHosts.HostKey(oldHost, oldPort)}, so the box at {KnownHosts.HostKey(newHost, newPort)} cannot be checked. Compare its key with the provider's console, then Test-GpuHost {name} -TrustOnFirstUse.");
+        foreach (var key in pinned)
+            if (known.Check(newHost, newPort, key).Status == HostKeyStatus.Unknown) known.Add(newHost, newPort, key);
+    }
+}

@@ -1,0 +1,74 @@
+using RemoteGpuTrainer.Engine.Platforms;
+using RemoteGpuTrainer.Engine.Providers;
+using RemoteGpuTrainer.Engine.Ssh;
+using Xunit;
+
+namespace RemoteGpuTrainer.Engine.Tests;
+
+public class CloudCatalogTests
+{
+    static readonly PlatformCatalog Catalog = PlatformCatalog.Load(TestFiles.PlatformsDir);
+
+    [Fact]
+    public void Paperspace_offers_come_from_a_stamped_price_table_because_its_API_has_no_prices()
+    {
+        var p = Catalog.Get("paperspace");
+        Assert.Contains(p.PriceTable, m => m is { MachineType: "H100", Gpu: "H100", GpuCount: 1, HourlyPrice: 3.09m });
+        Assert.Contains(p.PriceTable, m => m is { MachineType: "H100x8", GpuCount: 8, HourlyPrice: 24.72m });
+        Assert.DoesNotContain(p.PriceTable, m => m.MachineType.StartsWith("A100", StringComparison.Ordinal));
+        Assert.Equal(new[] { "ny2", "ca1", "ams1" }, p.Regions);
+        Assert.Equal("2026-09", p.Verified["price_table"]);
+        Assert.Equal("paperspace", p.SshUser);
+        Assert.Null(p.DefaultImage);
+        Assert.StartsWith("runpod/pytorch:", Catalog.Get("runpod").DefaultImage);
+    }
+
+    [Fact]
+    public void A_price_table_entry_without_a_price_is_refused_when_the_profile_loads()
+    {
+        var dir = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "paperspace.yml"), "rgt:\n  name: paperspace\n  price_table:\n    - {machine_type: H100, gpu: H100, gpus: 1}\n");
+            var ex = Assert.Throws<RgtException>(() => PlatformCatalog.Load(TestFiles.PlatformsDir, dir));
+            Assert.Equal("PlatformProfileMalformed", ex.ErrorId);
+            Assert.Contains("usd_per_hour", ex.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Every_provider_with_offers_is_a_platform_of_the_catalog()
+    {
+        foreach (var p in CloudProviders.WithOffers) Assert.NotNull(Catalog.Find(p));
+    }
+
+    [Fact]
+    public void A_stalled_upload_can_cut_the_socket_of_this_SSH_NET()
+    {
+        // Disposing a connection whose peer stopped reading blocks in SSH.NET's disconnect; the watchdog shuts the socket instead.
+        Assert.True(SshConnection.CanCutSockets);
+    }
+
+    [Fact]
+    public void A_moved_rental_keeps_its_pinned_key_and_a_missing_pin_fails_closed()
+    {
+        var dir = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            var known = new KnownHosts(new[] { Path.Combine(dir, "known_hosts") });
+            var key = new byte[] { 0, 0, 0, 11, (byte)'s', (byte)'s', (byte)'h', (byte)'-', (byte)'e', (byte)'d', (byte)'2', (byte)'5', (byte)'5', (byte)'1', (byte)'9', 1, 2, 3 };
+            known.Add("203.0.113.5", 40022, key);
+            RentalStart.MovePin(known, "pod", "203.0.113.5", 40022, "203.0.113.9", 41022);
+            Assert.Equal(HostKeyStatus.Known, known.Check("203.0.113.9", 41022, key).Status);
+            var other = (byte[])key.Clone();
+            other[^1] = 9;
+            Assert.Equal(HostKeyStatus.Changed, known.Check("203.0.113.9", 41022, other).Status);
+            RentalStart.MovePin(known, "pod", "203.0.113.5", 40022, "203.0.113.9", 41022);
+            Assert.Single(File.ReadAllLines(Path.Combine(dir, "known_hosts")), l => l.StartsWith("[203.0.113.9]:41022 ", StringComparison.Ordinal));
+            var ex = Assert.Throws<RgtException>(() => RentalStart.MovePin(known, "pod", "198.51.100.1", 22, "198.51.100.2", 22));
+            Assert.Equal("HostKeyUnverified", ex.ErrorId);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
