@@ -148,7 +148,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $h.RentalId | Should -Match '^\d+$'
         $h.HourlyPrice | Should -Be 0.782
         $h.Platform | Should -Be 'vastai'
-        $h.Port | Should -BeIn $script:Boxes.Port
+        $h.HostName | Should -Be '127.0.0.1'
         @($w | Where-Object { "$_" -match 'recorded the new rental''s host key' }).Count | Should -Be 1
         (Test-GpuHost cloud-a).Reachable | Should -BeTrue -Because 'the host key was recorded on first contact'
         $q = Join-Path $script:TestDir 'cloud.txt'
@@ -273,8 +273,103 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         Remove-GpuRental idle -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
     }
 
+    It 'Paperspace: offers from the stamped price table that the API says are available; the key goes in by startup script; a start moves the machine to a new dynamic IP' {
+        Set-Contract -More @{ unavailable = @('H100') }
+        $box = $script:Boxes[0]
+        (Get-GpuOffer paperspace -Gpu H100) | Should -BeNullOrEmpty -Because 'the API says H100 is not available'
+        $offers = Get-GpuOffer paperspace -Gpu A6000:1
+        ($offers | ForEach-Object { "$($_.OfferId) $($_.HourlyPrice)" }) | Should -Be @('A6000@ny2 1.89', 'A6000@ca1 1.89', 'A6000@ams1 1.89')
+        $offers[0].Availability | Should -Match 'list price 2026-09'
+        @(Get-ContractRequests | Where-Object path -Match 'machine-availability\?machineType=A6000&region=').Count | Should -Be 3
+
+        # A machine is made from an account's OS template: without one nothing is created.
+        $offers[0] | New-GpuRental -Name ps -User $box.User @script:Fast -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'ImageRequired,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        @(Get-ContractRequests | Where-Object { $_.method -eq 'POST' }) | Should -BeNullOrEmpty
+
+        $h = $offers[0] | New-GpuRental -Name ps -Image tpl-ml-in-a-box -User $box.User -DataDir $box.DataDir @script:Fast
+        ($h.Provider, $h.HourlyPrice, $h.Platform) | Should -Be @('paperspace', 1.89, 'paperspace')
+        $h.HostName | Should -Match '^127\.0\.0\.\d+$'
+        ($h.Port ?? 22) | Should -Be 22
+        $script = Get-Content (Join-Path $script:TestDir 'startup-scripts.jsonl') | ConvertFrom-Json | Select-Object -Last 1
+        $script.script | Should -Match ([regex]::Escape((Get-Content "$env:HOME/.ssh/id_ed25519.pub" -Raw).Trim()))
+        $script.script | Should -Match "SSH_USER='paperspace'"
+        $script.assignedMachineIds | Should -Be @($h.RentalId)
+        (Test-GpuHost ps).Reachable | Should -BeTrue
+
+        $stop = Remove-GpuRental ps -SkipVerification -Force -WarningAction SilentlyContinue
+        ($stop.Action, $stop.Status, $stop.ProviderState) | Should -Be @('Stop', 'Stopped', 'off')
+        $started = Start-GpuRental ps -PollInterval 0.2s -Timeout 60s
+        $started.HostName | Should -Not -Be $h.HostName -Because 'a dynamic IP is new at every power-on'
+        (Get-GpuHost ps).HostName | Should -Be $started.HostName
+        (Test-GpuHost ps).Reachable | Should -BeTrue -Because 'the key pinned at first contact answers at the new address'
+        (Get-GpuRental paperspace -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).InInventory | Should -BeTrue
+        $release = Remove-GpuRental ps -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue
+        ($release.Status, $release.ProviderState) | Should -Be @('Terminated', 'gone')
+    }
+
+    It 'Get-GpuRental reads every page of Paperspace''s machine list' {
+        Set-Contract -More @{ page_size = 1 }
+        $two = Get-GpuOffer paperspace -Gpu A4000 | Select-Object -First 1 | New-GpuRental -Name pages -Count 2 -Image tpl -User $script:Boxes[0].User @script:Fast
+        $listed = Get-GpuRental paperspace -WarningAction SilentlyContinue
+        ($listed.RentalId | Sort-Object) | Should -Be ($two.RentalId | Sort-Object)
+        @(Get-ContractRequests | Where-Object path -Match '/paperspace/v1/machines\?').Count | Should -Be 2
+        Get-GpuHost pages-* | Remove-GpuRental -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+    }
+
+    It 'Start-GpuRental: a stopped pod comes back on another port, the inventory follows it, and another host key there is refused' {
+        $h = New-GpuRental -Provider runpod -Gpu A100:1 -Name moving -User $script:Boxes[0].User @script:Fast
+        Remove-GpuRental moving -SkipVerification -Force -WarningAction SilentlyContinue | ForEach-Object Status | Should -Be 'Stopped'
+        $back = Start-GpuRental moving -PollInterval 0.2s -Timeout 60s -Verbose 4>&1
+        $moved = $back | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        $moved.GetType().Name | Should -Be 'GpuHost'
+        $moved.Port | Should -Not -Be $h.Port
+        ($back | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain "moving: runpod gave the rental a new address: 127.0.0.1:$($h.Port) -> 127.0.0.1:$($moved.Port); the inventory follows it."
+        (Invoke-GpuCommand moving -Command 'echo ok').StdOut.Trim() | Should -Be 'ok'
+        (Start-GpuRental moving -PollInterval 0.2s).Port | Should -Be $moved.Port -Because 'a running rental is left where it is'
+
+        # The provider puts it on another machine (another host key) at the next start: refused, as any changed key is.
+        Remove-GpuRental moving -SkipVerification -Force -WarningAction SilentlyContinue | Out-Null
+        Set-Contract -More @{ start_moves_box = $true }
+        { Start-GpuRental moving -PollInterval 0.2s -Timeout 60s -ErrorAction Stop } | Should -Throw -ErrorId 'HostKeyMismatch,RemoteGpuTrainer.Commands.StartGpuRentalCommand'
+        { Invoke-GpuCommand moving -Command 'echo ok' -ErrorAction Stop } | Should -Throw -ErrorId 'HostKeyMismatch,RemoteGpuTrainer.Commands.InvokeGpuCommandCommand'
+        Remove-GpuRental moving -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+        $null = New-GpuRental "root@127.0.0.1:$(Get-ClosedPort)" -Name plain -WarningAction SilentlyContinue
+        { Start-GpuRental plain -ErrorAction Stop } | Should -Throw -ErrorId 'NotARental,RemoteGpuTrainer.Commands.StartGpuRentalCommand'
+        Remove-GpuHost plain -Confirm:$false
+    }
+
+    It 'a spot pod the provider takes back: Get-GpuRental, Get-GpuJob and the patrol say Preempted with the way to resume' {
+        $box = $script:Boxes[0]
+        $h = New-GpuRental -Provider runpod -Gpu A100:1 -Interruptible -Name spot -User $box.User -DataDir $box.DataDir @script:Fast
+        $h.HourlyPrice | Should -Be 0.82
+        $q = Join-Path $script:TestDir 'spot.txt'
+        Set-Content $q "s1: python3 $($box.TrainerPath) --epochs 1 --sleep 0`ns2: python3 $($box.TrainerPath) --epochs 200 --sleep 1"
+        Start-GpuQueue spot -Path $q -QueueId spotq | Out-Null
+        $deadline = (Get-Date).AddSeconds(30)
+        while ((Get-GpuJob spot -QueueId spotq | Where-Object Cell -EQ 's2').State -ne 'Running' -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 300 }
+
+        Set-Contract -More @{ preempt = @($h.RentalId) }
+        $rental = Get-GpuRental runpod -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId
+        ($rental.State, $rental.ProviderState, $rental.Interruptible) | Should -Be @('Preempted', 'EXITED', $true)
+        $jobs = Get-GpuJob spot -QueueId spotq
+        $jobs.Cell | Should -Be @('s2') -Because 's1 had finished when it was last seen'
+        $jobs.State | Should -Be 'Preempted'
+        $jobs.Reason | Should -Match "runpod took back interruptible rental $($h.RentalId) \(EXITED\); the cell was Running .* Resume: Start-GpuRental spot; then Start-GpuQueue spot -Path <the queue file> -QueueId spotq"
+        (Get-GpuJob spot -State Preempted).Cell | Should -Be 's2'
+        $report = Invoke-GpuPatrol spot
+        ($report.Verdict, $report.Preempted, $report.ExitCode) | Should -Be @('Escalate', $true, 1)
+        $report.Line | Should -Match 'ESCALATE preempted — .*1 unfinished cell\(s\): s2'
+
+        $back = Start-GpuRental spot -PollInterval 0.2s -Timeout 60s
+        $back.Port | Should -Not -Be $h.Port
+        (Get-GpuJob spot -QueueId spotq | Where-Object Cell -EQ 's2').State | Should -Not -Be 'Preempted'
+        Stop-GpuQueue spot -QueueId spotq -Confirm:$false | Out-Null
+        Remove-GpuRental spot -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+    }
+
     It '<File> example: <Title>' -ForEach @(
-        foreach ($f in 'Get-GpuOffer', 'New-GpuRental', 'Get-GpuRental', 'Remove-GpuRental') {
+        foreach ($f in 'Get-GpuOffer', 'New-GpuRental', 'Start-GpuRental', 'Get-GpuRental', 'Remove-GpuRental') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
             foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
                 if ($f -ne 'Get-GpuOffer' -and $m.Groups[1].Value -notmatch '\(cloud\)') { continue }

@@ -78,6 +78,7 @@ class Forward:
         self.sock.listen(16)
         self.host, self.port = self.sock.getsockname()
         self.target = (target["host"], target["port"])
+        self.open = []
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
@@ -91,6 +92,7 @@ class Forward:
             except OSError:
                 client.close()
                 continue
+            self.open += [client, server]
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
 
@@ -111,7 +113,17 @@ class Forward:
                 pass
 
     def close(self):
+        """The address goes dark, and the connections through it drop (the machine is gone or off)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)   # wakes the accept() blocked in serve(); close() alone would not
+        except OSError:
+            pass
         self.sock.close()
+        for c in self.open:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def forward_on_port_22(target, avoid):
@@ -214,8 +226,9 @@ class Handler(BaseHTTPRequestHandler):
         iid = str(NEXT_ID[0])
         INSTANCES[(provider, iid)] = {"id": iid, "name": name, "offer": offer, "price": price, "polls": 0, "box": free[0] if free else None,
                                       "stopped": False, "terminated": False, "created": 1796150000, "forward": None, "addresses": []}
-        if provider == "paperspace":
-            self.move(INSTANCES[(provider, iid)], control, 22)
+        # An instance's address is not its box's: a forwarder, which a start replaces and a preemption closes (Lambda's is its box on :22).
+        if provider != "lambda":
+            self.move(INSTANCES[(provider, iid)], control, 22 if provider == "paperspace" else 0)
         return iid
 
     def move(self, inst, control, port):
@@ -410,7 +423,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(400, {"message": "Out of capacity for %s in %s" % (q["machineType"], q["region"]), "status": 400})
             inst = INSTANCES[("paperspace", iid)]
             inst["region"] = q["region"]
-            next(x for x in SCRIPTS if x["id"] == q["startupScriptId"])["assignedMachineIds"].append(iid)
+            script = next(x for x in SCRIPTS if x["id"] == q["startupScriptId"])
+            script["assignedMachineIds"].append(iid)
+            with open(os.path.join(os.path.dirname(self.control), "startup-scripts.jsonl"), "a") as f:
+                f.write(json.dumps(script) + "\n")
             return self.send(200, {"data": machine(inst, False), "event": {"id": "ev" + iid, "name": "create", "state": "new"}})
         if parts == ["machines"] and method == "GET":
             live = [i for (p, _), i in INSTANCES.items() if p == "paperspace" and not i["terminated"]]

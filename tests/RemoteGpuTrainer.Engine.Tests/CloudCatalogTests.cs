@@ -66,6 +66,13 @@ public class CloudCatalogTests
             Assert.Equal(HostKeyStatus.Changed, known.Check("203.0.113.9", 41022, other).Status);
             RentalStart.MovePin(known, "pod", "203.0.113.5", 40022, "203.0.113.9", 41022);
             Assert.Single(File.ReadAllLines(Path.Combine(dir, "known_hosts")), l => l.StartsWith("[203.0.113.9]:41022 ", StringComparison.Ordinal));
+            // The old address is forgotten once the move is verified; other hosts' lines stay.
+            known.Add("198.51.100.7", 22, key);
+            Assert.Equal(1, known.Forget("203.0.113.5", 40022));
+            Assert.Empty(known.KeysOf("203.0.113.5", 40022));
+            Assert.Single(known.KeysOf("203.0.113.9", 41022));
+            Assert.Single(known.KeysOf("198.51.100.7", 22));
+            Assert.Equal(0, known.Forget("203.0.113.5", 40022));
             var ex = Assert.Throws<RgtException>(() => RentalStart.MovePin(known, "pod", "198.51.100.1", 22, "198.51.100.2", 22));
             Assert.Equal("HostKeyUnverified", ex.ErrorId);
         }

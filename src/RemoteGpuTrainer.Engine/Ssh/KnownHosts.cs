@@ -79,6 +79,26 @@ public sealed class KnownHosts
         File.AppendAllText(WriteFile, (needsNewline ? "\n" : "") + line);
     }
 
+    /// <summary>
+    /// Drops the entries for host:port from the file keys are written to (a released cloud rental's
+    /// address goes to someone else's machine next; a moved one's old address is not its own any more).
+    /// Lines naming other hosts too, hashed entries and @revoked markers stay. Returns how many went.
+    /// </summary>
+    public int Forget(string host, int port)
+    {
+        if (!File.Exists(WriteFile)) return 0;
+        using var _ = FileLock.Acquire(WriteFile, TimeSpan.FromSeconds(10));
+        var name = HostKey(host, port);
+        var lines = File.ReadAllLines(WriteFile);
+        var kept = lines.Where(l => l.Trim().Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries) is not { Length: >= 3 } parts
+            || !string.Equals(parts[0], name, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (kept.Count == lines.Length) return 0;
+        var temp = WriteFile + ".rgt-tmp";
+        File.WriteAllText(temp, string.Concat(kept.Select(l => l + "\n")));
+        File.Move(temp, WriteFile, overwrite: true);
+        return lines.Length - kept.Count;
+    }
+
     sealed record Entry(string KeyType, byte[] Blob, bool Revoked, string File, int Line);
 
     IEnumerable<Entry> Entries(string host, int port)

@@ -301,13 +301,14 @@ public sealed class SshConnection : IHostShell
     }
 
     /// <summary>
-    /// Drops a stalled connection now: the socket is shut first, which wakes a write waiting on a full
-    /// send buffer (a peer that stopped reading) and lets the disconnect fail fast, then it is disposed.
+    /// Drops a stalled connection now: the socket is shut, which wakes a write waiting on a full send
+    /// buffer (a peer that stopped reading); the client is disposed in the background.
     /// </summary>
     public void Abort()
     {
         CutSocket(_client);
-        Dispose();
+        var client = _client;
+        _ = Task.Run(() => { try { client.Dispose(); } catch (Exception) { } });
     }
 
     static readonly System.Reflection.PropertyInfo? SessionProperty =

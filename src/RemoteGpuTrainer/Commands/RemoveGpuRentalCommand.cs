@@ -89,6 +89,9 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
                 {
                     var done = CloudTeardown.RunAsync(cloud, host, action, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), Cancellation).GetAwaiter().GetResult();
                     (status, providerState, instructions) = (done.Status, done.ProviderState, done.Text + (action == "Stop" && platform.StopKeepsBilling is { } billed ? $" Still billed while stopped: {billed}." : ""));
+                    // A released address goes to someone else's machine next: its key is no evidence for anything any more.
+                    if (status == "Terminated" && new Engine.Ssh.KnownHosts(Engine.Ssh.SshTarget.Resolve(host).KnownHostsFiles).Forget(host.HostName, host.Port ?? 22) > 0)
+                        WriteVerbose($"{host.Name}: forgot the host key of {host.HostName}:{host.Port ?? 22}, which the provider will hand to another machine.");
                 }
                 else
                 {

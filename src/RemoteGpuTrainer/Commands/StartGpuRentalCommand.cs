@@ -59,6 +59,8 @@ public sealed class StartGpuRentalCommand : RgtCmdlet
         // The pinned key must answer at the address the provider gave: a different key is refused here, before any work goes there.
         using (var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(30))))
             RunWithProgress(ct => connector.OpenShellAsync(moved, ct), progress);
+        // The old address is not this rental's any more: the provider hands it to the next machine.
+        if (started.MovedFrom is not null) new KnownHosts(SshTarget.Resolve(moved).KnownHostsFiles).Forget(host.HostName, host.Port ?? 22);
         FlushVerbose();
         return Inventory.Load().First(h => h.Name == host.Name);
     }
