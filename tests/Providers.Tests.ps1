@@ -349,6 +349,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $deadline = (Get-Date).AddSeconds(30)
         while ((Get-GpuJob spot -QueueId spotq | Where-Object Cell -EQ 's2').State -ne 'Running' -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 300 }
 
+        $before = Get-GpuJob spot -QueueId spotq
         Set-Contract -More @{ preempt = @($h.RentalId) }
         $rental = Get-GpuRental runpod -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId
         ($rental.State, $rental.ProviderState, $rental.Interruptible) | Should -Be @('Preempted', 'EXITED', $true)
@@ -357,6 +358,11 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $jobs.State | Should -Be 'Preempted'
         $jobs.Reason | Should -Match "runpod took back interruptible rental $($h.RentalId) \(EXITED\); the cell was Running .* Resume: Start-GpuRental spot; then Start-GpuQueue spot -Path <the queue file> -QueueId spotq"
         (Get-GpuJob spot -State Preempted).Cell | Should -Be 's2'
+        # A wait started on the cells as they ran learns it on its next look, and says so at once rather than at its timeout.
+        $err = $null
+        $before | Wait-GpuJob -PollInterval 0:0:0.3 -Timeout 0:5:0 -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+        $err.FullyQualifiedErrorId | Should -Be 'RentalPreempted,RemoteGpuTrainer.Commands.WaitGpuJobCommand' -Because 'one error, and no WaitTimeout'
+        $err.Exception.Message | Should -Match '^spot/s2: runpod took back interruptible rental'
         $report = Invoke-GpuPatrol spot
         ($report.Verdict, $report.Preempted, $report.ExitCode) | Should -Be @('Escalate', $true, 1)
         $report.Line | Should -Match 'ESCALATE preempted — .*1 unfinished cell\(s\): s2'
@@ -366,6 +372,22 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         (Get-GpuJob spot -QueueId spotq | Where-Object Cell -EQ 's2').State | Should -Not -Be 'Preempted'
         Stop-GpuQueue spot -QueueId spotq -Confirm:$false | Out-Null
         Remove-GpuRental spot -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+    }
+
+    It 'a vast.ai bid: created at its bid, listed Preempted once outbid, and the patrol says so instead of "unreachable"' {
+        $offer = Get-GpuOffer vastai -Gpu A100:1 -Interruptible | Select-Object -First 1
+        $h = $offer | New-GpuRental -Name bid -User $script:Boxes[0].User @script:Fast
+        $h.HourlyPrice | Should -Be $offer.HourlyPrice
+        (Get-GpuRental vastai -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).Interruptible | Should -BeTrue
+        Set-Contract -More @{ preempt = @($h.RentalId) }
+        $r = Get-GpuRental vastai -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId
+        ($r.State, $r.ProviderState) | Should -Be @('Preempted', 'exited')
+        $report = Invoke-GpuPatrol bid
+        ($report.Verdict, $report.Unreachable, $report.Preempted) | Should -Be @('Escalate', $false, $true)
+        $report.Reason | Should -Match 'no unfinished cell was seen there'
+        $stop = Remove-GpuRental bid -SkipVerification -Force -WarningAction SilentlyContinue
+        ($stop.Status, $stop.ProviderState) | Should -Be @('Preempted', 'exited') -Because 'a preempted instance is reported as such'
+        Remove-GpuRental bid -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | ForEach-Object Status | Should -Be 'Terminated'
     }
 
     It '<File> example: <Title>' -ForEach @(

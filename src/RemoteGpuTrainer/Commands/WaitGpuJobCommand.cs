@@ -42,6 +42,7 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
         var progress = new ProgressRecord(2, "Waiting for GPU jobs", "starting");
         var written = new HashSet<(string, string, string)>();
         var resolved = new System.Collections.Concurrent.ConcurrentDictionary<string, GpuHost>(StringComparer.OrdinalIgnoreCase);
+        var catalog = Catalog;
         while (true)
         {
             // Each cell is written the moment it is final, so `Wait-GpuJob | Receive-Checkpoint` pulls early cells while others train.
@@ -51,6 +52,12 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
             {
                 WriteFailure(new RgtException("JobCannotStart", FailureKind.ResourceBusy,
                     $"{j.Name}/{j.Cell}: job {j.SchedulerJobId} is pending on {j.Reason} and will not start until someone acts (scontrol show job {j.SchedulerJobId}); not waiting for it."), j.Name);
+                current.Remove((j.Name, j.QueueId, j.Cell));
+            }
+            // A spot rental the provider took back will not finish by waiting either.
+            foreach (var j in current.Values.Where(j => j.State == "Preempted").ToList())
+            {
+                WriteFailure(new RgtException("RentalPreempted", FailureKind.ResourceBusy, $"{j.Name}/{j.Cell}: {j.Reason}"), j.Name);
                 current.Remove((j.Name, j.QueueId, j.Cell));
             }
             var pending = current.Values.Where(j => !j.IsFinal).ToList();
@@ -81,11 +88,20 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
             foreach (var r in Fan(targets, ThrottleLimit, async (t, ct) =>
             {
                 using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
-                // Paths resolved on the first tick are absolute: later ticks skip that round trip.
-                var (shell, host) = await connector.OpenResolvedAsync(resolved.GetValueOrDefault(t.Host.Name, t.Host), ct).ConfigureAwait(false);
-                resolved[host.Name] = host;
-                var queues = await QueueService.ReadAsync(shell, host, t.QueueId, ct).ConfigureAwait(false);
-                return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
+                try
+                {
+                    // Paths resolved on the first tick are absolute: later ticks skip that round trip.
+                    var (shell, host) = await connector.OpenResolvedAsync(resolved.GetValueOrDefault(t.Host.Name, t.Host), ct).ConfigureAwait(false);
+                    resolved[host.Name] = host;
+                    var queues = await QueueService.ReadAsync(shell, host, t.QueueId, ct).ConfigureAwait(false);
+                    return queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
+                }
+                catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
+                {
+                    if (await PreemptedRentalAsync(t.Host, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
+                    var seen = new QueueCache().ReadStates().GetValueOrDefault(t.Host.Name) ?? new();
+                    return Engine.Providers.Preemption.Jobs(t.Host, taken.Rental, taken.Api, seen.Where(c => t.QueueId is null || c.QueueId == t.QueueId).ToList());
+                }
             }))
             {
                 if (Cancellation.IsCancellationRequested) return;
