@@ -104,7 +104,24 @@ Describe 'Get-GpuOffer against the providers'' contracts' {
         } finally {
             $env:RUNPOD_API_KEY = $saved
             $env:VAST_API_KEY = $savedVast
-            Remove-Item "$env:HOME/.vast_api_key" -ErrorAction SilentlyContinue
+            Remove-Item -Force "$env:HOME/.vast_api_key" -ErrorAction SilentlyContinue   # a dotfile: hidden, so -Force
+        }
+    }
+
+    It 'without -Provider asks the providers that have a key here, and says how to give one when none has' {
+        $names = 'RUNPOD_API_KEY', 'VAST_API_KEY', 'LAMBDA_API_KEY', 'PAPERSPACE_API_KEY'
+        $saved = @{}
+        foreach ($n in $names) { $saved[$n] = [Environment]::GetEnvironmentVariable($n) }
+        try {
+            $env:LAMBDA_API_KEY = $null
+            $env:PAPERSPACE_API_KEY = $null
+            (Get-GpuOffer -Gpu A100:1).Provider | Sort-Object -Unique | Should -Be @('runpod', 'vastai')
+            (Get-ContractRequests).provider | Sort-Object -Unique | Should -Be @('runpod', 'vastai')
+            $env:RUNPOD_API_KEY = $null
+            $env:VAST_API_KEY = $null
+            { Get-GpuOffer -Gpu A100:1 -ErrorAction Stop } | Should -Throw -ErrorId 'ProviderKeyMissing,RemoteGpuTrainer.Commands.GetGpuOfferCommand' -ExpectedMessage '*PAPERSPACE_API_KEY*'
+        } finally {
+            foreach ($n in $names) { [Environment]::SetEnvironmentVariable($n, $saved[$n]) }
         }
     }
 
@@ -113,7 +130,7 @@ Describe 'Get-GpuOffer against the providers'' contracts' {
         $everything = Get-GpuOffer -Gpu A100:1 -Verbose -ErrorAction Continue *>&1 | Out-String -Width 400
         $everything | Should -Match 'ProviderAuthFailed|refused'
         foreach ($k in $script:Keys.Values) { $everything | Should -Not -Match ([regex]::Escape($k)) }
-        foreach ($f in Get-ChildItem $env:RGT_HOME, $env:HOME -Recurse -File -ErrorAction SilentlyContinue) {
+        foreach ($f in Get-ChildItem $env:RGT_HOME, $env:HOME -Recurse -File -Force -ErrorAction SilentlyContinue) {
             $text = [System.IO.File]::ReadAllText($f.FullName)
             foreach ($k in $script:Keys.Values) { $text | Should -Not -Match ([regex]::Escape($k)) -Because $f.FullName }
         }
@@ -163,7 +180,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $release = Remove-GpuRental cloud-a -Action Release -Force -RemoveHost -WarningAction SilentlyContinue
         ($release.Status, $release.ProviderState) | Should -Be @('Terminated', 'gone')
         Test-ProviderHasNo vastai $h.RentalId | Should -BeTrue
-        foreach ($f in Get-ChildItem $env:RGT_HOME -Recurse -File) {
+        foreach ($f in Get-ChildItem $env:RGT_HOME -Recurse -File -Force) {
             foreach ($k in $script:Keys.Values) { [System.IO.File]::ReadAllText($f.FullName) | Should -Not -Match ([regex]::Escape($k)) -Because $f.FullName }
         }
     }

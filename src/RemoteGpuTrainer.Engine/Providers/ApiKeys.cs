@@ -32,6 +32,13 @@ public static class ApiKeys
         _ => Array.Empty<(string, Func<string, string?>)>(),
     };
 
+    /// <summary>Whether a key for the provider is set here (environment or CLI key file).</summary>
+    public static bool Available(string provider, string home)
+    {
+        try { Resolve(provider, null, Environment.GetEnvironmentVariable, home); return true; }
+        catch (RgtException) { return false; }
+    }
+
     public static Source Resolve(string provider, string? explicitKey, Func<string, string?> environment, string home)
     {
         if (!string.IsNullOrEmpty(explicitKey)) return new Source(explicitKey, "-ApiKey");

@@ -8,7 +8,7 @@ public static class RentalCensus
 {
     /// <summary>Every provider with a key here (environment or CLI key file) or with a host in the inventory.</summary>
     public static List<string> ProvidersToAsk(IReadOnlyList<GpuHost> inventory, string home) =>
-        CloudProviders.WithOffers.Where(p => inventory.Any(h => h.Provider == p) || HasKey(p, home)).ToList();
+        CloudProviders.WithOffers.Where(p => inventory.Any(h => h.Provider == p) || ApiKeys.Available(p, home)).ToList();
 
     /// <summary>The rentals that are not terminated, each with the inventory host it is registered as (or none).</summary>
     public static IEnumerable<GpuRental> Match(IEnumerable<GpuRental> listed, IReadOnlyList<GpuHost> inventory) =>
@@ -40,11 +40,5 @@ public static class RentalCensus
             DiskPercent = done.DiskPercent, InodePercent = done.InodePercent, GpuStatus = done.GpuStatus, CheckedAt = done.CheckedAt, Findings = done.Findings,
             Line = done.Line.Replace(" DONE ", " ESCALATE ", StringComparison.Ordinal) + "; billing: " + reason,
         };
-    }
-
-    static bool HasKey(string provider, string home)
-    {
-        try { ApiKeys.Resolve(provider, null, Environment.GetEnvironmentVariable, home); return true; }
-        catch (RgtException) { return false; }
     }
 }

@@ -15,9 +15,10 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
     const string BySpec = "BySpec";
     const string ByName = "ByName";
 
+    /// <summary>Default: every provider with a key here (environment or CLI key file).</summary>
     [Parameter(Position = 0)]
     [ValidateSet("runpod", "vastai", "lambda", "paperspace")]
-    public string[] Provider { get; set; } = CloudProviders.WithOffers;
+    public string[]? Provider { get; set; }
 
     /// <summary>The model and count, e.g. 'A100:8', 'RTX 4090:1', 'H100' (one GPU).</summary>
     [Parameter(ParameterSetName = BySpec)]
@@ -56,7 +57,15 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
 
     protected override void EndProcessing()
     {
-        var providers = Provider.Distinct(StringComparer.OrdinalIgnoreCase).Select(p => p.ToLowerInvariant()).ToList();
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var providers = (Provider ?? CloudProviders.WithOffers.Where(p => ApiKeys.Available(p, home)).ToArray())
+            .Distinct(StringComparer.OrdinalIgnoreCase).Select(p => p.ToLowerInvariant()).ToList();
+        if (providers.Count == 0)
+        {
+            ThrowFailure(new RgtException("ProviderKeyMissing", FailureKind.AuthenticationError,
+                "No provider to ask: no API key is set (RUNPOD_API_KEY, VAST_API_KEY, LAMBDA_API_KEY, PAPERSPACE_API_KEY or a provider CLI's key file). Set one, or name the provider with -Provider and pass -ApiKey."), null);
+            return;
+        }
         OfferQuery query;
         try
         {
