@@ -97,7 +97,7 @@ try {
     Step 'Teardown after verification: allowed (the reversible stop first; an SSH rental is stopped in its console)'
     Get-GpuHost -Tag demo | Remove-GpuRental -Force -WarningAction SilentlyContinue | Format-List Name, Verb, Irreversible, CellsVerified, CellsTotal, Status, Instructions | Out-String -Width 160
 
-    Step 'Cloud rentals: offers from RunPod, vast.ai and Lambda, a rental created and released through the API (a local contract server whose instances are sandbox boxes)'
+    Step 'Cloud rentals: offers from RunPod, vast.ai and Lambda, a rental created, stopped, started and released through the API (a local contract server whose instances are sandbox boxes)'
     & ssh-keygen -q -t ed25519 -N '' -C 'rgt-demo' -f "$env:HOME/.ssh/id_ed25519" | Out-Null
     $cloudBox = Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519"
     $demoKeys = @{ runpod = 'demo-runpod-key'; vastai = 'demo-vast-key'; lambda = 'demo-lambda-key' }
@@ -111,7 +111,10 @@ try {
     $cloud | Format-List Name, Provider, RentalId, HourlyPrice, Currency, Endpoint | Out-String -Width 160
     Invoke-GpuCommand demo-cloud -Command 'echo "logged in as $(whoami) on the new rental"' -InformationAction Ignore | ForEach-Object StdOut
     Get-GpuRental | Format-Table | Out-String -Width 160
-    'No queue ran on it, so the evidence check is skipped on purpose (recorded in the ledger):'
+    'No queue ran on it, so the evidence check is skipped on purpose (recorded in the ledger). Stop it through the API, then start it again:'
+    Remove-GpuRental demo-cloud -SkipVerification -Force -WarningAction SilentlyContinue | Format-List Name, Action, Status, ProviderState | Out-String -Width 160
+    '> Start-GpuRental demo-cloud    # it comes back on another port; the inventory follows, and the pinned host key must answer there'
+    Start-GpuRental demo-cloud -PollInterval 0.5s | Format-List Name, Endpoint | Out-String -Width 160
     Remove-GpuRental demo-cloud -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Format-List Name, Action, Status, ProviderState, Instructions | Out-String -Width 160
 
     if ((Test-Path /usr/sbin/slurmctld) -and (& id -u) -eq '0') {
