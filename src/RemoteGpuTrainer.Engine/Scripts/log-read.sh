@@ -13,6 +13,9 @@ if [ ! -f "$LOG" ]; then
   rgt_section log missing_log
   exit 0
 fi
+# The state first, then the size: a cell writes its closing line before its final state, so a final
+# state read here means that line is within SIZE (a follow that stops on it has read everything).
+STATE=$(cat "$(dirname "$LOG")/state" 2> /dev/null)
 SIZE=$(stat -c %s "$LOG")
 if [ "$OFFSET" -gt "$SIZE" ]; then OFFSET=0; fi # the log was truncated or replaced
 END=$SIZE
@@ -23,7 +26,7 @@ fi
 
 print_meta() {
   printf 'end\t%s\n' "$END"
-  printf 'state\t%s\n' "$(cat "$(dirname "$LOG")/state" 2> /dev/null)"
+  printf 'state\t%s\n' "$STATE"
 }
 
 print_log() {

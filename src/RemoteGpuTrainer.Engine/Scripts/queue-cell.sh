@@ -3,6 +3,7 @@
 # job (slurm-job.sh). Parameters: Q (queue dir), DATA, DURABLE, QID, KEEP (artifact), SCRATCH, CRED,
 # WORKDIR, PROXY_HOOK (the user's shell code, run before each cell). INTERRUPTED: set by a caller's
 # TERM trap, so a cell ended from outside is Interrupted, not Failed.
+# The closing log line is written before the final state, so a reader that sees the state has the line.
 # Markers (cells/<name>/): state (Running, Succeeded, Failed, NoArtifact, SyncFailed, Interrupted),
 # exit_code, started_at, finished_at, pid, reason; under Slurm also slurm_job_id, restarts, node. Each
 # is written to a temporary name, then renamed.
@@ -101,31 +102,31 @@ run_cell() {
   put "$d/exit_code" "$rc"
   put "$d/finished_at" "$(now)"
   if [ -n "${INTERRUPTED:-}" ]; then
-    put "$d/state" Interrupted
     echo "=== rgt: cell $name interrupted by $INTERRUPTED (exit code $rc)" >> "$d/log"
+    put "$d/state" Interrupted
     return 1
   fi
   if [ "$rc" -ne 0 ]; then
-    put "$d/state" Failed
     echo "=== rgt: cell $name FAILED with exit code $rc" >> "$d/log"
+    put "$d/state" Failed
     return 1
   fi
   # Exit 0 is not success without the artifact (behaviour.md §0.1).
   if [ ! -s "$ck/$KEEP" ]; then
     put "$d/reason" "exited 0 but wrote no $KEEP in $ck"
-    put "$d/state" NoArtifact
     echo "=== rgt: cell $name NoArtifact: exited 0 but wrote no $KEEP" >> "$d/log"
+    put "$d/state" NoArtifact
     return 1
   fi
   if [ -n "$SCRATCH" ]; then rm -f "$ck/$SCRATCH"; fi
   if rgt_sync "$ck" "$d" "$DURABLE/final_ckpts/$name"; then
-    put "$d/state" Succeeded
     echo "=== rgt: cell $name Succeeded" >> "$d/log"
+    put "$d/state" Succeeded
     return 0
   fi
   put "$d/reason" "the copy to $DURABLE/final_ckpts/$name did not verify"
-  put "$d/state" SyncFailed
   echo "=== rgt: cell $name SyncFailed: the copy to durable storage did not verify" >> "$d/log"
+  put "$d/state" SyncFailed
   return 1
 }
 
