@@ -61,7 +61,6 @@ public abstract class RgtCmdlet : PSCmdlet
         return rentals;
     }
 
-    /// <summary>Writes what worker threads logged; only the pipeline thread may write.</summary>
     /// <summary>Runs async work on the pipeline thread's watch, showing progress while it waits; Ctrl+C cancels it.</summary>
     protected T RunWithProgress<T>(Func<CancellationToken, Task<T>> work, ProgressRecord progress)
     {
@@ -99,6 +98,7 @@ public abstract class RgtCmdlet : PSCmdlet
         return await Engine.Providers.Preemption.AskAsync(api, host, ct).ConfigureAwait(false) is { } rental ? (rental, api) : null;
     }
 
+    /// <summary>Writes what worker threads logged; only the pipeline thread may write.</summary>
     protected void FlushVerbose()
     {
         while (_verbose.TryDequeue(out var message)) WriteVerbose(message);

@@ -68,6 +68,10 @@ public sealed class QueueCache
         catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException) { return new(); }
     }
 
+    /// <summary>The cells last seen on the host, of one queue or all.</summary>
+    public List<SeenCell> LastSeen(string host, string? queueId) =>
+        (ReadStates().GetValueOrDefault(host) ?? new()).Where(c => queueId is null || c.QueueId == queueId).ToList();
+
     void RecordStates(IReadOnlyList<GpuJob> jobs)
     {
         if (jobs.Count == 0) return;

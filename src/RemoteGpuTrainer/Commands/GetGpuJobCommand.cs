@@ -53,8 +53,7 @@ public sealed class GetGpuJobCommand : HostCmdlet
             {
                 // A spot box the provider took back: its cells, as last seen, are Preempted (with how to resume).
                 if (await PreemptedRentalAsync(h, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
-                var seen = new QueueCache().ReadStates().GetValueOrDefault(h.Name) ?? new();
-                return Select(Engine.Providers.Preemption.Jobs(h, taken.Rental, taken.Api, seen.Where(c => QueueId is null || c.QueueId == QueueId).ToList()));
+                return Select(Engine.Providers.Preemption.Jobs(h, taken.Rental, taken.Api, new QueueCache().LastSeen(h.Name, QueueId)));
             }
             new QueueCache().Record(jobs);
             return Select(jobs);

@@ -69,8 +69,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
             {
                 if (await PreemptedRentalAsync(h, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
-                var seen = new Engine.Queues.QueueCache().ReadStates().GetValueOrDefault(h.Name) ?? new();
-                return Engine.Providers.Preemption.Report(h, taken.Rental, taken.Api, seen.Where(c => QueueId is null || c.QueueId == QueueId).ToList(), DateTimeOffset.Now);
+                return Engine.Providers.Preemption.Report(h, taken.Rental, taken.Api, new Engine.Queues.QueueCache().LastSeen(h.Name, QueueId), DateTimeOffset.Now);
             }
         }))
         {

@@ -33,17 +33,17 @@ public sealed class StartGpuRentalCommand : RgtCmdlet
     {
         foreach (var host in ResolveHostNames(Name))
         {
-            try { WriteObject(StartOne(host)); }
+            try { if (StartOne(host) is { } started) WriteObject(started); }
             catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, host.Name); }
         }
     }
 
-    GpuHost StartOne(GpuHost host)
+    GpuHost? StartOne(GpuHost host)
     {
         if (!CloudProviders.Manages(host))
             throw new RgtException("NotARental", FailureKind.InvalidArgument,
                 $"{host.Name} was not created through a provider's API (New-GpuRental -Offer or -Provider): start it in the platform's console, then Set-GpuHost {host.Name} -HostName/-Port if its address changed.");
-        if (!ShouldProcess($"{host.Provider} rental {host.RentalId} ({host.Name})", "Start (billing resumes)")) return host;
+        if (!ShouldProcess($"{host.Provider} rental {host.RentalId} ({host.Name})", "Start (billing resumes)")) return null;
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         var api = CloudProviders.Connect(host.Provider!, null, client, VerboseLog, Catalog);
         var progress = new ProgressRecord(4, $"Starting {host.Name}", "asking the provider");

@@ -99,8 +99,7 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
                 catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
                 {
                     if (await PreemptedRentalAsync(t.Host, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
-                    var seen = new QueueCache().ReadStates().GetValueOrDefault(t.Host.Name) ?? new();
-                    return Engine.Providers.Preemption.Jobs(t.Host, taken.Rental, taken.Api, seen.Where(c => t.QueueId is null || c.QueueId == t.QueueId).ToList());
+                    return Engine.Providers.Preemption.Jobs(t.Host, taken.Rental, taken.Api, new QueueCache().LastSeen(t.Host.Name, t.QueueId));
                 }
             }))
             {
