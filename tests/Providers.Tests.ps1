@@ -345,6 +345,17 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         (Invoke-GpuCommand moving -Command 'echo ok').StdOut.Trim() | Should -Be 'ok'
         (Start-GpuRental moving -PollInterval 0.2s).Port | Should -Be $moved.Port -Because 'a running rental is left where it is'
 
+        # Stopped and started in the console: Get-GpuRental notices the new port, and Start-GpuRental follows it.
+        $auth = @{ Authorization = "Bearer $($script:Keys.runpod)" }
+        Invoke-RestMethod -Method Post -Uri "$env:RGT_RUNPOD_REST_API_URL/pods/$($h.RentalId)/stop" -Headers $auth | Out-Null
+        Invoke-RestMethod -Method Post -Uri "$env:RGT_RUNPOD_REST_API_URL/pods/$($h.RentalId)/start" -Headers $auth | Out-Null
+        $deadline = (Get-Date).AddSeconds(20)
+        do { $w = $null; $null = Get-GpuRental runpod -WarningVariable w -WarningAction SilentlyContinue } until ("$w" -match 'now gives' -or (Get-Date) -gt $deadline)
+        "$w" | Should -Match "moving: runpod now gives rental $($h.RentalId) the address 127\.0\.0\.1:\d+, the inventory has 127\.0\.0\.1:$($moved.Port) .*Start-GpuRental moving follows it"
+        $console = Start-GpuRental moving -PollInterval 0.2s -Timeout 60s
+        $console.Port | Should -Not -Be $moved.Port
+        (Invoke-GpuCommand moving -Command 'echo ok').StdOut.Trim() | Should -Be 'ok'
+
         # The provider puts it on another machine (another host key) at the next start: refused, as any changed key is.
         Remove-GpuRental moving -SkipVerification -Force -WarningAction SilentlyContinue | Out-Null
         Set-Contract -More @{ start_moves_box = $true }

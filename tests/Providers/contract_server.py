@@ -302,7 +302,8 @@ class Handler(BaseHTTPRequestHandler):
             INSTANCES[("runpod", iid)]["interruptible"] = bool(q.get("interruptible"))
             return self.send(201, pod(INSTANCES[("runpod", iid)], False))
         if parts == ["pods"] and method == "GET":
-            return self.send(200, [pod(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "runpod" and not i["terminated"]])
+            # A listing is a look too: an instance boots as time (reads) goes by, whichever call reads it.
+            return self.send(200, [pod(*self.observe("runpod", i["id"], control)) for (p, _), i in list(INSTANCES.items()) if p == "runpod" and not i["terminated"]])
         if len(parts) >= 2 and parts[0] == "pods":
             inst = INSTANCES.get(("runpod", parts[1]))
             if inst is None or inst["terminated"]:

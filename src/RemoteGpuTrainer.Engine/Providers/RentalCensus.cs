@@ -15,6 +15,18 @@ public static class RentalCensus
         listed.Where(r => r.State != "Terminated")
             .Select(r => r.WithInventory(inventory.FirstOrDefault(h => h.Provider == r.Provider && h.RentalId == r.RentalId)?.Name));
 
+    /// <summary>
+    /// A running rental whose address at the provider is not the inventory's (started in the console: a
+    /// new port or dynamic IP), with what to do; null when they agree or the provider gives no address.
+    /// </summary>
+    public static string? Drift(GpuRental r, IReadOnlyList<GpuHost> inventory)
+    {
+        if (r.State != "Running" || r.SshHost is null || inventory.FirstOrDefault(h => h.Name == r.HostName) is not { } h) return null;
+        var (port, known) = (r.SshPort ?? 22, h.Port ?? 22);
+        if (string.Equals(r.SshHost, h.HostName, StringComparison.OrdinalIgnoreCase) && port == known) return null;
+        return $"{h.Name}: {r.Provider} now gives rental {r.RentalId} the address {r.SshHost}:{port}, the inventory has {h.HostName}:{known} (started elsewhere?). Start-GpuRental {h.Name} follows it and checks the pinned host key.";
+    }
+
     public static string Describe(GpuRental r) =>
         $"{r.Provider} rental {r.RentalId} ({r.Name ?? "no name"}, {r.State}, {r.HourlyPrice?.ToString(CultureInfo.InvariantCulture) ?? "?"} {r.Currency}/h" +
         (r.CostSoFar is { } c ? $", about {c.ToString(CultureInfo.InvariantCulture)} {r.Currency} so far" : "") + ")";

@@ -29,6 +29,7 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
             return;
         }
         var rentals = ListRentals(providers, inventory);
+        foreach (var drift in rentals.Select(x => RentalCensus.Drift(x, inventory)).OfType<string>()) WriteWarning(drift);
         foreach (var forgotten in rentals.Where(x => !x.InInventory))
             WriteWarning($"{RentalCensus.Describe(forgotten)} is in no inventory here: a forgotten box? Stop it in the console ({RentalLauncher.Console(forgotten.Provider)}) or register it.");
         WriteObject(rentals.OrderBy(x => x.Provider).ThenBy(x => x.CreatedAt).ToList(), true);
