@@ -51,8 +51,8 @@ public abstract class RgtCmdlet : PSCmdlet
         var catalog = Catalog;
         foreach (var r in Fan(providers, Math.Max(1, providers.Count), async (p, ct) =>
         {
-            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            return await Engine.Providers.CloudProviders.Connect(p, null, client, VerboseLog, catalog).ListAsync(ct).ConfigureAwait(false);
+            using var api = Engine.Providers.CloudProviders.Connect(p, null, VerboseLog, catalog);
+            return await api.ListAsync(ct).ConfigureAwait(false);
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item);
@@ -87,15 +87,14 @@ public abstract class RgtCmdlet : PSCmdlet
         catch (AggregateException ex) when (ex.InnerException is not null) { throw ex.InnerException; }
     }
 
-    /// <summary>For a cloud rental whose SSH failed: the rental and its API when the provider says it took the box back, else null (the SSH failure stands).</summary>
+    /// <summary>For a cloud rental whose SSH failed: the rental and its provider's API (disposed; its name and CanStop remain) when the provider says it took the box back, else null (the SSH failure stands).</summary>
     protected async Task<(Engine.Model.GpuRental Rental, Engine.Providers.ICloudProvider Api)?> PreemptedRentalAsync(Engine.Model.GpuHost host, PlatformCatalog catalog, CancellationToken ct)
     {
         if (!Engine.Providers.CloudProviders.Manages(host)) return null;
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         Engine.Providers.ICloudProvider api;
-        try { api = Engine.Providers.CloudProviders.Connect(host.Provider!, null, client, VerboseLog, catalog); }
+        try { api = Engine.Providers.CloudProviders.Connect(host.Provider!, null, VerboseLog, catalog); }
         catch (RgtException) { return null; }
-        return await Engine.Providers.Preemption.AskAsync(api, host, ct).ConfigureAwait(false) is { } rental ? (rental, api) : null;
+        using (api) return await Engine.Providers.Preemption.AskAsync(api, host, ct).ConfigureAwait(false) is { } rental ? (rental, api) : null;
     }
 
     /// <summary>Writes what worker threads logged; only the pipeline thread may write.</summary>

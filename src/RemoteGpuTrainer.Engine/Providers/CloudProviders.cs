@@ -5,8 +5,8 @@ namespace RemoteGpuTrainer.Engine.Providers;
 /// <summary>What a new instance is created with: its name, the user's SSH public key, image and disk; a bid for an interruptible one.</summary>
 public sealed record RentalSpec(string Name, string PublicKey, string Image, int DiskGB, decimal? BidPerHour);
 
-/// <summary>A cloud provider's API: offers, and the life of an instance (create, read, list, stop, terminate).</summary>
-public interface ICloudProvider
+/// <summary>A cloud provider's API: offers, and the life of an instance (create, read, list, stop, start, terminate). Disposing it closes its HTTP client.</summary>
+public interface ICloudProvider : IDisposable
 {
     string Name { get; }
     /// <summary>False where the provider has no stop (Lambda): only terminate ends the meter.</summary>
@@ -48,13 +48,14 @@ public static class CloudProviders
 
     /// <summary>
     /// The provider's API with its key resolved (<see cref="ApiKeys.Resolve"/>) and its address from the
-    /// environment; the caller owns <paramref name="client"/>. Says in <paramref name="log"/> where the key came from.
+    /// environment, on an HTTP client of its own (the caller disposes the API). Says in <paramref name="log"/> where the key came from.
     /// </summary>
-    public static ICloudProvider Connect(string provider, string? explicitKey, HttpClient client, Action<string> log, Platforms.PlatformCatalog catalog)
+    public static ICloudProvider Connect(string provider, string? explicitKey, Action<string> log, Platforms.PlatformCatalog catalog)
     {
         var key = ApiKeys.Resolve(provider, explicitKey, Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         log($"{provider}: API key from {key.From}");
-        return Create(provider, new ProviderHttp(client, provider, key.Key, log), BaseUrl(provider, Environment.GetEnvironmentVariable), catalog);
+        var url = BaseUrl(provider, Environment.GetEnvironmentVariable);
+        return Create(provider, new ProviderHttp(provider, key.Key, log), url, catalog);
     }
 
     public static ICloudProvider Create(string provider, ProviderHttp http, Uri baseUrl, Platforms.PlatformCatalog catalog) => provider switch

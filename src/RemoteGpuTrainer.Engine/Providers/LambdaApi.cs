@@ -17,6 +17,7 @@ sealed class LambdaApi : ICloudProvider
     public LambdaApi(ProviderHttp http, Uri url) { _http = http; _url = url; }
     public string Name => "lambda";
     public bool CanStop => false;
+    public void Dispose() => _http.Dispose();
 
     public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)
     {

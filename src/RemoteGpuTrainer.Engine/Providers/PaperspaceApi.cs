@@ -19,6 +19,7 @@ sealed class PaperspaceApi : ICloudProvider
     public PaperspaceApi(ProviderHttp http, Uri url, GpuPlatform platform) { _http = http; _url = url; _platform = platform; }
     public string Name => "paperspace";
     public bool CanStop => true;
+    public void Dispose() => _http.Dispose();
     string User => _platform.SshUser ?? "paperspace";
 
     public async Task<IReadOnlyList<GpuOffer>> ListOffersAsync(OfferQuery q, CancellationToken ct)

@@ -14,7 +14,7 @@ public sealed record ProviderResponse(HttpStatusCode Status, string Body, JsonEl
 /// its Retry-After (seconds or a date), else backs off exponentially with jitter from 0.5 s; 5xx and a
 /// dropped connection retry the same way; everything else goes to the provider's classifier at once.
 /// </summary>
-public sealed class ProviderHttp
+public sealed class ProviderHttp : IDisposable
 {
     readonly HttpClient _http;
     readonly string _provider;
@@ -22,9 +22,10 @@ public sealed class ProviderHttp
     public int MaxRetries { get; init; } = 5;
     public TimeSpan LongestWait { get; init; } = TimeSpan.FromSeconds(30);
 
-    public ProviderHttp(HttpClient http, string provider, string key, Action<string>? log = null)
+    /// <summary>Owns its client: the key is a default header of it, so one client serves one provider.</summary>
+    public ProviderHttp(string provider, string key, Action<string>? log = null, TimeSpan? timeout = null)
     {
-        _http = http;
+        _http = new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
         _provider = provider;
         _log = log;
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -73,6 +74,8 @@ public sealed class ProviderHttp
             return response;
         }
     }
+
+    public void Dispose() => _http.Dispose();
 
     async Task WaitAsync(TimeSpan wait, string why, CancellationToken ct)
     {

@@ -15,6 +15,7 @@ sealed class VastApi : ICloudProvider
     public VastApi(ProviderHttp http, Uri url) { _http = http; _url = url; }
     public string Name => "vastai";
     public bool CanStop => true;
+    public void Dispose() => _http.Dispose();
 
     public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)
     {

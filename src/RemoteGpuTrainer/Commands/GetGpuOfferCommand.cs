@@ -80,8 +80,8 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
         var catalog = Catalog;
         foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
         {
-            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-            return await CloudProviders.Connect(p, explicitKey, client, VerboseLog, catalog).ListOffersAsync(query, ct).ConfigureAwait(false);
+            using var api = CloudProviders.Connect(p, explicitKey, VerboseLog, catalog);
+            return await api.ListOffersAsync(query, ct).ConfigureAwait(false);
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item);

@@ -156,15 +156,10 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         var providers = (ParameterSetName == Search ? Provider : _offers.Select(o => o.Provider)).Distinct().ToList();
         if (explicitKey is not null && providers.Count != 1)
             throw new RgtException("ApiKeyAmbiguous", FailureKind.InvalidArgument, "-ApiKey belongs to one provider; these offers come from several.");
-        var clients = new List<HttpClient>();
+        var apis = new Dictionary<string, ICloudProvider>();
         try
         {
-            var apis = providers.ToDictionary(p => p, p =>
-            {
-                var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-                clients.Add(client);
-                return CloudProviders.Connect(p, explicitKey, client, VerboseLog, Catalog);
-            });
+            foreach (var p in providers) apis[p] = CloudProviders.Connect(p, explicitKey, VerboseLog, Catalog);
             var offers = ParameterSetName == Search ? SearchOffers(apis) : _offers.ToList();
             if (offers.Count == 0) throw new RgtException("NoOffer", FailureKind.NotFound, "No offer matches: widen the search (Get-GpuOffer shows what there is).");
             var used = new HashSet<string>();
@@ -180,7 +175,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
                 WriteObject(host);
             }
         }
-        finally { foreach (var c in clients) c.Dispose(); }
+        finally { foreach (var api in apis.Values) api.Dispose(); }
     }
 
     List<GpuOffer> SearchOffers(Dictionary<string, ICloudProvider> apis)

@@ -115,18 +115,18 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
             }
             catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, host.Name); }
         }
-        foreach (var c in _clients) c.Dispose();
+        foreach (var api in _apis) api.Dispose();
     }
 
-    readonly List<HttpClient> _clients = new();
+    readonly List<ICloudProvider> _apis = new();
 
     /// <summary>The provider's API for a host created through it (Provider and RentalId set), else null: an SSH rental.</summary>
     ICloudProvider? CloudApi(Engine.Model.GpuHost host)
     {
         if (!CloudProviders.Manages(host)) return null;
-        var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-        _clients.Add(client);
-        return CloudProviders.Connect(host.Provider!, null, client, VerboseLog, Catalog);
+        var api = CloudProviders.Connect(host.Provider!, null, VerboseLog, Catalog);
+        _apis.Add(api);
+        return api;
     }
 
     string KeepOf(Engine.Model.GpuHost host) => GpuPlatformDefaults.From(Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh")).Keep;

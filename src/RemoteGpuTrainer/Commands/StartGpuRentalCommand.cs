@@ -44,8 +44,7 @@ public sealed class StartGpuRentalCommand : RgtCmdlet
             throw new RgtException("NotARental", FailureKind.InvalidArgument,
                 $"{host.Name} was not created through a provider's API (New-GpuRental -Offer or -Provider): start it in the platform's console, then Set-GpuHost {host.Name} -HostName/-Port if its address changed.");
         if (!ShouldProcess($"{host.Provider} rental {host.RentalId} ({host.Name})", "Start (billing resumes)")) return null;
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-        var api = CloudProviders.Connect(host.Provider!, null, client, VerboseLog, Catalog);
+        using var api = CloudProviders.Connect(host.Provider!, null, VerboseLog, Catalog);
         var progress = new ProgressRecord(4, $"Starting {host.Name}", "asking the provider");
         var started = RunWithProgress(ct => RentalStart.StartAsync(api, host, new LaunchOptions(Timeout, PollInterval, 1), VerboseLog,
             (text, percent) => { lock (progress) { progress.StatusDescription = text; progress.PercentComplete = percent ?? -1; } }, ct), progress);
