@@ -216,3 +216,53 @@ Describe 'Registration never renames a host' {
         } finally { Set-GpuHost box2 -NewName box }
     }
 }
+
+Describe 'The gate needs the box''s bytes, not a file that sits at the path' {
+    BeforeAll {
+        $script:Twin = Start-GpuSandbox
+        Add-Content -Path "$env:HOME/.ssh/known_hosts" -Value $script:Twin.KnownHostsLine
+        $null = New-GpuRental $script:Twin.ConnectionString -Name twin -WarningAction SilentlyContinue
+        # One queue file, one cell name, on two boxes: their checkpoints differ (one epoch against three).
+        foreach ($b in @(@{ Name = 'box'; Box = $script:Box; Epochs = 1 }, @{ Name = 'twin'; Box = $script:Twin; Epochs = 3 })) {
+            $q = Join-Path $script:TestDir "same-$($b.Name).txt"
+            Set-Content $q "s1: python3 $($b.Box.TrainerPath) --epochs $($b.Epochs) --sleep 0"
+            & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $b.Box.IdentityFile -p $b.Box.Port "$($b.Box.User)@127.0.0.1" "mkdir -p '$($b.Box.HomeDir)/proj'"
+            $null = Start-GpuQueue $b.Name -Path $q -QueueId same
+        }
+        $null = Get-GpuJob box, twin -QueueId same | Wait-GpuJob -PollInterval 0:0:0.5 -Timeout 0:1:0
+    }
+    AfterAll { if ($script:Twin) { Stop-GpuSandbox $script:Twin } }
+
+    It 'two hosts'' cells of one name are never pulled into one folder, in one pull or one after the other' {
+        $dest = Join-Path $script:TestDir 'merged'
+        $err = $null
+        $pulled = Get-GpuJob box, twin -QueueId same | Receive-Checkpoint -Destination $dest -ErrorVariable err -ErrorAction SilentlyContinue
+        $pulled | Should -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Select-Object -Unique | Should -Be 'DestinationCollision,RemoteGpuTrainer.Commands.ReceiveCheckpointCommand'
+        ($err.TargetObject | Sort-Object) | Should -Be @('box', 'twin')
+        $err[0].Exception.Message | Should -Match "cell 's1' would land in .*merged/s1.*its own -Destination"
+        @(Get-GpuJob box -QueueId same | Receive-Checkpoint -Destination $dest | Where-Object { $_.LocalPath -like '*best.pth' }).Count | Should -Be 1
+        $err = $null
+        Get-GpuJob twin -QueueId same | Receive-Checkpoint -Destination $dest -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'DestinationCollision,RemoteGpuTrainer.Commands.ReceiveCheckpointCommand'
+        $err[0].Exception.Message | Should -Match 'holds cell ''s1'' pulled from box'
+    }
+
+    It 'a pulled file overwritten afterwards is "ModifiedSincePull", no evidence, and the gate stays shut' {
+        $pulled = Get-GpuJob twin -QueueId same | Receive-Checkpoint -Destination (Join-Path $script:TestDir 'twin-only')
+        $artifact = $pulled | Where-Object { $_.LocalPath -like '*best.pth' }
+        # A later copy over the file: another box's checkpoint of the same cell.
+        Copy-Item (Join-Path $script:TestDir 'merged/s1/best.pth') $artifact.LocalPath -Force
+        $v = $pulled | Test-Checkpoint
+        $v.Status | Should -Be 'ModifiedSincePull'
+        $v.Reason | Should -Match "^Modified since pull: the file is not the one pulled from twin:.*no evidence for twin"
+        (Get-Content "$env:RGT_HOME/ledger.jsonl" | ConvertFrom-Json | Where-Object { $_.Host -eq 'twin' -and $_.Verdict -eq 'Verified' }) | Should -BeNullOrEmpty
+        $err = $null
+        Remove-GpuRental twin -Force -ErrorVariable err -ErrorAction SilentlyContinue -WarningAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'TeardownNotVerified,RemoteGpuTrainer.Commands.RemoveGpuRentalCommand'
+        # The box's own bytes, pulled again, do open it.
+        $again = Get-GpuJob twin -QueueId same | Receive-Checkpoint -Destination (Join-Path $script:TestDir 'twin-only')
+        ($again | Test-Checkpoint).Status | Should -Be 'Verified'
+        (Remove-GpuRental twin -Force -WarningAction SilentlyContinue).CellsVerified | Should -Be 1
+    }
+}

@@ -97,6 +97,49 @@ Describe 'The on-box monitor' {
         # The samples stay on the box and in the local copy.
         @(Get-GpuMetric box -Offline).Count | Should -BeGreaterThan 14
     }
+    It 'a sampler killed with -9 is seen as dead: nothing of it holds on, Stop says Dead, and a new one starts' {
+        $m = Start-GpuMonitor box -Interval 1s
+        Start-Sleep -Seconds 2
+        & kill -9 $m.Pid
+        # Its GPU feed notices within a tick that the sampler is gone, and nvidia-smi ends with it.
+        $deadline = (Get-Date).AddSeconds(15)
+        while ((Get-SamplerProcess) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 300 }
+        Get-SamplerProcess | Should -BeNullOrEmpty -Because 'nothing of a killed sampler lives on'
+        $w = $null
+        $again = Start-GpuMonitor box -Interval 1s -WarningVariable w -WarningAction SilentlyContinue
+        $again.Status | Should -Be 'Started' -Because 'a dead sampler is not "AlreadyRunning"'
+        $again.Pid | Should -Not -Be $m.Pid
+        "$w" | Should -Match "the sampler \(PID $($m.Pid)\) had died without stopping"
+        $before = @(Get-GpuMetric box -WarningAction SilentlyContinue).Count
+        Start-Sleep -Seconds 3
+        @(Get-GpuMetric box -WarningAction SilentlyContinue).Count | Should -BeGreaterThan $before -Because 'the new sampler writes samples'
+        & kill -9 $again.Pid
+        $stop = Stop-GpuMonitor box -Confirm:$false -WarningVariable w -WarningAction SilentlyContinue
+        ($stop.Status, $stop.Pid) | Should -Be @('Dead', $again.Pid)
+        "$w" | Should -Match 'had died without stopping'
+        Start-Sleep -Milliseconds 500
+        Get-SamplerProcess | Should -BeNullOrEmpty
+        (Stop-GpuMonitor box -Confirm:$false).Status | Should -Be 'NotRunning'
+    }
+
+    It 'a pid file naming another process (its pid reused) is never signalled, and is not taken for a running sampler' {
+        $other = Start-Process -FilePath setsid -ArgumentList 'sleep', '300' -PassThru
+        try {
+            Start-Sleep -Milliseconds 300
+            $pid2 = [int](& pgrep -n -x sleep)
+            $began = [DateTimeOffset]::new((Get-Process -Id $pid2).StartTime).ToUnixTimeSeconds()
+            Set-Content "$script:MonDir/sampler.pid" "$pid2 $began 1"
+            (Stop-GpuMonitor box -Confirm:$false -WarningAction SilentlyContinue).Status | Should -Be 'Dead'
+            Get-Process -Id $pid2 -ErrorAction SilentlyContinue | Should -Not -BeNullOrEmpty -Because 'a process that is not the sampler is never signalled'
+            Set-Content "$script:MonDir/sampler.pid" "$pid2 $began 1"
+            (Start-GpuMonitor box -Interval 1s -WarningAction SilentlyContinue).Status | Should -Be 'Started'
+            Get-Process -Id $pid2 -ErrorAction SilentlyContinue | Should -Not -BeNullOrEmpty
+            (Stop-GpuMonitor box -Confirm:$false).Status | Should -Be 'Stopped'
+        } finally {
+            & pkill -x -f 'sleep 300' 2>$null
+        }
+    }
+
     It 'flags a GPU idle while a cell runs, and idle GPUs with nothing running (recorded idle RTX 4080)' {
         Set-GpuSandboxScenario $script:Box idle-rtx4080
         try {

@@ -328,6 +328,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
     It 'Get-GpuRental reads every page of Paperspace''s machine list' {
         Set-Contract -More @{ page_size = 1 }
         $two = Get-GpuOffer paperspace -Gpu A4000 | Select-Object -First 1 | New-GpuRental -Name pages -Count 2 -Image tpl -User $script:Boxes[0].User @script:Fast
+        Set-Contract -More @{ page_size = 1 }   # a fresh request log: each create listed the machines too
         $listed = Get-GpuRental paperspace -WarningAction SilentlyContinue
         ($listed.RentalId | Sort-Object) | Should -Be ($two.RentalId | Sort-Object)
         @(Get-ContractRequests | Where-Object path -Match '/paperspace/v1/machines\?').Count | Should -Be 2
@@ -365,6 +366,24 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $null = New-GpuRental "root@127.0.0.1:$(Get-ClosedPort)" -Name plain -WarningAction SilentlyContinue
         { Start-GpuRental plain -ErrorAction Stop } | Should -Throw -ErrorId 'NotARental,RemoteGpuTrainer.Commands.StartGpuRentalCommand'
         Remove-GpuHost plain -Confirm:$false
+    }
+
+    It 'Start-GpuRental: the rental''s own key must answer at its new address, whatever else known_hosts holds for that address' {
+        $null = New-GpuRental -Provider runpod -Gpu A100:1 -Name pinned -User $script:Boxes[0].User @script:Fast
+        Remove-GpuRental pinned -SkipVerification -Force -WarningAction SilentlyContinue | Out-Null
+        # Another box of the user's is known for every port of this address (a wildcard line), and the provider puts the pod on that box.
+        $other = (Get-Content "$($script:Boxes[1].Root)/hostkey.pub" -Raw).Trim() -split ' '
+        $known = "$env:HOME/.ssh/known_hosts"
+        $saved = Get-Content $known -Raw
+        try {
+            Add-Content $known "[127.0.0.1]:* $($other[0]) $($other[1])"
+            Set-Contract -More @{ start_moves_box = $true }
+            { Start-GpuRental pinned -PollInterval 0.2s -Timeout 60s -ErrorAction Stop } |
+                Should -Throw -ErrorId 'HostKeyMismatch,RemoteGpuTrainer.Commands.StartGpuRentalCommand' -ExpectedMessage '*not its own key pinned at first contact*'
+        } finally {
+            Set-Content $known $saved -NoNewline
+        }
+        Remove-GpuRental pinned -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
     }
 
     It 'a spot pod the provider takes back: Get-GpuRental, Get-GpuJob and the patrol say Preempted with the way to resume' {
@@ -416,6 +435,101 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $stop = Remove-GpuRental bid -SkipVerification -Force -WarningAction SilentlyContinue
         ($stop.Status, $stop.ProviderState) | Should -Be @('Preempted', 'exited') -Because 'a preempted instance is reported as such'
         Remove-GpuRental bid -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | ForEach-Object Status | Should -Be 'Terminated'
+    }
+
+    It 'a malformed status answer (<Mode> from <Provider>) is a ProviderError naming the field, and the rental it was about is terminated' -ForEach @(
+        @{ Provider = 'runpod'; Mode = 'port'; Field = 'portMappings.22' }
+        @{ Provider = 'runpod'; Mode = 'price'; Field = 'costPerHr' }
+        @{ Provider = 'vastai'; Mode = 'port'; Field = 'HostPort' }
+        @{ Provider = 'vastai'; Mode = 'array'; Field = 'not a JSON object' }
+        @{ Provider = 'vastai'; Mode = 'date'; Field = 'start_date' }
+    ) {
+        Set-Contract -More @{ mangle = @{ $Provider = $Mode } }
+        $err = $null
+        $gpu = if ($Provider -eq 'vastai') { 'RTX 4090:1' } else { 'A100:1' }
+        New-GpuRental -Provider $Provider -Gpu $gpu -Name "bad-$Mode" -User $script:Boxes[0].User @script:Fast -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'ProviderError,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        $err[0].Exception.Message | Should -Match ([regex]::Escape($Field))
+        $err[0].Exception.Message | Should -Match 'Rental \d+ was terminated: nothing is billing'
+        $created = @(Get-ContractRequests | Where-Object { $_.method -in 'POST', 'PUT' -and $_.path -match '/pods$|/asks/' })
+        $created.Count | Should -Be 1
+        @(Get-ContractRequests | Where-Object method -EQ 'DELETE').Count | Should -Be 1
+        (Get-GpuRental $Provider -WarningAction SilentlyContinue | Where-Object Name -EQ "bad-$Mode") | Should -BeNullOrEmpty
+        Get-GpuHost "bad-$Mode" -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'a status answer about another instance is a ProviderError: the other instance is never terminated, the one created is' {
+        Set-Contract -More @{ outside = @{ vastai = 1 }; mangle = @{ vastai = 'other_id' } }
+        $other = (Get-GpuRental vastai -WarningAction SilentlyContinue | Where-Object { -not $_.InInventory }).RentalId
+        $other | Should -Match '^\d+$'
+        $err = $null
+        New-GpuRental -Provider vastai -Gpu 'RTX 4090:1' -Name imposter -User $script:Boxes[0].User @script:Fast -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'ProviderError,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        $err[0].Exception.Message | Should -Match "asked about rental (\d+), the answer is about '$other'"
+        $mine = [regex]::Match($err[0].Exception.Message, 'asked about rental (\d+)').Groups[1].Value
+        (Get-ContractRequests | Where-Object method -EQ 'DELETE').path | Should -Be "/vast/api/v0/instances/$mine/"
+        Set-Contract
+        $left = (Get-GpuRental vastai -WarningAction SilentlyContinue).RentalId
+        $left | Should -Contain $other -Because 'the console''s instance is untouched'
+        $left | Should -Not -Contain $mine -Because 'the created one is gone'
+    }
+
+    It 'a create answered with a 502 (RunPod) or a dropped connection (vast.ai) after it was carried out is sent once, and the instance it made is found by its name and followed' -ForEach @(
+        @{ Provider = 'runpod'; Gpu = 'A100:1'; Fault = @{ status = 502 }; Create = '/pods$' }
+        @{ Provider = 'vastai'; Gpu = 'RTX 4090:1'; Fault = @{ drop = $true }; Create = '/asks/' }
+    ) {
+        Set-Contract -More @{ after_create = @{ $Provider = @($Fault) } }
+        $log = New-GpuRental -Provider $Provider -Gpu $Gpu -Name lost-answer -User $script:Boxes[0].User @script:Fast -Verbose 4>&1
+        $h = $log | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        @(Get-ContractRequests | Where-Object { $_.method -in 'POST', 'PUT' -and $_.path -match $Create }).Count | Should -Be 1 -Because 'a create is never sent twice blindly'
+        $listed = @(Get-GpuRental $Provider -WarningAction SilentlyContinue)
+        $listed.Count | Should -Be 1
+        ($listed[0].RentalId, $listed[0].InInventory) | Should -Be @($h.RentalId, $true)
+        ($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain "${Provider}: the create of 'lost-answer' got no answer, but rental $($h.RentalId) of that name is new: following it"
+        $listed[0].CostSoFar | Should -BeLessThan 0.05 -Because 'a rental created a moment ago has cost next to nothing'
+        $listed[0].Uptime.TotalMinutes | Should -BeLessThan 5
+        Remove-GpuRental lost-answer -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+    }
+
+    It 'when the instances cannot be listed after a lost create answer, the error says an instance may exist, its name and the console' {
+        Set-Contract -More @{ after_create = @{ runpod = @(@{ status = 503; list_fails = $true }) } }
+        $err = $null
+        New-GpuRental -Provider runpod -Gpu A100:1 -Name unsure -User $script:Boxes[0].User @script:Fast -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'RentalMayExist,RemoteGpuTrainer.Commands.NewGpuRentalCommand'
+        $err[0].Exception.Message | Should -Match "An instance named 'unsure' may exist and bill: look for it with Get-GpuRental runpod, or in the console \(https://www\.runpod\.io/console/pods\)"
+        Get-GpuHost unsure -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Set-Contract
+        $made = Get-GpuRental runpod -WarningAction SilentlyContinue | Where-Object Name -EQ 'unsure'
+        ($made.State, $made.InInventory) | Should -Be @('Running', $false) -Because 'it did exist, and the error said so'
+        Invoke-RestMethod -Method Delete -Uri "$env:RGT_RUNPOD_REST_API_URL/pods/$($made.RentalId)" -Headers @{ Authorization = "Bearer $($script:Keys.runpod)" } | Out-Null
+    }
+
+    It 'Ctrl+C while the create call is still out: the instance it made is found and terminated' {
+        Set-Contract -More @{ after_create = @{ runpod = @(@{ delay = 4 }) } }
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript("Import-Module '$env:RGT_TEST_MODULE'; New-GpuRental -Provider runpod -Gpu A100:1 -Name hasty -PollInterval 0.2s -Timeout 60s -WarningAction SilentlyContinue")
+        $handle = $ps.BeginInvoke()
+        $deadline = (Get-Date).AddSeconds(20)
+        while (-not (Get-ContractRequests | Where-Object { $_.method -eq 'POST' -and $_.path -match '/pods$' }) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        $ps.Stop()
+        $ps.Dispose()
+        (Get-GpuRental runpod -WarningAction SilentlyContinue) | Should -BeNullOrEmpty
+        @(Get-ContractRequests | Where-Object method -EQ 'DELETE').Count | Should -Be 1
+        Get-GpuHost hasty -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'a -Name the inventory already has is refused before anything is created, and the entry is left as it was' {
+        $port = Get-ClosedPort
+        $null = New-GpuRental "root@127.0.0.1:$port" -Name taken -WarningAction SilentlyContinue
+        { New-GpuRental -Provider runpod -Gpu A100:1 -Name taken -User $script:Boxes[0].User @script:Fast -ErrorAction Stop } |
+            Should -Throw -ErrorId 'HostNameTaken,RemoteGpuTrainer.Commands.NewGpuRentalCommand' -ExpectedMessage "*'taken' (root@127.0.0.1:$port)*Set-GpuHost 'taken' -NewName*"
+        $null = New-GpuRental "root@127.0.0.1:$port" -Name taken-2 -WarningAction SilentlyContinue
+        { Get-GpuOffer vastai -Gpu A100:1 | New-GpuRental -Name taken -Count 2 -User $script:Boxes[0].User @script:Fast -ErrorAction Stop } |
+            Should -Throw -ErrorId 'HostNameTaken,RemoteGpuTrainer.Commands.NewGpuRentalCommand' -ExpectedMessage "*'taken-2'*"
+        @(Get-ContractRequests | Where-Object { $_.method -in 'POST', 'PUT' -and $_.path -notmatch 'bundles|graphql' }) | Should -BeNullOrEmpty
+        (Get-GpuHost taken).Port | Should -Be $port
+        (Get-GpuHost taken).RentalId | Should -BeNullOrEmpty
+        Remove-GpuHost taken, taken-2 -Confirm:$false
     }
 
     It '<File> example: <Title>' -ForEach @(

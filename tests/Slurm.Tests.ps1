@@ -114,6 +114,23 @@ x3: echo "task=`$SLURM_ARRAY_TASK_ID cvd=`$CUDA_VISIBLE_DEVICES"; $($script:Trai
         }
     }
 
+    It 'an sbatch warning on stderr is passed on as a warning, never taken for the job id: the job is stopped for real and never submitted twice' {
+        $f = New-QueueFile warned "w1: $($script:Train) --config w1 --epochs 120 --sleep 1`n"
+        $w = $null
+        # One node asked to run on two: sbatch queues it and warns on stderr.
+        $q = Start-GpuQueue login -Path $f -GpusPerCell 1 -SbatchOption '--nodes=2', '--ntasks=1' -WarningVariable w -WarningAction SilentlyContinue
+        $q.SchedulerJobIds.Count | Should -Be 1
+        $id = $q.SchedulerJobIds[0]
+        $id | Should -Match '^\d+$'
+        "$w" | Should -Match 'login: sbatch said, submitting w1: sbatch: [Ww]arning'
+        Get-CellMarker warned w1 '../../jobs' | Should -Be "w1`t$id"
+        Invoke-Login "squeue -h -o '%i %j'" | Should -Match "(?m)^$id rgt-warned\.w1"
+        { Start-GpuQueue login -Path $f -GpusPerCell 1 -ErrorAction Stop } | Should -Throw -ErrorId 'QueueAlreadyRunning,RemoteGpuTrainer.Commands.StartGpuQueueCommand'
+        (Stop-GpuQueue login warned -Confirm:$false).State | Should -Be 'Stopped'
+        Wait-Until { -not (Invoke-Login "squeue -h -j $id -o %i 2>/dev/null") } -Seconds 30 | Out-Null
+        (Invoke-Login "squeue -h -o '%j'") | Should -Not -Match 'rgt-warned'
+    }
+
     It 'a requeued cell shows Requeued, resumes from its checkpoint and ends Succeeded with Restarts 1' {
         $f = New-QueueFile requeue "long: $($script:Train) --config long --epochs 8 --sleep 1`n"
         $q = Start-GpuQueue login -Path $f -GpusPerCell 1

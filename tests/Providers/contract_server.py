@@ -20,11 +20,17 @@ Control file (JSON, re-read on every request so a test can change it between cal
    "no_capacity": ["<offer id>", ...], "boot_polls": 1, "stuck": false, "fail_start": false,
    "terminate_fails": false, "outside": {"<provider>": 1}  instances created before (in no inventory),
    "preempt": ["<instance id>", ...]  interruptible instances the provider has taken back,
-   "unavailable": ["<Paperspace machine type>", ...], "page_size": 2  Paperspace's page length}
+   "unavailable": ["<Paperspace machine type>", ...], "page_size": 2  Paperspace's page length,
+   "after_create": {"<provider>": [{"status": 502} or {"drop": true} or {"delay": 5}, optionally "list_fails": true]}
+        the next create is carried out, then answered with that status, a dropped connection or late
+        (with list_fails, every instance list fails from then on: the control gets "list_fails": [provider]),
+   "mangle": {"<provider>": "port" | "price" | "array" | "other_id" | "date"}  answers about one instance
+        come malformed: SSH port 70000, a price of 1e30, the object inside a JSON array, the id of
+        another instance of the account, a start date out of range (vast.ai)}
 Faults are used up in order, one per request. Each request is appended to requests.jsonl beside the
 control file (provider, method, path, whether the bearer key matched; never the key itself).
 """
-import argparse, json, os, socket, threading
+import argparse, datetime, json, os, socket, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RUNPOD_GPU_TYPES = [
@@ -139,6 +145,33 @@ def forward_on_port_22(target, avoid):
     raise NoBox()
 
 
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def mangled(provider, inst, payload, control):
+    """An answer about one instance, as a misbehaving provider sends it (control "mangle")."""
+    mode = (control.get("mangle") or {}).get(provider)
+    if not mode:
+        return payload
+    inner = payload["instances"] if provider == "vastai" else payload.get("data", payload) if provider == "lambda" else payload
+    if mode == "port":
+        if provider == "vastai":
+            inner["ports"] = {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": "70000"}]}
+        else:
+            inner["portMappings"] = {"22": 70000}
+    elif mode == "price":
+        inner["dph_total" if provider == "vastai" else "costPerHr"] = 1e30
+    elif mode == "date":
+        inner["start_date"] = 1e15
+    elif mode == "other_id":
+        other = [i["id"] for (p, _), i in INSTANCES.items() if p == provider and i is not inst and not i["terminated"]]
+        inner["id"] = (int(other[0]) if provider == "vastai" else other[0]) if other else inner["id"]
+    elif mode == "array":
+        return [payload]
+    return payload
+
+
 class NoBox(Exception):
     """Every sandbox box is taken by a live instance: the test forgot to end one."""
 INSTANCES = {}   # (provider, id) -> {"state", "polls", "box", "name", "price", "offer", "stopped", "terminated"}
@@ -225,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
         NEXT_ID[0] += 1
         iid = str(NEXT_ID[0])
         INSTANCES[(provider, iid)] = {"id": iid, "name": name, "offer": offer, "price": price, "polls": 0, "box": free[0] if free else None,
-                                      "stopped": False, "terminated": False, "created": 1796150000, "forward": None, "addresses": []}
+                                      "stopped": False, "terminated": False, "created": time.time(), "forward": None, "addresses": []}
         # An instance's address is not its box's: a forwarder, which a start replaces and a preemption closes (Lambda's is its box on :22).
         if provider != "lambda":
             self.move(INSTANCES[(provider, iid)], control, 22 if provider == "paperspace" else 0)
@@ -276,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
                 NEXT_ID[0] += 1
                 iid = str(NEXT_ID[0])
                 INSTANCES[(provider, iid)] = {"id": iid, "name": "made-in-console-" + iid, "offer": "console", "price": 1.64, "polls": 99,
-                                              "box": {"host": "203.0.113.7", "port": 41022}, "stopped": False, "terminated": False, "created": 1796140000}
+                                              "box": {"host": "203.0.113.7", "port": 41022}, "stopped": False, "terminated": False, "created": time.time() - 3 * 86400}
 
     def runpod_rest(self, method, key_ok, body, control):
         if not key_ok:
@@ -290,7 +323,7 @@ class Handler(BaseHTTPRequestHandler):
             return {"id": inst["id"], "name": inst["name"], "desiredStatus": status, "imageName": "runpod/pytorch", "gpuCount": 1,
                     "publicIp": ep["host"] if running else "", "portMappings": {"22": ep["port"]} if running else {},
                     "costPerHr": inst["price"], "interruptible": inst.get("interruptible", False), "machineId": "m-" + inst["id"],
-                    "createdAt": "2026-12-01T10:00:00Z", "gpu": {"id": inst["offer"], "displayName": inst["offer"], "count": 1}}
+                    "createdAt": iso(inst["created"]), "gpu": {"id": inst["offer"], "displayName": inst["offer"], "count": 1}}
         if parts == ["pods"] and method == "POST":
             q = json.loads(body or b"{}")
             offer = (q.get("gpuTypeIds") or [""])[0]
@@ -300,17 +333,17 @@ class Handler(BaseHTTPRequestHandler):
             if iid is None:
                 return self.send(400, {"error": "There are no longer any instances available with the requested specifications. Please refresh and try again."})
             INSTANCES[("runpod", iid)]["interruptible"] = bool(q.get("interruptible"))
-            return self.send(201, pod(INSTANCES[("runpod", iid)], False))
+            return self.created("runpod", 201, pod(INSTANCES[("runpod", iid)], False))
         if parts == ["pods"] and method == "GET":
             # A listing is a look too: an instance boots as time (reads) goes by, whichever call reads it.
-            return self.send(200, [pod(*self.observe("runpod", i["id"], control)) for (p, _), i in list(INSTANCES.items()) if p == "runpod" and not i["terminated"]])
+            return self.listing("runpod", [pod(*self.observe("runpod", i["id"], control)) for (p, _), i in list(INSTANCES.items()) if p == "runpod" and not i["terminated"]])
         if len(parts) >= 2 and parts[0] == "pods":
             inst = INSTANCES.get(("runpod", parts[1]))
             if inst is None or inst["terminated"]:
                 return self.send(404, {"error": "pod not found"})
             if method == "GET":
                 inst, booted = self.observe("runpod", parts[1], control)
-                return self.send(200, pod(inst, booted))
+                return self.send(200, mangled("runpod", inst, pod(inst, booted), control))
             if method == "POST" and parts[2:] == ["stop"]:
                 inst["stopped"] = True
                 return self.send(200, pod(inst, False))
@@ -359,17 +392,17 @@ class Handler(BaseHTTPRequestHandler):
             if iid is None:
                 return self.send(410, {"success": False, "error": "no_such_ask", "msg": "that offer is no longer available"})
             INSTANCES[("vastai", iid)]["interruptible"] = ask.get("price") is not None
-            return self.send(200, {"success": True, "new_contract": int(iid)})
+            return self.created("vastai", 200, {"success": True, "new_contract": int(iid)})
         if parts == ["instances"] and method == "GET":
             self.outside(control)
-            return self.send(200, {"instances": [instance(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "vastai" and not i["terminated"]]})
+            return self.listing("vastai", {"instances": [instance(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "vastai" and not i["terminated"]]})
         if len(parts) == 2 and parts[0] == "instances":
             inst = INSTANCES.get(("vastai", parts[1]))
             if inst is None or inst["terminated"]:
                 return self.send(200, {"instances": None}) if method == "GET" else self.send(404, {"success": False, "error": "no_such_instance"})
             if method == "GET":
                 inst, booted = self.observe("vastai", parts[1], control)
-                return self.send(200, {"instances": instance(inst, booted)})
+                return self.send(200, mangled("vastai", inst, {"instances": instance(inst, booted)}, control))
             if method == "PUT":
                 if json.loads(body or b"{}").get("state") == "running":
                     self.start(inst, control, 0)
@@ -403,7 +436,7 @@ class Handler(BaseHTTPRequestHandler):
             ep = self.endpoint(inst)
             return {"id": inst["id"], "name": inst["name"], "state": state, "machineType": inst["offer"], "region": inst.get("region"),
                     "publicIp": ep["host"] if booted and not inst["stopped"] else None, "publicIpType": "dynamic", "privateIp": "10.0.0.%d" % (int(inst["id"]) % 250),
-                    "os": "Ubuntu 22.04", "agentType": "LinuxHeadless", "dtCreated": "2026-12-01T10:00:00.000Z", "dtModified": "2026-12-01T10:00:00.000Z"}
+                    "os": "Ubuntu 22.04", "agentType": "LinuxHeadless", "dtCreated": iso(inst["created"]), "dtModified": iso(inst["created"])}
         if parts == ["machine-availability"] and method == "GET":
             return self.send(200, {"available": query.get("machineType") not in control.get("unavailable", [])})
         if parts == ["startup-scripts"] and method == "POST":
@@ -428,14 +461,14 @@ class Handler(BaseHTTPRequestHandler):
             script["assignedMachineIds"].append(iid)
             with open(os.path.join(os.path.dirname(self.control), "startup-scripts.jsonl"), "a") as f:
                 f.write(json.dumps(script) + "\n")
-            return self.send(200, {"data": machine(inst, False), "event": {"id": "ev" + iid, "name": "create", "state": "new"}})
+            return self.created("paperspace", 200, {"data": machine(inst, False), "event": {"id": "ev" + iid, "name": "create", "state": "new"}})
         if parts == ["machines"] and method == "GET":
             live = [i for (p, _), i in INSTANCES.items() if p == "paperspace" and not i["terminated"]]
             size = int(control.get("page_size", 2))
             start = int(query.get("after", "0") or 0)
             page = live[start:start + size]
             more = start + size < len(live)
-            return self.send(200, {"hasMore": more, "nextPage": str(start + size) if more else None,
+            return self.listing("paperspace", {"hasMore": more, "nextPage": str(start + size) if more else None,
                                    "items": [machine(i, i["polls"] > int(control.get("boot_polls", 1))) for i in page]})
         if len(parts) >= 2 and parts[0] == "machines":
             inst = INSTANCES.get(("paperspace", parts[1]))
@@ -458,6 +491,42 @@ class Handler(BaseHTTPRequestHandler):
                 self.end(inst)
                 return self.send(200, machine(inst, False))
         return self.send(404, {"message": "Not found", "status": 404})
+
+    def created(self, provider, status, payload):
+        """The answer to a create that was carried out: as it should be, or (control "after_create") a 5xx or a dropped connection."""
+        with LOCK:
+            with open(self.control) as f:
+                control = json.load(f)
+            queue = (control.get("after_create") or {}).get(provider) or []
+            fault = queue.pop(0) if queue else None
+            if fault:
+                if fault.get("list_fails"):
+                    control["list_fails"] = control.get("list_fails", []) + [provider]
+                with open(self.control, "w") as f:
+                    json.dump(control, f)
+        if fault and fault.get("delay"):
+            # Slow to answer (a Ctrl+C lands during the call): the lock is let go meanwhile, so other calls go on.
+            LOCK.release()
+            try:
+                time.sleep(float(fault["delay"]))
+            finally:
+                LOCK.acquire()
+            fault = {k: v for k, v in fault.items() if k != "delay"} or None
+        if not fault:
+            return self.send(status, payload)
+        if fault.get("drop"):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return None
+        return self.send(fault["status"], {"error": "upstream connect error or disconnect/reset before headers"})
+
+    def listing(self, provider, payload, status=200):
+        if provider in self.control_now().get("list_fails", []):
+            return self.send(500, {"error": "internal error"}, {"Retry-After": "0"})
+        return self.send(status, payload)
 
     def control_now(self):
         with LOCK:
@@ -500,7 +569,7 @@ def lambda_route(self, method, key_ok, body):
         iid = self.create("lambda", control, q.get("name", ""), q.get("instance_type_name", ""), LAMBDA_TYPES.get(q.get("instance_type_name"), {}).get("instance_type", {}).get("price_cents_per_hour", 0) / 100)
         if iid is None:
             return self.send(400, {"error": {"code": "instance-operations/launch/insufficient-capacity", "message": "Not enough capacity to fulfill launch request.", "suggestion": "Choose an instance type with more availability, or try again later."}})
-        return self.send(200, {"data": {"instance_ids": [iid]}})
+        return self.created("lambda", 200, {"data": {"instance_ids": [iid]}})
     if parts == ["instance-operations", "terminate"]:
         if control.get("terminate_fails"):
             return self.send(500, {"error": {"code": "global/unknown", "message": "Internal error", "suggestion": ""}})
@@ -509,7 +578,7 @@ def lambda_route(self, method, key_ok, body):
                 self.end(INSTANCES[("lambda", iid)])
         return self.send(200, {"data": {"terminated_instances": []}})
     if parts == ["instances"]:
-        return self.send(200, {"data": [instance(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "lambda" and not i["terminated"]]})
+        return self.listing("lambda", {"data": [instance(i, i["polls"] > int(control.get("boot_polls", 1))) for (p, _), i in INSTANCES.items() if p == "lambda" and not i["terminated"]]})
     if len(parts) == 2 and parts[0] == "instances":
         seen = self.observe("lambda", parts[1], control)
         if seen is None:

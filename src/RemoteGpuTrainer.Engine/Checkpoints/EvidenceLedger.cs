@@ -49,13 +49,61 @@ public sealed class EvidenceLedger
         return changed;
     }
 
-    /// <summary>Where a local file came from: the newest "Pulled" line for this path whose local hash is still the file's.</summary>
+    /// <summary>
+    /// Where a local file came from: the newest "Pulled" line for this path, when the file's hash now is
+    /// the one that pull wrote and the box computed. A file changed since, or overwritten by a later pull
+    /// from elsewhere, has no origin: its verdict is no evidence for any box.
+    /// </summary>
     public static LedgerEntry? OriginOf(IReadOnlyList<LedgerEntry> entries, string localPath, string? localSha256)
     {
         if (localSha256 is null) return null;
         var full = Path.GetFullPath(localPath);
-        return entries.LastOrDefault(e => e.Verdict == "Pulled" && e.LocalPath == full && e.LocalSha256 == localSha256 && e.Host is not null && e.RemoteSha256 is not null);
+        var newest = entries.LastOrDefault(e => e.Verdict == "Pulled" && e.LocalPath == full);
+        return newest is { Host: not null, RemoteSha256: not null } && newest.LocalSha256 == localSha256 && newest.RemoteSha256 == localSha256 ? newest : null;
     }
+
+    /// <summary>
+    /// Why a piped pull's file is not the box's bytes any more, or null when it is: its hash now must be
+    /// the transfer's, the transfer's must be the box's, and the ledger's newest pull of that path must
+    /// be this transfer (same host, remote path and hash).
+    /// </summary>
+    public static string? ModifiedSincePull(IReadOnlyList<LedgerEntry> entries, Model.GpuTransfer t, string? localSha256Now)
+    {
+        static string Short(string? h) => h is null ? "none" : h[..Math.Min(12, h.Length)] + "…";
+        if (t.Sha256 is null || t.RemoteSha256 is null || t.Sha256 != t.RemoteSha256)
+            return $"the pull has no verified hash (local {Short(t.Sha256)}, box {Short(t.RemoteSha256)})";
+        if (localSha256Now != t.Sha256)
+            return $"the file is not the one pulled from {t.Name}:{t.RemotePath} (now {Short(localSha256Now)}, pulled {Short(t.Sha256)})";
+        var origin = OriginOf(entries, t.LocalPath, localSha256Now);
+        if (origin is null)
+            return "the evidence ledger has no pull of this path with these bytes";
+        if (!string.Equals(origin.Host, t.Name, StringComparison.OrdinalIgnoreCase) || origin.RemotePath != t.RemotePath)
+            return $"the ledger's newest pull of this path came from {origin.Host}:{origin.RemotePath}, not {t.Name}:{t.RemotePath}";
+        return null;
+    }
+
+    /// <summary>
+    /// A verdict with the origin it is evidence for: a piped pull's own (host, remote path, the box's
+    /// hash) only while the file is still those bytes, else "ModifiedSincePull" and no evidence; a file
+    /// verified by path, the ledger's pull of it (<see cref="OriginOf"/>), or none.
+    /// </summary>
+    public static (Model.CheckpointVerification V, string? Host, string? Remote, string? RemoteSha, string? Cell) Attribute(
+        IReadOnlyList<LedgerEntry> entries, Model.CheckpointVerification v, Model.GpuTransfer? t)
+    {
+        if (t is null)
+        {
+            var o = OriginOf(entries, v.Path, v.Sha256);
+            return (v, o?.Host, o?.RemotePath, o?.RemoteSha256, o?.Cell);
+        }
+        if (ModifiedSincePull(entries, t, v.Sha256) is { } why)
+            return (v with { Status = "ModifiedSincePull", Reason = $"Modified since pull: {why}; this verdict is no evidence for {t.Name}." + (v.Reason is null ? "" : " " + v.Reason) },
+                t.Name, t.RemotePath, t.RemoteSha256, t.Cell);
+        return (v, t.Name, t.RemotePath, t.RemoteSha256, t.Cell);
+    }
+
+    /// <summary>What a verification line may prove to the teardown gate: verified, with the local bytes equal to the box's.</summary>
+    public static bool IsEvidence(LedgerEntry e) =>
+        e.Verdict == "Verified" && e.Host is not null && e.RemotePath is not null && e.RemoteSha256 is not null && e.LocalSha256 == e.RemoteSha256;
 
     public IReadOnlyList<LedgerEntry> Read()
     {

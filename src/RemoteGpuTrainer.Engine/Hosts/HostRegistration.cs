@@ -16,7 +16,8 @@ public sealed record RentalRequest(
     string? Region = null,
     string? Python = null,
     string? Notes = null,
-    bool Force = false);
+    bool Force = false,
+    bool MustBeNew = false);
 
 /// <summary>The registered host, whether it was new, and what to tell the user once.</summary>
 public sealed record RentalRegistration(GpuHost Host, bool Created, GpuPlatform Platform, IReadOnlyList<string> Warnings);
@@ -43,6 +44,20 @@ public static class HostRegistration
         return list.Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
     }
 
+    /// <summary>
+    /// Refuses a name the inventory already has, before anything is created: a new cloud rental under
+    /// it would replace the entry of a rental that bills on, unregistered.
+    /// </summary>
+    public static void EnsureNameFree(IEnumerable<GpuHost> hosts, string name)
+    {
+        if (hosts.FirstOrDefault(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)) is { } existing) throw NameTaken(existing);
+    }
+
+    static RgtException NameTaken(GpuHost existing) =>
+        new("HostNameTaken", FailureKind.InvalidArgument,
+            $"The inventory already has a host named '{existing.Name}' ({existing.Endpoint}{(existing.RentalId is { } id ? $", {existing.Provider} rental {id}" : "")}); nothing was created. " +
+            $"Choose another -Name, rename the existing one with Set-GpuHost '{existing.Name}' -NewName <name>, or remove it with Remove-GpuHost '{existing.Name}' once its rental is ended.");
+
     public static RentalRegistration Register(RentalRequest request, HostInventory inventory, PlatformCatalog catalog, DateTimeOffset now)
     {
         var cs = ConnectionString.Parse(request.ConnectionString);
@@ -62,6 +77,7 @@ public static class HostRegistration
             var existing = request.Name is not null
                 ? hosts.FirstOrDefault(h => string.Equals(h.Name, request.Name, StringComparison.OrdinalIgnoreCase))
                 : null;
+            if (request.MustBeNew && existing is not null) throw NameTaken(existing);
             // A new -Name never renames a host found by its endpoint (its DataDir and its evidence go by
             // name): two names may share a box (two projects); renaming is Set-GpuHost -NewName.
             if (existing is null && request.Name is not null)

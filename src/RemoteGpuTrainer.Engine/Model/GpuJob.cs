@@ -17,6 +17,8 @@ public sealed class GpuQueue
     public int StartAt { get; init; } = 1;
     /// <summary>Under Slurm: the jobs this start submitted, one per cell (array tasks as "&lt;id&gt;_&lt;task&gt;").</summary>
     public string[] SchedulerJobIds { get; init; } = Array.Empty<string>();
+    /// <summary>What the scheduler said on stderr while accepting the jobs (sbatch warnings); each is also written as a warning.</summary>
+    public string[] Warnings { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>One cell of a queue on one host.</summary>

@@ -45,7 +45,7 @@ public sealed record GpuMetricReading(int Index, double? UtilPercent, double? Me
 public sealed class GpuMonitor
 {
     public string Name { get; init; } = "";
-    /// <summary>Started, AlreadyRunning, Stopped or NotRunning.</summary>
+    /// <summary>Started, AlreadyRunning, Stopped, NotRunning, or Dead (a sampler that had died without stopping).</summary>
     public string Status { get; init; } = "";
     public int? Pid { get; init; }
     public int? IntervalSeconds { get; init; }
@@ -55,4 +55,6 @@ public sealed class GpuMonitor
     public double? RanSeconds { get; init; }
     /// <summary>Stop: CPU used as a percentage of one core over the time it ran.</summary>
     public double? CpuPercentOfCore => CpuSeconds is not null && RanSeconds is > 0 ? Math.Round(100 * CpuSeconds.Value / RanSeconds.Value, 3) : null;
+    /// <summary>What was found on the way: a dead or stalled sampler replaced or cleaned up (also written as a warning).</summary>
+    public string? Note { get; init; }
 }

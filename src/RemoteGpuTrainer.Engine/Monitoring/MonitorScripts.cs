@@ -55,21 +55,29 @@ public static class MonitorScripts
     {
         var r = Records(host, output, "starting the sampler").FirstOrDefault(f => f[0] is "started" or "running")
             ?? throw new RgtException("MonitorFailed", FailureKind.OperationFailed, $"{host.Name}: the box did not say whether the sampler started.");
+        var replaced = r[0] == "started" && r.Length > 2 ? r[2].Split(' ') : Array.Empty<string>();
         return new GpuMonitor
         {
             Name = host.Name, Status = r[0] == "started" ? "Started" : "AlreadyRunning", Pid = r.Length > 1 && int.TryParse(r[1], out var p) ? p : null,
             IntervalSeconds = r[0] == "started" ? interval : null, Directory = Directory(host),
+            Note = replaced.Length == 2
+                ? replaced[0] == "dead"
+                    ? $"{host.Name}: the sampler (PID {replaced[1]}) had died without stopping (killed, perhaps by the OOM killer); what it left was ended and a new one started."
+                    : $"{host.Name}: the sampler (PID {replaced[1]}) ran but wrote no sample for three intervals; it was stopped and a new one started."
+                : null,
         };
     }
 
     public static GpuMonitor StopResult(GpuHost host, CommandOutput output)
     {
-        var r = Records(host, output, "stopping the sampler").FirstOrDefault(f => f[0] is "stopped" or "notrunning")
+        var r = Records(host, output, "stopping the sampler").FirstOrDefault(f => f[0] is "stopped" or "notrunning" or "dead")
             ?? throw new RgtException("MonitorFailed", FailureKind.OperationFailed, $"{host.Name}: the box did not say whether the sampler stopped.");
         double? Num(int i) => r.Length > i && double.TryParse(r[i], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
         return new GpuMonitor
         {
-            Name = host.Name, Status = r[0] == "stopped" ? "Stopped" : "NotRunning", Directory = Directory(host),
+            Name = host.Name, Status = r[0] switch { "stopped" => "Stopped", "dead" => "Dead", _ => "NotRunning" }, Directory = Directory(host),
+            Pid = r[0] == "dead" && int.TryParse(r[1], out var pid) ? pid : null,
+            Note = r[0] == "dead" ? $"{host.Name}: the sampler (PID {r[1]}) had died without stopping (killed, perhaps by the OOM killer); {(r.Length > 2 ? r[2] : "0")} process(es) it left were ended." : null,
             CpuSeconds = r[0] == "stopped" && Num(1) is { } t && Num(2) is { } hz && hz > 0 ? t / hz : null,
             RanSeconds = r[0] == "stopped" ? Num(3) : null,
         };

@@ -28,9 +28,9 @@ sealed class LambdaApi : ICloudProvider
             ["region_name"] = offer.Region ?? offer.OfferId[(at + 1)..], ["instance_type_name"] = at > 0 ? offer.OfferId[..at] : offer.OfferId,
             ["ssh_key_names"] = new[] { keyName }, ["name"] = spec.Name,
         };
-        var r = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "instance-operations/launch"), body, Classify, ct).ConfigureAwait(false);
-        return r.Json is { } j && j.TryGetProperty("data", out var d) && d.TryGetProperty("instance_ids", out var ids) && ids.ValueKind == JsonValueKind.Array && ids.GetArrayLength() > 0
-            ? ids[0].GetString()! : throw new RgtException("ProviderError", FailureKind.InvalidData, $"lambda: the launch answer has no instance id: {ProviderHttp.Short(r.Body)}");
+        var r = await _http.SendOnceAsync(HttpMethod.Post, CloudProviders.Join(_url, "instance-operations/launch"), body, Classify, ct).ConfigureAwait(false);
+        return r.Json is { ValueKind: JsonValueKind.Object } j && j.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Object && d.TryGetProperty("instance_ids", out var ids)
+            && ids.ValueKind == JsonValueKind.Array && ids.GetArrayLength() > 0 && ids[0].ValueKind == JsonValueKind.String && ids[0].GetString() is { Length: > 0 } id ? id : throw new RgtException("ProviderError", FailureKind.InvalidData, $"lambda: the launch answer has no instance id: {ProviderHttp.Short(r.Body)}");
     }
 
     /// <summary>The name under which the public key is registered, registering it when it is not.</summary>
@@ -56,7 +56,8 @@ sealed class LambdaApi : ICloudProvider
     public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "instances"), null, Classify, ct).ConfigureAwait(false);
-        return ProviderHttp.Member(r, "data", JsonValueKind.Array, Name, "the instance list is not a list").EnumerateArray().Select(Instance).ToList();
+        return ProviderHttp.Member(r, "data", JsonValueKind.Array, Name, "the instance list is not a list").EnumerateArray()
+            .Select(i => Instance(ProviderHttp.Object(i, Name, "an instance in the list", i.GetRawText()))).ToList();
     }
 
     public Task StopAsync(string id, CancellationToken ct) => throw new RgtException("StopUnsupported", FailureKind.InvalidArgument,
@@ -86,7 +87,7 @@ sealed class LambdaApi : ICloudProvider
                 _ => "Unknown",
             },
             Gpu = type.ValueKind == JsonValueKind.Object ? ProviderHttp.Str(type, "description") : null,
-            HourlyPrice = type.ValueKind == JsonValueKind.Object && ProviderHttp.Num(type, "price_cents_per_hour") is { } c ? (decimal)c / 100 : null,
+            HourlyPrice = type.ValueKind == JsonValueKind.Object ? ProviderHttp.Price(type, "price_cents_per_hour", "lambda", "instance_type.", scale: 100) : null,
             SshHost = string.IsNullOrEmpty(ip) ? null : ip, SshPort = 22, SshUser = "ubuntu",
         };
     }
@@ -102,8 +103,8 @@ sealed class LambdaApi : ICloudProvider
             if (!entry.Value.TryGetProperty("instance_type", out var type)) continue;
             var description = ProviderHttp.Str(type, "description") ?? entry.Name;
             var gpus = type.TryGetProperty("specs", out var specs) ? (int)(ProviderHttp.Num(specs, "gpus") ?? 0) : 0;
-            var cents = ProviderHttp.Num(type, "price_cents_per_hour");
-            if (cents is null || gpus == 0) continue;
+            var price = ProviderHttp.Price(type, "price_cents_per_hour", Name, "instance_type.", scale: 100);
+            if (price is null || gpus == 0) continue;
             // "8x H100 (80 GB SXM5)": the model is what follows the count.
             var gpu = Regex.Match(description, @"^\s*\d+x\s+(.+)$") is { Success: true } m ? m.Groups[1].Value.Trim() : description;
             var memory = Regex.Match(description, @"(\d+)\s*GB", RegexOptions.IgnoreCase) is { Success: true } g ? double.Parse(g.Groups[1].Value, CultureInfo.InvariantCulture) : (double?)null;
@@ -114,7 +115,7 @@ sealed class LambdaApi : ICloudProvider
                 offers.Add(new GpuOffer
                 {
                     Provider = Name, OfferId = $"{ProviderHttp.Str(type, "name") ?? entry.Name}@{name}", Gpu = gpu, GpuCount = gpus, GpuMemoryGB = memory,
-                    HourlyPrice = Math.Round((decimal)cents.Value / 100, 4), Region = name, Availability = "Available",
+                    HourlyPrice = price.Value, Region = name, Availability = "Available",
                 });
             }
         }

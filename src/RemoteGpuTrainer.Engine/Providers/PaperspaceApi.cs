@@ -67,7 +67,7 @@ sealed class PaperspaceApi : ICloudProvider
             ["region"] = offer.Region ?? offer.OfferId[(at + 1)..], ["diskSize"] = spec.DiskGB, ["publicIpType"] = "dynamic",
             ["startupScriptId"] = scriptId, ["startOnCreate"] = true,
         };
-        var r = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "machines"), body, Classify, ct).ConfigureAwait(false);
+        var r = await _http.SendOnceAsync(HttpMethod.Post, CloudProviders.Join(_url, "machines"), body, Classify, ct).ConfigureAwait(false);
         return ProviderHttp.Str(Data(r), "id") is { Length: > 0 } id ? id
             : throw new RgtException("ProviderError", FailureKind.InvalidData, $"paperspace: the create answer has no machine id: {ProviderHttp.Short(r.Body)}");
     }
@@ -76,8 +76,11 @@ sealed class PaperspaceApi : ICloudProvider
     static JsonElement Data(ProviderResponse r) =>
         r.Json is { ValueKind: JsonValueKind.Object } j ? (j.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Object ? d : j) : default;
 
-    public async Task<GpuRental> GetAsync(string id, CancellationToken ct) =>
-        Machine(Data(await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "machines/" + Uri.EscapeDataString(id)), null, Classify, ct).ConfigureAwait(false)));
+    public async Task<GpuRental> GetAsync(string id, CancellationToken ct)
+    {
+        var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "machines/" + Uri.EscapeDataString(id)), null, Classify, ct).ConfigureAwait(false);
+        return Machine(ProviderHttp.Object(Data(r), Name, $"the answer for machine {id}", r.Body));
+    }
 
     public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
     {
@@ -86,7 +89,7 @@ sealed class PaperspaceApi : ICloudProvider
         for (var page = 0; page < 100; page++)
         {
             var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "machines?limit=120" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after))), null, Classify, ct).ConfigureAwait(false);
-            all.AddRange(ProviderHttp.Member(r, "items", JsonValueKind.Array, Name, "the machine list has no items").EnumerateArray().Select(Machine));
+            all.AddRange(ProviderHttp.Member(r, "items", JsonValueKind.Array, Name, "the machine list has no items").EnumerateArray().Select(m => Machine(ProviderHttp.Object(m, Name, "a machine in the list", m.GetRawText()))));
             var more = r.Json!.Value.TryGetProperty("hasMore", out var h) && h.ValueKind == JsonValueKind.True;
             after = ProviderHttp.Str(r.Json.Value, "nextPage");
             if (!more) return all;
@@ -123,7 +126,7 @@ sealed class PaperspaceApi : ICloudProvider
                 _ => "Unknown",
             },
             Gpu = price?.Gpu ?? type, GpuCount = price?.GpuCount, HourlyPrice = price?.HourlyPrice,
-            CreatedAt = DateTimeOffset.TryParse(ProviderHttp.Str(m, "dtCreated"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null,
+            CreatedAt = ProviderHttp.Time(m, "dtCreated", Name),
             SshHost = string.IsNullOrEmpty(ip) ? null : ip, SshPort = 22, SshUser = User,
         };
     }

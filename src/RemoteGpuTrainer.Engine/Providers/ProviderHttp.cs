@@ -13,6 +13,8 @@ public sealed record ProviderResponse(HttpStatusCode Status, string Body, JsonEl
 /// One provider's HTTP calls: Bearer auth (the key only ever in the header), bounded retries. A 429 waits
 /// its Retry-After (seconds or a date), else backs off exponentially with jitter from 0.5 s; 5xx and a
 /// dropped connection retry the same way; everything else goes to the provider's classifier at once.
+/// A call that is not idempotent (an instance's create) is sent once: a 5xx, a dropped connection or a
+/// timeout after it was sent is <c>ProviderOutcomeUnknown</c>, since the provider may have acted on it.
 /// </summary>
 public sealed class ProviderHttp : IDisposable
 {
@@ -32,7 +34,15 @@ public sealed class ProviderHttp : IDisposable
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
     }
 
-    public async Task<ProviderResponse> SendAsync(HttpMethod method, Uri url, object? body, Func<ProviderResponse, RgtException?> classify, CancellationToken ct)
+    /// <summary>Sends a call that may be repeated safely (reads, stops, deletes): retried on 429, 5xx and dropped connections.</summary>
+    public Task<ProviderResponse> SendAsync(HttpMethod method, Uri url, object? body, Func<ProviderResponse, RgtException?> classify, CancellationToken ct) =>
+        SendAsync(method, url, body, classify, idempotent: true, ct);
+
+    /// <summary>Sends a create: a 429 (refused before any work) is waited out, but nothing that may have reached the provider is sent again.</summary>
+    public Task<ProviderResponse> SendOnceAsync(HttpMethod method, Uri url, object? body, Func<ProviderResponse, RgtException?> classify, CancellationToken ct) =>
+        SendAsync(method, url, body, classify, idempotent: false, ct);
+
+    async Task<ProviderResponse> SendAsync(HttpMethod method, Uri url, object? body, Func<ProviderResponse, RgtException?> classify, bool idempotent, CancellationToken ct)
     {
         var rng = new Random();
         for (int attempt = 0; ; attempt++)
@@ -48,6 +58,10 @@ public sealed class ProviderHttp : IDisposable
                 try { if (text.Length > 0) json = JsonDocument.Parse(text).RootElement.Clone(); } catch (JsonException) { }
                 response = new ProviderResponse(reply.StatusCode, text, json, RetryAfter(reply));
             }
+            catch (Exception ex) when (!idempotent && (ex is HttpRequestException || ex is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                throw OutcomeUnknown(method, url, ex.Message, ex);
+            }
             catch (HttpRequestException ex)
             {
                 if (attempt >= MaxRetries)
@@ -56,6 +70,8 @@ public sealed class ProviderHttp : IDisposable
                 continue;
             }
             var status = (int)response.Status;
+            if (!idempotent && status >= 500)
+                throw OutcomeUnknown(method, url, $"HTTP {status}: {Short(response.Body)}", null);
             if (status == 429 || status >= 500)
             {
                 var wait = response.RetryAfter ?? Backoff(attempt, rng);
@@ -76,6 +92,10 @@ public sealed class ProviderHttp : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    RgtException OutcomeUnknown(HttpMethod method, Uri url, string what, Exception? inner) =>
+        new("ProviderOutcomeUnknown", FailureKind.ConnectionError,
+            $"{_provider}: {method} {url.AbsolutePath} got no usable answer ({what}); the provider may have acted on it, so it is not sent again.", inner);
 
     async Task WaitAsync(TimeSpan wait, string why, CancellationToken ct)
     {
@@ -107,6 +127,49 @@ public sealed class ProviderHttp : IDisposable
         {
             JsonValueKind.String => v.GetString(), JsonValueKind.Null or JsonValueKind.Undefined => null, _ => v.GetRawText(),
         } : null;
+
+    /// <summary>An SSH port: absent is null; present, it must be 1-65535 (else a ProviderError naming the field).</summary>
+    public static int? Port(JsonElement e, string name, string provider, string what = "") =>
+        Num(e, name) is not { } n ? null
+        : n >= 1 && n <= 65535 && n == Math.Floor(n) ? (int)n
+        : throw Malformed(provider, what + name, Raw(e, name), "not a port (1-65535)");
+
+    /// <summary>A price per hour: absent is null; present, a number from 0 to 100,000 (a decimal cast of 1e30 would overflow).</summary>
+    public static decimal? Price(JsonElement e, string name, string provider, string what = "", double scale = 1) =>
+        Num(e, name) is not { } n ? null
+        : n >= 0 && n / scale <= 100_000 ? Math.Round((decimal)(n / scale), 4)
+        : throw Malformed(provider, what + name, Raw(e, name), "not an hourly price");
+
+    /// <summary>A count (GPUs): absent is null; present, 0 to 1,024.</summary>
+    public static int? Count(JsonElement e, string name, string provider, string what = "") =>
+        Num(e, name) is not { } n ? null
+        : n >= 0 && n <= 1024 && n == Math.Floor(n) ? (int)n
+        : throw Malformed(provider, what + name, Raw(e, name), "not a count");
+
+    /// <summary>A time as an ISO 8601 text, or with <paramref name="unixSeconds"/> seconds since 1970; absent is null, out of range a ProviderError.</summary>
+    public static DateTimeOffset? Time(JsonElement e, string name, string provider, bool unixSeconds = false)
+    {
+        if (unixSeconds)
+        {
+            if (Num(e, name) is not { } s) return null;
+            // 2000-01-01 to 2200-01-01: anything else is not a creation time.
+            return s >= 946_684_800 && s <= 7_258_118_400 ? DateTimeOffset.FromUnixTimeMilliseconds((long)(s * 1000))
+                : throw Malformed(provider, name, Raw(e, name), "not a time");
+        }
+        if (Str(e, name) is not { Length: > 0 } text) return null;
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) && at.Year is >= 2000 and < 2200 ? at
+            : throw Malformed(provider, name, text, "not a time");
+    }
+
+    /// <summary>The answer's body as the object it must be (an instance), else a ProviderError saying what came instead.</summary>
+    public static JsonElement Object(JsonElement? e, string provider, string what, string body) =>
+        e is { ValueKind: JsonValueKind.Object } o ? o
+        : throw new RgtException("ProviderError", FailureKind.InvalidData, $"{provider}: {what} is not a JSON object ({e?.ValueKind.ToString() ?? "no JSON"}): {Short(body)}");
+
+    public static RgtException Malformed(string provider, string field, string? value, string why) =>
+        new("ProviderError", FailureKind.InvalidData, $"{provider}: the answer's field {field} is {Short(value ?? "missing")}, {why}; the answer is not used.");
+
+    static string? Raw(JsonElement e, string name) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v.GetRawText() : null;
 
     public static double? Num(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble()

@@ -6,14 +6,18 @@ namespace RemoteGpuTrainer.Engine.Providers;
 /// <summary>How long a new instance may take, how often it is asked about, how many offers are tried; the image for a provider when the spec names none.</summary>
 public sealed record LaunchOptions(TimeSpan Timeout, TimeSpan PollInterval, int MaxOffers, Func<string, string?>? DefaultImage = null);
 
-/// <summary>A created instance whose SSH answers, and the offer it came from.</summary>
+/// <summary>A created instance whose SSH answers, and the offer it came from; <see cref="GpuRental.RentalId"/> is the id the create returned.</summary>
 public sealed record LaunchedRental(ICloudProvider Api, GpuOffer Offer, GpuRental Instance);
 
 /// <summary>
 /// Creates an instance from the first offer that has capacity and waits until its SSH answers. Once a
 /// provider has accepted a create, nothing is left billing on the way out: a failed start, the timeout,
-/// Ctrl+C or any error terminates what was created (on a token of its own, so a cancelled wait still
-/// cleans up), and when even that fails the error names the rental id and the console to use.
+/// Ctrl+C or any error at all (a malformed answer included) terminates what was created (on a token of
+/// its own, so a cancelled wait still cleans up), and when even that fails the error names the rental
+/// id and the console to use. A create whose answer was lost (a 5xx, a dropped connection, Ctrl+C during
+/// the call) is never sent again: the instance is looked up by the name it carried, among those that
+/// did not have that name before, and adopted or terminated; when the lookup cannot tell, the error
+/// says an instance may exist, under which name, and where to look.
 /// </summary>
 public static class RentalLauncher
 {
@@ -24,11 +28,13 @@ public static class RentalLauncher
         var refused = new List<string>();
         foreach (var (api, offer) in candidates.Take(options.MaxOffers))
         {
+            progress($"{offer.Provider}: creating from offer {offer.OfferId} ({offer.GpuCount}x {offer.Gpu}, {offer.HourlyPrice} {offer.Currency}/h)", null);
+            var own = spec.Image.Length > 0 ? spec : spec with { Image = options.DefaultImage?.Invoke(offer.Provider) ?? "" };
+            // Which instances already carry the name: a lost create's answer is looked for among the others only.
+            var before = (await api.ListAsync(ct).ConfigureAwait(false)).Where(r => r.Name == own.Name).Select(r => r.RentalId).ToHashSet(StringComparer.Ordinal);
             string id;
             try
             {
-                progress($"{offer.Provider}: creating from offer {offer.OfferId} ({offer.GpuCount}x {offer.Gpu}, {offer.HourlyPrice} {offer.Currency}/h)", null);
-                var own = spec.Image.Length > 0 ? spec : spec with { Image = options.DefaultImage?.Invoke(offer.Provider) ?? "" };
                 id = await api.CreateAsync(offer, own, ct).ConfigureAwait(false);
             }
             catch (RgtException ex) when (ex.ErrorId == "NoCapacity")
@@ -37,13 +43,18 @@ public static class RentalLauncher
                 log($"no capacity for {offer.Provider}/{offer.OfferId}; trying the next offer");
                 continue;
             }
+            catch (Exception ex) when (ex is RgtException { ErrorId: "ProviderOutcomeUnknown" } || ex is OperationCanceledException)
+            {
+                id = await AdoptLostCreateAsync(api, own.Name, before, ex, log).ConfigureAwait(false);
+            }
             log($"{offer.Provider} accepted the create: rental {id}");
-            GpuRental? ready = null;
             try
             {
-                ready = await WaitReachableAsync(api, id, options, progress, ct).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
+                var ready = await WaitReachableAsync(api, id, options, progress, ct).ConfigureAwait(false);
+                return new LaunchedRental(api, offer, ready);
             }
-            catch (Exception ex) when (ex is RgtException or OperationCanceledException or HttpRequestException)
+            catch (Exception ex)
             {
                 var cleanup = await TerminateAsync(api, id, log).ConfigureAwait(false);
                 if (ex is RgtException { ErrorId: "RentalStartFailed" } failed && cleanup is null)
@@ -51,14 +62,62 @@ public static class RentalLauncher
                     refused.Add($"{offer.Provider}/{offer.OfferId}: {failed.Message} (rental {id} terminated)");
                     continue;
                 }
-                if (cleanup is not null) throw cleanup;
-                if (ex is OperationCanceledException) throw new RgtException("RentalCancelled", FailureKind.OperationFailed, $"{offer.Provider}: stopped while waiting for rental {id}; it was terminated, nothing is billing.", ex);
-                throw new RgtException(((RgtException)ex).ErrorId, ((RgtException)ex).Kind, ex.Message + $" Rental {id} was terminated: nothing is billing.", ex);
+                throw Terminated(api.Name, id, ex, cleanup);
             }
-            return new LaunchedRental(api, offer, ready);
         }
         throw new RgtException("NoCapacity", FailureKind.ResourceBusy,
             $"No offer could be started ({refused.Count} tried): {string.Join("; ", refused)}. Widen the search (Get-GpuOffer without -MaxHourlyPrice, another -Region) or try again later.");
+    }
+
+    /// <summary>
+    /// The error for a launch that failed after the create: the cleanup's own failure when it failed
+    /// (it names the rental and the console), else the cause with the rental named as terminated.
+    /// </summary>
+    public static Exception Terminated(string provider, string id, Exception cause, RgtException? cleanup)
+    {
+        if (cleanup is not null) return cleanup;
+        return cause switch
+        {
+            OperationCanceledException => new RgtException("RentalCancelled", FailureKind.OperationFailed, $"{provider}: stopped while waiting for rental {id}; it was terminated, nothing is billing.", cause),
+            RgtException r => new RgtException(r.ErrorId, r.Kind, r.Message + $" Rental {id} was terminated: nothing is billing.", cause),
+            _ => new RgtException("ProviderError", FailureKind.InvalidData, $"{provider}: rental {id} could not be followed ({cause.GetType().Name}: {cause.Message}). Rental {id} was terminated: nothing is billing.", cause),
+        };
+    }
+
+    /// <summary>
+    /// After a create whose answer was lost: the instance it made, if any, found by its name among the
+    /// ones that did not carry that name before. One is adopted (a Ctrl+C terminates it instead), extra
+    /// ones are terminated; none means nothing was created. A lookup that fails cannot tell, and says so.
+    /// </summary>
+    static async Task<string> AdoptLostCreateAsync(ICloudProvider api, string name, IReadOnlySet<string> before, Exception cause, Action<string> log)
+    {
+        var cancelled = cause is OperationCanceledException;
+        List<string> made;
+        try
+        {
+            using var own = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            made = (await api.ListAsync(own.Token).ConfigureAwait(false)).Where(r => r.Name == name && !before.Contains(r.RentalId) && r.State != "Terminated")
+                .Select(r => r.RentalId).ToList();
+        }
+        catch (Exception lookup)
+        {
+            throw new RgtException("RentalMayExist", FailureKind.OperationFailed,
+                $"{api.Name}: the create of '{name}' got no answer ({cause.Message}), and the instances could not be listed to find out whether it was made ({lookup.Message}). " +
+                $"An instance named '{name}' may exist and bill: look for it with Get-GpuRental {api.Name}, or in the console ({Console(api.Name)}), and terminate it there.", cause);
+        }
+        if (made.Count == 0)
+        {
+            log($"{api.Name}: the create of '{name}' got no answer, and no new instance of that name is listed: nothing was created");
+            throw cancelled
+                ? new RgtException("RentalCancelled", FailureKind.OperationFailed, $"{api.Name}: stopped during the create of '{name}'; the provider lists no new instance of that name: nothing is billing.", cause)
+                : new RgtException("ProviderError", FailureKind.OperationFailed, $"{cause.Message} No new instance named '{name}' is listed: nothing was created, nothing is billing.", cause);
+        }
+        foreach (var extra in made.Skip(cancelled ? 0 : 1))
+            if (await TerminateAsync(api, extra, log).ConfigureAwait(false) is { } orphan) throw orphan;
+        if (cancelled)
+            throw new RgtException("RentalCancelled", FailureKind.OperationFailed, $"{api.Name}: stopped during the create of '{name}'; the rental it made ({string.Join(", ", made)}) was terminated, nothing is billing.", cause);
+        log($"{api.Name}: the create of '{name}' got no answer, but rental {made[0]} of that name is new: following it");
+        return made[0];
     }
 
     /// <summary>Polls until the instance runs and its SSH port speaks SSH; a failed start or the timeout ends the wait.</summary>
@@ -71,6 +130,8 @@ public static class RentalLauncher
         while (true)
         {
             var r = await api.GetAsync(id, ct).ConfigureAwait(false);
+            if (r.RentalId != id)
+                throw new RgtException("ProviderError", FailureKind.InvalidData, $"{api.Name}: asked about rental {id}, the answer is about '{Hosts.ConnectionString.Printable(r.RentalId)}'; it is not used.");
             last = $"{r.ProviderState}{(string.IsNullOrEmpty(r.StatusMessage) ? "" : ": " + r.StatusMessage)}";
             if (r.State is "Failed" or "Terminated" || (r.State == "Preempted" && !restarting))
                 throw new RgtException("RentalStartFailed", FailureKind.OperationFailed, $"{api.Name}: rental {id} did not start ({last}).");
@@ -112,7 +173,7 @@ public static class RentalLauncher
             log($"{api.Name}: terminated rental {id}");
             return null;
         }
-        catch (Exception ex) when (ex is RgtException or OperationCanceledException or HttpRequestException)
+        catch (Exception ex)
         {
             if (ex is RgtException { ErrorId: "RentalNotFound" }) return null;
             return new RgtException("RentalOrphaned", FailureKind.OperationFailed,

@@ -34,16 +34,19 @@ public static class RentalStart
     }
 
     /// <summary>
-    /// Records the keys pinned for the old address under the new one, so the next connection is checked
-    /// against them (a different key there is refused as a changed key). Fails closed without a pin.
+    /// Moves the rental's own keys (the plain lines pinned for its old address at first contact) to the
+    /// new address, replacing whatever the write file held there (a stale line of the machine that had
+    /// the address before). Returns them: the connection that follows must be presented one of these,
+    /// whatever else known_hosts holds for the new address. Fails closed without a pin.
     /// </summary>
-    public static void MovePin(KnownHosts known, string name, string oldHost, int oldPort, string newHost, int newPort)
+    public static IReadOnlyList<byte[]> MovePin(KnownHosts known, string name, string oldHost, int oldPort, string newHost, int newPort)
     {
-        var pinned = known.KeysOf(oldHost, oldPort);
+        var pinned = known.PinnedKeysOf(oldHost, oldPort);
         if (pinned.Count == 0)
             throw new RgtException("HostKeyUnverified", FailureKind.SecurityError,
                 $"{name}: no host key is recorded for its old address {KnownHosts.HostKey(oldHost, oldPort)}, so the box at {KnownHosts.HostKey(newHost, newPort)} cannot be checked. Compare its key with the provider's console, then Test-GpuHost {name} -TrustOnFirstUse.");
-        foreach (var key in pinned)
-            if (known.Check(newHost, newPort, key).Status == HostKeyStatus.Unknown) known.Add(newHost, newPort, key);
+        known.Forget(newHost, newPort);
+        foreach (var key in pinned) known.Add(newHost, newPort, key);
+        return pinned;
     }
 }

@@ -28,18 +28,21 @@ sealed class RunPodApi : ICloudProvider
             ["cloudType"] = "SECURE", ["supportPublicIp"] = true, ["ports"] = new[] { "22/tcp" }, ["containerDiskInGb"] = spec.DiskGB,
             ["env"] = new Dictionary<string, string> { ["PUBLIC_KEY"] = spec.PublicKey }, ["interruptible"] = offer.Interruptible,
         };
-        var r = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_rest, "pods"), body, ClassifyRest, ct).ConfigureAwait(false);
+        var r = await _http.SendOnceAsync(HttpMethod.Post, CloudProviders.Join(_rest, "pods"), body, ClassifyRest, ct).ConfigureAwait(false);
         return r.Json is { } j && ProviderHttp.Str(j, "id") is { Length: > 0 } id ? id
             : throw new RgtException("ProviderError", FailureKind.InvalidData, $"runpod: the create answer has no pod id: {ProviderHttp.Short(r.Body)}");
     }
 
-    public async Task<GpuRental> GetAsync(string id, CancellationToken ct) =>
-        Pod((await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_rest, "pods/" + Uri.EscapeDataString(id)), null, ClassifyRest, ct).ConfigureAwait(false)).Json!.Value);
+    public async Task<GpuRental> GetAsync(string id, CancellationToken ct)
+    {
+        var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_rest, "pods/" + Uri.EscapeDataString(id)), null, ClassifyRest, ct).ConfigureAwait(false);
+        return Pod(ProviderHttp.Object(r.Json, Name, $"the answer for pod {id}", r.Body));
+    }
 
     public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_rest, "pods"), null, ClassifyRest, ct).ConfigureAwait(false);
-        return r.Json is { ValueKind: JsonValueKind.Array } list ? list.EnumerateArray().Select(Pod).ToList()
+        return r.Json is { ValueKind: JsonValueKind.Array } list ? list.EnumerateArray().Select(p => Pod(ProviderHttp.Object(p, Name, "a pod in the list", p.GetRawText()))).ToList()
             : throw new RgtException("ProviderError", FailureKind.InvalidData, $"runpod: the pod list is not a list: {ProviderHttp.Short(r.Body)}");
     }
 
@@ -56,7 +59,7 @@ sealed class RunPodApi : ICloudProvider
     {
         var status = ProviderHttp.Str(p, "desiredStatus") ?? "";
         var ip = ProviderHttp.Str(p, "publicIp");
-        int? port = p.TryGetProperty("portMappings", out var map) && map.ValueKind == JsonValueKind.Object && ProviderHttp.Num(map, "22") is { } n ? (int)n : null;
+        int? port = p.TryGetProperty("portMappings", out var map) && map.ValueKind == JsonValueKind.Object ? ProviderHttp.Port(map, "22", "runpod", "portMappings.") : null;
         var interruptible = p.TryGetProperty("interruptible", out var i) && i.ValueKind == JsonValueKind.True;
         return new GpuRental
         {
@@ -71,10 +74,10 @@ sealed class RunPodApi : ICloudProvider
                 "TERMINATED" => "Terminated",
                 _ => "Unknown",
             },
-            HourlyPrice = ProviderHttp.Num(p, "costPerHr") is { } c ? (decimal)c : null, Interruptible = interruptible,
+            HourlyPrice = ProviderHttp.Price(p, "costPerHr", "runpod"), Interruptible = interruptible,
             Gpu = p.TryGetProperty("gpu", out var g) && g.ValueKind == JsonValueKind.Object ? ProviderHttp.Str(g, "displayName") : null,
-            GpuCount = ProviderHttp.Num(p, "gpuCount") is { } gc ? (int)gc : null,
-            CreatedAt = DateTimeOffset.TryParse(ProviderHttp.Str(p, "createdAt"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null,
+            GpuCount = ProviderHttp.Count(p, "gpuCount", "runpod"),
+            CreatedAt = ProviderHttp.Time(p, "createdAt", "runpod"),
             SshHost = string.IsNullOrEmpty(ip) ? null : ip, SshPort = port, SshUser = "root",
         };
     }
@@ -104,12 +107,12 @@ sealed class RunPodApi : ICloudProvider
         {
             if (!t.TryGetProperty("lowestPrice", out var lp) || lp.ValueKind != JsonValueKind.Object || ProviderHttp.Str(lp, "stockStatus") is not { } stock) continue;
             if (ProviderHttp.Num(t, "maxGpuCount") is { } max && max < q.GpuCount) continue;
-            var perGpu = ProviderHttp.Num(lp, q.Interruptible ? "minimumBidPrice" : "uninterruptablePrice");
+            var perGpu = ProviderHttp.Price(lp, q.Interruptible ? "minimumBidPrice" : "uninterruptablePrice", Name, "lowestPrice.");
             if (perGpu is null or <= 0) continue;
             offers.Add(new GpuOffer
             {
                 Provider = Name, OfferId = ProviderHttp.Str(t, "id") ?? "", Gpu = ProviderHttp.Str(t, "displayName") ?? ProviderHttp.Str(t, "id") ?? "?",
-                GpuCount = q.GpuCount, GpuMemoryGB = ProviderHttp.Num(t, "memoryInGb"), HourlyPrice = Math.Round((decimal)perGpu.Value * q.GpuCount, 4),
+                GpuCount = q.GpuCount, GpuMemoryGB = ProviderHttp.Num(t, "memoryInGb"), HourlyPrice = perGpu.Value * q.GpuCount,
                 Interruptible = q.Interruptible, Availability = stock,
             });
         }

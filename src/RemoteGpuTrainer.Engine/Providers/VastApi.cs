@@ -22,22 +22,24 @@ sealed class VastApi : ICloudProvider
         await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "ssh/"), new Dictionary<string, string> { ["ssh_key"] = spec.PublicKey }, _ => null, ct).ConfigureAwait(false);
         var body = new Dictionary<string, object?> { ["image"] = spec.Image, ["label"] = spec.Name, ["disk"] = spec.DiskGB, ["runtype"] = "ssh_direct" };
         if (offer.Interruptible) body["price"] = spec.BidPerHour ?? offer.HourlyPrice;
-        var r = await _http.SendAsync(HttpMethod.Put, CloudProviders.Join(_url, $"asks/{Uri.EscapeDataString(offer.OfferId)}/"), body, Classify, ct).ConfigureAwait(false);
-        return r.Json is { } j && ProviderHttp.Str(j, "new_contract") is { Length: > 0 } id ? id
+        var r = await _http.SendOnceAsync(HttpMethod.Put, CloudProviders.Join(_url, $"asks/{Uri.EscapeDataString(offer.OfferId)}/"), body, Classify, ct).ConfigureAwait(false);
+        return r.Json is { } j && ProviderHttp.Str(j, "new_contract") is { Length: > 0 } id && id.All(char.IsAsciiDigit) ? id
             : throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the create answer has no new_contract: {ProviderHttp.Short(r.Body)}");
     }
 
     public async Task<GpuRental> GetAsync(string id, CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, $"instances/{Uri.EscapeDataString(id)}/"), null, ClassifyInstance, ct).ConfigureAwait(false);
-        return r.Json is { } j && j.TryGetProperty("instances", out var one) && one.ValueKind == JsonValueKind.Object ? Instance(one)
+        var j = ProviderHttp.Object(r.Json, Name, $"the answer for instance {id}", r.Body);
+        return j.TryGetProperty("instances", out var one) && one.ValueKind == JsonValueKind.Object ? Instance(one)
             : throw new RgtException("RentalNotFound", FailureKind.NotFound, $"vastai: instance {id} is not listed: {ProviderHttp.Short(r.Body)}");
     }
 
     public async Task<IReadOnlyList<GpuRental>> ListAsync(CancellationToken ct)
     {
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "instances?owner=me"), null, ClassifyInstance, ct).ConfigureAwait(false);
-        return ProviderHttp.Member(r, "instances", JsonValueKind.Array, Name, "the instance list is not a list").EnumerateArray().Select(Instance).ToList();
+        return ProviderHttp.Member(r, "instances", JsonValueKind.Array, Name, "the instance list is not a list").EnumerateArray()
+            .Select(i => Instance(ProviderHttp.Object(i, Name, "an instance in the list", i.GetRawText()))).ToList();
     }
 
     public Task StopAsync(string id, CancellationToken ct) =>
@@ -56,9 +58,9 @@ sealed class VastApi : ICloudProvider
         var ip = ProviderHttp.Str(i, "public_ipaddr")?.Trim();
         int? port = null;
         if (i.TryGetProperty("ports", out var ports) && ports.ValueKind == JsonValueKind.Object && ports.TryGetProperty("22/tcp", out var ssh)
-            && ssh.ValueKind == JsonValueKind.Array && ssh.GetArrayLength() > 0 && int.TryParse(ProviderHttp.Str(ssh[0], "HostPort"), out var p)) port = p;
+            && ssh.ValueKind == JsonValueKind.Array && ssh.GetArrayLength() > 0) port = ProviderHttp.Port(ssh[0], "HostPort", "vastai", "ports[\"22/tcp\"][0].");
         string? host = ip;
-        if (port is null && ProviderHttp.Str(i, "ssh_host") is { Length: > 0 } gateway && ProviderHttp.Num(i, "ssh_port") is { } gp) { host = gateway; port = (int)gp; }
+        if (port is null && ProviderHttp.Str(i, "ssh_host") is { Length: > 0 } gateway && ProviderHttp.Port(i, "ssh_port", "vastai") is { } gp) { host = gateway; port = gp; }
         var interruptible = i.TryGetProperty("is_bid", out var bid) && bid.ValueKind == JsonValueKind.True;
         var state = message?.Contains("OCI runtime create failed", StringComparison.OrdinalIgnoreCase) == true ? "Failed"
             : actual switch
@@ -74,9 +76,9 @@ sealed class VastApi : ICloudProvider
         return new GpuRental
         {
             Provider = "vastai", RentalId = ProviderHttp.Str(i, "id") ?? "", Name = ProviderHttp.Str(i, "label"), State = state, ProviderState = actual ?? "null",
-            Gpu = ProviderHttp.Str(i, "gpu_name"), GpuCount = ProviderHttp.Num(i, "num_gpus") is { } n ? (int)n : null,
-            HourlyPrice = ProviderHttp.Num(i, "dph_total") is { } d ? Math.Round((decimal)d, 4) : null,
-            CreatedAt = ProviderHttp.Num(i, "start_date") is { } s ? DateTimeOffset.FromUnixTimeSeconds((long)s) : null,
+            Gpu = ProviderHttp.Str(i, "gpu_name"), GpuCount = ProviderHttp.Count(i, "num_gpus", "vastai"),
+            HourlyPrice = ProviderHttp.Price(i, "dph_total", "vastai"),
+            CreatedAt = ProviderHttp.Time(i, "start_date", "vastai", unixSeconds: true),
             Interruptible = interruptible,
             SshHost = host, SshPort = port, SshUser = "root", StatusMessage = message,
         };
@@ -101,13 +103,13 @@ sealed class VastApi : ICloudProvider
         var offers = new List<GpuOffer>();
         foreach (var o in list.EnumerateArray())
         {
-            var price = ProviderHttp.Num(o, q.Interruptible ? "min_bid" : "dph_total");
+            var price = ProviderHttp.Price(o, q.Interruptible ? "min_bid" : "dph_total", Name);
             if (price is null) continue;
             offers.Add(new GpuOffer
             {
                 Provider = Name, OfferId = ProviderHttp.Str(o, "id") ?? "", Gpu = ProviderHttp.Str(o, "gpu_name") ?? "?",
-                GpuCount = (int)(ProviderHttp.Num(o, "num_gpus") ?? 0), GpuMemoryGB = ProviderHttp.Num(o, "gpu_ram") is { } mb ? Math.Round(mb / 1024, 1) : null,
-                HourlyPrice = Math.Round((decimal)price.Value, 4), Region = ProviderHttp.Str(o, "geolocation"), Interruptible = q.Interruptible,
+                GpuCount = ProviderHttp.Count(o, "num_gpus", Name) ?? 0, GpuMemoryGB = ProviderHttp.Num(o, "gpu_ram") is { } mb ? Math.Round(mb / 1024, 1) : null,
+                HourlyPrice = price.Value, Region = ProviderHttp.Str(o, "geolocation"), Interruptible = q.Interruptible,
                 Reliability = ProviderHttp.Num(o, "reliability2"),
             });
         }

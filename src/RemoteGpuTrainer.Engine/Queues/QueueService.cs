@@ -73,9 +73,10 @@ public static class QueueService
         if (records.FirstOrDefault(r => r[0] == "RUNNING") is { } running)
             throw new RgtException("QueueAlreadyRunning", FailureKind.ResourceBusy,
                 $"{host.Name}: queue '{plan.QueueId}' still has jobs queued or running ({string.Join(", ", (running.ElementAtOrDefault(1) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))}); submitting again would run cells twice. Watch them with Get-GpuJob {host.Name} -QueueId {plan.QueueId}, or cancel them with Stop-GpuQueue {host.Name} -QueueId {plan.QueueId}.");
+        var said = records.Where(r => r[0] == "WARN" && r.Length >= 3).Select(r => $"{host.Name}: sbatch said, submitting {r[1]}: {r[2].Trim()}").ToArray();
         if (records.FirstOrDefault(r => r[0] == "SUBMIT_FAILED") is { } failed)
-            throw new RgtException("SbatchFailed", FailureKind.OperationFailed,
-                $"{host.Name}: sbatch refused a job of queue '{plan.QueueId}': {string.Join(" ", failed.Skip(1)).Trim()}." +
+            throw new RgtException("SubmitFailed", FailureKind.OperationFailed,
+                $"{host.Name}: a job of queue '{plan.QueueId}' was not submitted: {string.Join(" ", failed.Skip(1)).Trim()}." +
                 (submitted.Count > 0 ? $" Already submitted: {string.Join(", ", submitted.Select(j => $"{j.Cell} ({j.Id})"))}; cancel them with Stop-GpuQueue {host.Name} -QueueId {plan.QueueId} before submitting again." : " Nothing was submitted."));
         if (!records.Any(r => r[0] == "DONE"))
             throw new RgtException("QueueStartFailed", FailureKind.OperationFailed,
@@ -84,7 +85,7 @@ public static class QueueService
         {
             Name = host.Name, QueueId = plan.QueueId, Cells = plan.Owned.Select(c => c.Name).ToArray(), State = submitted.Count > 0 ? "Submitted" : "AlreadyDone",
             Session = "slurm", RemoteRoot = QueueScripts.QueueDir(host, plan.QueueId), StartAt = plan.Submit?.FirstOrDefault()?.Index ?? plan.StartAt,
-            SchedulerJobIds = submitted.Select(j => j.Id).ToArray(),
+            SchedulerJobIds = submitted.Select(j => j.Id).ToArray(), Warnings = said,
         };
     }
 

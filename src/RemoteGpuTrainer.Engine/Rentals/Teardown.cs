@@ -65,7 +65,7 @@ public static class TeardownGate
         if (read.Queues.Count == 0)
             return None($"no queue was ever launched under {QueueScripts.QueuesRoot(host)}, so no cell's results are known");
         var hashes = Transfers.RemoteFiles.ParseHashes(s["hashes"] + "\0");
-        var verified = ledger.Where(e => string.Equals(e.Host, host.Name, StringComparison.OrdinalIgnoreCase) && e.Verdict == "Verified" && e.RemotePath is not null && e.RemoteSha256 is not null).ToList();
+        var verified = ledger.Where(e => string.Equals(e.Host, host.Name, StringComparison.OrdinalIgnoreCase) && EvidenceLedger.IsEvidence(e)).ToList();
         var missing = new List<string>();
         int total = 0, ok = 0;
         foreach (var q in read.Queues)

@@ -18,8 +18,14 @@
 # which on a container is the container's): the ancestor with the lowest limit, where the kernel's
 # OOM killer would strike; where no cgroup sets a limit, the limit is the machine's RAM.
 set -u
+# The lock keeps a second sampler from starting. Only this process holds it: every child is started
+# with 9>&-, so one left behind (the sampler killed with -9, by the OOM killer it watches) never holds
+# it. Whether a sampler runs is judged by the pid file's process identity and a fresh sample.
 exec 9> "$DIR/.lock"
-flock -n 9 || exit 0
+flock -n 9 || {
+  echo "$DIR/.lock is held by another process; a sampler may run already"
+  exit 1
+}
 printf -v started '%(%s)T' -1
 trap 'rm -f "$DIR/sampler.pid"; exit 0' TERM INT
 
@@ -30,6 +36,8 @@ gpu_feed() {
   local line round="" i u mu mt p t sm
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu,clocks.sm \
     --format=csv,noheader,nounits -l "$INTERVAL" 2> /dev/null | while IFS= read -r line; do
+    # The sampler ($$ in a subshell) is gone: stop reading, and nvidia-smi ends on its next write.
+    kill -0 "$$" 2> /dev/null || break
     line=${line//\[N\/A\]/}
     line=${line//N\/A/}
     IFS=', ' read -r i u mu mt p t sm <<< "$line"
@@ -44,7 +52,7 @@ gpu_feed() {
 feed=""
 start_feed() {
   if command -v nvidia-smi > /dev/null 2>&1; then
-    gpu_feed &
+    gpu_feed 9>&- &
     feed=$!
   fi
 }
@@ -221,13 +229,13 @@ while :; do
   size=$((size + ${#line}))
   # The pid file appears once the first line is written: a start that returns has a sample to read.
   if [ -n "$started" ]; then
-    printf '%s %s\n' "$$" "$started" > "$DIR/sampler.pid.tmp" && mv -f "$DIR/sampler.pid.tmp" "$DIR/sampler.pid"
+    printf '%s %s %s\n' "$$" "$started" "$INTERVAL" > "$DIR/sampler.pid.tmp" && mv -f "$DIR/sampler.pid.tmp" "$DIR/sampler.pid"
     started=""
   fi
   if [ "$size" -ge "$MAX_BYTES" ]; then
     sleep 1
     next_file
   fi
-  sleep "$INTERVAL" &
+  sleep "$INTERVAL" 9>&- &
   wait $!
 done

@@ -4,14 +4,39 @@
 # (the sampler's text, monitor-sampler.sh with its parameters set); for read FILE and OFFSET (where
 # the last read ended: a samples file's name, empty for none, and a byte offset in it); for tail
 # SINCE and LINES.
-# Section monitor:
-#   start  "started<TAB>pid", or "running<TAB>pid" when a sampler already runs (nothing is started)
-#   stop   "stopped<TAB>CPU ticks<TAB>ticks per second<TAB>seconds it ran", or "notrunning"
+# Section monitor (start and stop: below):
 #   read   "file<TAB>name<TAB>from<TAB>bytes", then that file's new whole lines, for each file
 #   tail   the lines of the newest two files from the last SINCE seconds (LINES at most)
-# The sampler holds $DIR/.lock for its life: that lock, not a pid, says whether one runs.
+# A sampler runs when the process its pid file names ("pid started interval") is this directory's
+# sampler.sh, began when the file says (a pid the kernel handed to another process since fails), and
+# a sample is fresh. Nothing is ever signalled on a pid alone.
+#   start  "started<TAB>pid<TAB>what it replaced ("dead <pid>" or "stalled <pid>"; empty: nothing)",
+#          or "running<TAB>pid" when a sampler already runs (nothing is started)
+#   stop   "stopped<TAB>CPU ticks<TAB>ticks per second<TAB>seconds it ran", "dead<TAB>pid<TAB>leftover
+#          processes ended" (it had died without stopping), or "notrunning"
 
-running() { [ -f "$DIR/.lock" ] && ! flock -n "$DIR/.lock" true 2> /dev/null; }
+# PID, STARTED, EVERY := the pid file's fields; 0 when PID is this directory's sampler, started then.
+is_sampler() {
+  local cmd hz btime began
+  PID="" STARTED="" EVERY=""
+  read -r PID STARTED EVERY < "$DIR/sampler.pid" 2> /dev/null
+  [[ $PID =~ ^[0-9]+$ && $STARTED =~ ^[0-9]+$ ]] || return 1
+  cmd=$(tr '\0' '\n' < "/proc/$PID/cmdline" 2> /dev/null) || return 1
+  [ "$cmd" = "bash"$'\n'"$DIR/sampler.sh" ] || return 1
+  # When it began: /proc/<pid>/stat field 22 (clock ticks after boot) plus the boot time.
+  hz=$(getconf CLK_TCK 2> /dev/null || echo 100)
+  btime=$(awk '$1 == "btime" { print $2 }' /proc/stat)
+  began=$(awk -v hz="$hz" -v bt="$btime" '{ sub(/^.*\) /, ""); printf "%d", bt + $20 / hz }' "/proc/$PID/stat" 2> /dev/null)
+  [ -n "$began" ] && [ $((STARTED - began)) -le 5 ] && [ $((began - STARTED)) -le 5 ]
+}
+
+# Whether the newest sample file was written within three intervals (and ten seconds).
+fresh() {
+  local files=("$DIR"/samples-*.csv) at
+  [ -f "${files[0]}" ] || return 1
+  at=$(stat -c %Y "${files[${#files[@]} - 1]}") || return 1
+  [ $(($(date +%s) - at)) -le $((3 * ${EVERY:-60} + 10)) ]
+}
 
 sampler_pid() {
   local pid=""
@@ -22,19 +47,65 @@ sampler_pid() {
 # The sampler's process group (it is the leader of a session of its own).
 group() { ps -e -o pid=,pgid= | awk -v g="$1" '$2 == g { print $1 }'; }
 
+# What a dead sampler left: processes of its session and group that run its sampler.sh (its
+# subshells), its nvidia-smi feed or its tick's sleep. The kernel hands a pid out again only once no
+# group or session of that id is left: a live process under the pid (not the sampler) means nothing of
+# the sampler is left, and its own group is never touched. The command lines are checked too.
+leftovers() {
+  local p pg sid cmd
+  # A zombie (dead, not yet reaped) still holds its pid: it counts as dead.
+  if [ -e "/proc/$1" ] && [ "$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2> /dev/null)" != Z ]; then return 0; fi
+  while read -r p pg sid; do
+    if [ "$pg" != "$1" ] || [ "$sid" != "$1" ]; then continue; fi
+    cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null) || continue
+    case $cmd in
+      "bash $DIR/sampler.sh " | "nvidia-smi --query-gpu=index,utilization.gpu,"* | "sleep "*) printf '%s\n' "$p" ;;
+    esac
+  done < <(ps -e -o pid=,pgid=,sid=)
+}
+
+# Ends a dead sampler's leftovers; prints how many there were.
+end_leftovers() {
+  local left
+  mapfile -t left < <(leftovers "$1")
+  [ "${#left[@]}" -gt 0 ] && kill -KILL "${left[@]}" 2> /dev/null
+  rm -f "$DIR/sampler.pid" "$DIR/gpu.now"
+  printf '%s' "${#left[@]}"
+}
+
+# Stops the live sampler PID (verified by is_sampler): TERM to its group, KILL what remains.
+end_group() {
+  local i
+  kill -TERM -- "-$1" 2> /dev/null
+  for ((i = 0; i < 50; i++)); do
+    [ -z "$(group "$1")" ] && break
+    sleep 0.1
+  done
+  [ -z "$(group "$1")" ] || kill -KILL -- "-$1" 2> /dev/null
+  sleep 0.2
+}
+
 start() {
-  local i old pid
+  local i old pid replaced=""
   mkdir -p "$DIR" || {
     echo "cannot create $DIR"
     exit 3
   }
-  if running; then
-    printf 'running\t%s\n' "$(sampler_pid)"
-    return 0
+  if is_sampler; then
+    if fresh; then
+      printf 'running\t%s\n' "$PID"
+      return 0
+    fi
+    # Alive but writing nothing any more: it is ours (checked above), so it is ended and replaced.
+    end_group "$PID"
+    replaced="stalled $PID"
+  elif [ -n "$PID" ]; then
+    end_leftovers "$PID" > /dev/null
+    replaced="dead $PID"
   fi
+  rm -f "$DIR/sampler.pid"
   printf '%s\n' "$SAMPLER" > "$DIR/sampler.sh.tmp" && mv -f "$DIR/sampler.sh.tmp" "$DIR/sampler.sh" || exit 1
-  # The sampler writes its pid file once it holds the lock and wrote a line. Waiting for that file to
-  # name a new pid, not probing the lock (a probe holds it for an instant), leaves the lock to it.
+  # The sampler writes its pid file once it holds the lock and wrote a line.
   old=$(sampler_pid)
   setsid nohup bash "$DIR/sampler.sh" < /dev/null > "$DIR/sampler.log" 2>&1 &
   for ((i = 0; i < 100; i++)); do
@@ -42,46 +113,38 @@ start() {
     [ -n "$pid" ] && [ "$pid" != "$old" ] && break
     sleep 0.1
   done
-  if ! running; then
+  if ! is_sampler; then
     echo "the sampler did not start: $(tail -n 5 "$DIR/sampler.log" 2> /dev/null)"
     exit 1
   fi
-  printf 'started\t%s\n' "$(sampler_pid)"
+  printf 'started\t%s\t%s\n' "$PID" "$replaced"
 }
 
 stop() {
-  local pid started ticks=0 hz t p i left
-  if ! running; then
-    rm -f "$DIR/sampler.pid"
-    echo notrunning
+  local ticks=0 hz t p left
+  if ! is_sampler; then
+    if [ -n "$PID" ]; then
+      printf 'dead\t%s\t%s\n' "$PID" "$(end_leftovers "$PID")"
+    else
+      rm -f "$DIR/sampler.pid"
+      echo notrunning
+    fi
     return 0
-  fi
-  [ -f "$DIR/sampler.pid" ] && read -r pid started < "$DIR/sampler.pid"
-  # Only our sampler's group is signalled: its leader must be running sampler.sh.
-  if [ -z "$pid" ] || ! tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -q "sampler.sh"; then
-    echo "the sampler's pid file does not name a running sampler; nothing was signalled"
-    exit 1
   fi
   hz=$(getconf CLK_TCK 2> /dev/null || echo 100)
   # CPU it used: utime, stime and its reaped children's (fields 14-17 of /proc/<pid>/stat).
-  for p in $(group "$pid"); do
+  for p in $(group "$PID"); do
     t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2> /dev/null)
     ticks=$((ticks + ${t:-0}))
   done
-  kill -TERM -- "-$pid" 2> /dev/null
-  for ((i = 0; i < 50; i++)); do
-    [ -z "$(group "$pid")" ] && break
-    sleep 0.1
-  done
-  [ -z "$(group "$pid")" ] || kill -KILL -- "-$pid" 2> /dev/null
-  sleep 0.2
-  left=$(group "$pid")
-  if [ -n "$left" ] || running; then
-    echo "processes of the sampler are still there: ${left:-the lock is held}"
+  end_group "$PID"
+  left=$(group "$PID")
+  if [ -n "$left" ]; then
+    echo "processes of the sampler are still there: $left"
     exit 1
   fi
   rm -f "$DIR/sampler.pid" "$DIR/gpu.now"
-  printf 'stopped\t%s\t%s\t%s\n' "$ticks" "$hz" "$(($(date +%s) - ${started:-0}))"
+  printf 'stopped\t%s\t%s\t%s\n' "$ticks" "$hz" "$(($(date +%s) - STARTED))"
 }
 
 read_new() {

@@ -7,8 +7,8 @@
 # host owns, one per line). Slurm only: CELLS (the cells to submit, one per line, in the order of the
 # job's groups), SBATCH (sbatch options, one per line), JOB_NAME, ARRAY (1: one job array).
 # Section: start, one record: "STARTED<TAB>n<TAB>pid<TAB>session", "RUNNING<TAB>pid" or "NO_TMUX";
-# under Slurm "RUNNING<TAB>ids", else "SUBMITTED<TAB>cell<TAB>id" per job and "SUBMIT_FAILED<TAB>text"
-# or "DONE<TAB>n".
+# under Slurm "RUNNING<TAB>ids", else "SUBMITTED<TAB>cell<TAB>id" per job (after "WARN<TAB>cell<TAB>text"
+# when sbatch said something on stderr) and "SUBMIT_FAILED<TAB>text" or "DONE<TAB>n".
 
 # write_launch PREFIX: writes the next numbered $Q/PREFIX-<n>.sh (never one that may be running), the
 # frozen queue and the ownership list, clears the last run's end markers, and prints n.
@@ -55,10 +55,36 @@ start_queue() {
   printf 'STARTED\t%s\t%s\t%s\n' "$n" "$(cat "$Q/launcher.pid" 2> /dev/null)" "$(cat "$Q/session")"
 }
 
+# sbatch_id CELL ARGS...: sbatch --parsable ARGS. Only its stdout carries the job id, and only
+# "<digits>" or "<digits>;<cluster>" is one: what it says on stderr (warnings, a site's plugins) is
+# passed on as a WARN record, never taken for the id. ID := the job id; non-zero with OUT := why.
+sbatch_id() {
+  local cell=$1 err rc said re='^[0-9]+(;[^[:space:]]+)?$'
+  shift
+  err=$(mktemp) || {
+    OUT='mktemp failed on the login node'
+    return 1
+  }
+  OUT=$(sbatch --parsable "$@" 2> "$err")
+  rc=$?
+  said=$(tr '\n\t' '  ' < "$err")
+  rm -f "$err"
+  if [ "$rc" -ne 0 ]; then
+    OUT="exit $rc: ${said}$(printf ' %s' "$OUT" | tr '\n\t' '  ')"
+    return 1
+  fi
+  if ! [[ $OUT =~ $re ]]; then
+    OUT="sbatch exited 0 but printed no job id on its output ('$(printf '%s' "$OUT" | tr '\n\t' '  ' | cut -c1-200)')${said:+; on stderr: $said}. A job may have been queued all the same: look for it with squeue --me -o '%i %j' (names $JOB_NAME…) and scancel it before submitting again"
+    return 1
+  fi
+  [ -n "$said" ] && printf 'WARN\t%s\t%s\n' "$cell" "$said"
+  ID=${OUT%%;*}
+}
+
 # Under Slurm each cell is a batch job (or the cells one array); the scheduler, not a launcher, runs
 # them. Still under the start lock: a second submit sees the first's jobs in squeue and refuses.
 submit_jobs() {
-  local listing active n J k name id out opts=() names=()
+  local listing active n J k name id opts=() names=()
   command -v sbatch > /dev/null 2>&1 || { echo 'sbatch is not on the PATH here: this host is not a Slurm login node'; exit 8; }
   listing=$(rgt_slurm_queue) || { echo 'squeue did not answer, so whether jobs of this queue are still queued is unknown; nothing was submitted'; exit 9; }
   active=$(rgt_slurm_active "$Q" "$listing")
@@ -83,9 +109,9 @@ submit_jobs() {
     k=$((k + 1))
   done
   if [ "$ARRAY" = 1 ]; then
-    out=$(sbatch --parsable --array="0-$((k - 1))" --job-name="$JOB_NAME" --output="$Q/out-$n/%a.log" --open-mode=append "${opts[@]}" "$J" 2>&1) \
-      || { printf 'SUBMIT_FAILED\t%s\n' "$(printf '%s' "$out" | tr '\n\t' '  ')"; exit 0; }
-    id=${out%%;*}
+    sbatch_id "(array)" --array="0-$((k - 1))" --job-name="$JOB_NAME" --output="$Q/out-$n/%a.log" --open-mode=append "${opts[@]}" "$J" \
+      || { printf 'SUBMIT_FAILED\t%s\n' "$OUT"; exit 0; }
+    id=$ID
     k=0
     for name in "${names[@]}"; do
       printf '%s\t%s_%s\n' "$name" "$id" "$k" >> "$Q/jobs"
@@ -95,9 +121,9 @@ submit_jobs() {
   else
     k=0
     for name in "${names[@]}"; do
-      out=$(sbatch --parsable --job-name="$JOB_NAME.$name" --output="$Q/out-$n/$k.log" --open-mode=append "${opts[@]}" --export="ALL,RGT_GROUP=$k" "$J" 2>&1) \
-        || { printf 'SUBMIT_FAILED\t%s: %s\n' "$name" "$(printf '%s' "$out" | tr '\n\t' '  ')"; exit 0; }
-      id=${out%%;*}
+      sbatch_id "$name" --job-name="$JOB_NAME.$name" --output="$Q/out-$n/$k.log" --open-mode=append "${opts[@]}" --export="ALL,RGT_GROUP=$k" "$J" \
+        || { printf 'SUBMIT_FAILED\t%s: %s\n' "$name" "$OUT"; exit 0; }
+      id=$ID
       printf '%s\t%s\n' "$name" "$id" >> "$Q/jobs"
       printf 'SUBMITTED\t%s\t%s\n' "$name" "$id"
       k=$((k + 1))

@@ -4,7 +4,8 @@ using RemoteGpuTrainer.Engine.Model;
 namespace RemoteGpuTrainer.Engine.Ssh;
 
 /// <summary>Connection settings one cmdlet invocation uses for every host. Log receives what -Verbose shows (never secrets).</summary>
-public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null, Action<string>? Log = null);
+/// <param name="PinnedKeys">When set, the server must present one of these keys, whatever known_hosts holds for its address (a rental's own key after it moved).</param>
+public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null, Action<string>? Log = null, IReadOnlyList<byte[]>? PinnedKeys = null);
 
 /// <summary>
 /// Opens at most one connection per host for the lifetime of one cmdlet invocation (a pipeline
@@ -31,7 +32,7 @@ public sealed class HostConnector : IDisposable
     {
         var target = SshTarget.Resolve(host, _options.ConnectTimeout);
         _options.Log?.Invoke($"{host.Name}: connecting to {target.Display} with key {string.Join(", ", target.IdentityFiles)}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
-        var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken).ConfigureAwait(false);
+        var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken, _options.PinnedKeys).ConfigureAwait(false);
         _options.Log?.Invoke($"{host.Name}: connected in {connection.ConnectLatency.TotalMilliseconds:0} ms, host key {connection.HostKeyFingerprint}");
         return connection;
     }

@@ -66,6 +66,19 @@ public sealed class KnownHosts
         return changed ?? otherType ?? new HostKeyCheck(HostKeyStatus.Unknown, type, fp, null, null, null);
     }
 
+    /// <summary>A presented key against the keys pinned for one box: Known when it is one of them, else Changed (with no known_hosts line to name).</summary>
+    public static HostKeyCheck CheckPinned(IReadOnlyList<byte[]> pinned, byte[] blob)
+    {
+        var fp = Fingerprint(blob);
+        return pinned.Any(p => p.AsSpan().SequenceEqual(blob))
+            ? new HostKeyCheck(HostKeyStatus.Known, KeyTypeOf(blob), fp, fp, null, null)
+            : new HostKeyCheck(HostKeyStatus.Changed, KeyTypeOf(blob), fp, string.Join(", ", pinned.Select(Fingerprint)), null, null);
+    }
+
+    /// <summary>The keys recorded for exactly host:port on a plain line of its own: a box's own pin, not a wildcard's or a hashed line's.</summary>
+    public IReadOnlyList<byte[]> PinnedKeysOf(string host, int port) =>
+        Entries(host, port).Where(e => !e.Revoked && string.Equals(e.Field, HostKey(host, port), StringComparison.OrdinalIgnoreCase)).Select(e => e.Blob).ToList();
+
     /// <summary>The keys host:port is known by (not the revoked ones).</summary>
     public IReadOnlyList<byte[]> KeysOf(string host, int port) => Entries(host, port).Where(e => !e.Revoked).Select(e => e.Blob).ToList();
 
@@ -99,7 +112,7 @@ public sealed class KnownHosts
         return lines.Length - kept.Count;
     }
 
-    sealed record Entry(string KeyType, byte[] Blob, bool Revoked, string File, int Line);
+    sealed record Entry(string KeyType, byte[] Blob, bool Revoked, string File, int Line, string Field);
 
     IEnumerable<Entry> Entries(string host, int port)
     {
@@ -127,7 +140,7 @@ public sealed class KnownHosts
                 byte[] blob;
                 try { blob = Convert.FromBase64String(parts[i + 2]); }
                 catch (FormatException) { continue; }
-                yield return new Entry(parts[i + 1], blob, revoked, file, lineNo);
+                yield return new Entry(parts[i + 1], blob, revoked, file, lineNo, parts[i]);
             }
         }
     }

@@ -25,10 +25,10 @@ public sealed class SshConnection : IHostShell
     /// <summary>Time from TCP connect to an authenticated session.</summary>
     public TimeSpan ConnectLatency { get; }
 
-    public static async Task<SshConnection> ConnectAsync(SshTarget target, bool trustOnFirstUse, CancellationToken cancellationToken)
+    public static async Task<SshConnection> ConnectAsync(SshTarget target, bool trustOnFirstUse, CancellationToken cancellationToken, IReadOnlyList<byte[]>? pinned = null)
     {
         var sw = Stopwatch.StartNew();
-        var (client, fingerprint) = await OpenAsync(target, trustOnFirstUse, info => new SshClient(info), cancellationToken).ConfigureAwait(false);
+        var (client, fingerprint) = await OpenAsync(target, trustOnFirstUse, info => new SshClient(info), cancellationToken, pinned).ConfigureAwait(false);
         return new SshConnection(client, target, fingerprint, sw.Elapsed);
     }
 
@@ -36,7 +36,8 @@ public sealed class SshConnection : IHostShell
     /// Opens any SSH.NET client (shell or SFTP) with the same key loading, known_hosts check and
     /// timeouts; returns it connected with the verified host key fingerprint.
     /// </summary>
-    internal static async Task<(T Client, string Fingerprint)> OpenAsync<T>(SshTarget target, bool trustOnFirstUse, Func<ConnectionInfo, T> create, CancellationToken cancellationToken)
+    internal static async Task<(T Client, string Fingerprint)> OpenAsync<T>(SshTarget target, bool trustOnFirstUse, Func<ConnectionInfo, T> create, CancellationToken cancellationToken,
+        IReadOnlyList<byte[]>? pinned = null)
         where T : BaseClient
     {
         var keys = LoadKeys(target);
@@ -55,8 +56,8 @@ public sealed class SshConnection : IHostShell
         client.HostKeyReceived += (_, e) =>
         {
             presented = e.HostKey;
-            check = known.Check(target.HostName, target.Port, e.HostKey);
-            e.CanTrust = check.Status == HostKeyStatus.Known || (check.Status == HostKeyStatus.Unknown && trustOnFirstUse);
+            check = pinned is null ? known.Check(target.HostName, target.Port, e.HostKey) : KnownHosts.CheckPinned(pinned, e.HostKey);
+            e.CanTrust = check.Status == HostKeyStatus.Known || (check.Status == HostKeyStatus.Unknown && trustOnFirstUse && pinned is null);
         };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(target.ConnectTimeout);
@@ -143,6 +144,10 @@ public sealed class SshConnection : IHostShell
             return new RgtException("HostKeyUnknown", FailureKind.SecurityError,
                 $"{target.Name} ({target.Display}) is not in known_hosts. Its {check.KeyType} host key fingerprint is {check.Fingerprint}. " +
                 $"Compare it with the one the platform shows, then record it with: Test-GpuHost {PsName(target.Name)} -TrustOnFirstUse", ex);
+        if (check is { Status: HostKeyStatus.Changed, KnownFile: null })
+            return new RgtException("HostKeyMismatch", FailureKind.SecurityError,
+                $"{target.Name} ({target.Display}) presents the host key {check.Fingerprint}, not its own key pinned at first contact ({check.KnownFingerprint}); " +
+                "other keys known for this address do not count. The provider may have put the rental on another machine, or the address is someone else's now; refusing to continue.", ex);
         if (check is { Status: HostKeyStatus.Changed })
             return new RgtException("HostKeyMismatch", FailureKind.SecurityError,
                 $"The host key of {target.Name} ({target.Display}) has CHANGED: known_hosts ({check.KnownFile}, line {check.KnownLine}) has {check.KnownFingerprint}, the server now presents {check.Fingerprint}. " +

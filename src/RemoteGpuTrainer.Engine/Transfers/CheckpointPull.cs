@@ -92,6 +92,41 @@ public sealed class CheckpointPull : IDisposable
             yield return new PullEvent(host, Verbose: $"{host}: the box's sha256sum of {files} file(s) took {took.TotalSeconds:0.00} s (cached on the box per inode, size and mtime).");
     }
 
+    /// <summary>
+    /// Where each queue cell's results go: destination/cell. Two sources never share a folder: cells of
+    /// one name from two hosts (or two queues) are refused, and so is a folder whose last pull came from
+    /// another host. Merging them would let one box's verdict count bytes that came from the other.
+    /// </summary>
+    public static (List<PullSource> Sources, List<(string Host, RgtException Error)> Refused) ForJobs(
+        IEnumerable<(GpuHost Host, GpuJob Job)> jobs, string destination, IReadOnlyList<LedgerEntry> ledger)
+    {
+        var sources = new List<PullSource>();
+        var refused = new List<(string, RgtException)>();
+        var planned = new List<(GpuHost Host, GpuJob Job, string Local)>();
+        foreach (var (host, job) in jobs)
+        {
+            try { planned.Add((host, job, LocalPaths.Under(destination, job.Cell, host.Name))); }
+            catch (RgtException ex) { refused.Add((host.Name, ex)); }
+        }
+        foreach (var folder in planned.GroupBy(p => p.Local, StringComparer.Ordinal))
+        {
+            var owners = folder.Select(p => $"{p.Host.Name}/{p.Job.QueueId}").Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var prefix = Path.GetFullPath(folder.Key) + Path.DirectorySeparatorChar;
+            var earlier = ledger.LastOrDefault(e => e.Verdict == "Pulled" && e.LocalPath.StartsWith(prefix, StringComparison.Ordinal));
+            foreach (var p in folder)
+            {
+                if (owners.Count > 1)
+                    refused.Add((p.Host.Name, new RgtException("DestinationCollision", FailureKind.InvalidArgument,
+                        $"{p.Host.Name}: cell '{p.Job.Cell}' would land in {folder.Key}, and so would the cell of that name of {string.Join(" and ", owners.Where(o => o != $"{p.Host.Name}/{p.Job.QueueId}"))}; nothing of it was pulled. Pull each host into its own -Destination (Get-GpuJob <host> | Receive-Checkpoint -Destination ./<host>).")));
+                else if (earlier is not null && !string.Equals(earlier.Host, p.Host.Name, StringComparison.OrdinalIgnoreCase))
+                    refused.Add((p.Host.Name, new RgtException("DestinationCollision", FailureKind.InvalidArgument,
+                        $"{p.Host.Name}: {folder.Key} holds cell '{p.Job.Cell}' pulled from {earlier.Host}; pulling {p.Host.Name}'s cell of that name over it would mix two boxes' files. Nothing of it was pulled; use another -Destination.")));
+                else sources.Add(new PullSource(p.Host, p.Job.DurableDir ?? p.Job.CheckpointDir, p.Job.CheckpointDir, p.Local, p.Job.Cell));
+            }
+        }
+        return (sources, refused);
+    }
+
     /// <summary>A ledger line saying where a local file came from; Test-Checkpoint by path finds it by path and hash.</summary>
     static LedgerEntry Pulled(GpuTransfer t) =>
         new(DateTimeOffset.Now, t.Name, t.RemotePath, t.RemoteSha256, Path.GetFullPath(t.LocalPath), t.Sha256, "Pulled", null, t.Status, Environment.UserName, t.Cell);

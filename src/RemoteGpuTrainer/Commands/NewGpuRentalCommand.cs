@@ -156,6 +156,9 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         var providers = (ParameterSetName == Search ? Provider : _offers.Select(o => o.Provider)).Distinct().ToList();
         if (explicitKey is not null && providers.Count != 1)
             throw new RgtException("ApiKeyAmbiguous", FailureKind.InvalidArgument, "-ApiKey belongs to one provider; these offers come from several.");
+        var names = Name is null ? Array.Empty<string>() : Count > 1 ? Enumerable.Range(1, Count).Select(i => $"{Name}-{i}").ToArray() : new[] { Name };
+        var inventory = Inventory.Load();
+        foreach (var n in names) { HostRegistration.ValidateName(n); HostRegistration.EnsureNameFree(inventory, n); }
         var apis = new Dictionary<string, ICloudProvider>();
         try
         {
@@ -204,7 +207,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         {
             var user = User ?? instance.SshUser ?? "root";
             var result = HostRegistration.Register(
-                new RentalRequest($"ssh -p {instance.SshPort} {user}@{instance.SshHost}", name ?? spec.Name, offer.Provider, identity, Tag, DataDir, DurableDir, offer.Region, Python, Notes, true),
+                new RentalRequest($"ssh -p {instance.SshPort} {user}@{instance.SshHost}", name ?? spec.Name, offer.Provider, identity, Tag, DataDir, DurableDir, offer.Region, Python, Notes, true, MustBeNew: true),
                 Inventory, Catalog, DateTimeOffset.Now);
             var registered = result.Host with { Provider = offer.Provider, RentalId = instance.RentalId, HourlyPrice = offer.HourlyPrice, Currency = offer.Currency };
             Inventory.Update(list => { list[list.FindIndex(h => h.Name == registered.Name)] = registered; return list; });
@@ -216,13 +219,12 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
             WriteWarning($"{registered.Name}: recorded the new rental's host key on first contact ({offer.Provider} rental {instance.RentalId}); a later change of key is refused.");
             return (Inventory.Load().First(h => h.Name == registered.Name), offer.OfferId);
         }
-        catch (Exception ex) when (ex is RgtException or OperationCanceledException or PipelineStoppedException)
+        catch (Exception ex)
         {
             var cleanup = RentalLauncher.TerminateAsync(api, instance.RentalId, VerboseLog).GetAwaiter().GetResult();
             Inventory.Update(list => { list.RemoveAll(h => h.RentalId == instance.RentalId && h.Provider == offer.Provider); return list; });
-            if (cleanup is not null) throw cleanup;
-            if (ex is RgtException r) throw new RgtException(r.ErrorId, r.Kind, r.Message + $" Rental {instance.RentalId} was terminated: nothing is billing.", ex);
-            throw;
+            if (ex is PipelineStoppedException && cleanup is null) throw;
+            throw RentalLauncher.Terminated(offer.Provider, instance.RentalId, ex, cleanup);
         }
     }
 

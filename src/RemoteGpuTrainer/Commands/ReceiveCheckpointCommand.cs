@@ -89,13 +89,13 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             IReadOnlyList<GpuHost> hosts;
             try { hosts = Inventory.Load(); }
             catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
-            foreach (var j in _jobs)
-            {
-                var h = FindHost(hosts, j.Name);
-                if (h is null) continue;
-                try { sources.Add(new PullSource(h, j.DurableDir ?? j.CheckpointDir, j.CheckpointDir, LocalPaths.Under(destination, j.Cell, h.Name), j.Cell)); }
-                catch (RgtException ex) { WriteFailure(ex, h.Name); }
-            }
+            IReadOnlyList<Engine.Checkpoints.LedgerEntry> ledger = Array.Empty<Engine.Checkpoints.LedgerEntry>();
+            try { ledger = new Engine.Checkpoints.EvidenceLedger().Read(); }
+            catch (RgtException ex) { WriteWarning($"The evidence ledger could not be read, so earlier pulls into {destination} are not checked for another host's cells: {ex.Message}"); }
+            var found = _jobs.Select(j => (Host: FindHost(hosts, j.Name), Job: j)).Where(p => p.Host is not null).Select(p => (p.Host!, p.Job));
+            var (planned, refused) = CheckpointPull.ForJobs(found, destination, ledger);
+            foreach (var (host, error) in refused) WriteFailure(error, host);
+            sources.AddRange(planned);
         }
         else
         {

@@ -38,6 +38,7 @@ public sealed class StartGpuMonitorCommand : HostCmdlet
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item.Name); continue; }
             if (r.Value!.Status == "AlreadyRunning") WriteVerbose($"{r.Item.Name}: a sampler already runs (PID {r.Value.Pid}); nothing was started.");
+            if (r.Value.Note is { } note) WriteWarning(note);
             WriteObject(r.Value);
         }
     }

@@ -116,6 +116,7 @@ public sealed class StartGpuQueueCommand : HostCmdlet
             else
             {
                 new QueueCache().Record(r.Value!.Name, r.Value.Cells.Select(c => (r.Value.QueueId, c)));
+                foreach (var w in r.Value.Warnings) WriteWarning(w);
                 WriteObject(r.Value);
             }
         }

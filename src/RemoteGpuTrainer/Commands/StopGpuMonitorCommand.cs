@@ -21,7 +21,11 @@ public sealed class StopGpuMonitorCommand : HostCmdlet
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
-            else WriteObject(r.Value);
+            else
+            {
+                if (r.Value!.Note is { } note) WriteWarning(note);
+                WriteObject(r.Value);
+            }
         }
     }
 }

@@ -107,12 +107,7 @@ public sealed class TestCheckpointCommand : RgtCmdlet
         IReadOnlyList<LedgerEntry> known = Array.Empty<LedgerEntry>();
         try { known = ledger.Read(); }
         catch (RgtException ex) { WriteWarning($"The evidence ledger could not be read, so files verified by path carry no origin: {ex.Message}"); }
-        var withOrigin = results.Select(r =>
-        {
-            if (r.T is not null) return (r.V, Host: r.T.Name, Remote: (string?)r.T.RemotePath, RemoteSha: r.T.RemoteSha256, Cell: r.T.Cell);
-            var o = EvidenceLedger.OriginOf(known, r.V.Path, r.V.Sha256);
-            return (r.V, Host: o?.Host, Remote: o?.RemotePath, RemoteSha: o?.RemoteSha256, Cell: o?.Cell);
-        }).ToList();
+        var withOrigin = results.Select(r => EvidenceLedger.Attribute(known, r.V, r.T)).ToList();
         var user = Environment.UserName;
         try
         {
