@@ -482,7 +482,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $log = New-GpuRental -Provider $Provider -Gpu $Gpu -Name lost-answer -User $script:Boxes[0].User @script:Fast -Verbose 4>&1
         $h = $log | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         @(Get-ContractRequests | Where-Object { $_.method -in 'POST', 'PUT' -and $_.path -match $Create }).Count | Should -Be 1 -Because 'a create is never sent twice blindly'
-        $listed = @(Get-GpuRental $Provider -WarningAction SilentlyContinue)
+        $listed = @(Get-GpuRental $Provider -WarningAction SilentlyContinue | Where-Object Name -EQ 'lost-answer')
         $listed.Count | Should -Be 1
         ($listed[0].RentalId, $listed[0].InInventory) | Should -Be @($h.RentalId, $true)
         ($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain "${Provider}: the create of 'lost-answer' got no answer, but rental $($h.RentalId) of that name is new: following it"
