@@ -245,3 +245,35 @@ Describe 'Slurm health, patrol and teardown' {
         Get-GpuHost login | Should -Not -BeNullOrEmpty
     }
 }
+
+Describe 'An sbatch that prints no job id' {
+    BeforeAll {
+        # A login node whose sbatch (a site wrapper) answers "Submitted batch job N" even under --parsable.
+        $script:FakeBin = Join-Path $script:TestDir 'fake-slurm'
+        New-Item -ItemType Directory -Force $script:FakeBin | Out-Null
+        Set-Content "$script:FakeBin/squeue" "#!/bin/sh`nexit 0"
+        Set-Content "$script:FakeBin/sbatch" "#!/bin/sh`necho 'sbatch: site plugin: account checked' >&2`necho 'Submitted batch job 4242'"
+        & chmod +x "$script:FakeBin/squeue" "$script:FakeBin/sbatch"
+        $script:SavedPath = $env:PATH
+        $env:PATH = "$($script:FakeBin):$env:PATH"
+        $script:FakeData = Join-Path $script:TestDir 'fake-login'
+        $null = New-GpuRental localhost -Name fake-login -Platform local -DataDir $script:FakeData -WarningAction SilentlyContinue
+    }
+    AfterAll { $env:PATH = $script:SavedPath }
+
+    It 'is SubmitFailed, records nothing as submitted, and says how to look for a job that may have been queued' {
+        $f = New-QueueFile wrapped "z1: echo z1`nz2: echo z2`n"
+        $err = $null
+        Start-GpuQueue fake-login -Path $f -Detach Slurm -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'SubmitFailed,RemoteGpuTrainer.Commands.StartGpuQueueCommand'
+        $err[0].Exception.Message | Should -Match "z1: sbatch exited 0 but printed no job id on its output \('Submitted batch job 4242'\); on stderr: sbatch: site plugin: account checked"
+        $err[0].Exception.Message | Should -Match "squeue --me -o '%i %j' \(names rgt-wrapped…\).*Nothing was submitted"
+        Test-Path (Join-Path $script:FakeData '.rgt/queues/wrapped/jobs') | Should -BeFalse -Because 'no id was recorded, so nothing can be cancelled under a wrong one'
+        # A wrapper that does answer with an id: the queue is submitted, the stderr line is a warning.
+        Set-Content "$script:FakeBin/sbatch" "#!/bin/sh`necho 'sbatch: site plugin: account checked' >&2`necho '4243;cluster1'"
+        $w = $null
+        $q = Start-GpuQueue fake-login -Path $f -Detach Slurm -WarningVariable w -WarningAction SilentlyContinue
+        $q.SchedulerJobIds | Should -Be @('4243', '4243')
+        @($w | Where-Object { "$_" -match '^fake-login: sbatch said, submitting z[12]: sbatch: site plugin: account checked$' }).Count | Should -Be 2
+    }
+}
