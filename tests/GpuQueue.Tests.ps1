@@ -233,6 +233,29 @@ Describe 'Detach paths, fan-out and durable storage' {
             (Get-GpuJob full -QueueId tofull).State | Should -Be 'SyncFailed'
         } finally { Remove-GpuHost full -Confirm:$false; Stop-GpuSandbox $full }
     }
+    It 'a durable copy of the same size but other bytes stays SyncFailed: Sync-GpuCheckpoint checks by SHA-256, as the launcher does' {
+        $bent = Start-GpuSandbox
+        try {
+            # A box whose cp flips one byte of every copy of best.pth: the size is right, the content is not.
+            Set-Content "$($bent.Root)/bin/cp" @'
+#!/bin/sh
+/bin/cp "$@" || exit $?
+for last; do :; done
+case $last in *.best.pth.rgt-tmp) printf X | dd of="$last" bs=1 seek=100 conv=notrunc 2> /dev/null ;; esac
+'@
+            & chmod +x "$($bent.Root)/bin/cp"
+            $null = Register-Sandbox $bent -Name bent -Trust
+            $f = New-QueueFile 'bentq' "b1: python3 $($bent.TrainerPath) --epochs 1 --sleep 0`n"
+            $null = Start-GpuQueue bent -Path $f
+            (Wait-Queue bent bentq).State | Should -Be 'SyncFailed'
+            $err = $null
+            $s = Sync-GpuCheckpoint bent -ErrorVariable err -ErrorAction SilentlyContinue
+            $s.Status | Should -Be 'Failed'
+            $s.Reason | Should -Match 'the copy of best\.pth in .* differs from the original \(SHA-256\)'
+            (Get-GpuJob bent -QueueId bentq).State | Should -Be 'SyncFailed' -Because 'a weaker check never overrides the stronger evidence'
+            Test-Path "$($bent.DurableDir)/final_ckpts/b1/best.pth" | Should -BeFalse
+        } finally { Remove-GpuHost bent -Confirm:$false; Stop-GpuSandbox $bent }
+    }
     It 'a cell that exits 0 without its artifact is NoArtifact, never Succeeded; Sync-GpuCheckpoint fails it loudly' {
         $f = New-QueueFile 'noart' "na: mkdir -p `"`$RGT_CHECKPOINT_DIR`" && echo '{`"loss`": 1}' > `"`$RGT_CHECKPOINT_DIR/best_metrics.json`"`n"
         $null = Start-GpuQueue box -Path $f

@@ -106,6 +106,29 @@ Describe 'Help' {
         }
         ($md | Select-String '\{\{' ) | Should -BeNullOrEmpty
     }
+    It 'every TimeSpan parameter takes durations such as 12h, 30m or 1d' {
+        $missing = foreach ($c in Get-Command -Module RemoteGpuTrainer) {
+            foreach ($p in $c.Parameters.Values | Where-Object { $_.ParameterType -in [TimeSpan], [Nullable[TimeSpan]] }) {
+                if (-not ($p.Attributes | Where-Object { $_.GetType().Name -eq 'DurationAttribute' })) { "$($c.Name) -$($p.Name)" }
+            }
+        }
+        $missing | Should -BeNullOrEmpty
+        # Bound for real, not only declared: these three failed to bind before.
+        { @() | Wait-GpuJob -Timeout 12h -PollInterval 30s -StaleAfter 1d -ErrorAction Stop } | Should -Not -Throw
+        (Get-CheckpointInterval -MeanTimeBetweenFailures 8h -CheckpointWriteTime 90s).GetType().Name | Should -Be 'CheckpointInterval'
+    }
+
+    It 'Get-GpuJob -State takes every state a cell is reported in, in any case, and tab completes them' {
+        $states = [RemoteGpuTrainer.Engine.Model.CellStates]::All
+        foreach ($s in 'Cancelled', 'Interrupted', 'Requeued', 'Suspended', 'Unknown', 'Preempted', 'Stale') { $states | Should -Contain $s }
+        foreach ($s in $states + @('cancelled')) {
+            { Get-GpuJob -Name no-such-host -State $s -ErrorAction SilentlyContinue } | Should -Not -Throw -Because "-State $s binds"
+        }
+        { Get-GpuJob -Name no-such-host -State Bogus -ErrorAction SilentlyContinue } | Should -Throw -ErrorId 'ParameterArgumentValidationError,RemoteGpuTrainer.Commands.GetGpuJobCommand' -ExpectedMessage '*use one of: Pending, Running*Preempted*'
+        $line = 'Get-GpuJob -State Re'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('Requeued')
+    }
+
     It 'packs into a .nupkg that PSResourceGet installs, and a fresh pwsh imports it by name' {
         $work = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-pkg-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
         try {

@@ -73,3 +73,21 @@ public sealed class QueueCompleter : IArgumentCompleter
         _ => new List<string>(),
     };
 }
+
+/// <summary>Tab completion for cell states (every one Get-GpuJob reports).</summary>
+public sealed class CellStateCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        Engine.Model.CellStates.All.Where(s => s.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase)).Select(s => new CompletionResult(s));
+}
+
+/// <summary>Accepts the cell states of <see cref="Engine.Model.CellState"/> (any case), and names them all when given another word.</summary>
+public sealed class ValidateCellStateAttribute : ValidateEnumeratedArgumentsAttribute
+{
+    protected override void ValidateElement(object element)
+    {
+        var text = (element is PSObject p ? p.BaseObject : element)?.ToString() ?? "";
+        if (Engine.Model.CellStates.Canonical(text) is null)
+            throw new ValidationMetadataException($"'{text}' is not a cell state; use one of: {string.Join(", ", Engine.Model.CellStates.All)}.");
+    }
+}

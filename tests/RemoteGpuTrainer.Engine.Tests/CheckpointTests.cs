@@ -109,6 +109,9 @@ public class CheckpointTests
                 Assert.NotNull(r.Reason);
                 Assert.NotEqual(CheckpointSafety.Safe, r.SafetyLevel);
                 break;
+            default:
+                Assert.Fail($"'{expected}' is no verdict this test knows: the case would check nothing.");
+                break;
         }
     }
 

@@ -91,9 +91,11 @@ public class FailClosedTests
     [Fact]
     public void Every_box_script_is_embedded_and_renders_its_parameters_quoted()
     {
-        var names = BoxScript.Embedded().ToList();
-        foreach (var expected in new[] { "wire", "health-probe", "zombie-kill", "queue-state", "queue-start", "queue-launcher", "queue-stop", "queue-sync", "teardown-gate", "remote-list", "remote-hash", "env", "host-setup", "host-env", "host-test", "disks", "upload", "secret", "run-command", "hash", "stream-range", "monitor", "monitor-sampler" })
-            Assert.Contains(expected, names);
+        // Every .sh file of the source tree, not a list typed here that a new script would miss.
+        var onDisk = Directory.GetFiles(Path.Combine(TestFiles.RepoRoot, "src/RemoteGpuTrainer.Engine/Scripts"), "*.sh").Select(f => Path.GetFileNameWithoutExtension(f)).Order().ToList();
+        Assert.True(onDisk.Count > 20, $"found only {onDisk.Count} scripts");
+        Assert.Equal(onDisk, BoxScript.Embedded().Order().ToList());
+        foreach (var name in onDisk) Assert.False(string.IsNullOrWhiteSpace(BoxScript.Load(name).Text), name);
         var text = BoxScript.Load("remote-list").Set("ROOT", "/x/it's $(touch pwned)").Text;
         Assert.Contains("ROOT='/x/it'\\''s $(touch pwned)'\n", text);
         Assert.Throws<ArgumentException>(() => BoxScript.Load("remote-list").Set("lower", "x"));

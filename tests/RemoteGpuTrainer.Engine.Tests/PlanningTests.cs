@@ -61,4 +61,19 @@ public class PlanningTests
         Assert.Contains("Invoke-GpuPatrol -Name 'autodl-1' -AsExitCode", cmd);
         Assert.Contains(@"C:\l\patrol.log", cmd);
     }
+
+    [Fact]
+    public void A_scheduled_task_that_schtasks_refused_is_an_error_never_a_schedule()
+    {
+        var hosts = new[] { "autodl-1" };
+        var ran = new List<string>();
+        var ex = Assert.Throws<RgtException>(() => PatrolScheduler.RegisterWindowsTask(hosts, TimeSpan.FromMinutes(30), "schtasks.exe /Create …", @"C:\l\patrol.log",
+            c => { ran.Add(c); return (1, "ERROR: Access is denied.\r\n"); }));
+        Assert.Equal("PatrolRegisterFailed", ex.ErrorId);
+        Assert.Contains("(exit 1): ERROR: Access is denied.", ex.Message);
+        Assert.Equal(new[] { "schtasks.exe /Create …" }, ran);
+        var ok = PatrolScheduler.RegisterWindowsTask(hosts, TimeSpan.FromMinutes(30), "schtasks.exe /Create …", @"C:\l\patrol.log", _ => (0, "SUCCESS: The scheduled task was created."));
+        Assert.Equal("autodl-1", ok.Id);
+        Assert.Equal("schtasks.exe /Create …", ok.Entry);
+    }
 }

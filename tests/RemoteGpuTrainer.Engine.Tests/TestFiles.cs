@@ -8,6 +8,17 @@ internal static class TestFiles
 
     public static string PlatformsDir => Path.Combine(AppContext.BaseDirectory, "platforms");
 
+    /// <summary>The repository's root: the folder above the test binaries that holds RemoteGpuTrainer.sln.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "RemoteGpuTrainer.sln"))) return d.FullName;
+            throw new InvalidOperationException($"No RemoteGpuTrainer.sln above {AppContext.BaseDirectory}.");
+        }
+    }
+
     public static string TempDir()
     {
         var d = Path.Combine(Path.GetTempPath(), "rgt-xunit-" + Guid.NewGuid().ToString("N")[..10]);

@@ -58,7 +58,7 @@ public sealed class GpuJob
     public string CheckpointDir { get; init; } = "";
     public string? DurableDir { get; init; }
 
-    public bool IsFinal => State is "Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Stale" or "Cancelled";
+    public bool IsFinal => CellStates.IsFinal(State);
 
     public override string ToString() => $"{Name}/{QueueId}/{Cell}: {State}";
 }

@@ -88,6 +88,32 @@ public static class PatrolScheduler
         throw new RgtException("CrontabFailed", FailureKind.OperationFailed, $"crontab -l failed: {stderr.Trim()}");
     }
 
+    /// <summary>
+    /// Creates the Windows Scheduled Task by running <paramref name="command"/> (schtasks, through
+    /// <paramref name="run"/>: cmd.exe /c on Windows). A non-zero exit is PatrolRegisterFailed with what
+    /// schtasks said, and no schedule is returned: a task that was never created is never reported.
+    /// </summary>
+    public static GpuPatrolSchedule RegisterWindowsTask(IReadOnlyList<string> hosts, TimeSpan every, string command, string logPath, Func<string, (int Code, string Output)> run)
+    {
+        var (code, output) = run(command);
+        if (code != 0)
+            throw new RgtException("PatrolRegisterFailed", FailureKind.OperationFailed,
+                $"schtasks did not create the patrol task (exit {code}): {output.Trim()}. Nothing was registered; run the command in an elevated prompt to see why: {command}");
+        return new GpuPatrolSchedule { Id = IdFor(hosts), Hosts = hosts.ToArray(), Schedule = $"every {every}", Command = command, LogPath = logPath, Entry = command };
+    }
+
+    /// <summary>Runs a command line through cmd.exe /c: its exit code and what it wrote (both streams).</summary>
+    public static (int Code, string Output) RunCmd(string command)
+    {
+        // cmd.exe reads its own command line (no argv escaping): the line goes to it as written.
+        ProcessStartInfo psi = new("cmd.exe", "/c " + command) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, output.Result + error);
+    }
+
     public static void WriteCrontab(string content)
     {
         if (!content.EndsWith('\n')) content += "\n";

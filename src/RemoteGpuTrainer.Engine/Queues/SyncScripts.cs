@@ -4,7 +4,7 @@ namespace RemoteGpuTrainer.Engine.Queues;
 
 /// <summary>
 /// The on-box safety net (aggregate to durable storage): for every finished cell, copy the keepable
-/// artifact, metrics and log to DurableDir/final_ckpts/&lt;cell&gt;, verify sizes, and say per cell
+/// artifact, metrics and log to DurableDir/final_ckpts/&lt;cell&gt;, each verified by SHA-256 (the launcher's own copy routine), and say per cell
 /// Copied, Skipped (no metrics) or Failed, with df bytes and inodes of the durable disk on failure.
 /// </summary>
 public static class SyncScripts
@@ -13,7 +13,7 @@ public static class SyncScripts
     {
         if (string.IsNullOrEmpty(host.DurableDir))
             throw new RgtException("DurableDirMissing", FailureKind.InvalidArgument, $"{host.Name} has no DurableDir; set one, e.g. Set-GpuHost {host.Name} -DurableDir '$HOME/proj' (resolved on the box).");
-        return Scripts.BoxScript.Load("queue-sync")
+        return Scripts.BoxScript.Load("queue-sync").Uses("hash")
             .Set("QUEUES_ROOT", QueueScripts.QueuesRoot(host)).Set("QUEUE_ID", queueId)
             .Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("KEEP", defaults.Keep).Command;
     }

@@ -44,6 +44,38 @@ rgt_sha256_remember() {
   mkdir -p "${e%/*}" 2> /dev/null && printf '%s\n%s\n' "$cur" "$2" > "$e.$$" && mv -f "$e.$$" "$e"
 }
 
+# rgt_copy_verified FILE DIR: copies FILE into DIR under its own name, through a temporary name,
+# and gives it that name only once the copy's SHA-256 is the original's (the original's hash is
+# cached as final: the trainer that wrote it has exited). The one durable-copy routine: the
+# launcher's copy after a cell and Sync-GpuCheckpoint's both use it. Status non-zero with RGT_WHY
+# set when the copy fails or differs; RGT_BYTES is the file's size on success.
+# shellcheck disable=SC2034 # RGT_WHY and RGT_BYTES are what the caller reads
+rgt_copy_verified() {
+  local f=$1 dir=$2 b h err
+  b=${f##*/}
+  RGT_WHY="" RGT_BYTES=0
+  if ! h=$(rgt_sha256_cached "$f" final); then
+    RGT_WHY="cannot read $b to hash it"
+    return 1
+  fi
+  if ! err=$(cp -f "$f" "$dir/.$b.rgt-tmp" 2>&1); then
+    RGT_WHY="copy of $b failed: $err"
+    rm -f "$dir/.$b.rgt-tmp"
+    return 1
+  fi
+  if [ "$(rgt_sha256 "$dir/.$b.rgt-tmp")" != "$h" ]; then
+    RGT_WHY="the copy of $b in $dir differs from the original (SHA-256)"
+    rm -f "$dir/.$b.rgt-tmp"
+    return 1
+  fi
+  mv -f "$dir/.$b.rgt-tmp" "$dir/$b" || {
+    RGT_WHY="rename of $b failed"
+    return 1
+  }
+  rgt_sha256_remember "$dir/$b" "$h"
+  RGT_BYTES=$(stat -c %s "$dir/$b" 2> /dev/null || echo 0)
+}
+
 # rgt_hash_entry FILE: the cache file for FILE's path (none without a HOME).
 rgt_hash_entry() {
   [ -n "${HOME:-}" ] || return 1

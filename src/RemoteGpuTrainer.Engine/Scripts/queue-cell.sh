@@ -11,10 +11,10 @@
 put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 # Copies the artifact and metrics to durable storage, each verified by SHA-256 before it takes its
-# name. The trainer has exited, so the artifact is final: its hash (hash.sh) is cached on the box for
-# the original and the copy, and a pull right after needs no hashing at pull time.
+# name (rgt_copy_verified, hash.sh). The trainer has exited, so the artifact is final: its hash is
+# cached on the box for the original and the copy, and a pull right after needs no hashing at pull time.
 rgt_sync() {
-  local ck=$1 d=$2 dest=$3 f b h
+  local ck=$1 d=$2 dest=$3 f
   if [ -z "$DURABLE" ]; then
     rgt_sha256_cached "$ck/$KEEP" final > /dev/null
     echo "=== rgt: no durable directory configured; nothing synced" >> "$d/log"
@@ -23,16 +23,10 @@ rgt_sync() {
   mkdir -p "$dest" 2>> "$d/log" || return 1
   for f in "$ck/$KEEP" "$ck"/*metrics*.json; do
     [ -f "$f" ] || continue
-    b=${f##*/}
-    h=$(rgt_sha256_cached "$f" final) || return 1
-    if ! cp -f "$f" "$dest/.$b.rgt-tmp" 2>> "$d/log"; then rm -f "$dest/.$b.rgt-tmp"; return 1; fi
-    if [ "$(rgt_sha256 "$dest/.$b.rgt-tmp")" != "$h" ]; then
-      echo "=== rgt: the copy of $b in $dest differs from the original (SHA-256)" >> "$d/log"
-      rm -f "$dest/.$b.rgt-tmp"
+    rgt_copy_verified "$f" "$dest" || {
+      echo "=== rgt: $RGT_WHY" >> "$d/log"
       return 1
-    fi
-    mv -f "$dest/.$b.rgt-tmp" "$dest/$b" || return 1
-    rgt_sha256_remember "$dest/$b" "$h"
+    }
   done
   cp -f "$d/log" "$dest/log" 2> /dev/null || true
   return 0

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Sync-GpuCheckpoint (the on-box safety net): for every finished cell, copy the kept artifact,
-# metrics and log to DURABLE/final_ckpts/<cell> through temporary names, verifying sizes.
+# metrics and log to DURABLE/final_ckpts/<cell> through temporary names, each verified by SHA-256
+# (rgt_copy_verified, the launcher's own routine): a SyncFailed cell becomes Succeeded only on that.
 # Parameters: QUEUES_ROOT, QUEUE_ID (empty: all), DATA, DURABLE, KEEP.
 # Section: sync, records "<status><TAB><bytes><TAB><detail><TAB><queue><TAB><cell>", status Copied,
 # Skipped (no metrics yet) or Failed (with df bytes and inodes of the durable disk).
 
 
 sync_cells() {
-  local q qid c name st rc ck dest bytes why f b err s1 s2 df di
+  local q qid c name st rc ck dest bytes why f df di
   for q in "$QUEUES_ROOT"/*/; do
     [ -d "$q" ] || continue
     q=${q%/}
@@ -34,21 +35,11 @@ sync_cells() {
       if [ -z "$why" ]; then
         for f in "$ck/$KEEP" "$ck"/*metrics*.json "$c/log"; do
           [ -f "$f" ] || continue
-          b=${f##*/}
-          if ! err=$(cp -f "$f" "$dest/.$b.rgt-tmp" 2>&1); then
-            why="copy of $b failed: $err"
-            rm -f "$dest/.$b.rgt-tmp"
+          rgt_copy_verified "$f" "$dest" || {
+            why=$RGT_WHY
             break
-          fi
-          s1=$(stat -c %s "$f")
-          s2=$(stat -c %s "$dest/.$b.rgt-tmp")
-          if [ "$s1" != "$s2" ]; then
-            why="size of $b differs after copy ($s1 vs $s2)"
-            rm -f "$dest/.$b.rgt-tmp"
-            break
-          fi
-          mv -f "$dest/.$b.rgt-tmp" "$dest/$b" || { why="rename of $b failed"; break; }
-          bytes=$((bytes + s1))
+          }
+          bytes=$((bytes + RGT_BYTES))
         done
       fi
       if [ -n "$why" ]; then

@@ -11,9 +11,11 @@ namespace RemoteGpuTrainer.Commands;
 public sealed class GetCheckpointIntervalCommand : RgtCmdlet
 {
     [Parameter(Mandatory = true, Position = 0)]
+    [Duration]
     public TimeSpan MeanTimeBetweenFailures { get; set; }
 
     [Parameter(Mandatory = true, Position = 1)]
+    [Duration]
     public TimeSpan CheckpointWriteTime { get; set; }
 
     [Parameter]

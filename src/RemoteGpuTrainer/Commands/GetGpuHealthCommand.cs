@@ -26,6 +26,7 @@ public sealed class GetGpuHealthCommand : HostCmdlet
 
     /// <summary>A VRAM holder younger than this is not reported as a zombie (default 120 s).</summary>
     [Parameter]
+    [Duration]
     public TimeSpan ZombieMinimumAge { get; set; } = HealthProbe.DefaultZombieAge;
 
     [Parameter]

@@ -16,7 +16,8 @@ public sealed class GetGpuJobCommand : HostCmdlet
     public string? QueueId { get; set; }
 
     [Parameter]
-    [ValidateSet("Pending", "Running", "Succeeded", "Failed", "NoArtifact", "SyncFailed", "Stale", "Preempted")]
+    [ValidateCellState]
+    [ArgumentCompleter(typeof(CellStateCompleter))]
     public string[]? State { get; set; }
 
     [Parameter]
@@ -26,6 +27,7 @@ public sealed class GetGpuJobCommand : HostCmdlet
 
     /// <summary>A Running cell whose log has not changed for this long is Stale.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(30);
 
     protected override void EndProcessing()

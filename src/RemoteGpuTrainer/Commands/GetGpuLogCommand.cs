@@ -42,6 +42,7 @@ public sealed class GetGpuLogCommand : RgtCmdlet
 
     /// <summary>How often a followed log is read.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     protected override void ProcessRecord()

@@ -46,6 +46,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
 
     /// <summary>No bytes for this long: drop the connection and resume on a new one.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

@@ -15,6 +15,7 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
     public string[] Name { get; set; } = Array.Empty<string>();
 
     [Parameter]
+    [Duration]
     public TimeSpan Every { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Minute offset, off the :00 rush.</summary>
@@ -45,9 +46,7 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
                 var cmd = PatrolScheduler.WindowsCommand(hosts, Every, At, pwsh, manifest, notifyName, log);
                 if (!ShouldProcess(cmd, $"Create the Scheduled Task: {cmd}", "Register-GpuPatrol")) return;
                 if (Notify is not null) WebhookStore.Save(Notify);
-                var p = System.Diagnostics.Process.Start("cmd.exe", "/c " + cmd);
-                p?.WaitForExit();
-                WriteObject(new GpuPatrolSchedule { Id = PatrolScheduler.IdFor(hosts), Hosts = hosts.ToArray(), Schedule = $"every {Every}", Command = cmd, LogPath = log, Entry = cmd });
+                WriteObject(PatrolScheduler.RegisterWindowsTask(hosts, Every, cmd, log, PatrolScheduler.RunCmd));
                 return;
             }
             var line = PatrolScheduler.CronLine(hosts, Every, At, pwsh, manifest, notifyName, log, Environment.GetEnvironmentVariable("RGT_HOME"));

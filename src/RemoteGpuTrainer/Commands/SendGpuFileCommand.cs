@@ -28,6 +28,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
 
     /// <summary>No bytes going out for this long: drop the connection and resume on a new one.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Leave out matching files and folders (.git, __pycache__, *.pt); a .rgtignore at the folder's root adds its lines.</summary>

@@ -33,6 +33,7 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
 
     /// <summary>A process younger than this is never killed (default 120 s).</summary>
     [Parameter]
+    [Duration]
     public TimeSpan MinimumAge { get; set; } = HealthProbe.DefaultZombieAge;
 
     [Parameter]

@@ -17,9 +17,11 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
     public GpuJob[] Job { get; set; } = Array.Empty<GpuJob>();
 
     [Parameter]
+    [Duration]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromHours(1);
 
     [Parameter]
+    [Duration]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How many hosts are read at once each tick.</summary>
@@ -28,6 +30,7 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
     public int ThrottleLimit { get; set; } = 32;
 
     [Parameter]
+    [Duration]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(30);
 
     protected override void ProcessRecord() => _jobs.AddRange(Job);
