@@ -34,6 +34,33 @@ public static class RentalStart
     }
 
     /// <summary>
+    /// Start-GpuRental as one engine call: start (<see cref="StartAsync"/>), then, when the address
+    /// moved, the pin first (<see cref="MovePin"/>), the inventory entry second, a connection that must be
+    /// presented the rental's own key third, and only then the old address forgotten in known_hosts.
+    /// Returns the host as the inventory now has it.
+    /// </summary>
+    public static async Task<GpuHost> StartAndFollowAsync(ICloudProvider api, GpuHost host, LaunchOptions options, Hosts.HostInventory inventory,
+        Func<ConnectOptions, HostConnector> connect, Action<string> log, Action<string, int?> progress, CancellationToken ct)
+    {
+        var started = await StartAsync(api, host, options, log, progress, ct).ConfigureAwait(false);
+        var moved = started.Host;
+        var known = new KnownHosts(SshTarget.Resolve(moved).KnownHostsFiles);
+        var pinned = known.PinnedKeysOf(host.HostName, host.Port ?? 22);
+        if (started.MovedFrom is not null)
+        {
+            pinned = MovePin(known, host.Name, host.HostName, host.Port ?? 22, moved.HostName, moved.Port ?? 22);
+            inventory.Update(list => { list[list.FindIndex(h => h.Name == host.Name)] = moved; return list; });
+            log($"{host.Name}: {host.Provider} gave the rental a new address: {started.MovedFrom} -> {moved.HostName}:{moved.Port ?? 22}; the inventory follows it.");
+        }
+        // The pinned key must answer at the address the provider gave: a different key is refused here, before any work goes there.
+        using (var connector = connect(new ConnectOptions(false, TimeSpan.FromSeconds(30), PinnedKeys: pinned.Count > 0 ? pinned : null)))
+            await connector.OpenShellAsync(moved, ct).ConfigureAwait(false);
+        // The old address is not this rental's any more: the provider hands it to the next machine.
+        if (started.MovedFrom is not null) known.Forget(host.HostName, host.Port ?? 22);
+        return inventory.Load().First(h => h.Name == host.Name);
+    }
+
+    /// <summary>
     /// Moves the rental's own keys (the plain lines pinned for its old address at first contact) to the
     /// new address, replacing whatever the write file held there (a stale line of the machine that had
     /// the address before). Returns them: the connection that follows must be presented one of these,

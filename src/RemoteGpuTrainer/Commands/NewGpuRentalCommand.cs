@@ -5,7 +5,6 @@ using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Hosts;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Providers;
-using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Commands;
 
@@ -156,9 +155,8 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         var providers = (ParameterSetName == Search ? Provider : _offers.Select(o => o.Provider)).Distinct().ToList();
         if (explicitKey is not null && providers.Count != 1)
             throw new RgtException("ApiKeyAmbiguous", FailureKind.InvalidArgument, "-ApiKey belongs to one provider; these offers come from several.");
-        var names = Name is null ? Array.Empty<string>() : Count > 1 ? Enumerable.Range(1, Count).Select(i => $"{Name}-{i}").ToArray() : new[] { Name };
-        var inventory = Inventory.Load();
-        foreach (var n in names) { HostRegistration.ValidateName(n); HostRegistration.EnsureNameFree(inventory, n); }
+        var names = RentalProvisioner.Names(Name, Count);
+        RentalProvisioner.CheckNames(names, Inventory.Load());
         var apis = new Dictionary<string, ICloudProvider>();
         try
         {
@@ -168,7 +166,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
             var used = new HashSet<string>();
             for (int i = 1; i <= Count; i++)
             {
-                var name = Name is null ? null : Count > 1 ? $"{Name}-{i}" : Name;
+                var name = names.Count == 0 ? null : names[i - 1];
                 // A vast.ai ask is one machine: once rented it is gone; a RunPod or Lambda type can be rented again.
                 var candidates = offers.Where(o => !(o.Provider == "vastai" && used.Contains(o.OfferId))).Select(o => (apis[o.Provider], o)).ToList();
                 var target = name ?? $"{candidates.FirstOrDefault().o?.Provider} rental";
@@ -194,38 +192,16 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         return query.Rank(found);
     }
 
-    /// <summary>One rental: create (with failover), wait for SSH, register, record the host key; terminated again if any of it fails.</summary>
+    /// <summary>One rental, as one engine call (create with failover, wait, register, record the host key; rolled back on any failure).</summary>
     (GpuHost Host, string OfferId) CreateOne(List<(ICloudProvider Api, GpuOffer Offer)> candidates, string? name, string publicKey, string identity)
     {
         var progress = new ProgressRecord(3, "Creating a GPU rental", "asking the provider");
-        var spec = new RentalSpec(name ?? "rgt-" + Guid.NewGuid().ToString("N")[..8], publicKey, Image ?? "", DiskGB, null);
-        var launched = RunWithProgress(ct => RentalLauncher.LaunchAsync(candidates, spec,
-            new LaunchOptions(Timeout, PollInterval, MaxOffers, p => Catalog.Find(p)?.DefaultImage), VerboseLog,
+        var request = new ProvisionRequest(name, publicKey, identity, Image ?? "", DiskGB, User, Tag, DataDir, DurableDir, Python, Notes);
+        var done = RunWithProgress(ct => RentalProvisioner.ProvisionAsync(candidates, request,
+            new LaunchOptions(Timeout, PollInterval, MaxOffers, p => Catalog.Find(p)?.DefaultImage), Inventory, Catalog, NewConnector, VerboseLog,
             (text, percent) => { lock (progress) { progress.StatusDescription = text; progress.PercentComplete = percent ?? -1; } }, ct), progress);
-        var (api, offer, instance) = launched;
-        try
-        {
-            var user = User ?? instance.SshUser ?? "root";
-            var result = HostRegistration.Register(
-                new RentalRequest($"ssh -p {instance.SshPort} {user}@{instance.SshHost}", name ?? spec.Name, offer.Provider, identity, Tag, DataDir, DurableDir, offer.Region, Python, Notes, true, MustBeNew: true),
-                Inventory, Catalog, DateTimeOffset.Now);
-            var registered = result.Host with { Provider = offer.Provider, RentalId = instance.RentalId, HourlyPrice = offer.HourlyPrice, Currency = offer.Currency };
-            Inventory.Update(list => { list[list.FindIndex(h => h.Name == registered.Name)] = registered; return list; });
-            foreach (var w in result.Warnings) WriteWarning(w);
-            // A freshly created instance has no known host key: the first one seen is recorded, and said once.
-            using (var connector = NewConnector(new ConnectOptions(true, TimeSpan.FromSeconds(30))))
-                RunWithProgress(ct => connector.OpenShellAsync(registered, ct), progress);
-            FlushVerbose();
-            WriteWarning($"{registered.Name}: recorded the new rental's host key on first contact ({offer.Provider} rental {instance.RentalId}); a later change of key is refused.");
-            return (Inventory.Load().First(h => h.Name == registered.Name), offer.OfferId);
-        }
-        catch (Exception ex)
-        {
-            var cleanup = RentalLauncher.TerminateAsync(api, instance.RentalId, VerboseLog).GetAwaiter().GetResult();
-            Inventory.Update(list => { list.RemoveAll(h => h.RentalId == instance.RentalId && h.Provider == offer.Provider); return list; });
-            if (ex is PipelineStoppedException && cleanup is null) throw;
-            throw RentalLauncher.Terminated(offer.Provider, instance.RentalId, ex, cleanup);
-        }
+        foreach (var w in done.Warnings) WriteWarning(w);
+        return (done.Host, done.Offer.OfferId);
     }
 
     static string DefaultIdentity(string home) =>

@@ -2,7 +2,6 @@ using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Providers;
-using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Commands;
 
@@ -46,23 +45,9 @@ public sealed class StartGpuRentalCommand : RgtCmdlet
         if (!ShouldProcess($"{host.Provider} rental {host.RentalId} ({host.Name})", "Start (billing resumes)")) return null;
         using var api = CloudProviders.Connect(host.Provider!, null, VerboseLog, Catalog);
         var progress = new ProgressRecord(4, $"Starting {host.Name}", "asking the provider");
-        var started = RunWithProgress(ct => RentalStart.StartAsync(api, host, new LaunchOptions(Timeout, PollInterval, 1), VerboseLog,
+        var started = RunWithProgress(ct => RentalStart.StartAndFollowAsync(api, host, new LaunchOptions(Timeout, PollInterval, 1), Inventory, NewConnector, VerboseLog,
             (text, percent) => { lock (progress) { progress.StatusDescription = text; progress.PercentComplete = percent ?? -1; } }, ct), progress);
-        var moved = started.Host;
-        var known = new KnownHosts(SshTarget.Resolve(moved).KnownHostsFiles);
-        var pinned = known.PinnedKeysOf(host.HostName, host.Port ?? 22);
-        if (started.MovedFrom is not null)
-        {
-            pinned = RentalStart.MovePin(known, host.Name, host.HostName, host.Port ?? 22, moved.HostName, moved.Port ?? 22);
-            Inventory.Update(list => { list[list.FindIndex(h => h.Name == host.Name)] = moved; return list; });
-            WriteVerbose($"{host.Name}: {host.Provider} gave the rental a new address: {started.MovedFrom} -> {moved.HostName}:{moved.Port ?? 22}; the inventory follows it.");
-        }
-        // The pinned key must answer at the address the provider gave: a different key is refused here, before any work goes there.
-        using (var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(30), PinnedKeys: pinned.Count > 0 ? pinned : null)))
-            RunWithProgress(ct => connector.OpenShellAsync(moved, ct), progress);
-        // The old address is not this rental's any more: the provider hands it to the next machine.
-        if (started.MovedFrom is not null) known.Forget(host.HostName, host.Port ?? 22);
         FlushVerbose();
-        return Inventory.Load().First(h => h.Name == host.Name);
+        return started;
     }
 }

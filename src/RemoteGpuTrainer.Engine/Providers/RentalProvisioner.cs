@@ -1,0 +1,69 @@
+using RemoteGpuTrainer.Engine.Hosts;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Platforms;
+using RemoteGpuTrainer.Engine.Ssh;
+
+namespace RemoteGpuTrainer.Engine.Providers;
+
+/// <summary>What a new cloud rental is registered with, beyond what its provider says about it.</summary>
+public sealed record ProvisionRequest(
+    string? Name, string PublicKey, string IdentityFile, string Image, int DiskGB, string? User,
+    string[]? Tags = null, string? DataDir = null, string? DurableDir = null, string? Python = null, string? Notes = null);
+
+/// <summary>A rental that answers, registered with its RentalId and price; the offer it came from; what to tell the user once.</summary>
+public sealed record ProvisionedRental(GpuHost Host, GpuOffer Offer, IReadOnlyList<string> Warnings);
+
+/// <summary>
+/// New-GpuRental through a provider's API, as one engine call with one rollback path: the launch
+/// (<see cref="RentalLauncher"/>: create with failover, wait for SSH), the registration in the
+/// inventory, and the first contact that records the host key. Whatever fails once the provider has
+/// accepted the create — here or in the launch — terminates the instance and removes its entry, and
+/// when the terminate fails too, the error names the rental and the console.
+/// </summary>
+public static class RentalProvisioner
+{
+    /// <summary>The inventory names the rentals will take: Name, or Name-1 … Name-N for several.</summary>
+    public static IReadOnlyList<string> Names(string? name, int count) =>
+        name is null ? Array.Empty<string>() : count > 1 ? Enumerable.Range(1, count).Select(i => $"{name}-{i}").ToArray() : new[] { name };
+
+    /// <summary>Refuses, before anything is created, names that are invalid or that the inventory already has (HostNameTaken).</summary>
+    public static void CheckNames(IReadOnlyList<string> names, IReadOnlyList<GpuHost> inventory)
+    {
+        foreach (var n in names)
+        {
+            HostRegistration.ValidateName(n);
+            HostRegistration.EnsureNameFree(inventory, n);
+        }
+    }
+
+    public static async Task<ProvisionedRental> ProvisionAsync(
+        IReadOnlyList<(ICloudProvider Api, GpuOffer Offer)> candidates, ProvisionRequest request, LaunchOptions options,
+        HostInventory inventory, PlatformCatalog catalog, Func<ConnectOptions, HostConnector> connect,
+        Action<string> log, Action<string, int?> progress, CancellationToken ct)
+    {
+        var spec = new RentalSpec(request.Name ?? "rgt-" + Guid.NewGuid().ToString("N")[..8], request.PublicKey, request.Image, request.DiskGB, null);
+        var (api, offer, instance) = await RentalLauncher.LaunchAsync(candidates, spec, options, log, progress, ct).ConfigureAwait(false);
+        try
+        {
+            var user = request.User ?? instance.SshUser ?? "root";
+            var result = HostRegistration.Register(
+                new RentalRequest($"ssh -p {instance.SshPort} {user}@{instance.SshHost}", spec.Name, offer.Provider, request.IdentityFile, request.Tags,
+                    request.DataDir, request.DurableDir, offer.Region, request.Python, request.Notes, Force: true, MustBeNew: true),
+                inventory, catalog, DateTimeOffset.Now);
+            var registered = result.Host with { Provider = offer.Provider, RentalId = instance.RentalId, HourlyPrice = offer.HourlyPrice, Currency = offer.Currency };
+            inventory.Update(list => { list[list.FindIndex(h => h.Name == registered.Name)] = registered; return list; });
+            // A freshly created instance has no known host key: the first one seen is recorded, and said once.
+            progress($"{offer.Provider}: rental {instance.RentalId} answers; recording its host key", null);
+            using (var connector = connect(new ConnectOptions(true, TimeSpan.FromSeconds(30))))
+                await connector.OpenShellAsync(registered, ct).ConfigureAwait(false);
+            var warnings = result.Warnings.Append($"{registered.Name}: recorded the new rental's host key on first contact ({offer.Provider} rental {instance.RentalId}); a later change of key is refused.").ToList();
+            return new ProvisionedRental(inventory.Load().First(h => h.Name == registered.Name), offer, warnings);
+        }
+        catch (Exception ex)
+        {
+            var cleanup = await RentalLauncher.TerminateAsync(api, instance.RentalId, log).ConfigureAwait(false);
+            inventory.Update(list => { list.RemoveAll(h => h.RentalId == instance.RentalId && h.Provider == offer.Provider); return list; });
+            throw RentalLauncher.Terminated(offer.Provider, instance.RentalId, ex, cleanup);
+        }
+    }
+}
