@@ -1,4 +1,4 @@
-# The rule behind these tests: when the module cannot know, it must not act (behaviour.md §0.9-0.10).
+# The rule behind these tests: when the module cannot know, it must not act: it refuses or says "unknown".
 BeforeAll {
     . $PSScriptRoot/TestHelpers.ps1
     $script:TestDir = New-TestHome

@@ -4,7 +4,7 @@ using RemoteGpuTrainer.Engine.Parsing;
 namespace RemoteGpuTrainer.Engine.Probes;
 
 /// <summary>
-/// The status rules of behaviour.md §2: each check escalates PASS → WARN → FAIL and adds a finding
+/// The health status rules: each check escalates PASS → WARN → FAIL and adds a finding
 /// naming the evidence and the fix a tenant can apply.
 /// </summary>
 public static class HealthRules

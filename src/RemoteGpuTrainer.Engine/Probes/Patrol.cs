@@ -7,8 +7,8 @@ namespace RemoteGpuTrainer.Engine.Probes;
 
 /// <summary>
 /// The patrol: one read-only round trip (queue markers, per-cell log tails and crash signatures,
-/// process liveness, df bytes and inodes, the GPU health probe) and the decision table of
-/// behaviour.md §4. It never restarts, kills or deletes anything.
+/// process liveness, df bytes and inodes, the GPU health probe) and one verdict per host (Parse
+/// below: Done, Continue, Warn or Escalate). It never restarts, kills or deletes anything.
 /// </summary>
 public static class Patrol
 {

@@ -5,7 +5,7 @@ using RemoteGpuTrainer.Engine.Ssh;
 namespace RemoteGpuTrainer.Engine.Rentals;
 
 /// <summary>
-/// Secrets on the box (behaviour.md §0.7): over stdin into a mode-600 file on the per-instance disk,
+/// Secrets on the box: over stdin into a mode-600 file on the per-instance disk,
 /// never on durable or shared storage, which outlives the instance and may be readable by others.
 /// The target is resolved on the box first, so ~/x and $HOME/x are judged by where they really are.
 /// </summary>

@@ -31,7 +31,7 @@ public sealed class ManualRentalProvider : IRentalProvider
     public Task<string> ReleaseAsync(GpuHost host, CancellationToken ct) => Task.FromResult(TeardownGate.Instructions(host, _platform, "Release"));
 }
 
-/// <summary>The evidence gate of behaviour.md §7 and the texts the prompt and the console need.</summary>
+/// <summary>The evidence gate (docs/ARCHITECTURE.md, the evidence chain) and the texts the prompt and the console need.</summary>
 public static class TeardownGate
 {
     /// <summary>Every cell of every queue on the box, and the SHA-256 of its kept artifact now (computed fresh, not cached).</summary>

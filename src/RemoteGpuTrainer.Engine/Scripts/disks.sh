@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bytes and inodes of the data and durable directories (behaviour.md §0.5: both, always).
+# Bytes and inodes of the data and durable directories (both, always: a full inode table stops a trainer as surely as a full disk).
 # Parameters: DATA_DIR, DURABLE_DIR (absolute; empty = not configured, no section).
 # Sections: df-data, df-durable: `df -Pk DIR` then `df -iP DIR`; rc 3 when DIR is not a directory.
 

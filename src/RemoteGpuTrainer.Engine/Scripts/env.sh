@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The values of environment variables on the box, for resolving remote paths once (behaviour.md §0.10).
+# The values of environment variables on the box, for resolving remote paths once (RemotePaths.cs).
 # $@: variable names (already checked to be names). Section: env, records
 # "set<TAB><name><TAB><value><NUL>" or "unset<TAB><name><NUL>".
 

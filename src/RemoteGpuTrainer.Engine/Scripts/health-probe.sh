@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Get-GpuHealth's probe (behaviour.md §2): read-only, one round trip; judged locally by HealthProbe.cs.
+# Get-GpuHealth's probe: read-only, one round trip; judged locally by HealthProbe.cs.
 # Parameters: SAMPLES (nvidia-smi reads, one second apart), QUERY (the --query-gpu fields);
 # $@: the device files to scan for VRAM holders (none given: the NVIDIA device nodes).
 # Sections: devices, gpu-1..gpu-SAMPLES, apps, klog, holders, ps, cgroup (then disks.sh's).

@@ -105,7 +105,7 @@ run_cell() {
     put "$d/state" Failed
     return 1
   fi
-  # Exit 0 is not success without the artifact (behaviour.md §0.1).
+  # Exit 0 is not success without the artifact.
   if [ ! -s "$ck/$KEEP" ]; then
     put "$d/reason" "exited 0 but wrote no $KEEP in $ck"
     echo "=== rgt: cell $name NoArtifact: exited 0 but wrote no $KEEP" >> "$d/log"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# RemoteGpuTrainer queue launcher (behaviour.md §3), written by queue-start.sh as launcher-<n>.sh.
+# RemoteGpuTrainer queue launcher (docs/ARCHITECTURE.md, "A queue cell's life"), written by queue-start.sh as launcher-<n>.sh.
 # Never edited in place: each launch writes a new numbered file. It runs the cells in order, each
 # with its own log and markers (queue-cell.sh, put before this file, with its parameters).
 # $@: the cells, as groups of INDEX NAME COMMAND FORCE.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Remove-GpuRental's evidence (behaviour.md §7), after queue-state.sh in the same script: the SHA-256
+# Remove-GpuRental's evidence (docs/ARCHITECTURE.md, the evidence chain), after queue-state.sh in the same script: the SHA-256
 # of every kept artifact on the box now, computed fresh (never from the cache).
 # Parameters: KEEP (the artifact's file name), DATA_DIR, DURABLE_DIR.
 # Section: hashes, records "<sha256><TAB><path><NUL>"; status 1 when a file could not be hashed.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop-GpuZombie's kill (behaviour.md §2): each PID is re-checked on the box just before SIGKILL.
+# Stop-GpuZombie's kill: each PID is re-checked on the box just before SIGKILL.
 # Parameters: MIN_AGE (seconds); $@: groups of "PID LSTART N FILE1 .. FILEN" (start time as ps
 # printed it, the device files it held).
 # Section: kill, one line "<pid><TAB><verdict>" per PID: killed, gone, recycled, visible, young,

@@ -5,7 +5,7 @@ using RemoteGpuTrainer.Engine.Scripts;
 namespace RemoteGpuTrainer.Engine.Ssh;
 
 /// <summary>
-/// Resolves remote paths on the box once (behaviour.md §0.10): a leading <c>~</c> and every
+/// Resolves remote paths on the box once (a path it cannot resolve is refused, never guessed): a leading <c>~</c> and every
 /// <c>$NAME</c> / <c>${NAME}</c> become the box's values, a relative path is taken from the remote
 /// home, so SFTP and the shell use the same absolute path. An unset variable is an error, never an
 /// empty string (which would turn <c>$TMPDIR/.rgt</c> into <c>/.rgt</c>).

@@ -18,7 +18,7 @@ public sealed record SshTarget(
 
     /// <summary>
     /// Inventory values first, then ~/.ssh/config for the host name (an alias resolves like
-    /// `ssh alias`), then OpenSSH's defaults; keepalive defaults per behaviour.md (60 s, 120 misses).
+    /// `ssh alias`), then OpenSSH's defaults; keepalive every 60 s, dropped after 120 missed answers.
     /// </summary>
     public static SshTarget Resolve(GpuHost host, TimeSpan? connectTimeout = null, string? sshConfigPath = null)
     {
