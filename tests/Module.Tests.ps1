@@ -129,6 +129,18 @@ Describe 'Help' {
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('Requeued')
     }
 
+    It 'every provider of the provider table binds and tab completes wherever -Provider is typed' {
+        $providers = [RemoteGpuTrainer.Engine.Providers.CloudProviders]::WithOffers
+        $providers | Should -Be @('runpod', 'vastai', 'lambda', 'paperspace')
+        foreach ($c in 'Get-GpuOffer', 'New-GpuRental', 'Get-GpuRental') {
+            $param = (Get-Command $c).Parameters['Provider']
+            ($param.Attributes | Where-Object { $_.GetType().Name -eq 'ValidateProviderAttribute' }) | Should -Not -BeNullOrEmpty -Because "$c -Provider is checked against the table"
+            $line = "$c -Provider pa"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('paperspace') -Because $c
+        }
+        { Get-GpuOffer -Provider nosuchcloud -Gpu A100 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,RemoteGpuTrainer.Commands.GetGpuOfferCommand' -ExpectedMessage '*use one of: runpod, vastai, lambda, paperspace*'
+    }
+
     It 'packs into a .nupkg that PSResourceGet installs, and a fresh pwsh imports it by name' {
         $work = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-pkg-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
         try {

@@ -91,3 +91,21 @@ public sealed class ValidateCellStateAttribute : ValidateEnumeratedArgumentsAttr
             throw new ValidationMetadataException($"'{text}' is not a cell state; use one of: {string.Join(", ", Engine.Model.CellStates.All)}.");
     }
 }
+
+/// <summary>Tab completion for the cloud providers of the provider table.</summary>
+public sealed class ProviderCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        Engine.Providers.CloudProviders.WithOffers.Where(s => s.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase)).Select(s => new CompletionResult(s));
+}
+
+/// <summary>Accepts the providers of the provider table (any case), and names them all when given another word.</summary>
+public sealed class ValidateProviderAttribute : ValidateEnumeratedArgumentsAttribute
+{
+    protected override void ValidateElement(object element)
+    {
+        var text = (element is PSObject p ? p.BaseObject : element)?.ToString() ?? "";
+        if (Engine.Providers.CloudProviders.Find(text) is null)
+            throw new ValidationMetadataException($"'{text}' is not a provider the module drives through its API; use one of: {string.Join(", ", Engine.Providers.CloudProviders.WithOffers)}.");
+    }
+}

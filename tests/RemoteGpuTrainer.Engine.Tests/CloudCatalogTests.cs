@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Platforms;
 using RemoteGpuTrainer.Engine.Providers;
 using RemoteGpuTrainer.Engine.Ssh;
@@ -38,9 +39,21 @@ public class CloudCatalogTests
     }
 
     [Fact]
-    public void Every_provider_with_offers_is_a_platform_of_the_catalog()
+    public void Every_provider_of_the_table_is_a_platform_makes_its_API_and_names_its_key_and_console()
     {
-        foreach (var p in CloudProviders.WithOffers) Assert.NotNull(Catalog.Find(p));
+        Assert.Equal(4, CloudProviders.Table.Count);
+        foreach (var p in CloudProviders.Table)
+        {
+            Assert.NotNull(Catalog.Find(p.Name));
+            using var api = CloudProviders.Create(p.Name, new ProviderHttp(p.Name, "not-a-key"), new Uri("http://127.0.0.1:9/"), Catalog);
+            Assert.Equal(p.Name, api.Name);
+            Assert.Equal(p.CanStop, api.CanStop);
+            Assert.Equal(p.KeyVariable, ApiKeys.EnvironmentVariable(p.Name));
+            Assert.StartsWith("https://", CloudProviders.Console(p.Name));
+            Assert.True(CloudProviders.Manages(new GpuHost { Name = "h", HostName = "x", Provider = p.Name, RentalId = "1" }));
+        }
+        Assert.False(CloudProviders.Manages(new GpuHost { Name = "h", HostName = "x", Provider = "autodl", RentalId = "1" }));
+        Assert.Equal("ProviderUnsupported", Assert.Throws<RgtException>(() => CloudProviders.BaseUrl("nosuchcloud", _ => null)).ErrorId);
     }
 
     [Fact]

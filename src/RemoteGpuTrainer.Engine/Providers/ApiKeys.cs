@@ -12,25 +12,12 @@ public static class ApiKeys
 {
     public sealed record Source(string Key, string From);
 
-    public static string EnvironmentVariable(string provider) => provider switch
-    {
-        "runpod" => "RUNPOD_API_KEY", "vastai" => "VAST_API_KEY", "lambda" => "LAMBDA_API_KEY", "paperspace" => "PAPERSPACE_API_KEY",
-        _ => throw new ArgumentException($"unknown provider {provider}", nameof(provider)),
-    };
+    public static string EnvironmentVariable(string provider) =>
+        CloudProviders.Find(provider)?.KeyVariable ?? throw new ArgumentException($"unknown provider {provider}", nameof(provider));
 
-    /// <summary>The CLI key files, relative to the home folder, with how the key is written in each.</summary>
-    static IEnumerable<(string Path, Func<string, string?> Read)> CliFiles(string provider) => provider switch
-    {
-        // runpodctl: ~/.runpod/config.toml (apikey = "…"); older versions ~/.runpod.yaml (apikey: …)
-        "runpod" => new (string, Func<string, string?>)[] { (".runpod/config.toml", Assignment), (".runpod.yaml", Assignment) },
-        // vastai set api-key: ~/.config/vastai/vast_api_key, older versions ~/.vast_api_key (the key alone)
-        "vastai" => new (string, Func<string, string?>)[] { (".config/vastai/vast_api_key", Whole), (".vast_api_key", Whole) },
-        // Lambda has no CLI of its own; SkyPilot keeps it in ~/.lambda_cloud/lambda_keys (api_key = …)
-        "lambda" => new (string, Func<string, string?>)[] { (".lambda_cloud/lambda_keys", Assignment) },
-        // the Paperspace CLI: ~/.paperspace/config.json {"apiKey": "…"}
-        "paperspace" => new (string, Func<string, string?>)[] { (".paperspace/config.json", JsonApiKey) },
-        _ => Array.Empty<(string, Func<string, string?>)>(),
-    };
+    /// <summary>The CLI key files, relative to the home folder, with how the key is written in each (the provider table's).</summary>
+    static IReadOnlyList<(string Path, Func<string, string?> Read)> CliFiles(string provider) =>
+        CloudProviders.Find(provider)?.KeyFiles ?? Array.Empty<(string, Func<string, string?>)>();
 
     /// <summary>Whether a key for the provider is set here (environment or CLI key file).</summary>
     public static bool Available(string provider, string home)
@@ -57,12 +44,12 @@ public static class ApiKeys
             (CliFiles(provider).Any() ? $", or set up the provider's CLI (its key file ~/{CliFiles(provider).First().Path})." : "."));
     }
 
-    static string? Whole(string text) => text.Trim() is { Length: > 0 } k && !k.Contains('\n') ? k : null;
+    internal static string? Whole(string text) => text.Trim() is { Length: > 0 } k && !k.Contains('\n') ? k : null;
 
-    static string? Assignment(string text) =>
+    internal static string? Assignment(string text) =>
         Regex.Match(text, @"(?im)^\s*api_?key\s*[:=]\s*[""']?(?<k>[^""'\s]+)[""']?\s*$") is { Success: true } m ? m.Groups["k"].Value : null;
 
-    static string? JsonApiKey(string text)
+    internal static string? JsonApiKey(string text)
     {
         try { return JsonDocument.Parse(text).RootElement.TryGetProperty("apiKey", out var k) ? k.GetString() : null; }
         catch (JsonException) { return null; }

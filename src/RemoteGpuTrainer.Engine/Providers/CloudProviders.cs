@@ -22,26 +22,59 @@ public interface ICloudProvider : IDisposable
     Task TerminateAsync(string id, CancellationToken ct);
 }
 
+/// <summary>
+/// One cloud provider, in the one table every provider-aware place reads: its name as the user types
+/// it, where its key comes from (the environment variable, then the provider CLI's key files, relative
+/// to the home folder, each with how the key is written there), its API's address, its console, what
+/// it can do, and how its API is made.
+/// </summary>
+public sealed record ProviderInfo(
+    string Name, string KeyVariable, IReadOnlyList<(string Path, Func<string, string?> Read)> KeyFiles, string DefaultUrl, string Console,
+    bool CanStop, bool OfferRentableOnce, Func<ProviderHttp, Uri, Platforms.PlatformCatalog, ICloudProvider> Create);
+
 public static class CloudProviders
 {
-    /// <summary>The providers whose offers can be listed through their APIs.</summary>
-    public static readonly string[] WithOffers = { "runpod", "vastai", "lambda", "paperspace" };
-
-    /// <summary>Whether the host was created through a provider's API (New-GpuRental -Offer or -Provider), so the API can stop, start or terminate it.</summary>
-    public static bool Manages(GpuHost host) => host.Provider is { } p && WithOffers.Contains(p) && !string.IsNullOrEmpty(host.RentalId);
-
-    static readonly Dictionary<string, string> DefaultUrls = new(StringComparer.Ordinal)
+    /// <summary>Every provider whose offers and instances the module handles through its API.</summary>
+    public static readonly IReadOnlyList<ProviderInfo> Table = new ProviderInfo[]
     {
-        ["runpod"] = "https://api.runpod.io/graphql", ["vastai"] = "https://console.vast.ai/api/v0",
-        ["lambda"] = "https://cloud.lambda.ai/api/v1", ["paperspace"] = "https://api.paperspace.com/v1",
-        ["runpod_rest"] = "https://rest.runpod.io/v1",
+        // runpodctl: ~/.runpod/config.toml (apikey = "…"); older versions ~/.runpod.yaml (apikey: …). Pods are REST, offers GraphQL.
+        new("runpod", "RUNPOD_API_KEY", new (string, Func<string, string?>)[] { (".runpod/config.toml", ApiKeys.Assignment), (".runpod.yaml", ApiKeys.Assignment) },
+            "https://api.runpod.io/graphql", "https://www.runpod.io/console/pods", CanStop: true, OfferRentableOnce: false,
+            (http, url, _) => new RunPodApi(http, url, BaseUrl("runpod_rest", Environment.GetEnvironmentVariable))),
+        // vastai set api-key: ~/.config/vastai/vast_api_key, older versions ~/.vast_api_key (the key alone). An ask is one machine.
+        new("vastai", "VAST_API_KEY", new (string, Func<string, string?>)[] { (".config/vastai/vast_api_key", ApiKeys.Whole), (".vast_api_key", ApiKeys.Whole) },
+            "https://console.vast.ai/api/v0", "https://cloud.vast.ai/instances/", CanStop: true, OfferRentableOnce: true,
+            (http, url, _) => new VastApi(http, url)),
+        // Lambda has no CLI of its own; SkyPilot keeps the key in ~/.lambda_cloud/lambda_keys (api_key = …). No stop.
+        new("lambda", "LAMBDA_API_KEY", new (string, Func<string, string?>)[] { (".lambda_cloud/lambda_keys", ApiKeys.Assignment) },
+            "https://cloud.lambda.ai/api/v1", "https://cloud.lambda.ai/instances", CanStop: false, OfferRentableOnce: false,
+            (http, url, _) => new LambdaApi(http, url)),
+        // the Paperspace CLI: ~/.paperspace/config.json {"apiKey": "…"}
+        new("paperspace", "PAPERSPACE_API_KEY", new (string, Func<string, string?>)[] { (".paperspace/config.json", ApiKeys.JsonApiKey) },
+            "https://api.paperspace.com/v1", "https://console.paperspace.com/machines", CanStop: true, OfferRentableOnce: false,
+            (http, url, catalog) => new PaperspaceApi(http, url, catalog.Get("paperspace"))),
     };
 
-    /// <summary>RGT_&lt;PROVIDER&gt;_API_URL (tests, corporate proxies), else the provider's own address.</summary>
+    /// <summary>The providers' names, as -Provider takes them.</summary>
+    public static readonly string[] WithOffers = Table.Select(p => p.Name).ToArray();
+
+    /// <summary>The provider of that name, or null.</summary>
+    public static ProviderInfo? Find(string? name) => Table.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    static ProviderInfo Get(string name) => Find(name) ?? throw new RgtException("ProviderUnsupported", FailureKind.InvalidArgument,
+        $"'{name}' is not a provider the module drives through its API; supported: {string.Join(", ", WithOffers)}.");
+
+    /// <summary>Where to act by hand on a provider's instances.</summary>
+    public static string Console(string provider) => Find(provider)?.Console ?? provider;
+
+    /// <summary>Whether the host was created through a provider's API (New-GpuRental -Offer or -Provider), so the API can stop, start or terminate it.</summary>
+    public static bool Manages(GpuHost host) => Find(host.Provider) is not null && !string.IsNullOrEmpty(host.RentalId);
+
+    /// <summary>RGT_&lt;PROVIDER&gt;_API_URL (tests, corporate proxies), else the provider's own address (runpod_rest: RunPod's pod API).</summary>
     public static Uri BaseUrl(string provider, Func<string, string?> environment)
     {
         var name = $"RGT_{provider.ToUpperInvariant()}_API_URL";
-        var text = environment(name) is { Length: > 0 } v ? v : DefaultUrls[provider];
+        var text = environment(name) is { Length: > 0 } v ? v : provider == "runpod_rest" ? "https://rest.runpod.io/v1" : Get(provider).DefaultUrl;
         return Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var u) && (u.Scheme == "https" || u.Scheme == "http")
             ? u : throw new RgtException("ProviderUrlInvalid", FailureKind.InvalidArgument, $"${name} is '{text}', not an http(s) URL.");
     }
@@ -58,15 +91,7 @@ public static class CloudProviders
         return Create(provider, new ProviderHttp(provider, key.Key, log), url, catalog);
     }
 
-    public static ICloudProvider Create(string provider, ProviderHttp http, Uri baseUrl, Platforms.PlatformCatalog catalog) => provider switch
-    {
-        "runpod" => new RunPodApi(http, baseUrl, BaseUrl("runpod_rest", Environment.GetEnvironmentVariable)),
-        "vastai" => new VastApi(http, baseUrl),
-        "lambda" => new LambdaApi(http, baseUrl),
-        "paperspace" => new PaperspaceApi(http, baseUrl, catalog.Get("paperspace")),
-        _ => throw new RgtException("ProviderUnsupported", FailureKind.InvalidArgument,
-            $"Listing offers through {provider}'s API is not supported; supported: {string.Join(", ", WithOffers)}."),
-    };
+    public static ICloudProvider Create(string provider, ProviderHttp http, Uri baseUrl, Platforms.PlatformCatalog catalog) => Get(provider).Create(http, baseUrl, catalog);
 
     internal static Uri Join(Uri b, string path) => new(b.AbsoluteUri.TrimEnd('/') + "/" + path.TrimStart('/'));
 }

@@ -29,7 +29,7 @@ public static class CloudTeardown
                 return new Outcome(now.State, now.ProviderState ?? now.State, $"{api.Name} rental {id} is {now.ProviderState ?? now.State}.");
             if (DateTime.UtcNow + poll > deadline)
                 throw new RgtException("TeardownUnconfirmed", FailureKind.Timeout,
-                    $"{api.Name} accepted the {action.ToLowerInvariant()} of rental {id}, but after {Format.Duration(timeout)} it still reports {now.ProviderState}: check the console ({RentalLauncher.Console(api.Name)}); it may still bill.");
+                    $"{api.Name} accepted the {action.ToLowerInvariant()} of rental {id}, but after {Format.Duration(timeout)} it still reports {now.ProviderState}: check the console ({CloudProviders.Console(api.Name)}); it may still bill.");
             await Task.Delay(poll, ct).ConfigureAwait(false);
         }
     }

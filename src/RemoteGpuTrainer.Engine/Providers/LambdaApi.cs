@@ -16,7 +16,7 @@ sealed class LambdaApi : ICloudProvider
     readonly Uri _url;
     public LambdaApi(ProviderHttp http, Uri url) { _http = http; _url = url; }
     public string Name => "lambda";
-    public bool CanStop => false;
+    public bool CanStop => CloudProviders.Find(Name)!.CanStop;
     public void Dispose() => _http.Dispose();
 
     public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)

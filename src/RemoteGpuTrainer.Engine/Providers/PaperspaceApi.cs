@@ -18,7 +18,7 @@ sealed class PaperspaceApi : ICloudProvider
     readonly GpuPlatform _platform;
     public PaperspaceApi(ProviderHttp http, Uri url, GpuPlatform platform) { _http = http; _url = url; _platform = platform; }
     public string Name => "paperspace";
-    public bool CanStop => true;
+    public bool CanStop => CloudProviders.Find(Name)!.CanStop;
     public void Dispose() => _http.Dispose();
     string User => _platform.SshUser ?? "paperspace";
 

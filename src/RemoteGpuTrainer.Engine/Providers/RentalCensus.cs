@@ -34,7 +34,7 @@ public static class RentalCensus
     /// <summary>The patrol's report on a rental no inventory here knows.</summary>
     public static GpuPatrolReport Forgotten(GpuRental r, DateTimeOffset now)
     {
-        var reason = $"forgotten rental: {Describe(r)} is in no inventory here — stop it in the console ({RentalLauncher.Console(r.Provider)}) or register it";
+        var reason = $"forgotten rental: {Describe(r)} is in no inventory here — stop it in the console ({CloudProviders.Console(r.Provider)}) or register it";
         return new GpuPatrolReport
         {
             Name = $"{r.Provider}/{r.RentalId}", Verdict = "Escalate", Reason = reason, CheckedAt = now,

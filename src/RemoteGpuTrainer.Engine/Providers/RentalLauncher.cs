@@ -103,7 +103,7 @@ public static class RentalLauncher
         {
             throw new RgtException("RentalMayExist", FailureKind.OperationFailed,
                 $"{api.Name}: the create of '{name}' got no answer ({cause.Message}), and the instances could not be listed to find out whether it was made ({lookup.Message}). " +
-                $"An instance named '{name}' may exist and bill: look for it with Get-GpuRental {api.Name}, or in the console ({Console(api.Name)}), and terminate it there.", cause);
+                $"An instance named '{name}' may exist and bill: look for it with Get-GpuRental {api.Name}, or in the console ({CloudProviders.Console(api.Name)}), and terminate it there.", cause);
         }
         if (made.Count == 0)
         {
@@ -177,13 +177,7 @@ public static class RentalLauncher
         {
             if (ex is RgtException { ErrorId: "RentalNotFound" }) return null;
             return new RgtException("RentalOrphaned", FailureKind.OperationFailed,
-                $"{api.Name}: rental {id} may still be billing: terminating it failed ({ex.Message}). Terminate it in the console ({Console(api.Name)}), or with Remove-GpuRental once it is registered.", ex);
+                $"{api.Name}: rental {id} may still be billing: terminating it failed ({ex.Message}). Terminate it in the console ({CloudProviders.Console(api.Name)}), or with Remove-GpuRental once it is registered.", ex);
         }
     }
-
-    public static string Console(string provider) => provider switch
-    {
-        "runpod" => "https://www.runpod.io/console/pods", "vastai" => "https://cloud.vast.ai/instances/", "lambda" => "https://cloud.lambda.ai/instances",
-        "paperspace" => "https://console.paperspace.com/machines", _ => provider,
-    };
 }

@@ -17,7 +17,7 @@ sealed class RunPodApi : ICloudProvider
     readonly Uri _rest;
     public RunPodApi(ProviderHttp http, Uri url, Uri rest) { _http = http; _url = url; _rest = rest; }
     public string Name => "runpod";
-    public bool CanStop => true;
+    public bool CanStop => CloudProviders.Find(Name)!.CanStop;
     public void Dispose() => _http.Dispose();
 
     public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)

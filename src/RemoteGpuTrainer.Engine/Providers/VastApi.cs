@@ -14,7 +14,7 @@ sealed class VastApi : ICloudProvider
     readonly Uri _url;
     public VastApi(ProviderHttp http, Uri url) { _http = http; _url = url; }
     public string Name => "vastai";
-    public bool CanStop => true;
+    public bool CanStop => CloudProviders.Find(Name)!.CanStop;
     public void Dispose() => _http.Dispose();
 
     public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)

@@ -17,7 +17,8 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
 
     /// <summary>Default: every provider with a key here (environment or CLI key file).</summary>
     [Parameter(Position = 0)]
-    [ValidateSet("runpod", "vastai", "lambda", "paperspace")]
+    [ValidateProvider]
+    [ArgumentCompleter(typeof(ProviderCompleter))]
     public string[]? Provider { get; set; }
 
     /// <summary>The model and count, e.g. 'A100:8', 'RTX 4090:1', 'H100' (one GPU).</summary>

@@ -12,7 +12,8 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
 {
     /// <summary>Default: every provider with a key here (environment or CLI key file) or with a host in the inventory.</summary>
     [Parameter(Position = 0)]
-    [ValidateSet("runpod", "vastai", "lambda", "paperspace")]
+    [ValidateProvider]
+    [ArgumentCompleter(typeof(ProviderCompleter))]
     public string[]? Provider { get; set; }
 
     protected override void EndProcessing()
@@ -31,7 +32,7 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
         var rentals = ListRentals(providers, inventory);
         foreach (var drift in rentals.Select(x => RentalCensus.Drift(x, inventory)).OfType<string>()) WriteWarning(drift);
         foreach (var forgotten in rentals.Where(x => !x.InInventory))
-            WriteWarning($"{RentalCensus.Describe(forgotten)} is in no inventory here: a forgotten box? Stop it in the console ({RentalLauncher.Console(forgotten.Provider)}) or register it.");
+            WriteWarning($"{RentalCensus.Describe(forgotten)} is in no inventory here: a forgotten box? Stop it in the console ({CloudProviders.Console(forgotten.Provider)}) or register it.");
         WriteObject(rentals.OrderBy(x => x.Provider).ThenBy(x => x.CreatedAt).ToList(), true);
     }
 }

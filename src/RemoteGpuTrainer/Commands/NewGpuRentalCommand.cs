@@ -30,7 +30,8 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
     public GpuOffer[] Offer { get; set; } = Array.Empty<GpuOffer>();
 
     [Parameter(Mandatory = true, ParameterSetName = Search)]
-    [ValidateSet("runpod", "vastai", "lambda", "paperspace")]
+    [ValidateProvider]
+    [ArgumentCompleter(typeof(ProviderCompleter))]
     public string[] Provider { get; set; } = Array.Empty<string>();
 
     [Parameter(Mandatory = true, ParameterSetName = Search)]
@@ -168,7 +169,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
             {
                 var name = names.Count == 0 ? null : names[i - 1];
                 // A vast.ai ask is one machine: once rented it is gone; a RunPod or Lambda type can be rented again.
-                var candidates = offers.Where(o => !(o.Provider == "vastai" && used.Contains(o.OfferId))).Select(o => (apis[o.Provider], o)).ToList();
+                var candidates = offers.Where(o => !(CloudProviders.Find(o.Provider)?.OfferRentableOnce == true && used.Contains(o.OfferId))).Select(o => (apis[o.Provider], o)).ToList();
                 var target = name ?? $"{candidates.FirstOrDefault().o?.Provider} rental";
                 if (!ShouldProcess(target, $"Create a rental from {string.Join(", ", candidates.Take(MaxOffers).Select(c => $"{c.o.Provider}/{c.o.OfferId} ({c.o.HourlyPrice} {c.o.Currency}/h)"))} (billing starts now)")) return;
                 var (host, offerId) = CreateOne(candidates, name, publicKey, identity);
