@@ -8,29 +8,6 @@ using System.Globalization;
 
 namespace RemoteGpuTrainer.Engine.Rentals;
 
-/// <summary>
-/// How a rental's meter is stopped. SSH rentals have no API: the manual provider says exactly what to
-/// do in the console. Cloud providers (RunPod, vast.ai, Lambda, Paperspace) implement the same
-/// interface against their APIs.
-/// </summary>
-public interface IRentalProvider
-{
-    string Name { get; }
-    bool CanAct { get; }
-    Task<string> StopAsync(GpuHost host, CancellationToken ct);
-    Task<string> ReleaseAsync(GpuHost host, CancellationToken ct);
-}
-
-public sealed class ManualRentalProvider : IRentalProvider
-{
-    readonly GpuPlatform _platform;
-    public ManualRentalProvider(GpuPlatform platform) => _platform = platform;
-    public string Name => "manual";
-    public bool CanAct => false;
-    public Task<string> StopAsync(GpuHost host, CancellationToken ct) => Task.FromResult(TeardownGate.Instructions(host, _platform, "Stop"));
-    public Task<string> ReleaseAsync(GpuHost host, CancellationToken ct) => Task.FromResult(TeardownGate.Instructions(host, _platform, "Release"));
-}
-
 /// <summary>The evidence gate (docs/ARCHITECTURE.md, the evidence chain) and the texts the prompt and the console need.</summary>
 public static class TeardownGate
 {

@@ -66,52 +66,14 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
             if (!SkipVerification && !gates.ContainsKey(host.Name)) continue;
             try
             {
-                var platform = Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh");
-                var gate = gates.GetValueOrDefault(host.Name) ?? new TeardownGate.GateResult(0, 0, Array.Empty<string>(), "skipped");
                 var cloud = CloudApi(host);
-                // Never a silent terminate: where the provider has no stop, the release must be asked for.
-                if (cloud is { CanStop: false } && Action != "Release")
-                    throw new RgtException("StopUnsupported", FailureKind.InvalidArgument,
-                        $"{host.Name}: {cloud.Name} has no stop — an instance bills until it is terminated, and its local disk goes with it. Pass -Action Release to terminate it (after the results are verified).");
-                var (action, verb, irreversible) = cloud is { CanStop: true } && Action == "Stop" ? ("Stop", platform.MeterStopVerb ?? "stop", false) : TeardownGate.Choose(platform, Action);
-                var description = TeardownGate.Describe(host, platform, action);
+                var plan = TeardownRun.Plan(host, Catalog.Find(host.Platform) ?? Catalog.Get("generic-ssh"), cloud, Action);
                 var whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf");
-                var proceed = Force && !whatIf ? true : ShouldProcess(description, description + " Continue?", $"Tear down {host.Name}: {verb}");
-                if (!proceed) continue;
-                if (SkipVerification)
-                {
-                    ledger.Append(new[] { new LedgerEntry(DateTimeOffset.Now, host.Name, null, null, "", null, "SkipVerification", null, $"Remove-GpuRental -SkipVerification ({action})", Environment.UserName) });
-                    WriteWarning($"{host.Name}: the evidence check was skipped (-SkipVerification); recorded in {ledger.FilePath}.");
-                }
-                string instructions, status;
-                string? providerState = null;
-                if (cloud is not null)
-                {
-                    var done = CloudTeardown.RunAsync(cloud, host, action, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), Cancellation).GetAwaiter().GetResult();
-                    (status, providerState, instructions) = (done.Status, done.ProviderState, done.Text + (action == "Stop" && platform.StopKeepsBilling is { } billed ? $" Still billed while stopped: {billed}." : ""));
-                    // A released address goes to someone else's machine next: its key is no evidence for anything any more.
-                    if (status == "Terminated" && new Engine.Ssh.KnownHosts(Engine.Ssh.SshTarget.Resolve(host).KnownHostsFiles).Forget(host.HostName, host.Port ?? 22) > 0)
-                        WriteVerbose($"{host.Name}: forgot the host key of {host.HostName}:{host.Port ?? 22}, which the provider will hand to another machine.");
-                }
-                else
-                {
-                    IRentalProvider provider = new ManualRentalProvider(platform);
-                    instructions = (action == "Stop" ? provider.StopAsync(host, Cancellation) : provider.ReleaseAsync(host, Cancellation)).GetAwaiter().GetResult();
-                    WriteWarning($"{host.Name} is an SSH rental without an API: {instructions}");
-                    status = "ActionRequired";
-                }
-                bool removed = false;
-                if (RemoveHost)
-                {
-                    Inventory.Update(list => { list.RemoveAll(h => string.Equals(h.Name, host.Name, StringComparison.OrdinalIgnoreCase)); return list; });
-                    removed = true;
-                }
-                WriteObject(new GpuTeardown
-                {
-                    Name = host.Name, Platform = platform.Name, Action = action, Verb = verb, Irreversible = irreversible,
-                    Verified = !SkipVerification, CellsVerified = gate.Verified, CellsTotal = gate.Total,
-                    Status = status, ProviderState = providerState, Instructions = instructions, HostRemoved = removed,
-                });
+                if (!(Force && !whatIf) && !ShouldProcess(plan.Description, plan.Description + " Continue?", $"Tear down {host.Name}: {plan.Verb}")) continue;
+                var (result, warnings, notes) = TeardownRun.ExecuteAsync(plan, cloud, SkipVerification ? null : gates[host.Name], ledger, Inventory, RemoveHost, Cancellation).GetAwaiter().GetResult();
+                foreach (var w in warnings) WriteWarning(w);
+                foreach (var n in notes) WriteVerbose(n);
+                WriteObject(result);
             }
             catch (Exception ex) when (ex is RgtException or OperationCanceledException) { WriteFailure(ex, host.Name); }
         }
