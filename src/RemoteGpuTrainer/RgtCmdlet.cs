@@ -87,16 +87,6 @@ public abstract class RgtCmdlet : PSCmdlet
         catch (AggregateException ex) when (ex.InnerException is not null) { throw ex.InnerException; }
     }
 
-    /// <summary>For a cloud rental whose SSH failed: the rental and its provider's API (disposed; its name and CanStop remain) when the provider says it took the box back, else null (the SSH failure stands).</summary>
-    protected async Task<(Engine.Model.GpuRental Rental, Engine.Providers.ICloudProvider Api)?> PreemptedRentalAsync(Engine.Model.GpuHost host, PlatformCatalog catalog, CancellationToken ct)
-    {
-        if (!Engine.Providers.CloudProviders.Manages(host)) return null;
-        Engine.Providers.ICloudProvider api;
-        try { api = Engine.Providers.CloudProviders.Connect(host.Provider!, null, VerboseLog, catalog); }
-        catch (RgtException) { return null; }
-        using (api) return await Engine.Providers.Preemption.AskAsync(api, host, ct).ConfigureAwait(false) is { } rental ? (rental, api) : null;
-    }
-
     /// <summary>Writes what worker threads logged; only the pipeline thread may write.</summary>
     protected void FlushVerbose()
     {

@@ -23,6 +23,19 @@ public static class Preemption
         catch (RgtException) { return null; }
     }
 
+    /// <summary>
+    /// For a cloud rental whose SSH failed: the rental and its provider's API (disposed; its name and
+    /// CanStop remain) when the provider says it took the box back, else null (the SSH failure stands).
+    /// </summary>
+    public static async Task<(GpuRental Rental, ICloudProvider Api)?> FindAsync(GpuHost host, Platforms.PlatformCatalog catalog, Action<string> log, CancellationToken ct)
+    {
+        if (!CloudProviders.Manages(host)) return null;
+        ICloudProvider api;
+        try { api = CloudProviders.Connect(host.Provider!, null, log, catalog); }
+        catch (RgtException) { return null; }
+        using (api) return await AskAsync(api, host, ct).ConfigureAwait(false) is { } rental ? (rental, api) : null;
+    }
+
     public static string Resume(GpuHost host, ICloudProvider api, string queueId) => api.CanStop
         ? $"Start-GpuRental {host.Name}; then Start-GpuQueue {host.Name} -Path <the queue file> -QueueId {queueId} (it runs from the first unfinished cell, which resumes from its checkpoint)"
         : $"{api.Name} does not give a preempted instance back: rent another (New-GpuRental), Send-GpuFile the last durable checkpoint there, and Start-GpuQueue -QueueId {queueId} on it";

@@ -42,23 +42,13 @@ public sealed class GetGpuJobCommand : HostCmdlet
             .ToList();
         FanOutHosts(async (h, ct) =>
         {
-            List<GpuJob> jobs;
-            try
-            {
-                var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
-                var queues = await QueueService.ReadAsync(shell, host, QueueId, ct).ConfigureAwait(false);
-                Interlocked.Increment(ref read);
-                if (queues.Count > 0) Interlocked.Increment(ref found);
-                jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, StaleAfter)).ToList();
-            }
-            catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
-            {
-                // A spot box the provider took back: its cells, as last seen, are Preempted (with how to resume).
-                if (await PreemptedRentalAsync(h, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
-                return Select(Engine.Providers.Preemption.Jobs(h, taken.Rental, taken.Api, new QueueCache().LastSeen(h.Name, QueueId)));
-            }
-            new QueueCache().Record(jobs);
-            return Select(jobs);
+            var got = await JobReader.ReadAsync(connector, h, QueueId, StaleAfter, catalog, VerboseLog, ct).ConfigureAwait(false);
+            // A spot box the provider took back: its cells, as last seen, are Preempted (with how to resume); nothing to record.
+            if (got.Queues is not { } queues) return Select(got.Jobs);
+            Interlocked.Increment(ref read);
+            if (queues > 0) Interlocked.Increment(ref found);
+            new QueueCache().Record(got.Jobs);
+            return Select(got.Jobs);
         }, "Reading GPU jobs");
         // A mistyped queue id is an error, as Stop-GpuQueue says, never an empty answer.
         if (QueueId is not null && read > 0 && found == 0)

@@ -68,7 +68,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             }
             catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
             {
-                if (await PreemptedRentalAsync(h, catalog, ct).ConfigureAwait(false) is not { } taken) throw;
+                if (await Engine.Providers.Preemption.FindAsync(h, catalog, VerboseLog, ct).ConfigureAwait(false) is not { } taken) throw;
                 return Engine.Providers.Preemption.Report(h, taken.Rental, taken.Api, new Engine.Queues.QueueCache().LastSeen(h.Name, QueueId), DateTimeOffset.Now);
             }
         }))
