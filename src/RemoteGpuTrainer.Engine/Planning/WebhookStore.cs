@@ -51,4 +51,29 @@ public static class WebhookStore
             ? url
             : throw new RgtException("WebhookInvalid", FailureKind.InvalidData, $"The webhook file {path} does not hold a URL.");
     }
+
+    /// <summary>
+    /// Posts the patrol's reports to the webhook as JSON (15 s at most). Returns what to warn about —
+    /// an answer that is no success, a URL that cannot be reached — with the URL shown as its scheme
+    /// and host only (its path holds the token); null when the post was taken.
+    /// </summary>
+    public static async Task<string?> PostAsync(Uri url, IReadOnlyList<Model.GpuPatrolReport> reports, CancellationToken ct)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+            var body = System.Text.Json.JsonSerializer.Serialize(reports);
+            using var response = await http.PostAsync(url, new StringContent(body, System.Text.Encoding.UTF8, "application/json"), ct).ConfigureAwait(false);
+            return response.IsSuccessStatusCode ? null : $"The webhook at {Describe(url)} answered {(int)response.StatusCode} {response.ReasonPhrase}.";
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return $"The webhook at {Describe(url)} could not be reached: {Scrub(ex.Message, url)}";
+        }
+    }
+
+    /// <summary>An exception message may quote the URL; only its scheme and host may be shown.</summary>
+    public static string Scrub(string message, Uri url) =>
+        message.Replace(url.AbsoluteUri, Describe(url), StringComparison.Ordinal)
+            .Replace(url.PathAndQuery, "/…", StringComparison.Ordinal);
 }

@@ -53,4 +53,18 @@ public static class RentalCensus
             Line = done.Line.Replace(" DONE ", " ESCALATE ", StringComparison.Ordinal) + "; billing: " + reason,
         };
     }
+
+    /// <summary>
+    /// The patrol with -IncludeRentals: a forgotten rental (billing, in no inventory) becomes a report of
+    /// its own, and a Done host whose rental still runs becomes Escalate (idle but billing).
+    /// </summary>
+    public static void Merge(List<GpuPatrolReport> reports, IEnumerable<GpuRental> rentals, DateTimeOffset now)
+    {
+        foreach (var rental in rentals)
+        {
+            if (!rental.InInventory) { reports.Add(Forgotten(rental, now)); continue; }
+            var i = reports.FindIndex(x => string.Equals(x.Name, rental.HostName, StringComparison.OrdinalIgnoreCase));
+            if (i >= 0 && reports[i].Verdict == "Done" && rental.State == "Running") reports[i] = IdleBilling(reports[i], rental);
+        }
+    }
 }

@@ -1,7 +1,4 @@
 using System.Management.Automation;
-using System.Net.Http;
-using System.Text;
-using System.Text.Json;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Planning;
@@ -89,7 +86,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         }
         if ((Notify is not null || NotifyName is not null) && reports.Count > 0)
         {
-            try { Post(Notify ?? WebhookStore.Load(NotifyName!), reports); }
+            try { if (WebhookStore.PostAsync(Notify ?? WebhookStore.Load(NotifyName!), reports, Cancellation).GetAwaiter().GetResult() is { } failed) WriteWarning(failed); }
             catch (RgtException ex) { WriteFailure(ex, NotifyName); }
         }
         if (AsExitCode)
@@ -109,34 +106,8 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         try { inventory = Inventory.Load(); }
         catch (RgtException ex) { WriteFailure(ex, Inventory.FilePath); return; }
         var providers = Engine.Providers.RentalCensus.ProvidersToAsk(inventory, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
-        var now = DateTimeOffset.Now;
-        foreach (var rental in ListRentals(providers, inventory))
-        {
-            if (!rental.InInventory) { reports.Add(Engine.Providers.RentalCensus.Forgotten(rental, now)); continue; }
-            var i = reports.FindIndex(x => string.Equals(x.Name, rental.HostName, StringComparison.OrdinalIgnoreCase));
-            if (i >= 0 && reports[i].Verdict == "Done" && rental.State == "Running") reports[i] = Engine.Providers.RentalCensus.IdleBilling(reports[i], rental);
-        }
+        Engine.Providers.RentalCensus.Merge(reports, ListRentals(providers, inventory), DateTimeOffset.Now);
     }
-
-    void Post(Uri url, List<GpuPatrolReport> reports)
-    {
-        try
-        {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
-            var body = JsonSerializer.Serialize(reports);
-            using var response = http.PostAsync(url, new StringContent(body, Encoding.UTF8, "application/json"), Cancellation).GetAwaiter().GetResult();
-            if (!response.IsSuccessStatusCode) WriteWarning($"The webhook at {WebhookStore.Describe(url)} answered {(int)response.StatusCode} {response.ReasonPhrase}.");
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-        {
-            WriteWarning($"The webhook at {WebhookStore.Describe(url)} could not be reached: {Scrub(ex.Message, url)}");
-        }
-    }
-
-    /// <summary>An exception message may quote the URL; only its scheme and host may be shown.</summary>
-    static string Scrub(string message, Uri url) =>
-        message.Replace(url.AbsoluteUri, WebhookStore.Describe(url), StringComparison.Ordinal)
-            .Replace(url.PathAndQuery, "/…", StringComparison.Ordinal);
 
     /// <summary>True when this pwsh was started to run a command and exit (cron, Task Scheduler), not to keep a prompt.</summary>
     static bool RunsUnattended()

@@ -39,34 +39,13 @@ public sealed class SendGpuFileCommand : HostCmdlet
     protected override void EndProcessing()
     {
         var local = GetUnresolvedProviderPathFromPSPath(Path);
-        List<(string Full, string Relative)> files;
-        if (File.Exists(local)) files = new() { (local, System.IO.Path.GetFileName(local)) };
-        else if (Directory.Exists(local))
-            files = Directory.EnumerateFiles(local, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
-                .Select(f => (f, System.IO.Path.GetRelativePath(local, f).Replace('\\', '/'))).ToList();
-        else { ThrowFailure(new RgtException("PathNotFound", FailureKind.NotFound, $"{local} does not exist."), local); return; }
-        var filter = ExcludeFilter.For(local, Exclude);
-        var left = files.Where(f => filter.Excludes(f.Relative)).ToList();
-        if (left.Count > 0)
-        {
-            WriteVerbose($"Left out {left.Count} file(s) by -Exclude and {ExcludeFilter.IgnoreFile}: {string.Join(", ", left.Take(10).Select(f => f.Relative))}{(left.Count > 10 ? ", …" : "")}");
-            files = files.Except(left).ToList();
-        }
-
-        var contents = new Dictionary<string, byte[]?>();
-        foreach (var (full, rel) in files)
-        {
-            byte[]? content = null;
-            if (full.EndsWith(".sh", StringComparison.OrdinalIgnoreCase))
-            {
-                var bytes = File.ReadAllBytes(full);
-                var hasCrlf = bytes.AsSpan().IndexOf("\r\n"u8) >= 0;
-                if (hasCrlf && NormalizeLineEndings) content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(bytes).Replace("\r\n", "\n"));
-                else if (hasCrlf) WriteWarning($"{rel} has Windows (CRLF) line endings; bash on the box will fail with \"$'\\r': command not found\". Pass -NormalizeLineEndings, or set '*.sh text eol=lf' in .gitattributes.");
-            }
-            contents[full] = content;
-        }
-        var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Send {files.Count} file(s) to {Destination}")).ToList();
+        UploadPlan plan;
+        try { plan = UploadPlan.For(local, Exclude, NormalizeLineEndings); }
+        catch (RgtException ex) { ThrowFailure(ex, local); return; }
+        if (plan.Excluded.Count > 0)
+            WriteVerbose($"Left out {plan.Excluded.Count} file(s) by -Exclude and {ExcludeFilter.IgnoreFile}: {string.Join(", ", plan.Excluded.Take(10))}{(plan.Excluded.Count > 10 ? ", …" : "")}");
+        foreach (var w in plan.Warnings) WriteWarning(w);
+        var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Send {plan.Count} file(s) to {Destination}")).ToList();
         using var connector = NewConnector();
         using var pool = new ConnectionPool();
         // ~ and $VARS in -Destination are resolved on each box once, to the path SFTP and the shell both use.
@@ -78,16 +57,12 @@ public sealed class SendGpuFileCommand : HostCmdlet
         }
         targets = targets.Where(h => destinations.ContainsKey(h.Name)).ToList();
         // Small files travel in batches (one tar stream per host); large ones one by one, resumable.
-        var small = files.Where(f => (contents[f.Full]?.LongLength ?? new FileInfo(f.Full).Length) <= BatchUploader.MaxFileBytes)
-            .Select(f => new BatchFile(f.Full, f.Relative, contents[f.Full])).ToList();
-        var batched = small.Select(b => b.Full).ToHashSet(StringComparer.Ordinal);
-        var large = files.Where(f => !batched.Contains(f.Full)).ToList();
-        var work = targets.Where(_ => small.Count > 0).Select(h => (Host: h, Batch: true, Files: small))
-            .Concat(targets.SelectMany(h => large.Select(f => (Host: h, Batch: false, Files: new List<BatchFile> { new(f.Full, f.Relative, contents[f.Full]) }))))
+        var work = targets.Where(_ => plan.Small.Count > 0).Select(h => (Host: h, Batch: true, Files: plan.Small.ToList()))
+            .Concat(targets.SelectMany(h => plan.Large.Select(f => (Host: h, Batch: false, Files: new List<BatchFile> { f }))))
             .ToList();
         var gates = targets.ToDictionary(h => h.Name, _ => new SemaphoreSlim(1), StringComparer.OrdinalIgnoreCase);
         var progress = new TransferProgress();
-        foreach (var (full, _) in files) progress.AddTotal(new FileInfo(full).Length * targets.Count);
+        progress.AddTotal(plan.Bytes * targets.Count);
         var record = new ProgressRecord(4, "Sending files", "starting");
         void Report()
         {
@@ -102,9 +77,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
             var root = destinations[w.Host.Name];
             if (w.Batch) return await BatchUploader.UploadAsync(w.Host, control, w.Files, root, options, progress, ct).ConfigureAwait(false);
             var f = w.Files[0];
-            var rel = f.Relative;
-            var dir = root.TrimEnd('/') + (rel.Contains('/') ? "/" + rel[..rel.LastIndexOf('/')] : "");
-            var name = rel.Contains('/') ? rel[(rel.LastIndexOf('/') + 1)..] : rel;
+            var (dir, name) = UploadPlan.Target(root, f.Relative);
             var t = await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], pool, f.Full, f.Content, dir, name, options, progress, ct).ConfigureAwait(false);
             return new List<(BatchFile, GpuTransfer?, Exception?)> { (f, t, null) };
         }, Report))
