@@ -115,11 +115,16 @@ Describe 'Help' {
         $missing | Should -BeNullOrEmpty
         # Bound for real, not only declared: these three failed to bind before.
         { @() | Wait-GpuJob -Timeout 12h -PollInterval 30s -StaleAfter 1d -ErrorAction Stop } | Should -Not -Throw
+        { @() | Wait-GpuJob -PollInterval 0 -ErrorAction Stop } | Should -Not -Throw -Because 'a bare 0 needs no unit'
+        { @() | Wait-GpuJob -Timeout 5 -ErrorAction Stop } | Should -Throw -ExpectedMessage "*'5' is not a duration*" -Because 'any other bare number is no longer read as ticks'
         (Get-CheckpointInterval -MeanTimeBetweenFailures 8h -CheckpointWriteTime 90s).GetType().Name | Should -Be 'CheckpointInterval'
     }
 
     It 'Get-GpuJob -State takes every state a cell is reported in, in any case, and tab completes them' {
-        $states = [RemoteGpuTrainer.Engine.Model.CellStates]::All
+        # The states as a user meets them: what -State completes to, which the engine's CellState list derives.
+        $line = 'Get-GpuJob -State '
+        $states = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+        $states.Count | Should -Be 13
         foreach ($s in 'Cancelled', 'Interrupted', 'Requeued', 'Suspended', 'Unknown', 'Preempted', 'Stale') { $states | Should -Contain $s }
         foreach ($s in $states + @('cancelled')) {
             { Get-GpuJob -Name no-such-host -State $s -ErrorAction SilentlyContinue } | Should -Not -Throw -Because "-State $s binds"
@@ -130,8 +135,8 @@ Describe 'Help' {
     }
 
     It 'every provider of the provider table binds and tab completes wherever -Provider is typed' {
-        $providers = [RemoteGpuTrainer.Engine.Providers.CloudProviders]::WithOffers
-        $providers | Should -Be @('runpod', 'vastai', 'lambda', 'paperspace')
+        $line = 'Get-GpuOffer -Provider '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('runpod', 'vastai', 'lambda', 'paperspace')
         foreach ($c in 'Get-GpuOffer', 'New-GpuRental', 'Get-GpuRental') {
             $param = (Get-Command $c).Parameters['Provider']
             ($param.Attributes | Where-Object { $_.GetType().Name -eq 'ValidateProviderAttribute' }) | Should -Not -BeNullOrEmpty -Because "$c -Provider is checked against the table"

@@ -18,6 +18,8 @@ public sealed class DurationAttribute : ArgumentTransformationAttribute
     {
         var value = inputData is PSObject p ? p.BaseObject : inputData;
         if (value is TimeSpan) return value;
+        // A bare 0 needs no unit (-MinimumAge 0); any other bare number does, rather than being read as ticks.
+        if (value is int or long or byte && Convert.ToInt64(value, CultureInfo.InvariantCulture) == 0 || value is string { Length: > 0 } z && z.Trim() == "0") return TimeSpan.Zero;
         if (value is short seconds) return TimeSpan.FromSeconds(seconds);
         if (value is decimal days) return TimeSpan.FromDays((double)days);
         if (value is string s)
