@@ -9,7 +9,9 @@ BeforeAll {
         $c = @{ keys = $Keys; faults = $Faults; boot_polls = 1
             boxes = @(@($script:Boxes | ForEach-Object { @{ host = $_.HostName; port = $_.Port } }) + @($script:LambdaBox | Where-Object { $_ } | ForEach-Object { @{ host = $_.HostName; port = $_.Port; provider = 'lambda' } })) }
         foreach ($k in $More.Keys) { $c[$k] = $More[$k] }
-        $c | ConvertTo-Json -Depth 5 | Set-Content $script:Control
+        # Written aside and renamed: the server re-reads the file on every request and must never see half of it.
+        $c | ConvertTo-Json -Depth 5 | Set-Content "$script:Control.tmp"
+        Move-Item -Force "$script:Control.tmp" $script:Control
         Remove-Item (Join-Path $script:TestDir 'requests.jsonl') -ErrorAction SilentlyContinue
     }
     function Get-ContractRequests {

@@ -145,6 +145,13 @@ def forward_on_port_22(target, avoid):
     raise NoBox()
 
 
+def write_control(path, control):
+    """The control file, written aside and renamed: a reader never sees half of it."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(control, f)
+    os.replace(path + ".tmp", path)
+
+
 def iso(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -212,6 +219,18 @@ class Handler(BaseHTTPRequestHandler):
                     inst["dark"] = True
 
     def route(self, method):
+        try:
+            return self.answer(method)
+        except Exception:   # a bug of this server: say so (500 and errors.log), never a silently dropped connection
+            import traceback
+            with open(os.path.join(os.path.dirname(self.control), "errors.log"), "a") as f:
+                f.write(traceback.format_exc() + "\n")
+            try:
+                return self.send(500, {"error": "contract server error (see errors.log)"})
+            except OSError:
+                return None
+
+    def answer(self, method):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         prefix = self.path.strip("/").split("/")[0]
@@ -223,8 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             queue = control.get("faults", {}).get(provider) or []
             if queue:
                 fault = queue.pop(0)
-                with open(self.control, "w") as f:
-                    json.dump(control, f)
+                write_control(self.control, control)
             key_ok = self.headers.get("Authorization") == "Bearer " + control.get("keys", {}).get(provider or "", "\0")
             self.preempt(control)
             with open(os.path.join(os.path.dirname(self.control), "requests.jsonl"), "a") as f:
@@ -502,8 +520,7 @@ class Handler(BaseHTTPRequestHandler):
             if fault:
                 if fault.get("list_fails"):
                     control["list_fails"] = control.get("list_fails", []) + [provider]
-                with open(self.control, "w") as f:
-                    json.dump(control, f)
+                write_control(self.control, control)
         if fault and fault.get("delay"):
             # Slow to answer (a Ctrl+C lands during the call): the lock is let go meanwhile, so other calls go on.
             LOCK.release()
