@@ -555,6 +555,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        # One request per connection, said outright: a client must never send on a connection this server closed.
+        self.send_header("Connection", "close")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -614,8 +616,13 @@ if __name__ == "__main__":
     args = a.parse_args()
     Handler.control = os.path.abspath(args.control)
     class Server(ThreadingHTTPServer):
+        request_queue_size = 128   # many parallel calls, each on a connection of its own (HTTP/1.0)
+
         def handle_error(self, request, client_address):
-            pass   # a client that hung up mid-answer (a cancelled wait) is not the server's error
+            # A client that hung up mid-answer (a cancelled wait) is not the server's error; anything is logged.
+            import traceback
+            with open(os.path.join(os.path.dirname(Handler.control), "errors.log"), "a") as f:
+                f.write("handle_error: " + traceback.format_exc() + "\n")
 
     server = Server(("127.0.0.1", 0), Handler)
     with open(args.port_file + ".tmp", "w") as f:
