@@ -1,13 +1,8 @@
 BeforeAll {
     . $PSScriptRoot/TestHelpers.ps1
-    $script:TestDir = New-TestHome
-    $script:Box = Start-GpuSandbox
-    $null = Register-Sandbox $script:Box -Name box -Trust
+    $script:TestDir, $script:Box = Start-BoxSuite
 }
-AfterAll {
-    if ($script:Box) { Stop-GpuSandbox $script:Box }
-    Restore-TestHome $script:TestDir
-}
+AfterAll { Stop-BoxSuite $script:Box $script:TestDir }
 
 Describe 'Send-GpuSecret' {
     It 'lands with mode 600 and appears in no command line, process list or output stream' {

@@ -1,14 +1,9 @@
 # Remove-GpuRental: the evidence gate and the teardown after it (docs/ARCHITECTURE.md, the evidence chain).
 BeforeAll {
     . $PSScriptRoot/TestHelpers.ps1
-    $script:TestDir = New-TestHome
-    $script:Box = Start-GpuSandbox
-    $null = Register-Sandbox $script:Box -Name box -Trust
+    $script:TestDir, $script:Box = Start-BoxSuite
 }
-AfterAll {
-    if ($script:Box) { Stop-GpuSandbox $script:Box }
-    Restore-TestHome $script:TestDir
-}
+AfterAll { Stop-BoxSuite $script:Box $script:TestDir }
 
 Describe 'Remove-GpuRental' {
     BeforeAll {

@@ -28,6 +28,20 @@ function Register-Sandbox {
     New-GpuRental @params
 }
 
+# The usual start of a file: its own homes, and one sandbox box registered (trusted) as 'box'.
+# Returns the test folder and the box: $script:TestDir, $script:Box = Start-BoxSuite
+function Start-BoxSuite {
+    $dir = New-TestHome
+    $box = Start-GpuSandbox
+    $null = Register-Sandbox $box -Name box -Trust
+    $dir, $box
+}
+
+function Stop-BoxSuite($Box, [string] $Dir) {
+    if ($Box) { Stop-GpuSandbox $Box }
+    Restore-TestHome $Dir
+}
+
 # A TCP port that accepts connections (the kernel completes the handshake for the backlog) but
 # never speaks SSH: the shape of a hung or half-dead rental.
 function Start-SilentListener {

@@ -74,38 +74,53 @@ public sealed class QueueCompleter : IArgumentCompleter
     };
 }
 
-/// <summary>Tab completion for cell states (every one Get-GpuJob reports).</summary>
-public sealed class CellStateCompleter : IArgumentCompleter
+/// <summary>Tab completion for one of the engine's vocabularies (its words, as the user types them).</summary>
+public abstract class VocabularyCompleter : IArgumentCompleter
 {
+    protected abstract IEnumerable<string> Words { get; }
+
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        Engine.Model.CellStates.All.Where(s => s.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase)).Select(s => new CompletionResult(s));
+        Words.Where(s => s.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase)).Select(s => new CompletionResult(s));
 }
 
-/// <summary>Accepts the cell states of <see cref="Engine.Model.CellState"/> (any case), and names them all when given another word.</summary>
-public sealed class ValidateCellStateAttribute : ValidateEnumeratedArgumentsAttribute
+/// <summary>Accepts the words of one of the engine's vocabularies (any case), and names them all when given another word.</summary>
+public abstract class ValidateVocabularyAttribute : ValidateEnumeratedArgumentsAttribute
 {
+    protected abstract IReadOnlyList<string> Words { get; }
+
+    /// <summary>What a word of the vocabulary is, for the error ("a cell state").</summary>
+    protected abstract string What { get; }
+
     protected override void ValidateElement(object element)
     {
         var text = (element is PSObject p ? p.BaseObject : element)?.ToString() ?? "";
-        if (Engine.Model.CellStates.Canonical(text) is null)
-            throw new ValidationMetadataException($"'{text}' is not a cell state; use one of: {string.Join(", ", Engine.Model.CellStates.All)}.");
+        if (!Words.Contains(text.Trim(), StringComparer.OrdinalIgnoreCase))
+            throw new ValidationMetadataException($"'{text}' is not {What}; use one of: {string.Join(", ", Words)}.");
     }
+}
+
+/// <summary>Tab completion for cell states (every one Get-GpuJob reports).</summary>
+public sealed class CellStateCompleter : VocabularyCompleter
+{
+    protected override IEnumerable<string> Words => Engine.Model.CellStates.All;
+}
+
+/// <summary>Accepts the cell states of <see cref="Engine.Model.CellState"/>.</summary>
+public sealed class ValidateCellStateAttribute : ValidateVocabularyAttribute
+{
+    protected override IReadOnlyList<string> Words => Engine.Model.CellStates.All;
+    protected override string What => "a cell state";
 }
 
 /// <summary>Tab completion for the cloud providers of the provider table.</summary>
-public sealed class ProviderCompleter : IArgumentCompleter
+public sealed class ProviderCompleter : VocabularyCompleter
 {
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        Engine.Providers.CloudProviders.WithOffers.Where(s => s.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase)).Select(s => new CompletionResult(s));
+    protected override IEnumerable<string> Words => Engine.Providers.CloudProviders.WithOffers;
 }
 
-/// <summary>Accepts the providers of the provider table (any case), and names them all when given another word.</summary>
-public sealed class ValidateProviderAttribute : ValidateEnumeratedArgumentsAttribute
+/// <summary>Accepts the providers of the provider table.</summary>
+public sealed class ValidateProviderAttribute : ValidateVocabularyAttribute
 {
-    protected override void ValidateElement(object element)
-    {
-        var text = (element is PSObject p ? p.BaseObject : element)?.ToString() ?? "";
-        if (Engine.Providers.CloudProviders.Find(text) is null)
-            throw new ValidationMetadataException($"'{text}' is not a provider the module drives through its API; use one of: {string.Join(", ", Engine.Providers.CloudProviders.WithOffers)}.");
-    }
+    protected override IReadOnlyList<string> Words => Engine.Providers.CloudProviders.WithOffers;
+    protected override string What => "a provider the module drives through its API";
 }
