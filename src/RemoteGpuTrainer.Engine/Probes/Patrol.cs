@@ -32,15 +32,15 @@ public static class Patrol
         var queues = QueueStateParser.Parse(output);
         var jobs = queues.SelectMany(q => QueueStateParser.Jobs(host, q, TimeSpan.FromHours(2)).Select(j => (Queue: q, Job: j))).ToList();
         var data = health.Disk.FirstOrDefault(d => d.Role == "data");
-        int total = jobs.Count, done = jobs.Count(j => j.Job.State == "Succeeded");
+        int total = jobs.Count, done = jobs.Count(j => j.Job.State == nameof(CellState.Succeeded));
         bool alive = queues.Any(q => q.Active);
-        var pending = jobs.Where(j => j.Job.State is "Pending" or "Requeued" && j.Job.SchedulerJobId is not null).Select(j => j.Job).ToList();
+        var pending = jobs.Where(j => j.Job.State is nameof(CellState.Pending) or nameof(CellState.Requeued) && j.Job.SchedulerJobId is not null).Select(j => j.Job).ToList();
         var stuck = pending.FirstOrDefault(j => PendingReasons.IsHopeless(j.Reason));
         var waitLimit = pendingWarnAfter ?? DefaultPendingWarnAfter;
         var waiting = pending.Where(j => j.PendingSince is { } since && now - since > waitLimit).OrderBy(j => j.PendingSince).FirstOrDefault();
-        var unknown = jobs.FirstOrDefault(j => j.Job.State == "Unknown").Job;
-        var running = jobs.FirstOrDefault(j => j.Job.State == "Running").Job;
-        var crashed = jobs.FirstOrDefault(j => j.Job.Crash is not null && j.Job.State is "Running" or "Failed" or "Stale" or "SyncFailed" or "NoArtifact").Job;
+        var unknown = jobs.FirstOrDefault(j => j.Job.State == nameof(CellState.Unknown)).Job;
+        var running = jobs.FirstOrDefault(j => j.Job.State == nameof(CellState.Running)).Job;
+        var crashed = jobs.FirstOrDefault(j => j.Job.Crash is not null && j.Job.State is nameof(CellState.Running) or nameof(CellState.Failed) or nameof(CellState.Stale) or nameof(CellState.SyncFailed) or nameof(CellState.NoArtifact)).Job;
         string verdict, reason;
         var worst = Math.Max(data?.UsedPercent ?? 0, data?.InodesUsedPercent ?? 0);
         if (crashed is not null)
@@ -66,7 +66,7 @@ public static class Patrol
         else if (!alive && total > 0 && done < total)
         {
             verdict = "Escalate";
-            var q = jobs.First(j => j.Job.State != "Succeeded").Queue;
+            var q = jobs.First(j => j.Job.State != nameof(CellState.Succeeded)).Queue;
             reason = q.Slurm is not null
                 ? $"no job of queue '{q.QueueId}' left in Slurm at {done}/{total} — resubmit the rest with Start-GpuQueue (same queue)"
                 : $"process gone at {done}/{total} — resume with Start-GpuQueue (same queue '{q.QueueId}')";

@@ -141,19 +141,19 @@ public static class QueueStateParser
         {
             q.CellMarkers.TryGetValue(c.Name, out var m);
             var v = m?.Values ?? new Dictionary<string, string>();
-            var state = v.GetValueOrDefault("state") ?? "Pending";
+            var state = v.GetValueOrDefault("state") ?? nameof(CellState.Pending);
             string? reason = v.GetValueOrDefault("reason");
             SchedulerEntry? sched = null;
             string? jobId = null;
             if (q.Slurm is { } slurm)
                 (state, reason, sched, jobId) = SlurmState(slurm, c.Name, v, state, reason);
-            else if (state == "Running")
+            else if (state == nameof(CellState.Running))
             {
                 var pidAlive = v.GetValueOrDefault("pid_alive") == "1";
                 var logAge = long.TryParse(v.GetValueOrDefault("log_age"), out var a) ? a : 0;
                 // A dead cell process under a live launcher is the moment between exit and its markers;
                 // Stale means nobody will record the result: the launcher is gone, or the log stopped.
-                if (!q.LauncherAlive || (!pidAlive && logAge > 60) || logAge > staleAfter.TotalSeconds) state = "Stale";
+                if (!q.LauncherAlive || (!pidAlive && logAge > 60) || logAge > staleAfter.TotalSeconds) state = nameof(CellState.Stale);
             }
             int? epoch = null, epochs = null;
             foreach (var line in m?.Tail ?? Array.Empty<string>())
@@ -166,7 +166,7 @@ public static class QueueStateParser
             {
                 Name = host.Name, QueueId = q.QueueId, Index = c.Index, Cell = c.Name, State = state,
                 ExitCode = int.TryParse(v.GetValueOrDefault("exit_code"), out var rc) ? rc : null,
-                StartedAt = Time(v.GetValueOrDefault("started_at")), FinishedAt = state is "Running" or "Stale" ? null : Time(v.GetValueOrDefault("finished_at")),
+                StartedAt = Time(v.GetValueOrDefault("started_at")), FinishedAt = state is nameof(CellState.Running) or nameof(CellState.Stale) ? null : Time(v.GetValueOrDefault("finished_at")),
                 Epoch = epoch, Epochs = epochs, LastLine = lastLine, Crash = m?.Crash, Reason = reason,
                 SchedulerJobId = jobId, NodeList = sched is { State: not "PENDING" } && sched.Nodes.Length > 0 ? sched.Nodes : v.GetValueOrDefault("node") is { Length: > 0 } n ? n : null,
                 Restarts = int.TryParse(v.GetValueOrDefault("restarts"), out var restarts) ? restarts : null,
@@ -186,29 +186,29 @@ public static class QueueStateParser
     static (string State, string? Reason, SchedulerEntry? Sched, string? JobId) SlurmState(SlurmQueueState slurm, string cell, IReadOnlyDictionary<string, string> v, string state, string? reason)
     {
         if (!slurm.JobIds.TryGetValue(cell, out var id)) return (state, reason, null, null);
-        if (slurm.Error is not null && state is not ("Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Cancelled"))
-            return ("Unknown", "squeue did not answer: " + slurm.Error, null, id);
+        if (slurm.Error is not null && !CellStates.EndedOnTheBox(state))
+            return (nameof(CellState.Unknown), "squeue did not answer: " + slurm.Error, null, id);
         if (slurm.Held.TryGetValue(id, out var sched))
         {
             return sched.State switch
             {
-                "PENDING" when v.ContainsKey("started_at") => ("Requeued", NoneIsNull(sched.Reason), sched, id),
-                "PENDING" => ("Pending", NoneIsNull(sched.Reason), sched, id),
-                "RUNNING" or "COMPLETING" or "CONFIGURING" or "STAGE_OUT" => ("Running", null, sched, id),
-                "SUSPENDED" or "STOPPED" => ("Suspended", sched.Reason, sched, id),
-                "REQUEUED" or "REQUEUE_HOLD" or "REQUEUE_FED" => ("Requeued", sched.Reason, sched, id),
-                _ => (state == "Pending" ? "Pending" : state, $"{sched.State} {sched.Reason}".Trim(), sched, id),
+                "PENDING" when v.ContainsKey("started_at") => (nameof(CellState.Requeued), NoneIsNull(sched.Reason), sched, id),
+                "PENDING" => (nameof(CellState.Pending), NoneIsNull(sched.Reason), sched, id),
+                "RUNNING" or "COMPLETING" or "CONFIGURING" or "STAGE_OUT" => (nameof(CellState.Running), null, sched, id),
+                "SUSPENDED" or "STOPPED" => (nameof(CellState.Suspended), sched.Reason, sched, id),
+                "REQUEUED" or "REQUEUE_HOLD" or "REQUEUE_FED" => (nameof(CellState.Requeued), sched.Reason, sched, id),
+                _ => (state == nameof(CellState.Pending) ? nameof(CellState.Pending) : state, $"{sched.State} {sched.Reason}".Trim(), sched, id),
             };
         }
-        if (state is "Succeeded" or "Failed" or "NoArtifact" or "SyncFailed" or "Cancelled") return (state, reason, null, id);
+        if (CellStates.EndedOnTheBox(state)) return (state, reason, null, id);
         if (slurm.Finished.TryGetValue(id, out var fin))
         {
             var mapped = fin.State switch
             {
-                "CANCELLED" => "Cancelled",
-                "COMPLETED" => "Stale",
-                "TIMEOUT" => "Failed",
-                _ => "Failed",
+                "CANCELLED" => nameof(CellState.Cancelled),
+                "COMPLETED" => nameof(CellState.Stale),
+                "TIMEOUT" => nameof(CellState.Failed),
+                _ => nameof(CellState.Failed),
             };
             var why = fin.State switch
             {
@@ -218,7 +218,7 @@ public static class QueueStateParser
             };
             return (mapped, why, null, id);
         }
-        return ("Stale", $"job {id} is no longer in squeue and neither sacct nor scontrol know how it ended", null, id);
+        return (nameof(CellState.Stale), $"job {id} is no longer in squeue and neither sacct nor scontrol know how it ended", null, id);
     }
 
     static string? NoneIsNull(string reason) => reason is "None" or "" ? null : reason;
