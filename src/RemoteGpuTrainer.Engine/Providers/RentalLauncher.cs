@@ -26,12 +26,15 @@ public static class RentalLauncher
         Action<string> log, Action<string, int?> progress, CancellationToken ct)
     {
         var refused = new List<string>();
+        var named = new Dictionary<ICloudProvider, HashSet<string>>();
         foreach (var (api, offer) in candidates.Take(options.MaxOffers))
         {
             progress($"{offer.Provider}: creating from offer {offer.OfferId} ({offer.GpuCount}x {offer.Gpu}, {offer.HourlyPrice} {offer.Currency}/h)", null);
             var own = spec.Image.Length > 0 ? spec : spec with { Image = options.DefaultImage?.Invoke(offer.Provider) ?? "" };
-            // Which instances already carry the name: a lost create's answer is looked for among the others only.
-            var before = (await api.ListAsync(ct).ConfigureAwait(false)).Where(r => r.Name == own.Name).Select(r => r.RentalId).ToHashSet(StringComparer.Ordinal);
+            // Which instances already carry the name (once per provider, plus what this launch created):
+            // a lost create's answer is looked for among the others only.
+            if (!named.TryGetValue(api, out var before))
+                named[api] = before = (await api.ListAsync(ct).ConfigureAwait(false)).Where(r => r.Name == own.Name).Select(r => r.RentalId).ToHashSet(StringComparer.Ordinal);
             string id;
             try
             {
@@ -47,6 +50,7 @@ public static class RentalLauncher
             {
                 id = await AdoptLostCreateAsync(api, own.Name, before, ex, log).ConfigureAwait(false);
             }
+            before.Add(id);
             log($"{offer.Provider} accepted the create: rental {id}");
             try
             {

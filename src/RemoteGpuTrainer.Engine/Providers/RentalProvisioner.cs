@@ -36,6 +36,20 @@ public static class RentalProvisioner
         }
     }
 
+    /// <summary>The identity file a new instance is created for (given, else ~/.ssh/id_ed25519, id_ecdsa or id_rsa) and its public key; SshKeyMissing without one.</summary>
+    public static (string Identity, string PublicKey) KeyPair(string? identityFile, string home)
+    {
+        var identity = identityFile
+            ?? new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(k => Path.Combine(home, ".ssh", k)).FirstOrDefault(File.Exists) ?? Path.Combine(home, ".ssh", "id_ed25519");
+        if (!File.Exists(identity + ".pub"))
+            throw new RgtException("SshKeyMissing", FailureKind.NotFound, $"The public key {identity}.pub, which the new instance is created with, does not exist: make a key pair with ssh-keygen -t ed25519, or name one with -IdentityFile.");
+        return (identity, File.ReadAllText(identity + ".pub").Trim());
+    }
+
+    /// <summary>The offers the next rental may come from, in order: an offer that is one machine (a vast.ai ask) is not offered again once rented.</summary>
+    public static List<(ICloudProvider Api, GpuOffer Offer)> Candidates(IEnumerable<GpuOffer> offers, IReadOnlySet<string> rented, IReadOnlyDictionary<string, ICloudProvider> apis) =>
+        offers.Where(o => !(CloudProviders.Find(o.Provider)?.OfferRentableOnce == true && rented.Contains(o.OfferId))).Select(o => (apis[o.Provider], o)).ToList();
+
     public static async Task<ProvisionedRental> ProvisionAsync(
         IReadOnlyList<(ICloudProvider Api, GpuOffer Offer)> candidates, ProvisionRequest request, LaunchOptions options,
         HostInventory inventory, PlatformCatalog catalog, Func<ConnectOptions, HostConnector> connect,

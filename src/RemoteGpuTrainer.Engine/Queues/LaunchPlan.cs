@@ -9,6 +9,27 @@ public sealed record LaunchPlan(string QueueId, IReadOnlyList<QueueCell> AllCell
     public SlurmOptions? Slurm { get; init; }
     public IReadOnlyList<QueueCell>? Submit { get; init; }
     public bool IsSlurm => Detach == "Slurm";
+
+    /// <summary>A queue id from a queue file's name: letters, digits, '.', '_' and '-' (others become '_'), 64 at most.</summary>
+    public static string QueueIdFor(string file)
+    {
+        var name = Path.GetFileNameWithoutExtension(file);
+        var id = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').ToArray()).TrimStart('.', '_', '-');
+        return id.Length == 0 ? "queue" : id.Length > 64 ? id[..64] : id;
+    }
+
+    /// <summary>
+    /// How the queue runs on the host: Auto is Slurm on a Slurm platform; sbatch options on a host whose
+    /// queue does not run under Slurm are refused (NotSlurm), never dropped.
+    /// </summary>
+    public static string DetachFor(Model.GpuHost host, string requested, bool slurmPlatform, bool sbatchOptionsGiven)
+    {
+        var detach = requested == "Auto" && slurmPlatform ? "Slurm" : requested;
+        if (sbatchOptionsGiven && detach != "Slurm")
+            throw new RgtException("NotSlurm", FailureKind.InvalidArgument,
+                $"{host.Name}: -GpusPerCell, -TimeLimit, -Partition, -Account, -SbatchOption and -Array are sbatch options, and this host's queue runs under {detach} (platform '{host.Platform}'); use -Detach Slurm on a Slurm login node, or register it with -Platform slurm.");
+        return detach;
+    }
 }
 
 /// <summary>What Start-GpuQueue asks of sbatch besides the cell itself.</summary>

@@ -97,9 +97,13 @@ public sealed class CheckpointPull : IDisposable
     /// one name from two hosts (or two queues) are refused, and so is a folder whose last pull came from
     /// another host. Merging them would let one box's verdict count bytes that came from the other.
     /// </summary>
-    public static (List<PullSource> Sources, List<(string Host, RgtException Error)> Refused) ForJobs(
-        IEnumerable<(GpuHost Host, GpuJob Job)> jobs, string destination, IReadOnlyList<LedgerEntry> ledger)
+    public static (List<PullSource> Sources, List<(string Host, RgtException Error)> Refused, string? Warning) ForJobs(
+        IEnumerable<(GpuHost Host, GpuJob Job)> jobs, string destination, EvidenceLedger evidence)
     {
+        IReadOnlyList<LedgerEntry> ledger = Array.Empty<LedgerEntry>();
+        string? warning = null;
+        try { ledger = evidence.Read(); }
+        catch (RgtException ex) { warning = $"The evidence ledger could not be read, so earlier pulls into {destination} are not checked for another host's cells: {ex.Message}"; }
         var sources = new List<PullSource>();
         var refused = new List<(string, RgtException)>();
         var planned = new List<(GpuHost Host, GpuJob Job, string Local)>();
@@ -123,6 +127,20 @@ public sealed class CheckpointPull : IDisposable
                         $"{p.Host.Name}: {folder.Key} holds cell '{p.Job.Cell}' pulled from {earlier.Host}; pulling {p.Host.Name}'s cell of that name over it would mix two boxes' files. Nothing of it was pulled; use another -Destination.")));
                 else sources.Add(new PullSource(p.Host, p.Job.DurableDir ?? p.Job.CheckpointDir, p.Job.CheckpointDir, p.Local, p.Job.Cell));
             }
+        }
+        return (sources, refused, warning);
+    }
+
+    /// <summary>One remote path from each host (once per name): into the destination itself for one host, into destination/host for several.</summary>
+    public static (List<PullSource> Sources, List<(string Host, RgtException Error)> Refused) ForHosts(IEnumerable<GpuHost> hosts, string remotePath, string destination)
+    {
+        var distinct = hosts.GroupBy(h => h.Name, StringComparer.OrdinalIgnoreCase).Select(g => g.First()).ToList();
+        var sources = new List<PullSource>();
+        var refused = new List<(string, RgtException)>();
+        foreach (var h in distinct)
+        {
+            try { sources.Add(new PullSource(h, remotePath, null, distinct.Count > 1 ? LocalPaths.Under(destination, h.Name, h.Name) : destination, null)); }
+            catch (RgtException ex) { refused.Add((h.Name, ex)); }
         }
         return (sources, refused);
     }

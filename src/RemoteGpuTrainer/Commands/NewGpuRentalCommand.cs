@@ -147,12 +147,8 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
 
     void CreateRentals()
     {
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         var explicitKey = ApiKey is null ? null : new NetworkCredential("", ApiKey).Password;
-        var identity = IdentityFile is null ? DefaultIdentity(home) : GetUnresolvedProviderPathFromPSPath(IdentityFile);
-        if (!File.Exists(identity + ".pub"))
-            throw new RgtException("SshKeyMissing", FailureKind.NotFound, $"The public key {identity}.pub, which the new instance is created with, does not exist: make a key pair with ssh-keygen -t ed25519, or name one with -IdentityFile.");
-        var publicKey = File.ReadAllText(identity + ".pub").Trim();
+        var (identity, publicKey) = RentalProvisioner.KeyPair(IdentityFile is null ? null : GetUnresolvedProviderPathFromPSPath(IdentityFile), Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         var providers = (ParameterSetName == Search ? Provider : _offers.Select(o => o.Provider)).Distinct().ToList();
         if (explicitKey is not null && providers.Count != 1)
             throw new RgtException("ApiKeyAmbiguous", FailureKind.InvalidArgument, "-ApiKey belongs to one provider; these offers come from several.");
@@ -168,10 +164,9 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
             for (int i = 1; i <= Count; i++)
             {
                 var name = names.Count == 0 ? null : names[i - 1];
-                // A vast.ai ask is one machine: once rented it is gone; a RunPod or Lambda type can be rented again.
-                var candidates = offers.Where(o => !(CloudProviders.Find(o.Provider)?.OfferRentableOnce == true && used.Contains(o.OfferId))).Select(o => (apis[o.Provider], o)).ToList();
-                var target = name ?? $"{candidates.FirstOrDefault().o?.Provider} rental";
-                if (!ShouldProcess(target, $"Create a rental from {string.Join(", ", candidates.Take(MaxOffers).Select(c => $"{c.o.Provider}/{c.o.OfferId} ({c.o.HourlyPrice} {c.o.Currency}/h)"))} (billing starts now)")) return;
+                var candidates = RentalProvisioner.Candidates(offers, used, apis);
+                var target = name ?? $"{candidates.FirstOrDefault().Offer?.Provider} rental";
+                if (!ShouldProcess(target, $"Create a rental from {string.Join(", ", candidates.Take(MaxOffers).Select(c => $"{c.Offer.Provider}/{c.Offer.OfferId} ({c.Offer.HourlyPrice} {c.Offer.Currency}/h)"))} (billing starts now)")) return;
                 var (host, offerId) = CreateOne(candidates, name, publicKey, identity);
                 used.Add(offerId);
                 WriteObject(host);
@@ -204,7 +199,4 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         foreach (var w in done.Warnings) WriteWarning(w);
         return (done.Host, done.Offer.OfferId);
     }
-
-    static string DefaultIdentity(string home) =>
-        new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(k => Path.Combine(home, ".ssh", k)).FirstOrDefault(File.Exists) ?? Path.Combine(home, ".ssh", "id_ed25519");
 }

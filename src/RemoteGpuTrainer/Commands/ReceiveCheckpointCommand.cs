@@ -90,23 +90,18 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             IReadOnlyList<GpuHost> hosts;
             try { hosts = Inventory.Load(); }
             catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
-            IReadOnlyList<Engine.Checkpoints.LedgerEntry> ledger = Array.Empty<Engine.Checkpoints.LedgerEntry>();
-            try { ledger = new Engine.Checkpoints.EvidenceLedger().Read(); }
-            catch (RgtException ex) { WriteWarning($"The evidence ledger could not be read, so earlier pulls into {destination} are not checked for another host's cells: {ex.Message}"); }
             var found = _jobs.Select(j => (Host: FindHost(hosts, j.Name), Job: j)).Where(p => p.Host is not null).Select(p => (p.Host!, p.Job));
-            var (planned, refused) = CheckpointPull.ForJobs(found, destination, ledger);
+            var (planned, refused, warning) = CheckpointPull.ForJobs(found, destination, new Engine.Checkpoints.EvidenceLedger());
+            if (warning is not null) WriteWarning(warning);
             foreach (var (host, error) in refused) WriteFailure(error, host);
             sources.AddRange(planned);
         }
         else
         {
             if (string.IsNullOrEmpty(RemotePath)) { ThrowFailure(new RgtException("RemotePathMissing", FailureKind.InvalidArgument, "Give -RemotePath, or pipe GpuJob objects from Get-GpuJob."), null); return; }
-            var distinct = _hosts.GroupBy(h => h.Name, StringComparer.OrdinalIgnoreCase).Select(g => g.First()).ToList();
-            foreach (var h in distinct)
-            {
-                try { sources.Add(new PullSource(h, RemotePath!, null, distinct.Count > 1 ? LocalPaths.Under(destination, h.Name, h.Name) : destination, null)); }
-                catch (RgtException ex) { WriteFailure(ex, h.Name); }
-            }
+            var (planned, refused) = CheckpointPull.ForHosts(_hosts, RemotePath!, destination);
+            foreach (var (host, error) in refused) WriteFailure(error, host);
+            sources.AddRange(planned);
         }
 
         using var pull = new CheckpointPull(log: VerboseLog);

@@ -78,7 +78,7 @@ public sealed class StartGpuQueueCommand : HostCmdlet
         }
         catch (RgtException ex) { ThrowFailure(ex, file); return; }
         if (Hosts.Count == 0) return;
-        var queueId = QueueId ?? SanitizeId(System.IO.Path.GetFileNameWithoutExtension(file));
+        var queueId = QueueId ?? LaunchPlan.QueueIdFor(file);
         var split = QueueFile.Split(cells, Hosts.Count);
         var slurmAsked = GpusPerCell is not null || TimeLimit is not null || Partition is not null || Account is not null || SbatchOption.Length > 0 || Array;
         var plans = new List<(GpuHost Host, LaunchPlan Plan)>();
@@ -90,13 +90,9 @@ public sealed class StartGpuQueueCommand : HostCmdlet
                 Message = $"{Hosts[i].Name}: queue '{queueId}', {owned.Count} of {cells.Count} cells (cost {owned.Sum(c => c.Cost)}): {string.Join(", ", owned.Select(c => $"{c.Index}:{c.Name}"))}",
             }, new[] { "PSHOST" });
             if (owned.Count == 0) continue;
-            var detach = Detach == "Auto" && Catalog.Find(Hosts[i].Platform)?.IsSlurm == true ? "Slurm" : Detach;
-            if (slurmAsked && detach != "Slurm")
-            {
-                WriteFailure(new RgtException("NotSlurm", FailureKind.InvalidArgument,
-                    $"{Hosts[i].Name}: -GpusPerCell, -TimeLimit, -Partition, -Account, -SbatchOption and -Array are sbatch options, and this host's queue runs under {detach} (platform '{Hosts[i].Platform}'); use -Detach Slurm on a Slurm login node, or register it with -Platform slurm."), Hosts[i].Name);
-                continue;
-            }
+            string detach;
+            try { detach = LaunchPlan.DetachFor(Hosts[i], Detach, Catalog.Find(Hosts[i].Platform)?.IsSlurm == true, slurmAsked); }
+            catch (RgtException ex) { WriteFailure(ex, Hosts[i].Name); continue; }
             if (!ShouldProcess(Hosts[i].Name, detach == "Slurm" ? $"Submit queue '{queueId}' to Slurm ({owned.Count} cells{(Array ? ", one job array" : ", one job each")})" : $"Launch queue '{queueId}' ({owned.Count} cells, detach {detach})")) continue;
             plans.Add((Hosts[i], new LaunchPlan(queueId, cells, owned, StartAt ?? 1, detach, WorkingDirectory)
             {
@@ -120,11 +116,5 @@ public sealed class StartGpuQueueCommand : HostCmdlet
                 WriteObject(r.Value);
             }
         }
-    }
-
-    static string SanitizeId(string name)
-    {
-        var id = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').ToArray()).TrimStart('.', '_', '-');
-        return id.Length == 0 ? "queue" : id.Length > 64 ? id[..64] : id;
     }
 }
