@@ -10,19 +10,19 @@ namespace RemoteGpuTrainer.Engine.Providers;
 public sealed record ProviderResponse(HttpStatusCode Status, string Body, JsonElement? Json, TimeSpan? RetryAfter);
 
 /// <summary>
-/// One provider's HTTP calls: Bearer auth (the key only ever in the header), bounded retries. A 429 waits
-/// its Retry-After (seconds or a date), else backs off exponentially with jitter from 0.5 s; 5xx and a
-/// dropped connection retry the same way; everything else goes to the provider's classifier at once.
+/// One provider's HTTP calls: Bearer auth (the key only ever in the header), retried by the module's one
+/// <see cref="RetryPolicy"/>: a 429 waits its Retry-After (seconds or a date), else backs off; a 5xx and a
+/// transient link failure back off the same way; everything else goes to the provider's classifier at once.
 /// A call that is not idempotent (an instance's create) is sent once: a 5xx, a dropped connection or a
 /// timeout after it was sent is <c>ProviderOutcomeUnknown</c>, since the provider may have acted on it.
+/// Only a connection that could not be made at all (so nothing was sent) is tried again for it.
 /// </summary>
 public sealed class ProviderHttp : IDisposable
 {
     readonly HttpClient _http;
     readonly string _provider;
     readonly Action<string>? _log;
-    public int MaxRetries { get; init; } = 5;
-    public TimeSpan LongestWait { get; init; } = TimeSpan.FromSeconds(30);
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
 
     /// <summary>Owns its client: the key is a default header of it, so one client serves one provider.</summary>
     public ProviderHttp(string provider, string key, Action<string>? log = null, TimeSpan? timeout = null)
@@ -44,8 +44,7 @@ public sealed class ProviderHttp : IDisposable
 
     async Task<ProviderResponse> SendAsync(HttpMethod method, Uri url, object? body, Func<ProviderResponse, RgtException?> classify, bool idempotent, CancellationToken ct)
     {
-        var rng = new Random();
-        for (int attempt = 0; ; attempt++)
+        for (int tries = 1; ; tries++)
         {
             ProviderResponse response;
             try
@@ -58,15 +57,13 @@ public sealed class ProviderHttp : IDisposable
                 try { if (text.Length > 0) json = JsonDocument.Parse(text).RootElement.Clone(); } catch (JsonException) { }
                 response = new ProviderResponse(reply.StatusCode, text, json, RetryAfter(reply));
             }
-            catch (Exception ex) when (!idempotent && (ex is HttpRequestException || ex is OperationCanceledException && !ct.IsCancellationRequested))
+            catch (Exception ex) when (RetryPolicy.IsTransient(ex, ct))
             {
-                throw OutcomeUnknown(method, url, ex.Message, ex);
-            }
-            catch (HttpRequestException ex)
-            {
-                if (attempt >= MaxRetries)
-                    throw new RgtException("ProviderUnreachable", FailureKind.ConnectionError, $"{_provider}: {url.Host} did not answer after {attempt + 1} tries ({ex.Message}).", ex);
-                await WaitAsync(Backoff(attempt, rng), $"{url.Host} did not answer", ct).ConfigureAwait(false);
+                if (!idempotent && !RetryPolicy.NeverSent(ex))
+                    throw OutcomeUnknown(method, url, ex.Message, ex);
+                if (!Retry.AnotherTry(tries))
+                    throw new RgtException("ProviderUnreachable", FailureKind.ConnectionError, $"{_provider}: {url.Host} did not answer after {tries} tries ({ex.Message}).", ex);
+                await WaitAsync(RetryPolicy.Backoff(tries), $"{url.Host} did not answer", ct).ConfigureAwait(false);
                 continue;
             }
             var status = (int)response.Status;
@@ -74,11 +71,11 @@ public sealed class ProviderHttp : IDisposable
                 throw OutcomeUnknown(method, url, $"HTTP {status}: {Short(response.Body)}", null);
             if (status == 429 || status >= 500)
             {
-                var wait = response.RetryAfter ?? Backoff(attempt, rng);
-                if (attempt >= MaxRetries || wait > LongestWait)
+                var wait = response.RetryAfter ?? RetryPolicy.Backoff(tries);
+                if (!Retry.AnotherTry(tries) || wait > RetryPolicy.LongestWait)
                     throw status == 429
-                        ? new RgtException("RateLimited", FailureKind.ResourceBusy, $"{_provider}: the API still limits this key's request rate after {attempt + 1} tries{(response.RetryAfter is { } ra ? $" (it asks to wait {ra.TotalSeconds:0} s)" : "")}; try again in a minute.")
-                        : new RgtException("ProviderError", FailureKind.OperationFailed, $"{_provider}: the API failed with HTTP {status} {attempt + 1} times: {Short(response.Body)}");
+                        ? new RgtException("RateLimited", FailureKind.ResourceBusy, $"{_provider}: the API still limits this key's request rate after {tries} tries{(response.RetryAfter is { } ra ? $" (it asks to wait {ra.TotalSeconds:0} s)" : "")}; try again in a minute.")
+                        : new RgtException("ProviderError", FailureKind.OperationFailed, $"{_provider}: the API failed with HTTP {status} {tries} times: {Short(response.Body)}");
                 await WaitAsync(wait, status == 429 ? "rate limited (429)" : $"HTTP {status}", ct).ConfigureAwait(false);
                 continue;
             }
@@ -102,9 +99,6 @@ public sealed class ProviderHttp : IDisposable
         _log?.Invoke($"{_provider}: {why}; retrying in {wait.TotalSeconds:0.0} s");
         await Task.Delay(wait, ct).ConfigureAwait(false);
     }
-
-    /// <summary>0.5 s doubled each try, with ±25 % jitter so that many clients do not retry in step.</summary>
-    static TimeSpan Backoff(int attempt, Random rng) => TimeSpan.FromSeconds(0.5 * Math.Pow(2, attempt) * (0.75 + rng.NextDouble() * 0.5));
 
     static TimeSpan? RetryAfter(HttpResponseMessage reply)
     {

@@ -69,7 +69,7 @@ public static class RentalProvisioner
             // A freshly created instance has no known host key: the first one seen is recorded, and said once.
             progress($"{offer.Provider}: rental {instance.RentalId} answers; recording its host key", null);
             using (var connector = connect(new ConnectOptions(true, TimeSpan.FromSeconds(30))))
-                await connector.OpenShellAsync(registered, ct).ConfigureAwait(false);
+                await connector.OpenAsync(registered, ct, resolvePaths: false).ConfigureAwait(false);
             var warnings = result.Warnings.Append($"{registered.Name}: recorded the new rental's host key on first contact ({offer.Provider} rental {instance.RentalId}); a later change of key is refused.").ToList();
             return new ProvisionedRental(inventory.Load().First(h => h.Name == registered.Name), offer, warnings);
         }

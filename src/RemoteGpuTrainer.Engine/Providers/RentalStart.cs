@@ -54,7 +54,7 @@ public static class RentalStart
         }
         // The pinned key must answer at the address the provider gave: a different key is refused here, before any work goes there.
         using (var connector = connect(new ConnectOptions(false, TimeSpan.FromSeconds(30), PinnedKeys: pinned.Count > 0 ? pinned : null)))
-            await connector.OpenShellAsync(moved, ct).ConfigureAwait(false);
+            await connector.OpenAsync(moved, ct, resolvePaths: false).ConfigureAwait(false);
         // The old address is not this rental's any more: the provider hands it to the next machine.
         if (started.MovedFrom is not null) known.Forget(host.HostName, host.Port ?? 22);
         return inventory.Load().First(h => h.Name == host.Name);

@@ -19,7 +19,7 @@ public static class JobReader
     {
         try
         {
-            var (shell, resolved) = await connector.OpenResolvedAsync(host, ct).ConfigureAwait(false);
+            var (shell, resolved, _) = await connector.OpenAsync(host, ct).ConfigureAwait(false);
             var queues = await QueueService.ReadAsync(shell, resolved, queueId, ct).ConfigureAwait(false);
             return new HostJobs(resolved, queues.SelectMany(q => QueueStateParser.Jobs(resolved, q, staleAfter)).ToList(), queues.Count);
         }

@@ -99,7 +99,7 @@ public static class QueueService
         {
             try
             {
-                var (shell, resolved) = await connector.OpenResolvedAsync(host, ct).ConfigureAwait(false);
+                var (shell, resolved, _) = await connector.OpenAsync(host, ct).ConfigureAwait(false);
                 host = resolved;
                 var output = await shell.RunAsync(QueueScripts.Stop(host, queueId), TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
                 var stop = Parsing.ProbeSections.Parse(output.StdOut)["stop"];
@@ -111,7 +111,7 @@ public static class QueueService
             catch (RgtException ex) when (ex.ErrorId == "ConnectionLost") { }
         }
         using var verifier = connect();
-        var (vshell, vhost) = await verifier.OpenResolvedAsync(host, ct).ConfigureAwait(false);
+        var (vshell, vhost, _) = await verifier.OpenAsync(host, ct).ConfigureAwait(false);
         var left = Parsing.ProbeSections.Parse((await vshell.RunAsync(QueueScripts.VerifyStopped(vhost, queueId), TimeSpan.FromSeconds(30), ct).ConfigureAwait(false)).StdOut)["left"];
         var line = left.Split('\n').FirstOrDefault(l => l.StartsWith("LEFT", StringComparison.Ordinal))
             ?? throw new RgtException("QueueStopUnverified", FailureKind.OperationFailed, $"{host.Name}: could not check that queue '{queueId}' stopped.");

@@ -15,7 +15,7 @@ public static class SecretWriter
     public static async Task<string> ResolveTargetAsync(HostConnector connector, GpuHost host, GpuPlatform? platform, string path, CancellationToken ct)
     {
         // The durable directory and the target in one round trip (none when both are absolute).
-        var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+        var shell = (await connector.OpenAsync(host, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
         var paths = await RemotePaths.ResolveAsync(shell, host.Name, new[] { host.DurableDir, path.Trim() }, ct).ConfigureAwait(false);
         var target = paths[1]!;
         var shared = new[] { paths[0] }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Transfers;
 
 namespace RemoteGpuTrainer.Engine.Ssh;
 
@@ -7,65 +8,83 @@ namespace RemoteGpuTrainer.Engine.Ssh;
 /// <param name="PinnedKeys">When set, the server must present one of these keys, whatever known_hosts holds for its address (a rental's own key after it moved).</param>
 public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null, Action<string>? Log = null, IReadOnlyList<byte[]>? PinnedKeys = null);
 
+/// <summary>What one step on one host works with: a shell, the host with its remote paths resolved
+/// (as given when the caller asked for none), and the SSH connection when the host is reached over SSH.</summary>
+public sealed record HostSession(IHostShell Shell, GpuHost Host, SshConnection? Ssh)
+{
+    /// <summary>The SSH connection, for a caller that opened the session with overSsh.</summary>
+    public SshConnection Connection => Ssh ?? throw new InvalidOperationException($"{Host.Name}: the session was not opened over SSH");
+}
+
 /// <summary>
-/// Opens at most one connection per host for the lifetime of one cmdlet invocation (a pipeline
-/// step) and closes them all at the end.
+/// The one way the module reaches a host: <see cref="OpenAsync"/>. It opens at most one connection per
+/// host for the lifetime of one cmdlet invocation (a pipeline step), with that invocation's options (host
+/// key rules, pinned keys, timeout, -Verbose log), and closes them all at the end. Transfers that move a
+/// file over several connections at once take them from <see cref="Pool"/>, opened with the same options.
 /// </summary>
 public sealed class HostConnector : IDisposable
 {
     readonly ConcurrentDictionary<string, Lazy<Task<SshConnection>>> _open = new(StringComparer.OrdinalIgnoreCase);
     readonly ConcurrentDictionary<string, Lazy<Task<GpuHost>>> _resolved = new(StringComparer.OrdinalIgnoreCase);
     readonly ConnectOptions _options;
+    readonly Lazy<ConnectionPool> _pool;
 
-    public HostConnector(ConnectOptions? options = null) => _options = options ?? new ConnectOptions();
-
-    public Task<SshConnection> ConnectAsync(GpuHost host, CancellationToken cancellationToken)
+    public HostConnector(ConnectOptions? options = null)
     {
-        var lazy = _open.GetOrAdd(host.Name, _ => new Lazy<Task<SshConnection>>(() => OpenAsync(host, cancellationToken)));
+        _options = options ?? new ConnectOptions();
+        _pool = new Lazy<ConnectionPool>(() => new ConnectionPool(_options));
+    }
+
+    /// <summary>Extra connections for parallel transfers, opened with this connector's options and closed with it.</summary>
+    public ConnectionPool Pool => _pool.Value;
+
+    /// <summary>Where the host is reached: ~/.ssh/config applied, with this invocation's connect timeout.</summary>
+    public SshTarget Target(GpuHost host) => SshTarget.Resolve(host, _options.ConnectTimeout);
+
+    /// <summary>
+    /// Reaches the host: the local machine for platform "local" (unless <paramref name="overSsh"/>), else
+    /// its one SSH connection of this invocation; with <paramref name="resolvePaths"/>, the host comes back
+    /// with DataDir/DurableDir/CredFile resolved on the box (once per host per invocation) for scripts and
+    /// SFTP alike. Each remote step is logged when -Verbose is on.
+    /// </summary>
+    public async Task<HostSession> OpenAsync(GpuHost host, CancellationToken cancellationToken, bool resolvePaths = true, bool overSsh = false)
+    {
+        var ssh = overSsh || !IsLocal(host) ? await ConnectAsync(host, cancellationToken).ConfigureAwait(false) : null;
+        IHostShell shell = ssh is null ? new LocalShell() : ssh;
+        if (_options.Log is not null) shell = new LoggedShell(shell, host.Name, _options.Log);
+        var resolved = resolvePaths ? await ResolvePathsAsync(host, shell, cancellationToken).ConfigureAwait(false) : host;
+        return new HostSession(shell, resolved, ssh);
+    }
+
+    /// <summary>A connection of the caller's own, outside the one-per-host cache (a batch that lost its link); the caller disposes it.</summary>
+    public Task<SshConnection> OpenExtraAsync(GpuHost host, CancellationToken cancellationToken) => OpenSshAsync(host, cancellationToken);
+
+    static bool IsLocal(GpuHost host) => string.Equals(host.Platform, "local", StringComparison.OrdinalIgnoreCase);
+
+    Task<SshConnection> ConnectAsync(GpuHost host, CancellationToken cancellationToken)
+    {
+        var lazy = _open.GetOrAdd(host.Name, _ => new Lazy<Task<SshConnection>>(() => OpenSshAsync(host, cancellationToken)));
         var task = lazy.Value;
         // A failed connect is not cached: the next operation on that host tries again.
         if (task.IsFaulted || task.IsCanceled) _open.TryRemove(host.Name, out _);
         return task;
     }
 
-    async Task<SshConnection> OpenAsync(GpuHost host, CancellationToken cancellationToken)
+    async Task<SshConnection> OpenSshAsync(GpuHost host, CancellationToken cancellationToken)
     {
-        var target = SshTarget.Resolve(host, _options.ConnectTimeout);
+        var target = Target(host);
         _options.Log?.Invoke($"{host.Name}: connecting to {target.Display} with key {string.Join(", ", target.IdentityFiles)}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
         var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken, _options.PinnedKeys).ConfigureAwait(false);
         _options.Log?.Invoke($"{host.Name}: connected in {connection.ConnectLatency.TotalMilliseconds:0} ms, host key {connection.HostKeyFingerprint}");
         return connection;
     }
 
-    /// <summary>A shell on the host: the local machine for platform "local", else the SSH connection; each step is logged when asked.</summary>
-    public async Task<IHostShell> OpenShellAsync(GpuHost host, CancellationToken cancellationToken)
-    {
-        IHostShell shell = string.Equals(host.Platform, "local", StringComparison.OrdinalIgnoreCase)
-            ? new LocalShell()
-            : await ConnectAsync(host, cancellationToken).ConfigureAwait(false);
-        return _options.Log is null ? shell : new LoggedShell(shell, host.Name, _options.Log);
-    }
-
-    /// <summary>
-    /// A shell on the host and the host with its remote paths resolved on the box (once per host per
-    /// invocation): use the returned host's DataDir/DurableDir for scripts and SFTP alike.
-    /// </summary>
-    public async Task<(IHostShell Shell, GpuHost Host)> OpenResolvedAsync(GpuHost host, CancellationToken cancellationToken)
-    {
-        var shell = await OpenShellAsync(host, cancellationToken).ConfigureAwait(false);
-        return (shell, await ResolvePathsAsync(host, cancellationToken).ConfigureAwait(false));
-    }
-
     /// <summary>The host with DataDir, DurableDir and CredFile resolved on the box; no round trip when they are absolute already.</summary>
-    public Task<GpuHost> ResolvePathsAsync(GpuHost host, CancellationToken cancellationToken)
+    Task<GpuHost> ResolvePathsAsync(GpuHost host, IHostShell shell, CancellationToken cancellationToken)
     {
         if (!RemotePaths.NeedsBox(host.DataDir) && !RemotePaths.NeedsBox(host.DurableDir) && !RemotePaths.NeedsBox(host.CredFile))
             return Task.FromResult(host);
-        var lazy = _resolved.GetOrAdd(host.Name, _ => new Lazy<Task<GpuHost>>(async () =>
-        {
-            var shell = await OpenShellAsync(host, cancellationToken).ConfigureAwait(false);
-            return await RemotePaths.ResolveHostAsync(shell, host, cancellationToken).ConfigureAwait(false);
-        }));
+        var lazy = _resolved.GetOrAdd(host.Name, _ => new Lazy<Task<GpuHost>>(() => RemotePaths.ResolveHostAsync(shell, host, cancellationToken)));
         var task = lazy.Value;
         if (task.IsFaulted || task.IsCanceled) _resolved.TryRemove(host.Name, out _);
         return task;
@@ -75,7 +94,7 @@ public sealed class HostConnector : IDisposable
     public async Task<string> ResolvePathAsync(GpuHost host, string path, CancellationToken cancellationToken)
     {
         if (!RemotePaths.NeedsBox(path)) return path;
-        var shell = await OpenShellAsync(host, cancellationToken).ConfigureAwait(false);
+        var shell = (await OpenAsync(host, cancellationToken, resolvePaths: false).ConfigureAwait(false)).Shell;
         return (await RemotePaths.ResolveAsync(shell, host.Name, new[] { path }, cancellationToken).ConfigureAwait(false))[0]!;
     }
 
@@ -85,6 +104,7 @@ public sealed class HostConnector : IDisposable
             .Where(t => t.IsCompletedSuccessfully).Select(t => Task.Run(() => t.Result.Dispose())).ToArray();
         Task.WaitAll(closing, TimeSpan.FromSeconds(3));
         _open.Clear();
+        if (_pool.IsValueCreated) _pool.Value.Dispose();
     }
 }
 

@@ -29,7 +29,7 @@ public static class BatchUploader
     sealed record Local(BatchFile File, string Sha, UnixFileMode? Mode, long Length);
 
     public static async Task<List<(BatchFile File, GpuTransfer? Transfer, Exception? Error)>> UploadAsync(
-        GpuHost host, SshConnection shell, IReadOnlyList<BatchFile> files, string remoteDir, TransferOptions options, TransferProgress progress, CancellationToken ct)
+        HostConnector connector, GpuHost host, SshConnection shell, IReadOnlyList<BatchFile> files, string remoteDir, TransferOptions options, TransferProgress progress, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var dest = remoteDir.TrimEnd('/');
@@ -72,7 +72,7 @@ public static class BatchUploader
                 int attempts = 0;
                 Exception? last = null;
                 Dictionary<string, string>? outcome = null;
-                while (attempts <= options.RetryCount && outcome is null)
+                while (options.Retry.AnotherTry(attempts) && outcome is null)
                 {
                     attempts++;
                     long sent = 0;
@@ -82,16 +82,16 @@ public static class BatchUploader
                         if (last is not null)
                         {
                             own?.Dispose();
-                            shell = own = await SshConnection.ConnectAsync(SshTarget.Resolve(host), false, ct).ConfigureAwait(false);
+                            shell = own = await connector.OpenExtraAsync(host, ct).ConfigureAwait(false);
                         }
                         outcome = await SendAsync(host, shell, dest, batch, options.Stall, n => { progress.Add(n); sent += n; }, ct).ConfigureAwait(false);
                     }
-                    catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout && !ct.IsCancellationRequested)
+                    catch (Exception ex) when (RetryPolicy.IsTransient(ex, ct))
                     {
                         last = ex;
                         progress.Add(-sent);
-                        if (attempts > options.RetryCount) break;
-                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(8000, 250 * Math.Pow(2, attempts - 1))), ct).ConfigureAwait(false);
+                        if (!options.Retry.AnotherTry(attempts)) break;
+                        await RetryPolicy.WaitAsync(attempts, ct).ConfigureAwait(false);
                     }
                 }
                 foreach (var l in batch)

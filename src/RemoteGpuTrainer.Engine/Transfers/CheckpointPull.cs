@@ -25,7 +25,6 @@ public sealed record PullEvent(string Host, GpuTransfer? Transfer = null, Except
 public sealed class CheckpointPull : IDisposable
 {
     readonly HostConnector _connector;
-    readonly ConnectionPool _pool = new();
     readonly EvidenceLedger _ledger;
 
     /// <param name="log">Receives what -Verbose shows of the connections and box steps.</param>
@@ -59,7 +58,7 @@ public sealed class CheckpointPull : IDisposable
             return new Lazy<Task<Dictionary<string, string>>>(async () =>
             {
                 var sw = Stopwatch.StartNew();
-                var shell = await _connector.OpenShellAsync(host, ct).ConfigureAwait(false);
+                var shell = (await _connector.OpenAsync(host, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
                 var output = await shell.RunAsync(RemoteFiles.HashScript(paths), TimeSpan.FromHours(2), ct).ConfigureAwait(false);
                 hashTimes[host.Name] = (paths.Count, sw.Elapsed);
                 return RemoteFiles.ParseHashOutput(output.StdOut);
@@ -74,7 +73,7 @@ public sealed class CheckpointPull : IDisposable
                 return all.GetValueOrDefault(w.File.Path)
                     ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed on the box.");
             }
-            var t = await Downloader.DownloadAsync(w.Host, SshTarget.Resolve(w.Host), w.File, w.Local, Hash, options, Progress, c, _pool).ConfigureAwait(false);
+            var t = await Downloader.DownloadAsync(w.Host, _connector.Target(w.Host), w.File, w.Local, Hash, options, Progress, c, _connector.Pool).ConfigureAwait(false);
             return w.Cell is null ? t : t.WithCell(w.Cell);
         }, ct, onIdle))
         {
@@ -151,8 +150,8 @@ public sealed class CheckpointPull : IDisposable
 
     async Task<(List<Work> Files, string Used)> ListAsync(PullSource s, Func<string, bool> include, CancellationToken ct)
     {
-        _pool.Warm(SshTarget.Resolve(s.Host), ct);
-        var shell = await _connector.OpenShellAsync(s.Host, ct).ConfigureAwait(false);
+        _connector.Pool.Warm(_connector.Target(s.Host), ct);
+        var shell = (await _connector.OpenAsync(s.Host, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
         var remote = await _connector.ResolvePathAsync(s.Host, s.Remote, ct).ConfigureAwait(false);
         List<RemoteFile> files;
         try
@@ -172,7 +171,6 @@ public sealed class CheckpointPull : IDisposable
 
     public void Dispose()
     {
-        _pool.Dispose();
         _connector.Dispose();
     }
 }

@@ -12,6 +12,11 @@ namespace RemoteGpuTrainer.Engine.Transfers;
 /// </summary>
 public sealed class ConnectionPool : IDisposable
 {
+    readonly ConnectOptions _options;
+
+    /// <summary>Opens its connections with the host key rules (pins included) of the connector that owns it; never trusts a new key.</summary>
+    public ConnectionPool(ConnectOptions? options = null) => _options = options ?? new ConnectOptions();
+
     readonly ConcurrentDictionary<string, ConcurrentBag<SftpClient>> _idle = new(StringComparer.OrdinalIgnoreCase);
     readonly ConcurrentDictionary<string, Task<SftpClient?>> _warming = new(StringComparer.OrdinalIgnoreCase);
 
@@ -29,7 +34,7 @@ public sealed class ConnectionPool : IDisposable
                 var sftp = await OpenAsync(target, ct).ConfigureAwait(false);
                 if (RoundTrip(target, sftp, ".").Value <= Downloader.StreamBelowRoundTrip)
                 {
-                    try { Return(target, await SshConnection.ConnectAsync(target, false, ct).ConfigureAwait(false)); }
+                    try { Return(target, await SshConnection.ConnectAsync(target, false, ct, _options.PinnedKeys).ConfigureAwait(false)); }
                     catch (Exception) { }
                 }
                 return sftp;
@@ -71,9 +76,9 @@ public sealed class ConnectionPool : IDisposable
         return await OpenAsync(target, ct).ConfigureAwait(false);
     }
 
-    static async Task<SftpClient> OpenAsync(SshTarget target, CancellationToken ct)
+    async Task<SftpClient> OpenAsync(SshTarget target, CancellationToken ct)
     {
-        var (client, _) = await SshConnection.OpenAsync(target, false, info => new SftpClient(info), ct).ConfigureAwait(false);
+        var (client, _) = await SshConnection.OpenAsync(target, false, info => new SftpClient(info), ct, _options.PinnedKeys).ConfigureAwait(false);
         client.BufferSize = 64 * 1024;
         return client;
     }
@@ -85,7 +90,7 @@ public sealed class ConnectionPool : IDisposable
     internal async Task<SshConnection> RentShellAsync(SshTarget target, CancellationToken ct)
     {
         if (_idleShells.TryGetValue(target.Name, out var bag) && bag.TryTake(out var c)) return c;
-        return await SshConnection.ConnectAsync(target, false, ct).ConfigureAwait(false);
+        return await SshConnection.ConnectAsync(target, false, ct, _options.PinnedKeys).ConfigureAwait(false);
     }
 
     internal void Return(SshTarget target, SshConnection shell) => _idleShells.GetOrAdd(target.Name, _ => new ConcurrentBag<SshConnection>()).Add(shell);

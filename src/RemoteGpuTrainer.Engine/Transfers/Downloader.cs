@@ -13,6 +13,7 @@ namespace RemoteGpuTrainer.Engine.Transfers;
 public sealed record TransferOptions(int RetryCount = 5, TimeSpan? StallTimeout = null, int BufferSize = 1 << 20, int? ConnectionsPerFile = null, Action<string>? Log = null)
 {
     public TimeSpan Stall => StallTimeout ?? TimeSpan.FromSeconds(30);
+    public RetryPolicy Retry => new(RetryCount);
 }
 
 /// <summary>
@@ -56,7 +57,7 @@ public static class Downloader
         bool resumedAny = false;
         Exception? last = null;
         long counted = 0;
-        while (attempts <= options.RetryCount)
+        while (options.Retry.AnotherTry(attempts))
         {
             ct.ThrowIfCancellationRequested();
             attempts++;
@@ -90,21 +91,16 @@ public static class Downloader
                 File.Delete(sidecarPath);
                 throw;
             }
-            catch (Exception ex) when (!ct.IsCancellationRequested && IsTransient(ex))
+            catch (Exception ex) when (RetryPolicy.IsTransient(ex, ct))
             {
                 last = ex;
-                if (attempts > options.RetryCount) break;
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(8000, 250 * Math.Pow(2, attempts - 1))), ct).ConfigureAwait(false);
+                if (!options.Retry.AnotherTry(attempts)) break;
+                await RetryPolicy.WaitAsync(attempts, ct).ConfigureAwait(false);
             }
         }
         throw new RgtException("TransferFailed", FailureKind.ConnectionError,
             $"{host.Name}:{file.Path}: gave up after {attempts} attempts: {last?.Message}. The partial file {partial} is kept; run the same command again to resume.", last);
     }
-
-    // SSH.NET reports a use of a connection that just died as InvalidOperationException ("The session is not open").
-    static bool IsTransient(Exception ex) => ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or TimeoutException
-        or OperationCanceledException or Renci.SshNet.Common.SshException or InvalidOperationException { Source: "Renci.SshNet" }
-        or RgtException { Kind: FailureKind.ConnectionError or FailureKind.Timeout };
 
     static long ResumeOffset(string partial, string sidecarPath, RemoteFile file)
     {

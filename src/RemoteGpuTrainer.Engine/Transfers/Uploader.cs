@@ -94,7 +94,7 @@ public static class Uploader
             int attempts = 0;
             long counted = 0;
             Exception? last = null;
-            while (attempts <= options.RetryCount)
+            while (options.Retry.AnotherTry(attempts))
             {
                 attempts++;
                 try
@@ -187,12 +187,12 @@ public static class Uploader
                     progress.Add(-Interlocked.Exchange(ref counted, 0));
                     landed = (0, new HashSet<long>()); resumed = false;
                 }
-                catch (Exception ex) when (!ct.IsCancellationRequested && ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException
-                    or TimeoutException or Renci.SshNet.Common.SshException or RgtException { Kind: FailureKind.ConnectionError or FailureKind.Timeout })
+                catch (Exception ex) when (RetryPolicy.IsTransient(ex, ct))
                 {
                     // The next attempt continues from what landed in the partial: the final hash check decides.
                     last = ex;
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(8000, 250 * Math.Pow(2, attempts - 1))), ct).ConfigureAwait(false);
+                    if (!options.Retry.AnotherTry(attempts)) break;
+                    await RetryPolicy.WaitAsync(attempts, ct).ConfigureAwait(false);
                 }
             }
             throw new RgtException("TransferFailed", FailureKind.ConnectionError, $"{host.Name}: upload of {localPath} gave up after {attempts} attempts: {last?.Message}", last);

@@ -67,7 +67,7 @@ public sealed class ExportGpuChartCommand : RgtCmdlet
                 .Select(g => (Host: FindHost(inventory, g.Key), Jobs: g.ToList())).Where(g => g.Host is not null).ToList();
             foreach (var r in Fan(byHost, 32, async (g, ct) =>
             {
-                var shell = await connector.OpenShellAsync(g.Host!, ct).ConfigureAwait(false);
+                var shell = (await connector.OpenAsync(g.Host!, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
                 var jobs = g.Jobs;
                 var output = await shell.RunAsync(MetricScripts.Read(jobs), TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
                 return MetricScripts.Parse(jobs, output.StdOut, Metric, byHost.Count > 1);

@@ -33,7 +33,7 @@ public sealed class GetGpuDiskBudgetCommand : HostCmdlet
         using var connector = NewConnector();
         FanOutHosts(async (h, ct) =>
         {
-            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+            var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(DiskBudgetPlanner.Script(host), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             return DiskBudgetPlanner.Parse(host, output.StdOut, CheckpointSize, Cells, ScratchBytes, FilesPerCell).ToList();
         }, "Checking disk budgets");

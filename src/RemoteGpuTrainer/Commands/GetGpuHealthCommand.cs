@@ -58,7 +58,7 @@ public sealed class GetGpuHealthCommand : HostCmdlet
             var slurm = Catalog.Find(h.Platform)?.IsSlurm == true;
             if (onNode && !slurm)
                 throw new RgtException("NotSlurm", FailureKind.InvalidArgument, $"{h.Name}: -Node and -Partition pick a compute node of a Slurm cluster, and this host's platform is '{h.Platform}'; register the login node with -Platform slurm.");
-            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+            var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             if (slurm && onNode)
             {
                 var probe = await shell.RunAsync(SlurmHealth.NodeScript(host, options, Node, Partition, ProbeWait), TimeSpan.FromSeconds(120) + ProbeWait + TimeSpan.FromSeconds(SampleSeconds), ct).ConfigureAwait(false);

@@ -77,7 +77,7 @@ public sealed class GetGpuLogCommand : RgtCmdlet
         var connector = NewConnector();
         try
         {
-            var (shell, host) = connector.OpenResolvedAsync(h, Cancellation).GetAwaiter().GetResult();
+            var (shell, host, _) = connector.OpenAsync(h, Cancellation).GetAwaiter().GetResult();
             var log = logPath ?? QueueScripts.QueueDir(host, queueId) + "/cells/" + cell + "/log";
             var chunk = LogReader.Parse(host.Name, log, shell.RunAsync(LogReader.Script(log, -1, Tail), TimeSpan.FromSeconds(60), Cancellation).GetAwaiter().GetResult().StdOut);
             foreach (var line in chunk.Lines) WriteObject(line);
@@ -97,7 +97,7 @@ public sealed class GetGpuLogCommand : RgtCmdlet
                     WriteVerbose($"{host.Name}: {ex.Message}; reconnecting.");
                     connector.Dispose();
                     connector = NewConnector();
-                    (shell, _) = connector.OpenResolvedAsync(h, Cancellation).GetAwaiter().GetResult();
+                    (shell, _, _) = connector.OpenAsync(h, Cancellation).GetAwaiter().GetResult();
                     continue;
                 }
                 foreach (var line in chunk.Lines) WriteObject(line);

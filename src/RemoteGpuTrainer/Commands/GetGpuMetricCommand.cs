@@ -30,7 +30,7 @@ public sealed class GetGpuMetricCommand : HostCmdlet
         {
             if (!Offline)
             {
-                var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+                var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
                 var output = await shell.RunAsync(MonitorScripts.Read(host, MetricStore.Cursor(host.Name)), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
                 var added = MetricStore.Append(host, output);
                 VerboseLog($"{host.Name}: {added} new sample line(s) pulled");

@@ -29,7 +29,7 @@ public sealed class InitializeGpuHostCommand : HostCmdlet
         using var connector = NewConnector();
         foreach (var r in Fan(targets, ThrottleLimit, async (h, ct) =>
         {
-            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+            var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HostSetup.Script(host, ChinaMirror, InstallTmux), TimeSpan.FromMinutes(11), ct).ConfigureAwait(false);
             return HostSetup.Parse(host, output.StdOut);
         }))

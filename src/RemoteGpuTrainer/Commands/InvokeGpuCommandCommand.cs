@@ -40,7 +40,7 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
         if (Stream || (Hosts.Count == 1 && !InformationHidden)) { RunLive(connector, Stream); return; }
         FanOutHosts(async (host, ct) =>
         {
-            var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
+            var conn = (await connector.OpenAsync(host, ct, resolvePaths: false, overSsh: true).ConfigureAwait(false)).Connection;
             return await CommandRunner.RunAsync(conn, host.Name, Command, TimeoutSeconds, ct).ConfigureAwait(false);
         }, "Running command on GPU hosts");
     }
@@ -68,7 +68,7 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
         int worst = 0;
         foreach (var r in Fan(Hosts.ToList(), ThrottleLimit, async (host, ct) =>
         {
-            var conn = await connector.ConnectAsync(host, ct).ConfigureAwait(false);
+            var conn = (await connector.OpenAsync(host, ct, resolvePaths: false, overSsh: true).ConfigureAwait(false)).Connection;
             return await CommandRunner.RunLiveAsync(conn, host.Name, Command, TimeoutSeconds,
                 (text, error) => lines.Enqueue(((prefix ? host.Name + ": " : "") + text, error)), keepText: !stream, ct).ConfigureAwait(false);
         }, Drain))

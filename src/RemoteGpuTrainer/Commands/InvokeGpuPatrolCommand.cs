@@ -59,7 +59,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             var slurm = catalog.Find(h.Platform)?.IsSlurm == true;
             try
             {
-                var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+                var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
                 var output = await shell.RunAsync(Patrol.Script(host, QueueId, forecast, slurm), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
                 return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast, slurm, PendingWarnAfter);
             }

@@ -51,8 +51,7 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
             var keeps = hosts.ToDictionary(h => h.Name, KeepOf, StringComparer.OrdinalIgnoreCase);
             foreach (var r in Fan(hosts, ThrottleLimit, async (host, ct) =>
             {
-                var shell = await connector.OpenShellAsync(host, ct).ConfigureAwait(false);
-                var resolved = await connector.ResolvePathsAsync(host, ct).ConfigureAwait(false);
+                var (shell, resolved, _) = await connector.OpenAsync(host, ct).ConfigureAwait(false);
                 return await TeardownGate.CheckAsync(shell, resolved, keeps[host.Name], ledger, ct).ConfigureAwait(false);
             }))
             {

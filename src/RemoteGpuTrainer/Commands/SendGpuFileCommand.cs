@@ -47,7 +47,6 @@ public sealed class SendGpuFileCommand : HostCmdlet
         foreach (var w in plan.Warnings) WriteWarning(w);
         var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Send {plan.Count} file(s) to {Destination}")).ToList();
         using var connector = NewConnector();
-        using var pool = new ConnectionPool();
         // ~ and $VARS in -Destination are resolved on each box once, to the path SFTP and the shell both use.
         var destinations = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var r in Fan(targets, ThrottleLimit, (h, ct) => connector.ResolvePathAsync(h, Destination, ct)))
@@ -73,12 +72,12 @@ public sealed class SendGpuFileCommand : HostCmdlet
         var options = new TransferOptions(RetryCount, StallTimeout, Log: VerboseLog);
         foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
         {
-            var control = await connector.ConnectAsync(w.Host, ct).ConfigureAwait(false);
+            var control = (await connector.OpenAsync(w.Host, ct, resolvePaths: false, overSsh: true).ConfigureAwait(false)).Connection;
             var root = destinations[w.Host.Name];
-            if (w.Batch) return await BatchUploader.UploadAsync(w.Host, control, w.Files, root, options, progress, ct).ConfigureAwait(false);
+            if (w.Batch) return await BatchUploader.UploadAsync(connector, w.Host, control, w.Files, root, options, progress, ct).ConfigureAwait(false);
             var f = w.Files[0];
             var (dir, name) = UploadPlan.Target(root, f.Relative);
-            var t = await Uploader.UploadAsync(w.Host, SshTarget.Resolve(w.Host), control, gates[w.Host.Name], pool, f.Full, f.Content, dir, name, options, progress, ct).ConfigureAwait(false);
+            var t = await Uploader.UploadAsync(w.Host, connector.Target(w.Host), control, gates[w.Host.Name], connector.Pool, f.Full, f.Content, dir, name, options, progress, ct).ConfigureAwait(false);
             return new List<(BatchFile, GpuTransfer?, Exception?)> { (f, t, null) };
         }, Report))
         {

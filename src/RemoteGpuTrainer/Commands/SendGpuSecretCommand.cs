@@ -46,7 +46,7 @@ public sealed class SendGpuSecretCommand : RgtCmdlet
             }
             else value = Plain(Secret!);
             if (!ShouldProcess($"{host.Name}:{target}", "Write the secret (mode 600)")) return;
-            var shell = connector.OpenShellAsync(host, Cancellation).GetAwaiter().GetResult();
+            var shell = connector.OpenAsync(host, Cancellation, resolvePaths: false).GetAwaiter().GetResult().Shell;
             SecretWriter.WriteAsync(shell, host, target, value, Cancellation).GetAwaiter().GetResult();
             FlushVerbose();
             WriteVerbose($"{host.Name}: wrote {target} with mode 600.");

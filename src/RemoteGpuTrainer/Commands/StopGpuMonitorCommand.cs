@@ -15,7 +15,7 @@ public sealed class StopGpuMonitorCommand : HostCmdlet
         using var connector = NewConnector();
         foreach (var r in Fan(targets, ThrottleLimit, async (h, ct) =>
         {
-            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+            var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(MonitorScripts.Stop(host), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             return MonitorScripts.StopResult(host, output);
         }))

@@ -64,7 +64,7 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         var options = new HealthOptions(ZombieMinimumAge: MinimumAge);
         foreach (var r in Fan(lookups, ThrottleLimit, async (l, ct) =>
         {
-            var (shell, host) = await connector.OpenResolvedAsync(l.Host, ct).ConfigureAwait(false);
+            var (shell, host, _) = await connector.OpenAsync(l.Host, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HealthProbe.Script(host, options), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             return HealthProbe.Parse(host, output.StdOut, options, DateTimeOffset.Now);
         }))
@@ -96,7 +96,7 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         }
         foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
         {
-            var shell = await connector.OpenShellAsync(w.Host, ct).ConfigureAwait(false);
+            var shell = (await connector.OpenAsync(w.Host, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
             var output = await shell.RunAsync(ZombieKiller.Script(w.Zombies, MinimumAge), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             return ZombieKiller.Parse(w.Zombies, output.StdOut);
         }))

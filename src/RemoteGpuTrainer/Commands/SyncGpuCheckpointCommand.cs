@@ -23,7 +23,7 @@ public sealed class SyncGpuCheckpointCommand : HostCmdlet
         var defaults = Hosts.ToDictionary(h => h.Name, h => GpuPlatformDefaults.From(Catalog.Find(h.Platform)), StringComparer.OrdinalIgnoreCase);
         foreach (var r in Fan(hosts, ThrottleLimit, async (h, ct) =>
         {
-            var (shell, host) = await connector.OpenResolvedAsync(h, ct).ConfigureAwait(false);
+            var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var sw = Stopwatch.StartNew();
             var output = await shell.RunAsync(SyncScripts.Sync(host, defaults[host.Name], QueueId), TimeSpan.FromMinutes(30), ct).ConfigureAwait(false);
             return SyncScripts.Parse(host, output.StdOut, sw.Elapsed).ToList();

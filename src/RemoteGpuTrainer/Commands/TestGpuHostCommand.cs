@@ -29,8 +29,8 @@ public sealed class TestGpuHostCommand : HostCmdlet
         using var connector = NewConnector(new ConnectOptions(TrustOnFirstUse, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
         FanOutHosts(async (h, ct) =>
         {
-            var conn = await connector.ConnectAsync(h, ct).ConfigureAwait(false);
-            var host = await connector.ResolvePathsAsync(h, ct).ConfigureAwait(false);
+            var session = await connector.OpenAsync(h, ct, overSsh: true).ConfigureAwait(false);
+            var (conn, host) = (session.Connection, session.Host);
             var output = await conn.RunAsync(HostTestProbe.Script(host), TimeSpan.FromSeconds(TimeoutSeconds), ct).ConfigureAwait(false);
             var test = HostTestProbe.Parse(host, output.StdOut, conn.HostKeyFingerprint, conn.ConnectLatency, DateTimeOffset.Now);
             // Rounded to the minute: /proc/uptime drifts against the clock by fractions of a second.
