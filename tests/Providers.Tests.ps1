@@ -80,8 +80,8 @@ Describe 'Get-GpuOffer against the providers'' contracts' {
         $offers.Provider | Sort-Object -Unique | Should -Be @('runpod', 'vastai')
         $said = ($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message
         @($said | Where-Object { $_ -match '^runpod: rate limited \(429\); retrying in 1\.0 s$' }).Count | Should -Be 2
-        @($said | Where-Object { $_ -match '^vastai: rate limited \(429\); retrying in 0\.[3-7] s$' }).Count | Should -Be 1 -Because 'no Retry-After: exponential backoff from 0.5 s with jitter'
-        @($said | Where-Object { $_ -match '^vastai: HTTP 503; retrying in' }).Count | Should -Be 1
+        @($said | Where-Object { $_ -match '^vastai: rate limited \(429\); retrying in 0\.[23] s$' }).Count | Should -Be 1 -Because 'no Retry-After: the one retry policy backs off from 0.25 s with ±25 % jitter'
+        @($said | Where-Object { $_ -match '^vastai: HTTP 503; retrying in 0\.[4-6] s$' }).Count | Should -Be 1 -Because 'the second retry waits twice as long'
         @(Get-ContractRequests | Where-Object provider -EQ 'runpod').Count | Should -Be 3
         Set-Contract -Faults @{ lambda = @(1..8 | ForEach-Object { @{ status = 429; retry_after = '0' } }) }
         { Get-GpuOffer lambda -Gpu A100:1 -ErrorAction Stop } | Should -Throw -ErrorId 'RateLimited,RemoteGpuTrainer.Commands.GetGpuOfferCommand'

@@ -25,7 +25,7 @@ public sealed class BoxHashTests : IDisposable
 
     /// <summary>Runs hash.sh's functions in bash with HOME in the temp folder; <paramref name="before"/> runs first.</summary>
     string Hash(string call, string before = "") =>
-        QueueFileTests.RunBash($"HOME='{_dir}/home'\n{before}\n{BoxScript.Load("hash").Standalone().Text}\n{call}").Trim();
+        QueueFileTests.RunBash($"HOME='{_dir}/home'\n{before}\n{BoxScript.Load("hash").Text}\n{call}").Trim();
 
     [Fact]
     public void The_box_hash_is_the_files_SHA256_with_openssl_and_with_only_sha256sum()

@@ -124,8 +124,8 @@ public sealed class MonitorTests : IDisposable
         var host = Host(data);
         var monDir = MonitorScripts.Directory(host);
         var start = Run(MonitorScripts.Start(host, 1, maxFileBytes: 300, keepFiles: 2));
-        Assert.Matches(@"\|started\t\d+", start);
-        Assert.Matches(@"\|running\t\d+", Run(MonitorScripts.Start(host, 1, maxFileBytes: 300, keepFiles: 2)));
+        Assert.Matches(@"\|STARTED\t\d+", start);
+        Assert.Matches(@"\|RUNNING\t\d+", Run(MonitorScripts.Start(host, 1, maxFileBytes: 300, keepFiles: 2)));
         Thread.Sleep(5500);
         var files = Directory.GetFiles(monDir, "samples-*.csv").Order().ToList();
         Assert.InRange(files.Count, 1, 2);
@@ -139,14 +139,14 @@ public sealed class MonitorTests : IDisposable
         Assert.True(s.MemoryLimitBytes is > 0, lines[^1]);
         Assert.True(s.DataFreeBytes > 0);
         var stop = Run(MonitorScripts.Stop(host));
-        Assert.Matches(@"\|stopped\t\d+\t\d+\t\d+", stop);
+        Assert.Matches(@"\|STOPPED\t\d+\t\d+\t\d+", stop);
         Thread.Sleep(300);
         Assert.DoesNotContain(monDir + "/sampler.sh", Run("ps -eo args"));
-        Assert.Contains("|notrunning", Run(MonitorScripts.Stop(host)));
+        Assert.Contains("|NOT_RUNNING", Run(MonitorScripts.Stop(host)));
         // A stopped monitor starts again.
         var again = Run(MonitorScripts.Start(host, 1, maxFileBytes: 300, keepFiles: 2));
-        Assert.True(again.Contains("|started\t"), again + Run($"cat {Text.ShellQuote.Quote(monDir)}/sampler.log; ls -la {Text.ShellQuote.Quote(monDir)}; ps -eo pid,pgid,args | grep -v grep | grep -E 'sampler|sleep'"));
-        Assert.Matches(@"\|stopped\t", Run(MonitorScripts.Stop(host)));
+        Assert.True(again.Contains("|STARTED\t"), again + Run($"cat {Text.ShellQuote.Quote(monDir)}/sampler.log; ls -la {Text.ShellQuote.Quote(monDir)}; ps -eo pid,pgid,args | grep -v grep | grep -E 'sampler|sleep'"));
+        Assert.Matches(@"\|STOPPED\t", Run(MonitorScripts.Stop(host)));
     }
 
     [Fact]

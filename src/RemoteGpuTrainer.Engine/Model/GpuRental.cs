@@ -1,5 +1,14 @@
 namespace RemoteGpuTrainer.Engine.Model;
 
+/// <summary>
+/// A rental's state in the module's words, whatever the provider calls it (each provider class maps its
+/// own words here; the provider's word stays in <see cref="GpuRental.ProviderState"/>).
+/// </summary>
+public enum RentalState
+{
+    Provisioning, Running, Stopping, Stopped, Preempted, Terminated, Failed, Unknown,
+}
+
 /// <summary>An instance at a cloud provider, running or stopped-and-billing, matched against the inventory.</summary>
 public sealed class GpuRental
 {
@@ -7,7 +16,7 @@ public sealed class GpuRental
     public string RentalId { get; init; } = "";
     /// <summary>The provider's name for it (our registrations use the inventory name).</summary>
     public string? Name { get; init; }
-    /// <summary>Provisioning, Running, Stopped, Terminated, Failed or Preempted; the provider's own word is in ProviderState.</summary>
+    /// <summary>A <see cref="RentalState"/> name; the provider's own word is in ProviderState.</summary>
     public string State { get; init; } = "";
     public string? ProviderState { get; init; }
     public string? Gpu { get; init; }

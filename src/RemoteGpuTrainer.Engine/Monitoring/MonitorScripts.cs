@@ -19,7 +19,7 @@ public static class MonitorScripts
     static BoxScript Step(GpuHost host, string step) => BoxScript.Load("monitor").Set("MODE_STEP", step).Set("DIR", Directory(host));
 
     public static string Start(GpuHost host, int intervalSeconds, string? queueId = null, long maxFileBytes = MaxFileBytes, int keepFiles = KeepFiles) =>
-        Step(host, "start").Set("SAMPLER", BoxScript.Load("monitor-sampler").Standalone()
+        Step(host, "start").Set("SAMPLER", BoxScript.Load("monitor-sampler")
             .Set("DIR", Directory(host)).Set("DATA", QueueScripts.DataDir(host)).Set("QUEUE", queueId).Set("INTERVAL", intervalSeconds)
             .Set("MAX_BYTES", maxFileBytes).Set("KEEP", keepFiles).Text.TrimEnd('\n')).Command;
 
@@ -53,15 +53,15 @@ public static class MonitorScripts
 
     public static GpuMonitor StartResult(GpuHost host, CommandOutput output, int interval)
     {
-        var r = Records(host, output, "starting the sampler").FirstOrDefault(f => f[0] is "started" or "running")
+        var r = Records(host, output, "starting the sampler").FirstOrDefault(f => f[0] is "STARTED" or "RUNNING")
             ?? throw new RgtException("MonitorFailed", FailureKind.OperationFailed, $"{host.Name}: the box did not say whether the sampler started.");
-        var replaced = r[0] == "started" && r.Length > 2 ? r[2].Split(' ') : Array.Empty<string>();
+        var replaced = r[0] == "STARTED" && r.Length > 2 ? r[2].Split(' ') : Array.Empty<string>();
         return new GpuMonitor
         {
-            Name = host.Name, Status = r[0] == "started" ? "Started" : "AlreadyRunning", Pid = r.Length > 1 && int.TryParse(r[1], out var p) ? p : null,
-            IntervalSeconds = r[0] == "started" ? interval : null, Directory = Directory(host),
+            Name = host.Name, Status = r[0] == "STARTED" ? "Started" : "AlreadyRunning", Pid = r.Length > 1 && int.TryParse(r[1], out var p) ? p : null,
+            IntervalSeconds = r[0] == "STARTED" ? interval : null, Directory = Directory(host),
             Note = replaced.Length == 2
-                ? replaced[0] == "dead"
+                ? replaced[0] == "DEAD"
                     ? $"{host.Name}: the sampler (PID {replaced[1]}) had died without stopping (killed, perhaps by the OOM killer); what it left was ended and a new one started."
                     : $"{host.Name}: the sampler (PID {replaced[1]}) ran but wrote no sample for three intervals; it was stopped and a new one started."
                 : null,
@@ -70,16 +70,16 @@ public static class MonitorScripts
 
     public static GpuMonitor StopResult(GpuHost host, CommandOutput output)
     {
-        var r = Records(host, output, "stopping the sampler").FirstOrDefault(f => f[0] is "stopped" or "notrunning" or "dead")
+        var r = Records(host, output, "stopping the sampler").FirstOrDefault(f => f[0] is "STOPPED" or "NOT_RUNNING" or "DEAD")
             ?? throw new RgtException("MonitorFailed", FailureKind.OperationFailed, $"{host.Name}: the box did not say whether the sampler stopped.");
         double? Num(int i) => r.Length > i && double.TryParse(r[i], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
         return new GpuMonitor
         {
-            Name = host.Name, Status = r[0] switch { "stopped" => "Stopped", "dead" => "Dead", _ => "NotRunning" }, Directory = Directory(host),
-            Pid = r[0] == "dead" && int.TryParse(r[1], out var pid) ? pid : null,
-            Note = r[0] == "dead" ? $"{host.Name}: the sampler (PID {r[1]}) had died without stopping (killed, perhaps by the OOM killer); {(r.Length > 2 ? r[2] : "0")} process(es) it left were ended." : null,
-            CpuSeconds = r[0] == "stopped" && Num(1) is { } t && Num(2) is { } hz && hz > 0 ? t / hz : null,
-            RanSeconds = r[0] == "stopped" ? Num(3) : null,
+            Name = host.Name, Status = r[0] switch { "STOPPED" => "Stopped", "DEAD" => "Dead", _ => "NotRunning" }, Directory = Directory(host),
+            Pid = r[0] == "DEAD" && int.TryParse(r[1], out var pid) ? pid : null,
+            Note = r[0] == "DEAD" ? $"{host.Name}: the sampler (PID {r[1]}) had died without stopping (killed, perhaps by the OOM killer); {(r.Length > 2 ? r[2] : "0")} process(es) it left were ended." : null,
+            CpuSeconds = r[0] == "STOPPED" && Num(1) is { } t && Num(2) is { } hz && hz > 0 ? t / hz : null,
+            RanSeconds = r[0] == "STOPPED" ? Num(3) : null,
         };
     }
 }

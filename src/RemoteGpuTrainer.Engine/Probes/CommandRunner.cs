@@ -7,10 +7,10 @@ namespace RemoteGpuTrainer.Engine.Probes;
 public static class CommandRunner
 {
     /// <summary>Exit status of coreutils `timeout` when it had to stop the command.</summary>
-    public const int RemoteTimeoutExit = 124;
+    public const int RemoteTimeoutExit = Scripts.BoxExit.Timeout;
 
     public static string Wrap(string command, int timeoutSeconds) =>
-        Scripts.BoxScript.Load("run-command").Standalone().Set("USER_COMMAND", command).Set("TIMEOUT_SECONDS", timeoutSeconds).Command;
+        Scripts.BoxScript.Load("run-command").Set("USER_COMMAND", command).Set("TIMEOUT_SECONDS", timeoutSeconds).Command;
 
     public static async Task<GpuCommandResult> RunAsync(IHostShell shell, string name, string command, int timeoutSeconds, CancellationToken cancellationToken)
     {

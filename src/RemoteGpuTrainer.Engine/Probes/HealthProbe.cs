@@ -49,7 +49,7 @@ public static class HealthProbe
         {
             var rc = s.ExitCode($"gpu-{i}");
             var text = s[$"gpu-{i}"];
-            if (rc == 127) { driverMissing = true; break; }
+            if (rc == Scripts.BoxExit.NoCommand) { driverMissing = true; break; }
             if (rc is not 0) { driverFailed = true; driverError = FirstLine(text); break; }
             samples.Add(NvidiaSmiCsv.Parse(text));
         }

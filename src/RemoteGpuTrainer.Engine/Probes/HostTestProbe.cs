@@ -20,7 +20,7 @@ public static class HostTestProbe
 
         var smiText = s["nvidia-smi"];
         var smi = NvidiaSmiTable.Parse(smiText);
-        if (s.ExitCode("nvidia-smi") == 127)
+        if (s.ExitCode("nvidia-smi") == Scripts.BoxExit.NoCommand)
             findings.Add("driver: nvidia-smi is not on the PATH; no NVIDIA driver is visible. Stop this instance and rent a box with a working GPU driver.");
         else if (smi is null || s.ExitCode("nvidia-smi") is not 0)
             findings.Add($"driver: nvidia-smi failed: {FirstLine(smiText)} Stop this instance and rent a different box.");

@@ -79,12 +79,12 @@ sealed class LambdaApi : ICloudProvider
             Provider = "lambda", RentalId = ProviderHttp.Str(i, "id") ?? "", Name = ProviderHttp.Str(i, "name"), ProviderState = status,
             State = status switch
             {
-                "active" when !string.IsNullOrEmpty(ip) => "Running",
-                "active" or "booting" => "Provisioning",
-                "terminated" or "terminating" => "Terminated",
-                "preempted" => "Preempted",
-                "unhealthy" => "Failed",
-                _ => "Unknown",
+                "active" when !string.IsNullOrEmpty(ip) => nameof(RentalState.Running),
+                "active" or "booting" => nameof(RentalState.Provisioning),
+                "terminated" or "terminating" => nameof(RentalState.Terminated),
+                "preempted" => nameof(RentalState.Preempted),
+                "unhealthy" => nameof(RentalState.Failed),
+                _ => nameof(RentalState.Unknown),
             },
             Gpu = type.ValueKind == JsonValueKind.Object ? ProviderHttp.Str(type, "description") : null,
             HourlyPrice = type.ValueKind == JsonValueKind.Object ? ProviderHttp.Price(type, "price_cents_per_hour", "lambda", "instance_type.", scale: 100) : null,

@@ -56,7 +56,7 @@ sealed class PaperspaceApi : ICloudProvider
             throw new RgtException("ImageRequired", FailureKind.InvalidArgument,
                 "paperspace: a machine is created from an OS template, whose id is your account's: pass -Image <templateId> (console: Create machine, or GET /v1/templates), or set default_image in a paperspace profile of your own.");
         var at = offer.OfferId.LastIndexOf('@');
-        var script = BoxScript.Load("paperspace-startup").Standalone().Set("PUBLIC_KEY", spec.PublicKey).Set("SSH_USER", User).Text;
+        var script = BoxScript.Load("paperspace-startup").Set("PUBLIC_KEY", spec.PublicKey).Set("SSH_USER", User).Text;
         var created = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "startup-scripts"),
             new Dictionary<string, object> { ["name"] = spec.Name + "-ssh-key", ["script"] = script, ["isRunOnce"] = false }, Classify, ct).ConfigureAwait(false);
         var scriptId = Data(created) is var s && ProviderHttp.Str(s, "id") is { Length: > 0 } sid ? sid
@@ -119,11 +119,11 @@ sealed class PaperspaceApi : ICloudProvider
             Provider = Name, RentalId = ProviderHttp.Str(m, "id") ?? "", Name = ProviderHttp.Str(m, "name"), ProviderState = state,
             State = state switch
             {
-                "ready" or "serviceready" when !string.IsNullOrEmpty(ip) => "Running",
-                "ready" or "serviceready" or "provisioning" or "starting" or "restarting" or "upgrading" => "Provisioning",
-                "stopping" => "Stopping",
-                "off" => "Stopped",
-                _ => "Unknown",
+                "ready" or "serviceready" when !string.IsNullOrEmpty(ip) => nameof(RentalState.Running),
+                "ready" or "serviceready" or "provisioning" or "starting" or "restarting" or "upgrading" => nameof(RentalState.Provisioning),
+                "stopping" => nameof(RentalState.Stopping),
+                "off" => nameof(RentalState.Stopped),
+                _ => nameof(RentalState.Unknown),
             },
             Gpu = price?.Gpu ?? type, GpuCount = price?.GpuCount, HourlyPrice = price?.HourlyPrice,
             CreatedAt = ProviderHttp.Time(m, "dtCreated", Name),

@@ -18,7 +18,7 @@ public static class Preemption
         try
         {
             var r = await api.GetAsync(host.RentalId, ct).ConfigureAwait(false);
-            return r.State == "Preempted" ? r : null;
+            return r.State == nameof(RentalState.Preempted) ? r : null;
         }
         catch (RgtException) { return null; }
     }
@@ -44,7 +44,7 @@ public static class Preemption
     public static List<GpuJob> Jobs(GpuHost host, GpuRental rental, ICloudProvider api, IReadOnlyList<QueueCache.SeenCell> seen) =>
         seen.Where(c => !c.Final).Select(c => new GpuJob
         {
-            Name = host.Name, QueueId = c.QueueId, Index = c.Index, Cell = c.Cell, State = "Preempted",
+            Name = host.Name, QueueId = c.QueueId, Index = c.Index, Cell = c.Cell, State = nameof(CellState.Preempted),
             Reason = string.Create(CultureInfo.InvariantCulture,
                 $"{api.Name} took back interruptible rental {rental.RentalId} ({rental.ProviderState}); the cell was {c.State} when last seen {c.SeenAt:yyyy-MM-dd HH:mm}Z. Resume: {Resume(host, api, c.QueueId)}"),
         }).ToList();

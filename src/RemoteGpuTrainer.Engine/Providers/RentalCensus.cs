@@ -12,7 +12,7 @@ public static class RentalCensus
 
     /// <summary>The rentals that are not terminated, each with the inventory host it is registered as (or none).</summary>
     public static IEnumerable<GpuRental> Match(IEnumerable<GpuRental> listed, IReadOnlyList<GpuHost> inventory) =>
-        listed.Where(r => r.State != "Terminated")
+        listed.Where(r => r.State != nameof(RentalState.Terminated))
             .Select(r => r.WithInventory(inventory.FirstOrDefault(h => h.Provider == r.Provider && h.RentalId == r.RentalId)?.Name));
 
     /// <summary>
@@ -21,7 +21,7 @@ public static class RentalCensus
     /// </summary>
     public static string? Drift(GpuRental r, IReadOnlyList<GpuHost> inventory)
     {
-        if (r.State != "Running" || r.SshHost is null || inventory.FirstOrDefault(h => h.Name == r.HostName) is not { } h) return null;
+        if (r.State != nameof(RentalState.Running) || r.SshHost is null || inventory.FirstOrDefault(h => h.Name == r.HostName) is not { } h) return null;
         var (port, known) = (r.SshPort ?? 22, h.Port ?? 22);
         if (string.Equals(r.SshHost, h.HostName, StringComparison.OrdinalIgnoreCase) && port == known) return null;
         return $"{h.Name}: {r.Provider} now gives rental {r.RentalId} the address {r.SshHost}:{port}, the inventory has {h.HostName}:{known} (started elsewhere?). Start-GpuRental {h.Name} follows it and checks the pinned host key.";
@@ -64,7 +64,7 @@ public static class RentalCensus
         {
             if (!rental.InInventory) { reports.Add(Forgotten(rental, now)); continue; }
             var i = reports.FindIndex(x => string.Equals(x.Name, rental.HostName, StringComparison.OrdinalIgnoreCase));
-            if (i >= 0 && reports[i].Verdict == "Done" && rental.State == "Running") reports[i] = IdleBilling(reports[i], rental);
+            if (i >= 0 && reports[i].Verdict == "Done" && rental.State == nameof(RentalState.Running)) reports[i] = IdleBilling(reports[i], rental);
         }
     }
 }

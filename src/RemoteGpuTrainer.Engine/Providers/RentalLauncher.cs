@@ -100,7 +100,7 @@ public static class RentalLauncher
         try
         {
             using var own = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            made = (await api.ListAsync(own.Token).ConfigureAwait(false)).Where(r => r.Name == name && !before.Contains(r.RentalId) && r.State != "Terminated")
+            made = (await api.ListAsync(own.Token).ConfigureAwait(false)).Where(r => r.Name == name && !before.Contains(r.RentalId) && r.State != nameof(RentalState.Terminated))
                 .Select(r => r.RentalId).ToList();
         }
         catch (Exception lookup)
@@ -137,9 +137,9 @@ public static class RentalLauncher
             if (r.RentalId != id)
                 throw new RgtException("ProviderError", FailureKind.InvalidData, $"{api.Name}: asked about rental {id}, the answer is about '{Hosts.ConnectionString.Printable(r.RentalId)}'; it is not used.");
             last = $"{r.ProviderState}{(string.IsNullOrEmpty(r.StatusMessage) ? "" : ": " + r.StatusMessage)}";
-            if (r.State is "Failed" or "Terminated" || (r.State == "Preempted" && !restarting))
+            if (r.State is nameof(RentalState.Failed) or nameof(RentalState.Terminated) || (r.State == nameof(RentalState.Preempted) && !restarting))
                 throw new RgtException("RentalStartFailed", FailureKind.OperationFailed, $"{api.Name}: rental {id} did not start ({last}).");
-            if (r.State == "Running" && r.SshHost is { } host && r.SshPort is { } port && await SpeaksSshAsync(host, port, ct).ConfigureAwait(false))
+            if (r.State == nameof(RentalState.Running) && r.SshHost is { } host && r.SshPort is { } port && await SpeaksSshAsync(host, port, ct).ConfigureAwait(false))
                 return r;
             var elapsed = DateTime.UtcNow - started;
             progress($"{api.Name}: rental {id} is {last} ({elapsed.TotalSeconds:0} s)", (int)Math.Min(99, elapsed.TotalSeconds * 100 / options.Timeout.TotalSeconds));

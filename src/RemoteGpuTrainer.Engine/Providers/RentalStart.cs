@@ -17,9 +17,9 @@ public static class RentalStart
     {
         var id = host.RentalId ?? throw new RgtException("NotARental", FailureKind.InvalidArgument, $"{host.Name} was not created through a provider's API (no RentalId): start it in the platform's console.");
         var now = await api.GetAsync(id, ct).ConfigureAwait(false);
-        if (now.State == "Terminated")
+        if (now.State == nameof(RentalState.Terminated))
             throw new RgtException("RentalNotFound", FailureKind.NotFound, $"{host.Name}: {api.Name} rental {id} is terminated ({now.ProviderState}); there is nothing to start. Remove-GpuHost {host.Name} drops the entry.");
-        var wasStopped = now.State is "Stopped" or "Preempted";
+        var wasStopped = now.State is nameof(RentalState.Stopped) or nameof(RentalState.Preempted);
         if (wasStopped)
         {
             progress($"{api.Name}: starting rental {id} ({now.ProviderState})", null);

@@ -66,13 +66,13 @@ sealed class RunPodApi : ICloudProvider
             Provider = "runpod", RentalId = ProviderHttp.Str(p, "id") ?? "", Name = ProviderHttp.Str(p, "name"), ProviderState = status,
             State = status switch
             {
-                "RUNNING" when !string.IsNullOrEmpty(ip) && port is not null => "Running",
-                "RUNNING" or "CREATED" => "Provisioning",
+                "RUNNING" when !string.IsNullOrEmpty(ip) && port is not null => nameof(RentalState.Running),
+                "RUNNING" or "CREATED" => nameof(RentalState.Provisioning),
                 // A spot pod is taken back unannounced (SIGTERM, ~5 s, SIGKILL) and left exited.
-                "EXITED" when interruptible => "Preempted",
-                "EXITED" => "Stopped",
-                "TERMINATED" => "Terminated",
-                _ => "Unknown",
+                "EXITED" when interruptible => nameof(RentalState.Preempted),
+                "EXITED" => nameof(RentalState.Stopped),
+                "TERMINATED" => nameof(RentalState.Terminated),
+                _ => nameof(RentalState.Unknown),
             },
             HourlyPrice = ProviderHttp.Price(p, "costPerHr", "runpod"), Interruptible = interruptible,
             Gpu = p.TryGetProperty("gpu", out var g) && g.ValueKind == JsonValueKind.Object ? ProviderHttp.Str(g, "displayName") : null,

@@ -62,16 +62,16 @@ sealed class VastApi : ICloudProvider
         string? host = ip;
         if (port is null && ProviderHttp.Str(i, "ssh_host") is { Length: > 0 } gateway && ProviderHttp.Port(i, "ssh_port", "vastai") is { } gp) { host = gateway; port = gp; }
         var interruptible = i.TryGetProperty("is_bid", out var bid) && bid.ValueKind == JsonValueKind.True;
-        var state = message?.Contains("OCI runtime create failed", StringComparison.OrdinalIgnoreCase) == true ? "Failed"
+        var state = message?.Contains("OCI runtime create failed", StringComparison.OrdinalIgnoreCase) == true ? nameof(RentalState.Failed)
             : actual switch
             {
-                "running" when !string.IsNullOrEmpty(host) && port is not null => "Running",
-                null or "loading" or "created" or "running" => "Provisioning",
+                "running" when !string.IsNullOrEmpty(host) && port is not null => nameof(RentalState.Running),
+                null or "loading" or "created" or "running" => nameof(RentalState.Provisioning),
                 // An outbid interruptible instance is stopped (current, intended and next state all "stopped").
-                "exited" or "stopped" when interruptible => "Preempted",
-                "exited" or "stopped" => "Stopped",
-                "offline" or "unknown" => "Failed",
-                _ => "Unknown",
+                "exited" or "stopped" when interruptible => nameof(RentalState.Preempted),
+                "exited" or "stopped" => nameof(RentalState.Stopped),
+                "offline" or "unknown" => nameof(RentalState.Failed),
+                _ => nameof(RentalState.Unknown),
             };
         return new GpuRental
         {

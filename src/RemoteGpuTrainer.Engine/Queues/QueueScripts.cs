@@ -46,12 +46,12 @@ public static class QueueScripts
 
     /// <summary>Sets queue-state.sh's parameters on a script that includes it.</summary>
     public static BoxScript StateScript(BoxScript script, GpuHost host, string? queueId, int tailLines) =>
-        script.Uses("slurm").Set("QUEUES_ROOT", string.IsNullOrEmpty(host.DataDir) ? "" : QueuesRoot(host)).Set("QUEUE_ID", queueId).Set("TAIL_LINES", tailLines);
+        script.Set("QUEUES_ROOT", string.IsNullOrEmpty(host.DataDir) ? "" : QueuesRoot(host)).Set("QUEUE_ID", queueId).Set("TAIL_LINES", tailLines);
 
     /// <summary>Writes the frozen queue, the ownership list and a new versioned launcher, then starts it detached (queue-start.sh).</summary>
     public static string Start(GpuHost host, GpuPlatformDefaults platform, LaunchPlan plan)
     {
-        var script = BoxScript.Load("queue-start").Uses("slurm")
+        var script = BoxScript.Load("queue-start")
             .Set("Q", QueueDir(host, plan.QueueId))
             .Set("SESSION", SessionName(plan.QueueId))
             .Set("DETACH", plan.Detach)
@@ -79,7 +79,7 @@ public static class QueueScripts
     {
         var force = plan.StartAt > 1 ? "1" : "0";
         var cells = Launched(plan).SelectMany(c => new[] { c.Index.ToString(CultureInfo.InvariantCulture), c.Name, c.Command, force });
-        return BoxScript.Load(plan.IsSlurm ? "slurm-job" : "queue-launcher").Uses("hash", "queue-cell").Standalone()
+        return BoxScript.Load(plan.IsSlurm ? "slurm-job" : "queue-launcher")
                 .Set("Q", QueueDir(host, plan.QueueId)).Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("QID", plan.QueueId)
                 .Set("KEEP", platform.Keep).Set("SCRATCH", platform.Scratch).Set("CRED", host.CredFile)
                 .Set("WORKDIR", plan.WorkingDirectory ?? host.DataDir).Set("PROXY_HOOK", host.ProxyHook)
@@ -87,10 +87,10 @@ public static class QueueScripts
     }
 
     /// <summary>Stops the detach session and the launcher's process group; marks running cells Failed (143).</summary>
-    public static string Stop(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Uses("slurm").Set("Q", QueueDir(host, queueId)).Command;
+    public static string Stop(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Set("Q", QueueDir(host, queueId)).Command;
 
     /// <summary>Second call after a stop: is anything of the queue still alive?</summary>
-    public static string VerifyStopped(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Uses("slurm").Set("Q", QueueDir(host, queueId)).Set("MODE", "left").Command;
+    public static string VerifyStopped(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Set("Q", QueueDir(host, queueId)).Set("MODE", "left").Command;
 }
 
 /// <summary>The platform values a launcher needs: what to keep, what scratch to prune, and under Slurm the platform's sbatch options.</summary>

@@ -13,7 +13,7 @@ public static class SyncScripts
     {
         if (string.IsNullOrEmpty(host.DurableDir))
             throw new RgtException("DurableDirMissing", FailureKind.InvalidArgument, $"{host.Name} has no DurableDir; set one, e.g. Set-GpuHost {host.Name} -DurableDir '$HOME/proj' (resolved on the box).");
-        return Scripts.BoxScript.Load("queue-sync").Uses("hash")
+        return Scripts.BoxScript.Load("queue-sync")
             .Set("QUEUES_ROOT", QueueScripts.QueuesRoot(host)).Set("QUEUE_ID", queueId)
             .Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("KEEP", defaults.Keep).Command;
     }
@@ -26,14 +26,15 @@ public static class SyncScripts
         foreach (var line in sections["sync"].Split('\n'))
         {
             var f = ("RGT_SYNC\t" + line).Split('\t');
-            if (f.Length != 6 || f[1] is not ("Copied" or "Skipped" or "Failed")) continue;
+            var status = f.Length == 6 ? f[1] switch { "COPIED" => "Copied", "SKIPPED" => "Skipped", "FAILED" => "Failed", _ => null } : null;
+            if (status is null) continue;
             var cell = f[5];
             yield return new GpuTransfer
             {
-                Name = host.Name, Cell = cell, Status = f[1], Length = long.TryParse(f[2], out var n) ? n : null,
+                Name = host.Name, Cell = cell, Status = status, Length = long.TryParse(f[2], out var n) ? n : null,
                 RemotePath = QueueScripts.CheckpointDir(host, f[4], cell),
                 LocalPath = QueueScripts.DurableCellDir(host, cell) ?? "",
-                Reason = f[1] == "Copied" ? null : f[3],
+                Reason = status == "Copied" ? null : f[3],
                 Duration = duration,
             };
         }

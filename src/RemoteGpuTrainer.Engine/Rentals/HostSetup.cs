@@ -12,7 +12,7 @@ public static class HostSetup
     public static string EnvPath(GpuHost host) => host.DataDir!.TrimEnd('/') + "/.rgt/env.sh";
 
     public static string EnvContent(GpuHost host, bool chinaMirror) =>
-        Scripts.BoxScript.Load("host-env").Standalone().Set("RGT_ENV_DATA", host.DataDir!.TrimEnd('/')).Set("RGT_ENV_CHINA_MIRROR", chinaMirror ? "1" : "0").Text;
+        Scripts.BoxScript.Load("host-env").Set("RGT_ENV_DATA", host.DataDir!.TrimEnd('/')).Set("RGT_ENV_CHINA_MIRROR", chinaMirror ? "1" : "0").Text;
 
     public static string Script(GpuHost host, bool chinaMirror, bool installTmux) =>
         Scripts.BoxScript.Load("host-setup")

@@ -13,7 +13,7 @@ public static class TeardownGate
 {
     /// <summary>Every cell of every queue on the box, and the SHA-256 of its kept artifact now (computed fresh, not cached).</summary>
     public static string Script(GpuHost host, string keep) =>
-        QueueScripts.StateScript(BoxScript.Load("queue-state", "teardown-gate").Uses("hash"), host, null, tailLines: 1)
+        QueueScripts.StateScript(BoxScript.Load("queue-state", "teardown-gate"), host, null, tailLines: 1)
             .Set("KEEP", keep).Set("DATA_DIR", host.DataDir).Set("DURABLE_DIR", host.DurableDir).Command;
 
     /// <summary>

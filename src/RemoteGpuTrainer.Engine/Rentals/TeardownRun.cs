@@ -46,7 +46,7 @@ public static class TeardownRun
             var done = await RunAsync(cloud, host, action, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
             (status, providerState, instructions) = (done.Status, done.ProviderState, done.Text + (action == "Stop" && platform.StopKeepsBilling is { } billed ? $" Still billed while stopped: {billed}." : ""));
             // A released address goes to someone else's machine next: its key is no evidence for anything any more.
-            if (status == "Terminated" && new Ssh.KnownHosts(Ssh.SshTarget.Resolve(host).KnownHostsFiles).Forget(host.HostName, host.Port ?? 22) > 0)
+            if (status == nameof(RentalState.Terminated) && new Ssh.KnownHosts(Ssh.SshTarget.Resolve(host).KnownHostsFiles).Forget(host.HostName, host.Port ?? 22) > 0)
                 notes.Add($"{host.Name}: forgot the host key of {host.HostName}:{host.Port ?? 22}, which the provider will hand to another machine.");
         }
         else
@@ -74,7 +74,7 @@ public static class TeardownRun
         var id = host.RentalId ?? throw new RgtException("RentalNotFound", FailureKind.NotFound, $"{host.Name} has no RentalId: it was not created through {api.Name}'s API.");
         if (action == "Stop") await api.StopAsync(id, ct).ConfigureAwait(false);
         else await api.TerminateAsync(id, ct).ConfigureAwait(false);
-        var target = action == "Stop" ? "Stopped" : "Terminated";
+        var target = action == "Stop" ? nameof(RentalState.Stopped) : nameof(RentalState.Terminated);
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
@@ -82,9 +82,9 @@ public static class TeardownRun
             try { now = await api.GetAsync(id, ct).ConfigureAwait(false); }
             catch (RgtException ex) when (ex.ErrorId == "RentalNotFound" && action == "Release")
             {
-                return new Outcome("Terminated", "gone", $"{api.Name} rental {id} is terminated (the provider no longer lists it).");
+                return new Outcome(nameof(RentalState.Terminated), "gone", $"{api.Name} rental {id} is terminated (the provider no longer lists it).");
             }
-            if (now.State == target || (action == "Stop" && now.State is "Terminated" or "Preempted"))
+            if (now.State == target || (action == "Stop" && now.State is nameof(RentalState.Terminated) or nameof(RentalState.Preempted)))
                 return new Outcome(now.State, now.ProviderState ?? now.State, $"{api.Name} rental {id} is {now.ProviderState ?? now.State}.");
             if (DateTime.UtcNow + poll > deadline)
                 throw new RgtException("TeardownUnconfirmed", FailureKind.Timeout,

@@ -8,24 +8,28 @@ namespace RemoteGpuTrainer.Engine.Scripts;
 /// <summary>
 /// A script that runs on the box: one or more embedded .sh files of Scripts/, run by bash. The
 /// parameters are set at the top as NAME='value' through <see cref="ShellQuote.Quote"/> (the one
-/// quoting function) and list arguments as <c>set -- '…' '…'</c>; the prelude (wire.sh, the wire
-/// format) comes first. Parameter names are upper case, which shellcheck treats as set elsewhere.
+/// quoting function) and list arguments as <c>set -- '…' '…'</c>. What else a file needs it says in its
+/// own header, so a script is composed the same way wherever it is built (and by the lint):
+/// <c># uses: hash slurm</c> names the libraries put before it (theirs first), and <c># standalone</c>
+/// marks a file that becomes a file of its own on the box (a launcher, the sampler): it keeps its
+/// shebang and gets no prelude. Every other script starts with the prelude, rgt.sh (the helpers and
+/// the exit-status table) and wire.sh (the wire format). Parameter names are upper case, which
+/// shellcheck treats as set elsewhere.
 /// </summary>
 public sealed class BoxScript
 {
     static readonly Regex ParameterName = new("^[A-Z_][A-Z0-9_]*$", RegexOptions.CultureInvariant);
+    static readonly string[] Prelude = { "rgt", "wire" };
     readonly string[] _files;
     readonly List<(string Name, string Value)> _parameters = new();
-    readonly List<string> _libraries = new();
     List<string>? _arguments;
-    bool _standalone;
 
     BoxScript(string[] files) => _files = files;
 
     /// <summary>The scripts, run one after the other in one bash (they share the parameters).</summary>
     public static BoxScript Load(params string[] files)
     {
-        foreach (var f in files) _ = Body(f);
+        foreach (var f in files) _ = Read(f);
         return new BoxScript(files);
     }
 
@@ -46,19 +50,25 @@ public sealed class BoxScript
         return this;
     }
 
-    /// <summary>Files of shell functions (hash.sh) put before the script's own files, after the prelude.</summary>
-    public BoxScript Uses(params string[] libraries)
-    {
-        foreach (var l in libraries) _ = Body(l);
-        _libraries.AddRange(libraries);
-        return this;
-    }
+    /// <summary>Whether the first file runs on its own, without the prelude (its header says "# standalone").</summary>
+    public bool IsStandalone => Read(_files[0]).Standalone;
 
-    /// <summary>Without the wire prelude: a file that runs on its own (a launcher), whose environment the user's commands inherit.</summary>
-    public BoxScript Standalone()
+    /// <summary>The library files put before the script's own, in order: the prelude (unless standalone), then what each file uses, theirs first.</summary>
+    public IReadOnlyList<string> Libraries
     {
-        _standalone = true;
-        return this;
+        get
+        {
+            var order = new List<string>();
+            void Add(string file)
+            {
+                if (order.Contains(file) || _files.Contains(file)) return;
+                foreach (var used in Read(file).Uses) Add(used);
+                order.Add(file);
+            }
+            if (!IsStandalone) foreach (var p in Prelude) Add(p);
+            foreach (var f in _files) foreach (var used in Read(f).Uses) Add(used);
+            return order;
+        }
     }
 
     /// <summary>The whole script as bash reads it.</summary>
@@ -68,9 +78,8 @@ public sealed class BoxScript
         {
             var sb = new StringBuilder();
             // A standalone script becomes a file of its own on the box: it keeps its own shebang line.
-            if (_standalone) sb.Append(Shebang(_files[0]));
-            else sb.Append(Body("wire"));
-            foreach (var l in _libraries) sb.Append(Body(l));
+            if (IsStandalone) sb.Append(Read(_files[0]).Shebang ?? throw new InvalidOperationException($"The box script {_files[0]}.sh has no #! line; a standalone script needs one."));
+            foreach (var l in Libraries) sb.Append(Body(l));
             foreach (var (name, value) in _parameters) sb.Append(name).Append('=').Append(value).Append('\n');
             if (_arguments is not null) sb.Append("set --").Append(string.Concat(_arguments.Select(a => " " + ShellQuote.Quote(a)))).Append('\n');
             foreach (var f in _files) sb.Append(Body(f));
@@ -86,13 +95,12 @@ public sealed class BoxScript
     /// <summary>The text of an embedded script without its shebang line.</summary>
     internal static string Body(string file) => Read(file).Body;
 
-    /// <summary>An embedded script's own "#!" line, for a script that becomes a file of its own.</summary>
-    static string Shebang(string file) =>
-        Read(file).Shebang ?? throw new InvalidOperationException($"The box script {file}.sh has no #! line; a standalone script needs one.");
+    sealed record Source(string Body, string? Shebang, IReadOnlyList<string> Uses, bool Standalone);
 
-    static readonly Dictionary<string, (string Body, string? Shebang)> Cache = new(StringComparer.Ordinal);
+    static readonly Dictionary<string, Source> Cache = new(StringComparer.Ordinal);
+    static readonly Regex UsesLine = new(@"^# uses: *([a-z0-9 -]+?) *$", RegexOptions.CultureInvariant | RegexOptions.Multiline);
 
-    static (string Body, string? Shebang) Read(string file)
+    static Source Read(string file)
     {
         lock (Cache)
         {
@@ -109,7 +117,11 @@ public sealed class BoxScript
                 text = text[shebang.Length..];
             }
             if (!text.EndsWith('\n')) text += "\n";
-            return Cache[file] = (text, shebang);
+            // The header: the comment lines before the first command.
+            var header = string.Concat(text.Split('\n').TakeWhile(l => l.StartsWith('#')).Select(l => l + "\n"));
+            var uses = UsesLine.Match(header) is { Success: true } m ? m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries) : Array.Empty<string>();
+            var standalone = header.Split('\n').Any(l => l == "# standalone" || l.StartsWith("# standalone:", StringComparison.Ordinal));
+            return Cache[file] = new Source(text, shebang, uses, standalone);
         }
     }
 

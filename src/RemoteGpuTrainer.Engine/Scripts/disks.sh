@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Bytes and inodes of the data and durable directories (both, always: a full inode table stops a trainer as surely as a full disk).
 # Parameters: DATA_DIR, DURABLE_DIR (absolute; empty = not configured, no section).
-# Sections: df-data, df-durable: `df -Pk DIR` then `df -iP DIR`; rc 3 when DIR is not a directory.
+# Sections: df-data, df-durable: `df -Pk DIR` then `df -iP DIR`; rc 2 (RGT_EXIT_MISSING) when DIR is not a directory.
 
 rgt_df() {
-  [ -d "$1" ] || { echo "not a directory: $1"; exit 3; }
+  [ -d "$1" ] || { echo "not a directory: $1"; exit "$RGT_EXIT_MISSING"; }
   df -Pk "$1"
   df -iP "$1"
 }

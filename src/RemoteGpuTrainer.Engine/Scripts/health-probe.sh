@@ -13,13 +13,13 @@ done
 probe_devices() { if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi; }
 
 probe_gpu() {
-  command -v nvidia-smi > /dev/null 2>&1 || { echo 'nvidia-smi: command not found'; exit 127; }
+  command -v nvidia-smi > /dev/null 2>&1 || { echo 'nvidia-smi: command not found'; exit "$RGT_EXIT_NO_COMMAND"; }
   rgt_timeout 30 nvidia-smi --query-gpu="$QUERY" --format=csv,nounits
 }
 
 # Exit status is nvidia-smi's: a failed or timed-out listing must never read as "no apps".
 probe_apps() {
-  command -v nvidia-smi > /dev/null 2>&1 || { echo 'nvidia-smi: command not found'; exit 127; }
+  command -v nvidia-smi > /dev/null 2>&1 || { echo 'nvidia-smi: command not found'; exit "$RGT_EXIT_NO_COMMAND"; }
   rgt_timeout 30 nvidia-smi --query-compute-apps=pid,process_name,gpu_uuid,used_memory --format=csv,noheader,nounits
 }
 
@@ -34,7 +34,7 @@ probe_klog() {
     exit 0
   fi
   printf '%s\n' "$out" | head -n 3
-  exit 3
+  exit "$RGT_EXIT_UNREADABLE"
 }
 
 # First line names the tool whose output follows (fuser, lsof, proc) or "none".

@@ -3,6 +3,7 @@
 # before each cell. Parameters: RGT_ENV_DATA (the data directory), RGT_ENV_CHINA_MIRROR (1 or 0).
 # Caches go to the data disk; mirrors only on request (behind the GFW); no_proxy exemptions only
 # when a proxy is set.
+# standalone
 
 export HF_HOME="$RGT_ENV_DATA/huggingface_cache"
 export PIP_CACHE_DIR="$RGT_ENV_DATA/.cache/pip"

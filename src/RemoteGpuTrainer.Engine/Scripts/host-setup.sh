@@ -8,14 +8,14 @@
 write_env() {
   local dir
   dir=$(dirname "$ENV_FILE")
-  mkdir -p "$dir" "$dir/../huggingface_cache" || { echo "cannot create $dir"; exit 1; }
+  mkdir -p "$dir" "$dir/../huggingface_cache" || { echo "cannot create $dir"; exit "$RGT_EXIT_FAILED"; }
   if [ -f "$ENV_FILE" ] && [ "$(cat "$ENV_FILE"; printf x)" = "${ENV_CONTENT}x" ]; then return 0; fi
   if printf '%s' "$ENV_CONTENT" > "$ENV_FILE.new.$$" && mv -f "$ENV_FILE.new.$$" "$ENV_FILE"; then
     printf 'CHANGED\tenv-file\n'
   else
     rm -f "$ENV_FILE.new.$$"
     echo "cannot write $ENV_FILE"
-    exit 1
+    exit "$RGT_EXIT_FAILED"
   fi
 }
 
@@ -35,7 +35,7 @@ tmux_state() {
 }
 
 setup() {
-  write_env || exit 1
+  write_env || exit "$RGT_EXIT_FAILED"
   tmux_state
 }
 

@@ -15,7 +15,7 @@ probe_os() {
 }
 
 probe_smi() {
-  command -v nvidia-smi > /dev/null 2>&1 || { echo 'nvidia-smi: command not found'; exit 127; }
+  command -v nvidia-smi > /dev/null 2>&1 || { echo 'nvidia-smi: command not found'; exit "$RGT_EXIT_NO_COMMAND"; }
   rgt_timeout 20 nvidia-smi
 }
 
@@ -27,7 +27,7 @@ probe_python() {
       exit 0
     fi
   done
-  exit 127
+  exit "$RGT_EXIT_NO_COMMAND"
 }
 
 rgt_section os probe_os

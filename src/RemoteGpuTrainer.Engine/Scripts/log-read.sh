@@ -6,7 +6,7 @@
 
 missing_log() {
   echo "no such log: $LOG"
-  exit 2
+  exit "$RGT_EXIT_MISSING"
 }
 
 if [ ! -f "$LOG" ]; then

@@ -4,7 +4,7 @@
 # per epoch or step, written by the trainer), with a CSV's header line kept.
 # Parameters: LINES; $@: the cells' checkpoint directories.
 # Sections: cell-N for the N-th directory (from 1): "<file name>" on the first line, then the lines;
-# rc 2 when the directory has neither file.
+# status RGT_EXIT_MISSING when the directory has neither file.
 
 read_history() {
   local d=$1 f
@@ -20,7 +20,7 @@ read_history() {
     return 0
   done
   echo "no metrics.jsonl or metrics.csv in $d"
-  return 2
+  return "$RGT_EXIT_MISSING"
 }
 
 i=0

@@ -17,6 +17,8 @@
 # The memory is that of the cgroup the training runs in (a running cell's, else this sampler's own,
 # which on a container is the container's): the ancestor with the lowest limit, where the kernel's
 # OOM killer would strike; where no cgroup sets a limit, the limit is the machine's RAM.
+# standalone
+# uses: rgt
 set -u
 # The lock keeps a second sampler from starting. Only this process holds it: every child is started
 # with 9>&-, so one left behind (the sampler killed with -9, by the OOM killer it watches) never holds
@@ -24,7 +26,7 @@ set -u
 exec 9> "$DIR/.lock"
 flock -n 9 || {
   echo "$DIR/.lock is held by another process; a sampler may run already"
-  exit 1
+  exit "$RGT_EXIT_FAILED"
 }
 printf -v started '%(%s)T' -1
 trap 'rm -f "$DIR/sampler.pid"; exit 0' TERM INT

@@ -10,10 +10,10 @@
 # A sampler runs when the process its pid file names ("pid started interval") is this directory's
 # sampler.sh, began when the file says (a pid the kernel handed to another process since fails), and
 # a sample is fresh. Nothing is ever signalled on a pid alone.
-#   start  "started<TAB>pid<TAB>what it replaced ("dead <pid>" or "stalled <pid>"; empty: nothing)",
-#          or "running<TAB>pid" when a sampler already runs (nothing is started)
-#   stop   "stopped<TAB>CPU ticks<TAB>ticks per second<TAB>seconds it ran", "dead<TAB>pid<TAB>leftover
-#          processes ended" (it had died without stopping), or "notrunning"
+#   start  "STARTED<TAB>pid<TAB>what it replaced ("dead <pid>" or "stalled <pid>"; empty: nothing)",
+#          or "RUNNING<TAB>pid" when a sampler already runs (nothing is started)
+#   stop   "STOPPED<TAB>CPU ticks<TAB>ticks per second<TAB>seconds it ran", "DEAD<TAB>pid<TAB>leftover
+#          processes ended" (it had died without stopping), or "NOT_RUNNING"
 
 # PID, STARTED, EVERY := the pid file's fields; 0 when PID is this directory's sampler, started then.
 is_sampler() {
@@ -89,11 +89,11 @@ start() {
   local i old pid replaced=""
   mkdir -p "$DIR" || {
     echo "cannot create $DIR"
-    exit 3
+    exit "$RGT_EXIT_UNREADABLE"
   }
   if is_sampler; then
     if fresh; then
-      printf 'running\t%s\n' "$PID"
+      printf 'RUNNING\t%s\n' "$PID"
       return 0
     fi
     # Alive but writing nothing any more: it is ours (checked above), so it is ended and replaced.
@@ -104,7 +104,7 @@ start() {
     replaced="dead $PID"
   fi
   rm -f "$DIR/sampler.pid"
-  printf '%s\n' "$SAMPLER" > "$DIR/sampler.sh.tmp" && mv -f "$DIR/sampler.sh.tmp" "$DIR/sampler.sh" || exit 1
+  rgt_put "$DIR/sampler.sh" "$SAMPLER" || exit "$RGT_EXIT_FAILED"
   # The sampler writes its pid file once it holds the lock and wrote a line.
   old=$(sampler_pid)
   setsid nohup bash "$DIR/sampler.sh" < /dev/null > "$DIR/sampler.log" 2>&1 &
@@ -115,19 +115,19 @@ start() {
   done
   if ! is_sampler; then
     echo "the sampler did not start: $(tail -n 5 "$DIR/sampler.log" 2> /dev/null)"
-    exit 1
+    exit "$RGT_EXIT_FAILED"
   fi
-  printf 'started\t%s\t%s\n' "$PID" "$replaced"
+  printf 'STARTED\t%s\t%s\n' "$PID" "$replaced"
 }
 
 stop() {
   local ticks=0 hz t p left
   if ! is_sampler; then
     if [ -n "$PID" ]; then
-      printf 'dead\t%s\t%s\n' "$PID" "$(end_leftovers "$PID")"
+      printf 'DEAD\t%s\t%s\n' "$PID" "$(end_leftovers "$PID")"
     else
       rm -f "$DIR/sampler.pid"
-      echo notrunning
+      echo NOT_RUNNING
     fi
     return 0
   fi
@@ -141,10 +141,10 @@ stop() {
   left=$(group "$PID")
   if [ -n "$left" ]; then
     echo "processes of the sampler are still there: $left"
-    exit 1
+    exit "$RGT_EXIT_FAILED"
   fi
   rm -f "$DIR/sampler.pid" "$DIR/gpu.now"
-  printf 'stopped\t%s\t%s\t%s\n' "$ticks" "$hz" "$(($(date +%s) - STARTED))"
+  printf 'STOPPED\t%s\t%s\t%s\n' "$ticks" "$hz" "$(($(date +%s) - STARTED))"
 }
 
 read_new() {

@@ -2,6 +2,7 @@
 # A Paperspace machine's startup script (POST /startup-scripts), run as root at every boot: the
 # machine API has no SSH-key field, so the user's public key is added to SSH_USER's authorized_keys
 # here, once. Parameters: PUBLIC_KEY (one OpenSSH public key line), SSH_USER.
+# standalone
 
 add_key() {
   local home dir keys

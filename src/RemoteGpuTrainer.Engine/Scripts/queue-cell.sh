@@ -7,9 +7,8 @@
 # Markers (cells/<name>/): state (Running, Succeeded, Failed, NoArtifact, SyncFailed, Interrupted),
 # exit_code, started_at, finished_at, pid, reason; under Slurm also slurm_job_id, restarts, node. Each
 # is written to a temporary name, then renamed.
+# uses: rgt hash
 
-put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
-now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 # Copies the artifact and metrics to durable storage, each verified by SHA-256 before it takes its
 # name (rgt_copy_verified, hash.sh). The trainer has exited, so the artifact is final: its hash is
 # cached on the box for the original and the copy, and a pull right after needs no hashing at pull time.
@@ -58,14 +57,14 @@ run_cell() {
   mkdir -p "$d" "$ck"
   if [ "$force" = 0 ] && [ "$(cat "$d/state" 2> /dev/null)" = Succeeded ]; then return 0; fi
   rm -f "$d/exit_code" "$d/finished_at" "$d/reason"
-  put "$d/started_at" "$(now)"
-  put "$d/state" Running
+  rgt_put "$d/started_at" "$(rgt_now)"
+  rgt_put "$d/state" Running
   if [ -n "${SLURM_JOB_ID:-}" ]; then
-    put "$d/slurm_job_id" "$SLURM_JOB_ID"
-    put "$d/restarts" "${SLURM_RESTART_COUNT:-0}"
-    put "$d/node" "${SLURMD_NODENAME:-}"
+    rgt_put "$d/slurm_job_id" "$SLURM_JOB_ID"
+    rgt_put "$d/restarts" "${SLURM_RESTART_COUNT:-0}"
+    rgt_put "$d/node" "${SLURMD_NODENAME:-}"
   fi
-  echo "=== rgt: cell $name started $(now)" >> "$d/log"
+  echo "=== rgt: cell $name started $(rgt_now)" >> "$d/log"
   show_log "$d/log"
   # shellcheck disable=SC2094
   (
@@ -77,12 +76,12 @@ run_cell() {
       export WANDB_API_KEY
     fi
     export PYTHONUNBUFFERED=1 RGT_CHECKPOINT_DIR="$ck" RGT_CELL="$name" RGT_LOG="$d/log" RGT_QUEUE="$QID"
-    cd "$WORKDIR" || exit 97
+    cd "$WORKDIR" || exit "$RGT_EXIT_NO_WORKDIR"
     exec bash -c "$cmd"
   ) >> "$d/log" 2>&1 < /dev/null &
   cpid=$!
   RGT_CPID=$cpid
-  put "$d/pid" "$cpid"
+  rgt_put "$d/pid" "$cpid"
   wait "$cpid"
   rc=$?
   # A trapped signal (slurm-job.sh forwards USR1 and TERM) ends the wait, not the cell: wait again
@@ -93,34 +92,34 @@ run_cell() {
   done
   # shellcheck disable=SC2034 # read by the callers' signal traps
   RGT_CPID=""
-  put "$d/exit_code" "$rc"
-  put "$d/finished_at" "$(now)"
+  rgt_put "$d/exit_code" "$rc"
+  rgt_put "$d/finished_at" "$(rgt_now)"
   if [ -n "${INTERRUPTED:-}" ]; then
     echo "=== rgt: cell $name interrupted by $INTERRUPTED (exit code $rc)" >> "$d/log"
-    put "$d/state" Interrupted
+    rgt_put "$d/state" Interrupted
     return 1
   fi
   if [ "$rc" -ne 0 ]; then
     echo "=== rgt: cell $name FAILED with exit code $rc" >> "$d/log"
-    put "$d/state" Failed
+    rgt_put "$d/state" Failed
     return 1
   fi
   # Exit 0 is not success without the artifact.
   if [ ! -s "$ck/$KEEP" ]; then
-    put "$d/reason" "exited 0 but wrote no $KEEP in $ck"
+    rgt_put "$d/reason" "exited 0 but wrote no $KEEP in $ck"
     echo "=== rgt: cell $name NoArtifact: exited 0 but wrote no $KEEP" >> "$d/log"
-    put "$d/state" NoArtifact
+    rgt_put "$d/state" NoArtifact
     return 1
   fi
   if [ -n "$SCRATCH" ]; then rm -f "$ck/$SCRATCH"; fi
   if rgt_sync "$ck" "$d" "$DURABLE/final_ckpts/$name"; then
     echo "=== rgt: cell $name Succeeded" >> "$d/log"
-    put "$d/state" Succeeded
+    rgt_put "$d/state" Succeeded
     return 0
   fi
-  put "$d/reason" "the copy to $DURABLE/final_ckpts/$name did not verify"
+  rgt_put "$d/reason" "the copy to $DURABLE/final_ckpts/$name did not verify"
   echo "=== rgt: cell $name SyncFailed: the copy to durable storage did not verify" >> "$d/log"
-  put "$d/state" SyncFailed
+  rgt_put "$d/state" SyncFailed
   return 1
 }
 

@@ -3,6 +3,8 @@
 # Never edited in place: each launch writes a new numbered file. It runs the cells in order, each
 # with its own log and markers (queue-cell.sh, put before this file, with its parameters).
 # $@: the cells, as groups of INDEX NAME COMMAND FORCE.
+# standalone: written to a file of its own; the user's commands inherit its environment
+# uses: queue-cell
 set -u
 
 # The lock is held for the launcher's life and by its cells: a second launcher of this queue exits.
@@ -10,10 +12,10 @@ set -u
 exec 9> "$Q/.running"
 if ! flock -w 10 9; then
   echo "=== rgt: another launcher of queue $QID holds its lock; this one exits" >> "$Q/master.log"
-  exit 75
+  exit "$RGT_EXIT_BUSY"
 fi
 
-put "$Q/launcher.pid" "$$"
+rgt_put "$Q/launcher.pid" "$$"
 
 failed=""
 while [ $# -ge 4 ]; do
@@ -22,9 +24,9 @@ while [ $# -ge 4 ]; do
   shift 4
 done
 if [ -z "$failed" ]; then
-  put "$Q/QUEUE_DONE" "$(now)"
+  rgt_put "$Q/QUEUE_DONE" "$(rgt_now)"
   rm -f "$Q/QUEUE_FAILED"
   exit 0
 fi
-put "$Q/QUEUE_FAILED" "failed cells:$failed"
-exit 1
+rgt_put "$Q/QUEUE_FAILED" "failed cells:$failed"
+exit "$RGT_EXIT_FAILED"

@@ -9,6 +9,7 @@
 # Section: start, one record: "STARTED<TAB>n<TAB>pid<TAB>session", "RUNNING<TAB>pid" or "NO_TMUX";
 # under Slurm "RUNNING<TAB>ids", else "SUBMITTED<TAB>cell<TAB>id" per job (after "WARN<TAB>cell<TAB>text"
 # when sbatch said something on stderr) and "SUBMIT_FAILED<TAB>text" or "DONE<TAB>n".
+# uses: slurm
 
 # write_launch PREFIX: writes the next numbered $Q/PREFIX-<n>.sh (never one that may be running), the
 # frozen queue and the ownership list, clears the last run's end markers, and prints n.
@@ -22,10 +23,10 @@ write_launch() {
 
 start_queue() {
   local n L i
-  command -v flock > /dev/null 2>&1 || { echo 'flock (util-linux) is not installed: refusing to launch without a lock'; exit 5; }
-  mkdir -p "$Q/cells" || exit 1
+  command -v flock > /dev/null 2>&1 || { echo 'flock (util-linux) is not installed: refusing to launch without a lock'; exit "$RGT_EXIT_NO_TOOL"; }
+  mkdir -p "$Q/cells" || exit "$RGT_EXIT_FAILED"
   exec 8> "$Q/.start.lock"
-  flock -w 30 8 || { echo "another launch of this queue holds $Q/.start.lock"; exit 6; }
+  flock -w 30 8 || { echo "another launch of this queue holds $Q/.start.lock"; exit "$RGT_EXIT_BUSY"; }
   if [ "$DETACH" = Slurm ]; then
     submit_jobs
     return
@@ -34,11 +35,11 @@ start_queue() {
     printf 'RUNNING\t%s\n' "$(cat "$Q/launcher.pid" 2> /dev/null)"
     exit 0
   fi
-  n=$(write_launch launcher) || exit 1
+  n=$(write_launch launcher) || exit "$RGT_EXIT_FAILED"
   L="$Q/launcher-$n.sh"
   if [ "$DETACH" != Nohup ] && command -v tmux > /dev/null 2>&1; then
     tmux kill-session -t "=$SESSION" 2> /dev/null
-    tmux new-session -d -s "$SESSION" bash "$L" 8>&- || exit 1
+    tmux new-session -d -s "$SESSION" bash "$L" 8>&- || exit "$RGT_EXIT_FAILED"
     rgt_put "$Q/session" "tmux:$SESSION"
   elif [ "$DETACH" = Tmux ]; then
     echo NO_TMUX
@@ -85,23 +86,23 @@ sbatch_id() {
 # them. Still under the start lock: a second submit sees the first's jobs in squeue and refuses.
 submit_jobs() {
   local listing active n J k name id opts=() names=()
-  command -v sbatch > /dev/null 2>&1 || { echo 'sbatch is not on the PATH here: this host is not a Slurm login node'; exit 8; }
-  listing=$(rgt_slurm_queue) || { echo 'squeue did not answer, so whether jobs of this queue are still queued is unknown; nothing was submitted'; exit 9; }
+  command -v sbatch > /dev/null 2>&1 || { echo 'sbatch is not on the PATH here: this host is not a Slurm login node'; exit "$RGT_EXIT_NO_TOOL"; }
+  listing=$(rgt_slurm_queue) || { echo 'squeue did not answer, so whether jobs of this queue are still queued is unknown; nothing was submitted'; exit "$RGT_EXIT_NO_ANSWER"; }
   active=$(rgt_slurm_active "$Q" "$listing")
   if [ -n "$active" ]; then
     printf 'RUNNING\t%s\n' "$(printf '%s\n' "$active" | tr '\n' ' ')"
     exit 0
   fi
-  n=$(write_launch slurm-job) || exit 1
+  n=$(write_launch slurm-job) || exit "$RGT_EXIT_FAILED"
   J="$Q/slurm-job-$n.sh"
   rgt_put "$Q/session" slurm
-  mkdir -p "$Q/out-$n" || exit 1
+  mkdir -p "$Q/out-$n" || exit "$RGT_EXIT_FAILED"
   if [ -n "$SBATCH" ]; then mapfile -t opts <<< "$SBATCH"; fi
   mapfile -t names <<< "$CELLS"
   # Slurm reads '%' in --output as a pattern: each job writes through a plain link to its cell's log.
   k=0
   for name in "${names[@]}"; do
-    mkdir -p "$Q/cells/$name" || exit 1
+    mkdir -p "$Q/cells/$name" || exit "$RGT_EXIT_FAILED"
     rm -f "$Q/cells/$name/exit_code" "$Q/cells/$name/finished_at" "$Q/cells/$name/reason" "$Q/cells/$name/started_at" \
       "$Q/cells/$name/pid" "$Q/cells/$name/slurm_job_id" "$Q/cells/$name/restarts" "$Q/cells/$name/node"
     rgt_put "$Q/cells/$name/state" Pending

@@ -5,22 +5,24 @@
 # log line is only ever the field of a "tail" record:
 #   now <epoch>, queue <id>, frozen <line of queue.txt>, assigned <cell>, meta <file> <text>,
 #   alive <0|1>, cell <name>, value <marker> <text>, tail <log line>, crash <log line>, end;
-#   "missing <root>" when no queue was ever launched there. Status 4: no QUEUES_ROOT; 3: unreadable.
+#   "MISSING <root>" when no queue was ever launched there. Status RGT_EXIT_UNCONFIGURED: no QUEUES_ROOT;
+#   RGT_EXIT_UNREADABLE: unreadable.
 # A Slurm queue adds, per cell, "job <cell> <id>", and "sched <id|state|elapsed|reason|nodes|submitted>"
 # while the scheduler holds the job, else "final <id> <state> <exit code>" where sacct or scontrol
 # still know it and the cell's markers do not say how it ended; "schederr <text>" when squeue failed.
+# uses: slurm
 
 read_queues() {
   local T q qid lp alive c p m f now listing="" sched_read="" sched_err=""
-  [ -n "$QUEUES_ROOT" ] || { echo 'no data directory is configured'; exit 4; }
+  [ -n "$QUEUES_ROOT" ] || { echo 'no data directory is configured'; exit "$RGT_EXIT_UNCONFIGURED"; }
   if [ ! -e "$QUEUES_ROOT" ]; then
-    printf 'missing\t%s\n' "$QUEUES_ROOT"
+    printf 'MISSING\t%s\n' "$QUEUES_ROOT"
     echo end
     exit 0
   fi
   if [ ! -d "$QUEUES_ROOT" ] || [ ! -r "$QUEUES_ROOT" ] || [ ! -x "$QUEUES_ROOT" ]; then
     echo "cannot read $QUEUES_ROOT"
-    exit 3
+    exit "$RGT_EXIT_UNREADABLE"
   fi
   T=$(printf '\t')
   now=$(date +%s)
@@ -75,7 +77,7 @@ read_jobs() {
     if [ -n "$line" ]; then
       printf 'sched\t%s\n' "$line"
     elif [ -z "$err" ]; then
-      case "$(cat "$q/cells/$cell/state" 2> /dev/null)" in Succeeded | Failed | NoArtifact | SyncFailed | Cancelled) ;; *) printf 'final\t%s\t%s\n' "$id" "$(rgt_slurm_final "$id")" ;; esac
+      rgt_ended "$(cat "$q/cells/$cell/state" 2> /dev/null)" || printf 'final\t%s\t%s\n' "$id" "$(rgt_slurm_final "$id")"
     fi
   done < <(rgt_slurm_ids "$q")
 }

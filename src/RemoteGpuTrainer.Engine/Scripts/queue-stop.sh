@@ -3,6 +3,7 @@
 # launch and the launcher's process group. Under Slurm: scancel this queue's jobs, and only them.
 # Parameters: Q (queue dir), MODE (stop, or left: what is still alive).
 # Section: stop, "NOQUEUE" or "STOPPED"; section left, "LEFT" and what is left.
+# uses: slurm
 
 
 stop_queue() {
@@ -17,11 +18,11 @@ stop_queue() {
   for c in "$Q"/cells/*/; do
     if [ "$(cat "$c/state" 2> /dev/null)" = Running ]; then
       rgt_put "$c/exit_code" 143
-      rgt_put "$c/finished_at" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+      rgt_put "$c/finished_at" "$(rgt_now)"
       rgt_put "$c/state" Failed
     fi
   done
-  rgt_put "$Q/QUEUE_FAILED" "stopped by Stop-GpuQueue $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  rgt_put "$Q/QUEUE_FAILED" "stopped by Stop-GpuQueue $(rgt_now)"
   if [ -n "$lp" ] && grep -qa launcher- "/proc/$lp/cmdline" 2> /dev/null; then
     kill -TERM -- "-$lp" 2> /dev/null || kill -TERM "$lp" 2> /dev/null
   fi
@@ -35,11 +36,11 @@ stop_queue() {
 # leave it; their cells that had not ended are marked Cancelled.
 cancel_jobs() {
   local listing active i cell id
-  listing=$(rgt_slurm_queue) || { echo 'squeue did not answer: nothing was cancelled'; exit 9; }
+  listing=$(rgt_slurm_queue) || { echo 'squeue did not answer: nothing was cancelled'; exit "$RGT_EXIT_NO_ANSWER"; }
   active=$(rgt_slurm_active "$Q" "$listing")
   if [ -n "$active" ]; then
     # shellcheck disable=SC2086 # job ids: digits and '_', one per word
-    scancel $active || { echo "scancel failed for:" $active; exit 10; }
+    scancel $active || { echo "scancel failed for:" $active; exit "$RGT_EXIT_REFUSED"; }
   fi
   i=0
   while [ -n "$active" ] && [ -n "$(rgt_slurm_active "$Q" "$(rgt_slurm_queue)")" ] && [ "$i" -lt 60 ]; do
@@ -48,12 +49,12 @@ cancel_jobs() {
   done
   while IFS=$'\t' read -r cell id; do
     case " $(printf '%s\n' "$active" | tr '\n' ' ') " in *" $id "*) ;; *) continue ;; esac
-    case "$(cat "$Q/cells/$cell/state" 2> /dev/null)" in Succeeded | Failed | NoArtifact | SyncFailed) continue ;; esac
-    rgt_put "$Q/cells/$cell/finished_at" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    rgt_ended "$(cat "$Q/cells/$cell/state" 2> /dev/null)" && continue
+    rgt_put "$Q/cells/$cell/finished_at" "$(rgt_now)"
     rgt_put "$Q/cells/$cell/reason" "job $id cancelled by Stop-GpuQueue"
     rgt_put "$Q/cells/$cell/state" Cancelled
   done < <(rgt_slurm_ids "$Q")
-  rgt_put "$Q/QUEUE_FAILED" "stopped by Stop-GpuQueue $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  rgt_put "$Q/QUEUE_FAILED" "stopped by Stop-GpuQueue $(rgt_now)"
   echo STOPPED
 }
 
@@ -61,7 +62,7 @@ cancel_jobs() {
 left_of_queue() {
   local lp p session left="" listing
   if [ "$(cat "$Q/session" 2> /dev/null)" = slurm ]; then
-    listing=$(rgt_slurm_queue) || { echo 'squeue did not answer'; exit 9; }
+    listing=$(rgt_slurm_queue) || { echo 'squeue did not answer'; exit "$RGT_EXIT_NO_ANSWER"; }
     echo "LEFT $(rgt_slurm_active "$Q" "$listing" | tr '\n' ' ')"
     return
   fi

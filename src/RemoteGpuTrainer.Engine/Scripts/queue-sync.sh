@@ -3,8 +3,9 @@
 # metrics and log to DURABLE/final_ckpts/<cell> through temporary names, each verified by SHA-256
 # (rgt_copy_verified, the launcher's own routine): a SyncFailed cell becomes Succeeded only on that.
 # Parameters: QUEUES_ROOT, QUEUE_ID (empty: all), DATA, DURABLE, KEEP.
-# Section: sync, records "<status><TAB><bytes><TAB><detail><TAB><queue><TAB><cell>", status Copied,
-# Skipped (no metrics yet) or Failed (with df bytes and inodes of the durable disk).
+# Section: sync, records "<status><TAB><bytes><TAB><detail><TAB><queue><TAB><cell>", status COPIED,
+# SKIPPED (no metrics yet) or FAILED (with df bytes and inodes of the durable disk).
+# uses: hash
 
 
 sync_cells() {
@@ -25,7 +26,7 @@ sync_cells() {
       dest="$DURABLE/final_ckpts/$name"
       set -- "$ck"/*metrics*.json
       if [ ! -f "$1" ]; then
-        printf 'Skipped\t0\tno metrics file in %s\t%s\t%s\n' "$ck" "$qid" "$name"
+        printf 'SKIPPED\t0\tno metrics file in %s\t%s\t%s\n' "$ck" "$qid" "$name"
         continue
       fi
       bytes=0
@@ -45,11 +46,11 @@ sync_cells() {
       if [ -n "$why" ]; then
         df=$(df -Pk "$DURABLE" 2> /dev/null | tail -n 1 | awk '{print $5" bytes used"}')
         di=$(df -iP "$DURABLE" 2> /dev/null | tail -n 1 | awk '{print $5" inodes used"}')
-        printf 'Failed\t%s\t%s (durable disk: %s, %s)\t%s\t%s\n' "$bytes" "$(printf '%s' "$why" | tr '\n\t' '  ')" "$df" "$di" "$qid" "$name"
+        printf 'FAILED\t%s\t%s (durable disk: %s, %s)\t%s\t%s\n' "$bytes" "$(printf '%s' "$why" | tr '\n\t' '  ')" "$df" "$di" "$qid" "$name"
         continue
       fi
       if [ "$st" = SyncFailed ]; then rgt_put "$c/state" Succeeded; fi
-      printf 'Copied\t%s\t%s\t%s\t%s\n' "$bytes" "$dest" "$qid" "$name"
+      printf 'COPIED\t%s\t%s\t%s\t%s\n' "$bytes" "$dest" "$qid" "$name"
     done
   done
 }

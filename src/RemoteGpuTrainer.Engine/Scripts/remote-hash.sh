@@ -2,6 +2,7 @@
 # SHA-256 of remote files for a pull, through the box's hash cache (hash.sh, loaded first).
 # $@: absolute paths. Section: hashes, records "<sha256><TAB><path><NUL>"; a file that cannot be
 # hashed prints a line and makes the status 1.
+# uses: hash
 
 hash_files() {
   local f s rc=0

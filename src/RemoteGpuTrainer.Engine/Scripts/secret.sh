@@ -5,9 +5,9 @@
 
 write_secret() {
   umask 077
-  mkdir -p "$(dirname "$TARGET")" || exit 1
-  cat > "$TARGET.rgt-tmp.$$" || { rm -f "$TARGET.rgt-tmp.$$"; exit 1; }
-  chmod 600 "$TARGET.rgt-tmp.$$" && mv -f "$TARGET.rgt-tmp.$$" "$TARGET" || exit 1
+  mkdir -p "$(dirname "$TARGET")" || exit "$RGT_EXIT_FAILED"
+  cat > "$TARGET.rgt-tmp.$$" || { rm -f "$TARGET.rgt-tmp.$$"; exit "$RGT_EXIT_FAILED"; }
+  chmod 600 "$TARGET.rgt-tmp.$$" && mv -f "$TARGET.rgt-tmp.$$" "$TARGET" || exit "$RGT_EXIT_FAILED"
   stat -c %a "$TARGET"
 }
 

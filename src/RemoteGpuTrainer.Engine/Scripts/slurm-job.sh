@@ -4,6 +4,8 @@
 # markers, env file, RGT_CHECKPOINT_DIR, prune and verified sync as under tmux.
 # $@: the cells of this submission, as groups of INDEX NAME COMMAND FORCE; the job runs group
 # SLURM_ARRAY_TASK_ID of an array, else group RGT_GROUP (both 0-based).
+# standalone: written to a file of its own; the user's commands inherit its environment
+# uses: queue-cell
 set -u
 
 # Slurm's early warning (--signal=B:USR1@lead) goes to this batch shell: the trainer gets it, to
@@ -18,12 +20,12 @@ group=${SLURM_ARRAY_TASK_ID:-${RGT_GROUP:-}}
 case "$group" in
   '' | *[!0-9]*)
     echo "=== rgt: this job was not told which cell to run (SLURM_ARRAY_TASK_ID or RGT_GROUP)" >&2
-    exit 2
+    exit "$RGT_EXIT_UNCONFIGURED"
     ;;
 esac
 shift $((group * 4)) 2> /dev/null || set --
 if [ $# -lt 4 ]; then
   echo "=== rgt: there is no cell $group in this submission" >&2
-  exit 2
+  exit "$RGT_EXIT_UNCONFIGURED"
 fi
 run_cell "$2" "$3" "$4"

@@ -3,6 +3,7 @@
 # of every kept artifact on the box now, computed fresh (never from the cache).
 # Parameters: KEEP (the artifact's file name), DATA_DIR, DURABLE_DIR.
 # Section: hashes, records "<sha256><TAB><path><NUL>"; status 1 when a file could not be hashed.
+# uses: hash
 
 hash_artifacts() {
   local f h rc=0

@@ -12,6 +12,7 @@
 #   each file, modes in the headers. Each file whose SHA-256 matches its record is renamed into place
 #   (directories made as needed); section batch prints "OK<TAB><name><NUL>" or
 #   "MISMATCH<TAB><sha256 or why><TAB><name><NUL>". STAGE is removed at the end, whatever happened.
+# uses: hash
 
 # rgt_sums DIR: "<sha256>  <name><NUL>" for the NUL-separated names on stdin, relative to DIR.
 rgt_sums() {
@@ -69,10 +70,10 @@ extract() {
   local -a names=() shas=() good=()
   declare -A got=()
   trap 'rm -rf "$STAGE"' EXIT HUP INT TERM
-  mkdir -p "$STAGE" || exit 3
+  mkdir -p "$STAGE" || exit "$RGT_EXIT_UNREADABLE"
   if ! tar -x -p -f - -C "$STAGE" --no-same-owner; then
     echo "tar could not unpack the stream"
-    exit 3
+    exit "$RGT_EXIT_UNREADABLE"
   fi
   while IFS= read -r -d '' rec; do
     shas+=("${rec:0:64}")

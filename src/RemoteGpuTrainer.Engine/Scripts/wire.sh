@@ -9,7 +9,9 @@
 #
 # Lines that start with neither "@@RGT " nor "|" are noise (a login banner, a profile's echo) and
 # are ignored. Inside a section, records are tab-separated fields on one line, or end with a NUL
-# byte where a field is a file name (names may hold tabs and newlines).
+# byte where a field is a file name (names may hold tabs and newlines). A record starts with its
+# word: an outcome in upper case (OK, MISMATCH, STARTED), a kind of data in lower case (cell, value).
+# uses: rgt
 export LC_ALL=C
 
 # rgt_section NAME COMMAND [ARG...]: runs COMMAND in a subshell (its `exit` ends only that) with
@@ -34,16 +36,5 @@ rgt_section_stdin() {
   printf '\n@@RGT %s rc=%s\n' "$name" "$rc"
 }
 
-# rgt_put FILE TEXT: writes TEXT and a newline to FILE through a temporary name, then renames it,
-# so a reader never sees half a marker.
-rgt_put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
-
 # rgt_frame: copies stdin to stdout with every line behind "|".
 rgt_frame() { sed 's/^/|/'; }
-
-# rgt_timeout SECONDS COMMAND [ARG...]: COMMAND bounded by coreutils timeout where the box has it.
-rgt_timeout() {
-  local s=$1
-  shift
-  if command -v timeout > /dev/null 2>&1; then timeout -k 5 "$s" "$@"; else "$@"; fi
-}

@@ -52,7 +52,7 @@ public static class BatchUploader
         if (modeOnly.Count > 0)
         {
             // The content is there already: only the mode bits change (like the one-by-one upload).
-            var script = BoxScript.Load("upload-batch").Uses("hash").Set("MODE_STEP", "chmod").Set("DEST", dest).Set("STAGE", "").Command;
+            var script = BoxScript.Load("upload-batch").Set("MODE_STEP", "chmod").Set("DEST", dest).Set("STAGE", "").Command;
             var output = await shell.RunAsync(script, TimeSpan.FromMinutes(30), ct, string.Concat(modeOnly.Select(l => $"{Octal(l.Mode!.Value)} {l.File.Relative}\0"))).ConfigureAwait(false);
             var outcome = Outcome(Section(host, output, $"cannot set modes in {dest}"));
             foreach (var l in modeOnly)
@@ -135,7 +135,7 @@ public static class BatchUploader
 
     static async Task<Dictionary<string, (string Sha, string Mode)>> ProbeAsync(GpuHost host, SshConnection shell, string dest, List<Local> files, CancellationToken ct)
     {
-        var script = BoxScript.Load("upload-batch").Uses("hash").Set("MODE_STEP", "probe").Set("DEST", dest).Set("STAGE", "").Command;
+        var script = BoxScript.Load("upload-batch").Set("MODE_STEP", "probe").Set("DEST", dest).Set("STAGE", "").Command;
         var names = string.Concat(files.Select(f => f.File.Relative + "\0"));
         var output = await shell.RunAsync(script, TimeSpan.FromMinutes(30), ct, names).ConfigureAwait(false);
         var section = Section(host, output, $"cannot look at {dest}");
@@ -157,7 +157,7 @@ public static class BatchUploader
             if (Environment.TickCount64 - Interlocked.Read(ref lastProgress) > stall.TotalMilliseconds) shell.Abort();
         }, null, 1000, 1000);
         var stage = $"{dest}/.rgt-batch-{Guid.NewGuid():N}";
-        var script = BoxScript.Load("upload-batch").Uses("hash").Set("MODE_STEP", "extract").Set("DEST", dest).Set("STAGE", stage).Command;
+        var script = BoxScript.Load("upload-batch").Set("MODE_STEP", "extract").Set("DEST", dest).Set("STAGE", stage).Command;
         var output = await shell.RunWithInputAsync(script, TimeSpan.FromHours(2), (input, token) =>
         {
             // SSH.NET sends every Write as packets of its own: tar's 512-byte headers need a buffer in front.

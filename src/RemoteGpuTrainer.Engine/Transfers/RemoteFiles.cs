@@ -41,7 +41,7 @@ public static class RemoteFiles
     }
 
     /// <summary>sha256sum of each file (remote-hash.sh), cached on the box per inode, size and nanosecond mtime.</summary>
-    public static string HashScript(IEnumerable<string> paths) => BoxScript.Load("remote-hash").Uses("hash").Arguments(paths).Command;
+    public static string HashScript(IEnumerable<string> paths) => BoxScript.Load("remote-hash").Arguments(paths).Command;
 
     /// <summary>The hashes the box reported; files it could not hash are absent (the caller fails them).</summary>
     public static Dictionary<string, string> ParseHashOutput(string output) => ParseHashes(Parsing.ProbeSections.Parse(output)["hashes"] + "\0");

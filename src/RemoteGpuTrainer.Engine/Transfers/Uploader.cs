@@ -39,7 +39,7 @@ public static class Uploader
         var lastStep = TimeSpan.Zero;
         async Task<string[][]> Run(string step, Func<Stream, CancellationToken, Task>? input = null, long offset = 0, SshConnection? writer = null)
         {
-            var script = BoxScript.Load("upload").Uses("hash").Set("MODE_STEP", step).Set("DIR", remoteDir).Set("FINAL", final).Set("PARTIAL", partial)
+            var script = BoxScript.Load("upload").Set("MODE_STEP", step).Set("DIR", remoteDir).Set("FINAL", final).Set("PARTIAL", partial)
                 .Set("SHA", localSha).Set("LENGTH", length).Set("PERMS", perms).Set("OFFSET", offset).Set("TAG", tag).Command;
             var gate = writer is null ? controlGate : null;
             if (gate is not null) await gate.WaitAsync(ct).ConfigureAwait(false);
