@@ -370,6 +370,29 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         Remove-GpuHost plain -Confirm:$false
     }
 
+    It '-WhatIf sends the provider nothing that acts: no create, no start, no stop, no terminate' {
+        function Get-Acting { @(Get-ContractRequests | Where-Object { $_.method -in 'POST', 'PUT', 'DELETE' -and $_.path -notmatch 'graphql|bundles' }) }
+        New-GpuRental -Provider runpod -Gpu A100:1 -Name whatif -User $script:Boxes[0].User @script:Fast -WhatIf
+        Get-Acting | Should -BeNullOrEmpty -Because '-WhatIf creates nothing'
+        Get-GpuHost whatif -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $h = New-GpuRental -Provider runpod -Gpu A100:1 -Name whatif -User $script:Boxes[0].User @script:Fast
+        try {
+            $acted = (Get-Acting).Count
+            Remove-GpuRental whatif -SkipVerification -WhatIf -WarningAction SilentlyContinue
+            Remove-GpuRental whatif -Action Release -SkipVerification -WhatIf -WarningAction SilentlyContinue
+            (Get-Acting).Count | Should -Be $acted -Because '-WhatIf stops and terminates nothing'
+            (Get-GpuRental runpod -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).State | Should -Be 'Running'
+            Remove-GpuRental whatif -SkipVerification -Force -WarningAction SilentlyContinue | ForEach-Object Status | Should -Be 'Stopped'
+            $acted = (Get-Acting).Count
+            Start-GpuRental whatif -PollInterval 0.2s -WhatIf
+            (Get-Acting).Count | Should -Be $acted -Because '-WhatIf starts nothing (billing would resume)'
+            (Get-GpuRental runpod -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).State | Should -Be 'Stopped'
+        } finally {
+            Remove-GpuRental whatif -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+        }
+        Test-ProviderHasNo runpod $h.RentalId | Should -BeTrue
+    }
+
     It 'Start-GpuRental: the rental''s own key must answer at its new address, whatever else known_hosts holds for that address' {
         $null = New-GpuRental -Provider runpod -Gpu A100:1 -Name pinned -User $script:Boxes[0].User @script:Fast
         Remove-GpuRental pinned -SkipVerification -Force -WarningAction SilentlyContinue | Out-Null

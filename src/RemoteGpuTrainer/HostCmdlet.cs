@@ -62,11 +62,11 @@ public abstract class HostCmdlet : RgtCmdlet
     }
 
     /// <summary>Runs <paramref name="work"/> for every collected host and writes each result or error as it arrives.</summary>
-    protected void FanOutHosts<T>(Func<GpuHost, CancellationToken, Task<T>> work, string activity, Func<GpuHost, Exception, T>? onError = null)
+    protected void FanOut<T>(Func<GpuHost, CancellationToken, Task<T>> work, string activity, Func<GpuHost, Exception, T>? onError = null)
     {
         int done = 0;
         var progress = new ProgressRecord(1, activity, $"0 of {_hosts.Count} hosts");
-        foreach (var r in Fan(_hosts, ThrottleLimit, work))
+        foreach (var r in FanOut(_hosts, ThrottleLimit, work))
         {
             done++;
             if (_hosts.Count > 1)

@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Rentals;
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Hosts;
@@ -31,12 +32,12 @@ public abstract class RgtCmdlet : PSCmdlet
         new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = VerboseLog });
 
     /// <summary>
-    /// <see cref="FanOut.Run"/> on the cmdlet's cancellation, writing what the workers logged for
+    /// <see cref="Engine.FanOut.Run"/> on the cmdlet's cancellation, writing what the workers logged for
     /// -Verbose on the pipeline thread as they go (and <paramref name="onIdle"/>, e.g. progress).
     /// </summary>
-    protected IEnumerable<FanOutResult<TIn, TOut>> Fan<TIn, TOut>(IReadOnlyList<TIn> items, int throttle, Func<TIn, CancellationToken, Task<TOut>> work, Action? onIdle = null)
+    protected IEnumerable<FanOutResult<TIn, TOut>> FanOut<TIn, TOut>(IReadOnlyList<TIn> items, int throttle, Func<TIn, CancellationToken, Task<TOut>> work, Action? onIdle = null)
     {
-        foreach (var r in FanOut.Run(items, throttle, work, Cancellation, () => { FlushVerbose(); onIdle?.Invoke(); }))
+        foreach (var r in Engine.FanOut.Run(items, throttle, work, Cancellation, () => { FlushVerbose(); onIdle?.Invoke(); }))
         {
             FlushVerbose();
             yield return r;
@@ -49,14 +50,14 @@ public abstract class RgtCmdlet : PSCmdlet
     {
         var rentals = new List<Engine.Model.GpuRental>();
         var catalog = Catalog;
-        foreach (var r in Fan(providers, Math.Max(1, providers.Count), async (p, ct) =>
+        foreach (var r in FanOut(providers, Math.Max(1, providers.Count), async (p, ct) =>
         {
             using var api = Engine.Providers.CloudProviders.Connect(p, null, VerboseLog, catalog);
             return await api.ListAsync(ct).ConfigureAwait(false);
         }))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item);
-            else rentals.AddRange(Engine.Providers.RentalCensus.Match(r.Value!, inventory));
+            else rentals.AddRange(Engine.Rentals.RentalCensus.Match(r.Value!, inventory));
         }
         return rentals;
     }

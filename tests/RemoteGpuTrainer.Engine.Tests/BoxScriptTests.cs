@@ -43,7 +43,7 @@ public class BoxScriptTests
 
     [Theory]
     [MemberData(nameof(Scripts))]
-    public void Each_script_as_composed_is_clean_under_shellcheck(string name)
+    public async Task Each_script_as_composed_is_clean_under_shellcheck(string name)
     {
         var text = BoxScript.Load(name).Text;
         if (BoxScript.Load(name).IsStandalone is false) text = "#!/usr/bin/env bash\n" + text;
@@ -53,10 +53,10 @@ public class BoxScriptTests
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        p.StandardInput.Write(text);
+        await p.StandardInput.WriteAsync(text);
         p.StandardInput.Close();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"shellcheck of {name} as composed (exit {p.ExitCode}):\n{stdout.Result}{stderr.Result}");
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"shellcheck of {name} as composed (exit {p.ExitCode}):\n{await stdout}{await stderr}");
     }
 
     [Fact]

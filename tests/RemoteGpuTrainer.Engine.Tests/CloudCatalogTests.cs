@@ -1,3 +1,5 @@
+using RemoteGpuTrainer.Engine.Hosts;
+using RemoteGpuTrainer.Engine.Rentals;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Platforms;
 using RemoteGpuTrainer.Engine.Providers;
@@ -83,5 +85,31 @@ public class CloudCatalogTests
             Assert.Equal("HostKeyUnverified", ex.ErrorId);
         }
         finally { Directory.Delete(dir, true); }
+    }
+}
+
+public class ProvidersToAskTests
+{
+    [Fact]
+    public void Named_providers_are_asked_once_each_whatever_their_case()
+    {
+        var ask = Providers.CloudProviders.ToAsk(new[] { "RunPod", "runpod", "vastai" }, () => throw new InvalidOperationException("not consulted"), false, ".");
+        Assert.Equal(new[] { "runpod", "vastai" }, ask);
+    }
+
+    [Fact]
+    public void With_none_named_and_none_to_ask_the_error_names_every_key_variable_of_the_table()
+    {
+        var ex = Assert.Throws<RgtException>(() => Providers.CloudProviders.ToAsk(null, () => Array.Empty<string>(), false, ". Name one with -Provider."));
+        Assert.Equal("ProviderKeyMissing", ex.ErrorId);
+        foreach (var p in Providers.CloudProviders.Table) Assert.Contains(p.KeyVariable, ex.Message);
+        Assert.EndsWith("Name one with -Provider.", ex.Message);
+    }
+
+    [Fact]
+    public void An_api_key_belongs_to_exactly_one_provider()
+    {
+        Assert.Equal("ApiKeyAmbiguous", Assert.Throws<RgtException>(() => Providers.CloudProviders.ToAsk(new[] { "runpod", "lambda" }, () => Array.Empty<string>(), true, ".")).ErrorId);
+        Assert.Equal(new[] { "lambda" }, Providers.CloudProviders.ToAsk(null, () => new[] { "lambda" }, true, "."));
     }
 }

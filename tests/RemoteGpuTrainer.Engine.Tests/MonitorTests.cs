@@ -183,4 +183,37 @@ public sealed class MonitorTests : IDisposable
         Assert.Equal(new[] { "v1,10" }, l5);
         Assert.Equal("samples-20261201T010000Z.csv", c5.File);
     }
+
+    public static TheoryData<string, string, string?> StartRecords() => new()
+    {
+        { "STARTED\t41\t", "Started", null },
+        { "STARTED\t41\tdead 7", "Started", "the sampler (PID 7) had died without stopping" },
+        { "STARTED\t41\tstalled 7", "Started", "the sampler (PID 7) ran but wrote no sample" },
+        { "RUNNING\t41", "AlreadyRunning", null },
+    };
+
+    [Theory]
+    [MemberData(nameof(StartRecords))]
+    public void A_start_record_reads_as_what_the_box_did_and_what_it_replaced(string record, string status, string? note)
+    {
+        var host = new GpuHost { Name = "box", HostName = "h", DataDir = "/d" };
+        var m = MonitorScripts.StartResult(host, new Ssh.CommandOutput(0, Parsing.ProbeSections.Frame("monitor", record), "", TimeSpan.Zero, null), 5);
+        Assert.Equal(status, m.Status);
+        Assert.Equal(41, m.Pid);
+        if (note is null) Assert.Null(m.Note); else Assert.Contains(note, m.Note);
+    }
+
+    [Fact]
+    public void A_stop_record_reads_as_stopped_dead_or_not_running_and_anything_else_is_an_error()
+    {
+        var host = new GpuHost { Name = "box", HostName = "h", DataDir = "/d" };
+        Ssh.CommandOutput Out(string r) => new(0, Parsing.ProbeSections.Frame("monitor", r), "", TimeSpan.Zero, null);
+        var stopped = MonitorScripts.StopResult(host, Out("STOPPED\t250\t100\t60"));
+        Assert.Equal(("Stopped", 2.5, 60.0), (stopped.Status, stopped.CpuSeconds, stopped.RanSeconds));
+        var dead = MonitorScripts.StopResult(host, Out("DEAD\t9\t2"));
+        Assert.Equal(("Dead", 9), (dead.Status, dead.Pid));
+        Assert.Contains("2 process(es) it left were ended", dead.Note);
+        Assert.Equal("NotRunning", MonitorScripts.StopResult(host, Out("NOT_RUNNING")).Status);
+        Assert.Equal("MonitorFailed", Assert.Throws<RgtException>(() => MonitorScripts.StopResult(host, Out("stopped\t1\t2\t3"))).ErrorId);
+    }
 }

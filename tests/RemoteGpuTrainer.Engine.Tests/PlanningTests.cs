@@ -77,3 +77,43 @@ public class PlanningTests
         Assert.Equal("schtasks.exe /Create …", ok.Entry);
     }
 }
+
+public class PatrolLauncherTests
+{
+    const string ToolHome = "/root/.nuget/packages/powershell/7.6.9/tools/net10.0/any/unix";
+
+    [Fact]
+    public void An_installed_pwsh_runs_the_schedule_as_it_is()
+    {
+        var (command, warning) = Planning.PatrolScheduler.PwshCommand("/opt/microsoft/powershell/7/pwsh", ToolHome, "/usr/bin", false, _ => true);
+        Assert.Equal(Text.ShellQuote.Quote("/opt/microsoft/powershell/7/pwsh"), command);
+        Assert.Null(warning);
+    }
+
+    [Fact]
+    public void The_dotnet_tool_prefers_an_installed_pwsh_on_the_path_but_never_its_own_folder()
+    {
+        var exists = new HashSet<string> { ToolHome + "/pwsh", "/opt/pwsh/pwsh" };
+        var (command, warning) = Planning.PatrolScheduler.PwshCommand("/usr/share/dotnet/dotnet", ToolHome, $"{ToolHome}:/usr/local/bin:/opt/pwsh", false, exists.Contains);
+        Assert.Equal(Text.ShellQuote.Quote("/opt/pwsh/pwsh"), command);
+        Assert.Null(warning);
+    }
+
+    [Fact]
+    public void Without_an_installed_pwsh_the_tool_runs_it_and_the_user_is_warned_of_the_cache()
+    {
+        var (command, warning) = Planning.PatrolScheduler.PwshCommand("/usr/share/dotnet/dotnet", ToolHome, $"{ToolHome}:/usr/bin", false, p => p == ToolHome + "/pwsh");
+        Assert.Equal($"{Text.ShellQuote.Quote("/usr/share/dotnet/dotnet")} {Text.ShellQuote.Quote(ToolHome + "/pwsh.dll")}", command);
+        Assert.Contains("NuGet cache", warning);
+    }
+
+    [Fact]
+    public void The_module_is_named_when_installed_and_given_by_its_manifest_when_not()
+    {
+        Assert.Equal("RemoteGpuTrainer", Planning.PatrolScheduler.ModuleReference("/home/u/.local/share/powershell/Modules/RemoteGpuTrainer/0.1.0", "/opt/x:/home/u/.local/share/powershell/Modules"));
+        // A folder whose name merely starts like a module folder is not inside it.
+        Assert.Equal("/home/u/.local/share/powershell/Modules2/RemoteGpuTrainer/RemoteGpuTrainer.psd1",
+            Planning.PatrolScheduler.ModuleReference("/home/u/.local/share/powershell/Modules2/RemoteGpuTrainer", "/home/u/.local/share/powershell/Modules"));
+        Assert.Equal("/work/out/RemoteGpuTrainer/RemoteGpuTrainer.psd1", Planning.PatrolScheduler.ModuleReference("/work/out/RemoteGpuTrainer", null));
+    }
+}

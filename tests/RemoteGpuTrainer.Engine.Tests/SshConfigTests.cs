@@ -35,6 +35,10 @@ public class SshConfigTests
         Assert.Equal(10, e.ServerAliveInterval);
         Assert.Equal(3, e.ServerAliveCountMax);
         Assert.Equal(new[] { $"{dir}/id_a", $"{dir}/id_b" }, e.IdentityFiles);
+        // Enter-GpuHost's ssh keeps the same keepalive: its interval and how many missed answers drop the link.
+        var args = SshCommandLine.Arguments(SshTarget.Resolve(new GpuHost { Name = "a", HostName = "autodl-proj-1" }, null, cfg));
+        Assert.Contains("ServerAliveInterval=10", args);
+        Assert.Contains("ServerAliveCountMax=3", args);
 
         var skip = SshConfigFile.Resolve("autodl-skip", cfg);
         Assert.Null(skip.Port);

@@ -61,7 +61,7 @@ public static class MonitorScripts
             Name = host.Name, Status = r[0] == "STARTED" ? "Started" : "AlreadyRunning", Pid = r.Length > 1 && int.TryParse(r[1], out var p) ? p : null,
             IntervalSeconds = r[0] == "STARTED" ? interval : null, Directory = Directory(host),
             Note = replaced.Length == 2
-                ? replaced[0] == "DEAD"
+                ? replaced[0] == "dead"
                     ? $"{host.Name}: the sampler (PID {replaced[1]}) had died without stopping (killed, perhaps by the OOM killer); what it left was ended and a new one started."
                     : $"{host.Name}: the sampler (PID {replaced[1]}) ran but wrote no sample for three intervals; it was stopped and a new one started."
                 : null,

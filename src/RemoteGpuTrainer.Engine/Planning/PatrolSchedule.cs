@@ -80,6 +80,41 @@ public static class PatrolScheduler
         return string.Join('\n', kept);
     }
 
+    /// <summary>
+    /// How the schedule starts PowerShell, from this process (<paramref name="processPath"/>) and the folder of
+    /// its PowerShell assemblies (<paramref name="psHome"/>): this pwsh when it is an installed one; when it is the
+    /// dotnet tool (dotnet pwsh.dll inside the NuGet cache, which a cache clean removes), an installed pwsh on the
+    /// PATH if there is one (not pwsh's own folder, which it puts on the PATH itself), else the tool with a warning.
+    /// </summary>
+    public static (string Command, string? Warning) PwshCommand(string? processPath, string psHome, string? pathVariable, bool windows, Func<string, bool> exists)
+    {
+        var process = processPath ?? "pwsh";
+        if (Path.GetFileNameWithoutExtension(process) != "dotnet") return (Text.ShellQuote.Quote(process), null);
+        static string Folder(string d) => Path.GetFullPath(d).TrimEnd(Path.DirectorySeparatorChar);
+        var installed = (pathVariable ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Where(d => !string.Equals(Folder(d), Folder(psHome), StringComparison.Ordinal))
+            .Select(d => Path.Combine(d, windows ? "pwsh.exe" : "pwsh")).FirstOrDefault(exists);
+        if (installed is not null) return (Text.ShellQuote.Quote(installed), null);
+        var dll = Path.Combine(psHome, "pwsh.dll");
+        return ($"{Text.ShellQuote.Quote(process)} {Text.ShellQuote.Quote(dll)}",
+            $"The schedule runs PowerShell from {dll}, inside the NuGet cache (a cache clean removes it). Install PowerShell (pwsh) and register the patrol again for a stable path.");
+    }
+
+    /// <summary>The module by name when <paramref name="moduleBase"/> is inside a PSModulePath folder, else its manifest's full path.</summary>
+    public static string ModuleReference(string moduleBase, string? psModulePath) =>
+        (psModulePath ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(r => moduleBase.StartsWith(Path.GetFullPath(r).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            ? "RemoteGpuTrainer"
+            : Path.Combine(moduleBase, "RemoteGpuTrainer.psd1");
+
+    /// <summary>Puts <paramref name="line"/> in the crontab in place of any earlier patrol of the same hosts; the schedule it now holds.</summary>
+    public static GpuPatrolSchedule RegisterCron(IReadOnlyList<string> hosts, string line)
+    {
+        var next = Without(ReadCrontab(), new[] { IdFor(hosts) }).TrimEnd('\n');
+        WriteCrontab((next.Length == 0 ? "" : next + "\n") + line + "\n");
+        return Parse(line).Single();
+    }
+
     public static string ReadCrontab()
     {
         var (code, stdout, stderr) = Crontab("-l", null);

@@ -58,6 +58,22 @@ public static class CloudProviders
     /// <summary>The providers' names, as -Provider takes them.</summary>
     public static readonly string[] WithOffers = Table.Select(p => p.Name).ToArray();
 
+    /// <summary>
+    /// The providers one call asks: those named (once each), else <paramref name="byDefault"/> (those with a key
+    /// here, or that the inventory came from). None is ProviderKeyMissing naming every key variable of the table,
+    /// followed by <paramref name="whatToDo"/>; an -ApiKey with more or fewer than one provider is ApiKeyAmbiguous.
+    /// </summary>
+    public static List<string> ToAsk(IEnumerable<string>? named, Func<IEnumerable<string>> byDefault, bool keyGiven, string whatToDo)
+    {
+        var ask = (named ?? byDefault()).Select(p => p.ToLowerInvariant()).Distinct().ToList();
+        if (ask.Count == 0)
+            throw new RgtException("ProviderKeyMissing", FailureKind.AuthenticationError,
+                $"No provider to ask: no API key is set ({string.Join(", ", Table.Select(p => p.KeyVariable))} or a provider CLI's key file){whatToDo}");
+        if (keyGiven && ask.Count != 1)
+            throw new RgtException("ApiKeyAmbiguous", FailureKind.InvalidArgument, "-ApiKey belongs to one provider: name exactly one with -Provider (the others read their keys from the environment or their CLI's key file).");
+        return ask;
+    }
+
     /// <summary>The provider of that name, or null.</summary>
     public static ProviderInfo? Find(string? name) => Table.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
 

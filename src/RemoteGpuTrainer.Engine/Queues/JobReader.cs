@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Rentals;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Providers;
 using RemoteGpuTrainer.Engine.Ssh;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# SHA-256 on the box, loaded before the scripts that hash (BoxScript.Load("hash", ...)).
+# SHA-256 on the box: a library, put before the scripts that name it in their "# uses:" line.
 #
 # rgt_sha256 FILE: prints FILE's SHA-256 (64 hex digits); status non-zero when it cannot be read.
-# OpenSSL's digest uses the CPU's SHA instructions and coreutils' sha256sum (9.1) does not: 512 MiB
-# took 0.4 s of one core against 2.6 s here, and 5 s while the same box also served the bytes. So
-# openssl is tried first; sha256sum is the fallback, and so is any openssl output that is not a hash.
+# OpenSSL's digest uses the CPU's SHA instructions and coreutils' sha256sum (9.1) does not (six times
+# faster, bench/MEASUREMENTS.md). So openssl is tried first; sha256sum is the fallback, and so is any
+# openssl output that is not a hash.
 rgt_sha256() {
   local h
   if command -v openssl > /dev/null 2>&1 && h=$(openssl dgst -sha256 -r < "$1" 2> /dev/null) && [[ $h =~ ^[0-9a-f]{64} ]]; then

@@ -33,6 +33,7 @@ public static class SshCommandLine
         args.Add("-o"); args.Add("UserKnownHostsFile=" + string.Join(' ', target.KnownHostsFiles.Select(Quoted)));
         args.Add("-o"); args.Add("StrictHostKeyChecking=yes");
         args.Add("-o"); args.Add("ServerAliveInterval=" + (int)target.KeepAliveInterval.TotalSeconds);
+        args.Add("-o"); args.Add("ServerAliveCountMax=" + target.KeepAliveCountMax);
         foreach (var f in forwards ?? Enumerable.Empty<PortForward>())
         {
             args.Add("-L"); args.Add($"{f.Local}:localhost:{f.Remote}");

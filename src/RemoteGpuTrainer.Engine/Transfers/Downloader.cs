@@ -69,7 +69,7 @@ public static class Downloader
             {
                 using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 WriteSidecar(sidecarPath, file, null);
-                // SSH.NET's synchronous reads use its read-ahead and measured 25% faster than ReadAsync here.
+                // SSH.NET's synchronous reads use its read-ahead (bench/MEASUREMENTS.md, "SSH.NET synchronous reads").
                 var connections = await Task.Run(() => FetchAsync(target, pool, file, partial, sidecarPath, offset, hash, options,
                     n => { progress.Add(n); Interlocked.Add(ref counted, n); }, ct), ct).ConfigureAwait(false);
                 var local = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
@@ -126,10 +126,9 @@ public static class Downloader
 
     /// <summary>
     /// On a link this near (loopback, a LAN), a file is streamed over an exec channel (stream-range.sh)
-    /// instead of read over SFTP: SSH.NET's SFTP layer costs CPU per request. Measured on loopback with
-    /// 2 cores, reading and hashing 512 MiB took 2.1-2.6 s of client CPU that way against 3.6-4.0 s over
-    /// SFTP; in a whole pull, 0.4-0.9 s less. Farther away one channel's window (about 2 MB in flight)
-    /// limits it, and SFTP ranges keep more in flight.
+    /// instead of read over SFTP: SSH.NET's SFTP layer costs CPU per request (bench/MEASUREMENTS.md,
+    /// "Exec-channel streaming"). Farther away one channel's window (about 2 MB in flight) limits it,
+    /// and SFTP ranges keep more in flight.
     /// </summary>
     internal static readonly TimeSpan StreamBelowRoundTrip = TimeSpan.FromMilliseconds(5);
 
@@ -259,8 +258,8 @@ public static class Downloader
     /// <summary>
     /// Runs blocking transfer work (synchronous SFTP reads, the writer's wait for chunks) on its own thread.
     /// On the thread pool, four ranges of two files block eight pool threads; on a 2-core machine the pool
-    /// then adds threads about twice a second, and SSH.NET's own continuations queue behind them (measured:
-    /// the first files of a folder took 8 s instead of 1.3 s whenever the process's idle pool threads had retired).
+    /// then adds threads about twice a second, and SSH.NET's own continuations queue behind them
+    /// (bench/MEASUREMENTS.md, "Dedicated threads").
     /// </summary>
     static Task Dedicated(Func<Task> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
@@ -270,7 +269,7 @@ public static class Downloader
     /// How many connections read this file at once. One SSH.NET stream keeps about 6.5 MB in flight
     /// (100 pending 64 KiB reads), so over a long round trip one stream idles; ask for enough streams
     /// to keep about 250 MB/s in flight (what one core here decrypts, hashes and writes), no more.
-    /// On loopback that is one; at 40 ms it is two (measured 128 MB/s with one, 177 with two).
+    /// On loopback that is one; at 40 ms it is two (bench/MEASUREMENTS.md, "Range reads per file").
     /// </summary>
     static int RangeCount(Lazy<TimeSpan> roundTrip, RemoteFile file, long offset, TransferOptions options)
     {

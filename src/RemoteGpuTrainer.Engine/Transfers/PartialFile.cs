@@ -28,7 +28,7 @@ sealed class PartialFile : IDisposable
 
     /// <summary>
     /// Dirty bytes that start a background fsync: the final fsync before the rename then waits only for
-    /// the tail (1 GiB took 0.6 s to flush here at the end, inside the transfer it overlaps the network).
+    /// the tail; inside the transfer the flush overlaps the network (bench/MEASUREMENTS.md, "Background flush").
     /// </summary>
     const long FlushEvery = 64L << 20;
 

@@ -210,17 +210,16 @@ public static class Uploader
 
     /// <summary>
     /// Connections at once over a long round trip: one exec channel moves at most the box's window
-    /// (2 MB with OpenSSH) per round trip, about 50 MB/s at 40 ms. The probe costs three round trips
-    /// and the box's bash (measured: 16-35 ms on loopback, 126-131 ms at 40 ms); one over 80 ms means
-    /// such a link, and a file of 64 MiB or more then goes as chunks over up to 4 connections.
+    /// (2 MB with OpenSSH) per round trip. The probe costs three round trips and the box's bash; one over
+    /// 80 ms means such a link, and a file of 64 MiB or more then goes as chunks over up to 4 connections
+    /// (bench/MEASUREMENTS.md, "Upload parts over a long round trip").
     /// </summary>
     static int PartCount(long length, TimeSpan probeTime) =>
         probeTime < TimeSpan.FromMilliseconds(80) || length < (64L << 20) ? 1 : (int)Math.Min(4, length / (32L << 20));
 
     /// <summary>
     /// The unit of work and of resume over several connections: a cut connection loses at most the
-    /// chunk it was sending; small enough that the connections finish together (measured at 40 ms: one
-    /// of four equal quarters sometimes took 1.6x as long as the others and held up the whole file).
+    /// chunk it was sending; small enough that the connections finish together (equal quarters did not).
     /// </summary>
     const long ChunkBytes = 16L << 20;
 

@@ -65,7 +65,7 @@ public sealed class ExportGpuChartCommand : RgtCmdlet
             var inventory = Inventory.Load();
             var byHost = _jobs.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase)
                 .Select(g => (Host: FindHost(inventory, g.Key), Jobs: g.ToList())).Where(g => g.Host is not null).ToList();
-            foreach (var r in Fan(byHost, 32, async (g, ct) =>
+            foreach (var r in FanOut(byHost, 32, async (g, ct) =>
             {
                 var shell = (await connector.OpenAsync(g.Host!, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
                 var jobs = g.Jobs;

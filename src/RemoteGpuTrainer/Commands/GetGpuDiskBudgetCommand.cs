@@ -31,7 +31,7 @@ public sealed class GetGpuDiskBudgetCommand : HostCmdlet
     protected override void EndProcessing()
     {
         using var connector = NewConnector();
-        FanOutHosts(async (h, ct) =>
+        FanOut(async (h, ct) =>
         {
             var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(DiskBudgetPlanner.Script(host), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);

@@ -53,7 +53,7 @@ public sealed class GetGpuHealthCommand : HostCmdlet
         var options = new HealthOptions(SampleSeconds, ExpectedGpuCount, ZombieMinimumAge);
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
         var onNode = Node is not null || Partition is not null;
-        FanOutHosts(async (h, ct) =>
+        FanOut(async (h, ct) =>
         {
             var slurm = Catalog.Find(h.Platform)?.IsSlurm == true;
             if (onNode && !slurm)

@@ -40,7 +40,7 @@ public sealed class GetGpuJobCommand : HostCmdlet
             .Where(j => State is null || State.Contains(j.State, StringComparer.OrdinalIgnoreCase))
             .Where(j => patterns is null || patterns.Any(p => p.IsMatch(j.Cell)))
             .ToList();
-        FanOutHosts(async (h, ct) =>
+        FanOut(async (h, ct) =>
         {
             var got = await JobReader.ReadAsync(connector, h, QueueId, StaleAfter, catalog, VerboseLog, ct).ConfigureAwait(false);
             // A spot box the provider took back: its cells, as last seen, are Preempted (with how to resume); nothing to record.

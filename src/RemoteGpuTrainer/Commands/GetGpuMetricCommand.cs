@@ -26,7 +26,7 @@ public sealed class GetGpuMetricCommand : HostCmdlet
     {
         DateTimeOffset? since = Since is { } s ? new DateTimeOffset(s) : Last is { } l ? DateTimeOffset.Now - l : null;
         using var connector = NewConnector();
-        foreach (var r in Fan(Hosts, ThrottleLimit, async (h, ct) =>
+        foreach (var r in FanOut(Hosts, ThrottleLimit, async (h, ct) =>
         {
             if (!Offline)
             {

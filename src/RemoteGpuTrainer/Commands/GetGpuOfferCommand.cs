@@ -59,19 +59,12 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
     protected override void EndProcessing()
     {
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        var providers = (Provider ?? CloudProviders.WithOffers.Where(p => ApiKeys.Available(p, home)).ToArray())
-            .Distinct(StringComparer.OrdinalIgnoreCase).Select(p => p.ToLowerInvariant()).ToList();
-        if (providers.Count == 0)
-        {
-            ThrowFailure(new RgtException("ProviderKeyMissing", FailureKind.AuthenticationError,
-                "No provider to ask: no API key is set (RUNPOD_API_KEY, VAST_API_KEY, LAMBDA_API_KEY, PAPERSPACE_API_KEY or a provider CLI's key file). Set one, or name the provider with -Provider and pass -ApiKey."), null);
-            return;
-        }
+        List<string> providers;
         OfferQuery query;
         try
         {
-            if (ApiKey is not null && providers.Count != 1)
-                throw new RgtException("ApiKeyAmbiguous", FailureKind.InvalidArgument, "-ApiKey belongs to one provider: name exactly one with -Provider (the others read their keys from the environment or their CLI's key file).");
+            providers = CloudProviders.ToAsk(Provider, () => CloudProviders.WithOffers.Where(p => ApiKeys.Available(p, home)), ApiKey is not null,
+                ". Set one, or name the provider with -Provider and pass -ApiKey.");
             var (name, count) = Gpu is not null ? OfferQuery.ParseGpu(Gpu) : GpuName is not null ? (GpuName, GpuCount) : (null, 1);
             query = new OfferQuery(name, count, MinGpuMemoryGB, MaxHourlyPrice, Region, Interruptible);
         }
@@ -79,7 +72,7 @@ public sealed class GetGpuOfferCommand : RgtCmdlet
         var explicitKey = ApiKey is null ? null : new NetworkCredential("", ApiKey).Password;
         var offers = new List<GpuOffer>();
         var catalog = Catalog;
-        foreach (var r in Fan(providers, providers.Count, async (p, ct) =>
+        foreach (var r in FanOut(providers, providers.Count, async (p, ct) =>
         {
             using var api = CloudProviders.Connect(p, explicitKey, VerboseLog, catalog);
             return await api.ListOffersAsync(query, ct).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using RemoteGpuTrainer.Engine.Hosts;
+using RemoteGpuTrainer.Engine.Rentals;
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
@@ -22,13 +24,9 @@ public sealed class GetGpuRentalCommand : RgtCmdlet
         IReadOnlyList<GpuHost> inventory;
         try { inventory = Inventory.Load(); }
         catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
-        var providers = Provider?.Distinct().ToList() ?? RentalCensus.ProvidersToAsk(inventory, home);
-        if (providers.Count == 0)
-        {
-            ThrowFailure(new RgtException("ProviderKeyMissing", FailureKind.AuthenticationError,
-                "No provider to ask: no API key is set (RUNPOD_API_KEY, VAST_API_KEY, LAMBDA_API_KEY, PAPERSPACE_API_KEY or a provider CLI's key file) and no inventory host came from a provider. Name one with -Provider."), null);
-            return;
-        }
+        List<string> providers;
+        try { providers = CloudProviders.ToAsk(Provider, () => RentalCensus.ProvidersToAsk(inventory, home), false, " and no inventory host came from a provider. Name one with -Provider."); }
+        catch (RgtException ex) { ThrowFailure(ex, null); return; }
         var rentals = ListRentals(providers, inventory);
         foreach (var drift in rentals.Select(x => RentalCensus.Drift(x, inventory)).OfType<string>()) WriteWarning(drift);
         foreach (var forgotten in rentals.Where(x => !x.InInventory))

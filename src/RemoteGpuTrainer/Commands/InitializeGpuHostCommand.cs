@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Hosts;
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
@@ -27,7 +28,7 @@ public sealed class InitializeGpuHostCommand : HostCmdlet
             return ShouldProcess(h.Name, $"Write {HostSetup.EnvPath(h)}{(InstallTmux ? " and install tmux if missing" : "")}");
         }).ToList();
         using var connector = NewConnector();
-        foreach (var r in Fan(targets, ThrottleLimit, async (h, ct) =>
+        foreach (var r in FanOut(targets, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HostSetup.Script(host, ChinaMirror, InstallTmux), TimeSpan.FromMinutes(11), ct).ConfigureAwait(false);

@@ -38,7 +38,7 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
     {
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
         if (Stream || (Hosts.Count == 1 && !InformationHidden)) { RunLive(connector, Stream); return; }
-        FanOutHosts(async (host, ct) =>
+        FanOut(async (host, ct) =>
         {
             var conn = (await connector.OpenAsync(host, ct, resolvePaths: false, overSsh: true).ConfigureAwait(false)).Connection;
             return await CommandRunner.RunAsync(conn, host.Name, Command, TimeoutSeconds, ct).ConfigureAwait(false);
@@ -66,7 +66,7 @@ public sealed class InvokeGpuCommandCommand : HostCmdlet
             }
         }
         int worst = 0;
-        foreach (var r in Fan(Hosts.ToList(), ThrottleLimit, async (host, ct) =>
+        foreach (var r in FanOut(Hosts.ToList(), ThrottleLimit, async (host, ct) =>
         {
             var conn = (await connector.OpenAsync(host, ct, resolvePaths: false, overSsh: true).ConfigureAwait(false)).Connection;
             return await CommandRunner.RunLiveAsync(conn, host.Name, Command, TimeoutSeconds,

@@ -1,3 +1,5 @@
+using RemoteGpuTrainer.Engine.Hosts;
+using RemoteGpuTrainer.Engine.Rentals;
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
@@ -54,7 +56,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
         var forecast = new Engine.Monitoring.ForecastOptions(OomWithin, IdleAfter);
         var catalog = Catalog;
-        foreach (var r in Fan(Hosts, ThrottleLimit, async (h, ct) =>
+        foreach (var r in FanOut(Hosts, ThrottleLimit, async (h, ct) =>
         {
             var slurm = catalog.Find(h.Platform)?.IsSlurm == true;
             try
@@ -65,8 +67,8 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             }
             catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
             {
-                if (await Engine.Providers.Preemption.FindAsync(h, catalog, VerboseLog, ct).ConfigureAwait(false) is not { } taken) throw;
-                return Engine.Providers.Preemption.Report(h, taken.Rental, taken.Api, new Engine.Queues.QueueCache().LastSeen(h.Name, QueueId), DateTimeOffset.Now);
+                if (await Engine.Rentals.Preemption.FindAsync(h, catalog, VerboseLog, ct).ConfigureAwait(false) is not { } taken) throw;
+                return Engine.Rentals.Preemption.Report(h, taken.Rental, taken.Api, new Engine.Queues.QueueCache().LastSeen(h.Name, QueueId), DateTimeOffset.Now);
             }
         }))
         {
@@ -105,8 +107,8 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         IReadOnlyList<GpuHost> inventory;
         try { inventory = Inventory.Load(); }
         catch (RgtException ex) { WriteFailure(ex, Inventory.FilePath); return; }
-        var providers = Engine.Providers.RentalCensus.ProvidersToAsk(inventory, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
-        Engine.Providers.RentalCensus.Merge(reports, ListRentals(providers, inventory), DateTimeOffset.Now);
+        var providers = Engine.Rentals.RentalCensus.ProvidersToAsk(inventory, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+        Engine.Rentals.RentalCensus.Merge(reports, ListRentals(providers, inventory), DateTimeOffset.Now);
     }
 
     /// <summary>True when this pwsh was started to run a command and exit (cron, Task Scheduler), not to keep a prompt.</summary>

@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Rentals;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
@@ -180,7 +181,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         var (gpu, count) = OfferQuery.ParseGpu(Gpu);
         var query = new OfferQuery(gpu, count, null, MaxHourlyPrice, Region, Interruptible);
         var found = new List<GpuOffer>();
-        foreach (var r in Fan(apis.Values.ToList(), apis.Count, (api, ct) => api.ListOffersAsync(query, ct)))
+        foreach (var r in FanOut(apis.Values.ToList(), apis.Count, (api, ct) => api.ListOffersAsync(query, ct)))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
             else found.AddRange(r.Value!);

@@ -52,8 +52,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
     /// <summary>
     /// Files transferred at once, each over its own SFTP connection. Default 4, but no more than the
     /// local processors: one stream at full speed keeps about one core busy (decrypting, hashing,
-    /// writing), and extra streams on a busy core only add switching (measured: 8 x 128 MiB on 2 cores,
-    /// 92-130 MB/s with 4 at once against 156-205 with 2).
+    /// writing), and extra streams on a busy core only add switching (bench/MEASUREMENTS.md, "Files at once").
     /// </summary>
     [Parameter]
     [ValidateRange(1, 64)]

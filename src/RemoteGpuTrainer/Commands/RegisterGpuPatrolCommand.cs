@@ -35,11 +35,13 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
     {
         var hosts = ResolveHostNames(Name).Select(h => h.Name).Distinct().ToList();
         if (hosts.Count == 0) return;
-        var manifest = ModuleReference();
+        var manifest = PatrolScheduler.ModuleReference(Path.GetDirectoryName(typeof(RgtCmdlet).Assembly.Location)!, Environment.GetEnvironmentVariable("PSModulePath"));
         var log = LogPath is null ? Path.Combine(ConfigPaths.ConfigDirectory, "patrol.log") : GetUnresolvedProviderPathFromPSPath(LogPath);
         try
         {
-            var pwsh = PwshCommand();
+            var (pwsh, warning) = PatrolScheduler.PwshCommand(Environment.ProcessPath, Path.GetDirectoryName(typeof(PSObject).Assembly.Location)!,
+                Environment.GetEnvironmentVariable("PATH"), OperatingSystem.IsWindows(), File.Exists);
+            if (warning is not null) WriteWarning(warning);
             var notifyName = Notify is null ? null : WebhookStore.NameFor(Notify);
             if (OperatingSystem.IsWindows())
             {
@@ -53,42 +55,8 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
             if (!ShouldProcess(line, $"Add this line to the crontab: {line}", "Register-GpuPatrol")) return;
             Directory.CreateDirectory(Path.GetDirectoryName(log)!);
             if (Notify is not null) WriteVerbose($"The webhook ({WebhookStore.Describe(Notify)}) is stored as '{WebhookStore.Save(Notify)}' in {WebhookStore.Directory} (mode 600).");
-            var current = PatrolScheduler.ReadCrontab();
-            var id = PatrolScheduler.IdFor(hosts);
-            var next = PatrolScheduler.Without(current, new[] { id }).TrimEnd('\n');
-            PatrolScheduler.WriteCrontab((next.Length == 0 ? "" : next + "\n") + line + "\n");
-            WriteObject(PatrolScheduler.Parse(line).Single());
+            WriteObject(PatrolScheduler.RegisterCron(hosts, line));
         }
         catch (RgtException ex) { ThrowFailure(ex, string.Join(",", hosts)); }
-    }
-
-    /// <summary>
-    /// How cron should start PowerShell: this pwsh when it is an installed one; when this is the dotnet
-    /// tool (dotnet pwsh.dll inside the NuGet cache, which a cache clean removes), an installed pwsh on
-    /// the PATH if there is one, else the tool with a warning.
-    /// </summary>
-    string PwshCommand()
-    {
-        var process = Environment.ProcessPath ?? "pwsh";
-        if (Path.GetFileNameWithoutExtension(process) != "dotnet") return Engine.Text.ShellQuote.Quote(process);
-        // pwsh puts its own folder on the PATH: that one is the tool in the NuGet cache, not an installed pwsh.
-        var toolHome = Path.GetDirectoryName(typeof(System.Management.Automation.PSObject).Assembly.Location)!;
-        var installed = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Where(d => !string.Equals(Path.GetFullPath(d).TrimEnd(Path.DirectorySeparatorChar), toolHome.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
-            .Select(d => Path.Combine(d, OperatingSystem.IsWindows() ? "pwsh.exe" : "pwsh")).FirstOrDefault(File.Exists);
-        if (installed is not null) return Engine.Text.ShellQuote.Quote(installed);
-        var dll = Path.Combine(toolHome, "pwsh.dll");
-        WriteWarning($"The schedule runs PowerShell from {dll}, inside the NuGet cache (a cache clean removes it). Install PowerShell (pwsh) and register the patrol again for a stable path.");
-        return $"{Engine.Text.ShellQuote.Quote(process)} {Engine.Text.ShellQuote.Quote(dll)}";
-    }
-
-    /// <summary>The module by name when it is installed in a PSModulePath folder, else its manifest's full path.</summary>
-    static string ModuleReference()
-    {
-        var moduleBase = Path.GetDirectoryName(typeof(RgtCmdlet).Assembly.Location)!;
-        var roots = (Environment.GetEnvironmentVariable("PSModulePath") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
-        return roots.Any(r => moduleBase.StartsWith(Path.GetFullPath(r).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            ? "RemoteGpuTrainer"
-            : Path.Combine(moduleBase, "RemoteGpuTrainer.psd1");
     }
 }

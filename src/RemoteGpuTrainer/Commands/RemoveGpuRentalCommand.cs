@@ -49,7 +49,7 @@ public sealed class RemoveGpuRentalCommand : HostCmdlet
             // The evidence is gathered on every host at once; prompts and actions follow one host at a time.
             using var connector = NewConnector();
             var keeps = hosts.ToDictionary(h => h.Name, KeepOf, StringComparer.OrdinalIgnoreCase);
-            foreach (var r in Fan(hosts, ThrottleLimit, async (host, ct) =>
+            foreach (var r in FanOut(hosts, ThrottleLimit, async (host, ct) =>
             {
                 var (shell, resolved, _) = await connector.OpenAsync(host, ct).ConfigureAwait(false);
                 return await TeardownGate.CheckAsync(shell, resolved, keeps[host.Name], ledger, ct).ConfigureAwait(false);

@@ -49,7 +49,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
         using var connector = NewConnector();
         // ~ and $VARS in -Destination are resolved on each box once, to the path SFTP and the shell both use.
         var destinations = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var r in Fan(targets, ThrottleLimit, (h, ct) => connector.ResolvePathAsync(h, Destination, ct)))
+        foreach (var r in FanOut(targets, ThrottleLimit, (h, ct) => connector.ResolvePathAsync(h, Destination, ct)))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Name);
             else destinations[r.Item.Name] = r.Value!;
@@ -70,7 +70,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
             WriteProgress(record);
         }
         var options = new TransferOptions(RetryCount, StallTimeout, Log: VerboseLog);
-        foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
+        foreach (var r in FanOut(work, ThrottleLimit, async (w, ct) =>
         {
             var control = (await connector.OpenAsync(w.Host, ct, resolvePaths: false, overSsh: true).ConfigureAwait(false)).Connection;
             var root = destinations[w.Host.Name];

@@ -1,3 +1,4 @@
+using RemoteGpuTrainer.Engine.Hosts;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using System.Security;

@@ -29,7 +29,7 @@ public sealed class StartGpuMonitorCommand : HostCmdlet
         }
         var targets = Hosts.Where(h => ShouldProcess(h.Name, $"Start the sampler (every {seconds} s) in the host's data directory, .rgt/monitor")).ToList();
         using var connector = NewConnector();
-        foreach (var r in Fan(targets, ThrottleLimit, async (h, ct) =>
+        foreach (var r in FanOut(targets, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(MonitorScripts.Start(host, seconds, QueueId), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);

@@ -101,7 +101,7 @@ public sealed class StartGpuQueueCommand : HostCmdlet
         }
         using var connector = NewConnector();
         var defaults = plans.ToDictionary(p => p.Host.Name, p => GpuPlatformDefaults.From(Catalog.Find(p.Host.Platform)), StringComparer.OrdinalIgnoreCase);
-        foreach (var r in Fan(plans, ThrottleLimit, async (p, ct) =>
+        foreach (var r in FanOut(plans, ThrottleLimit, async (p, ct) =>
         {
             var (shell, host, _) = await connector.OpenAsync(p.Host, ct).ConfigureAwait(false);
             var plan = p.Plan.WorkingDirectory is { } wd ? p.Plan with { WorkingDirectory = await connector.ResolvePathAsync(host, wd, ct).ConfigureAwait(false) } : p.Plan;

@@ -1,3 +1,5 @@
+using RemoteGpuTrainer.Engine.Hosts;
+using RemoteGpuTrainer.Engine.Rentals;
 using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;

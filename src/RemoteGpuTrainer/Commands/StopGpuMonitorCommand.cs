@@ -13,7 +13,7 @@ public sealed class StopGpuMonitorCommand : HostCmdlet
     {
         var targets = Hosts.Where(h => ShouldProcess(h.Name, "Stop the sampler (its own processes only)")).ToList();
         using var connector = NewConnector();
-        foreach (var r in Fan(targets, ThrottleLimit, async (h, ct) =>
+        foreach (var r in FanOut(targets, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(MonitorScripts.Stop(host), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);

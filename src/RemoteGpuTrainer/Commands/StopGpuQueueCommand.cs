@@ -43,7 +43,7 @@ public sealed class StopGpuQueueCommand : RgtCmdlet
             if (host is null) continue;
             if (ShouldProcess($"{host.Name}: queue '{queueId}'", "Stop the queue (kills its running cell)")) confirmed.Add((host, queueId));
         }
-        foreach (var r in Fan(confirmed, ThrottleLimit, (t, ct) => QueueService.StopAsync(() => NewConnector(), t.Host, t.QueueId, ct)))
+        foreach (var r in FanOut(confirmed, ThrottleLimit, (t, ct) => QueueService.StopAsync(() => NewConnector(), t.Host, t.QueueId, ct)))
         {
             if (r.Error is not null) WriteFailure(r.Error, r.Item.Host.Name);
             else WriteObject(r.Value);

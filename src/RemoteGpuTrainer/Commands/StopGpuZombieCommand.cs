@@ -62,7 +62,7 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         foreach (var group in _pids.GroupBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
             if (FindHost(inventory, group.Key) is { } host) lookups.Add((host, group.Select(p => p.Pid).ToList()));
         var options = new HealthOptions(ZombieMinimumAge: MinimumAge);
-        foreach (var r in Fan(lookups, ThrottleLimit, async (l, ct) =>
+        foreach (var r in FanOut(lookups, ThrottleLimit, async (l, ct) =>
         {
             var (shell, host, _) = await connector.OpenAsync(l.Host, ct).ConfigureAwait(false);
             var output = await shell.RunAsync(HealthProbe.Script(host, options), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
@@ -94,7 +94,7 @@ public sealed class StopGpuZombieCommand : RgtCmdlet
         {
             if (FindHost(inventory, g.Key) is { } host) work.Add((host, g.ToList()));
         }
-        foreach (var r in Fan(work, ThrottleLimit, async (w, ct) =>
+        foreach (var r in FanOut(work, ThrottleLimit, async (w, ct) =>
         {
             var shell = (await connector.OpenAsync(w.Host, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
             var output = await shell.RunAsync(ZombieKiller.Script(w.Zombies, MinimumAge), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);

@@ -21,7 +21,7 @@ public sealed class SyncGpuCheckpointCommand : HostCmdlet
         var hosts = Hosts.Where(h => ShouldProcess(h.Name, $"Copy finished cells to {h.DurableDir}/final_ckpts")).ToList();
         using var connector = NewConnector();
         var defaults = Hosts.ToDictionary(h => h.Name, h => GpuPlatformDefaults.From(Catalog.Find(h.Platform)), StringComparer.OrdinalIgnoreCase);
-        foreach (var r in Fan(hosts, ThrottleLimit, async (h, ct) =>
+        foreach (var r in FanOut(hosts, ThrottleLimit, async (h, ct) =>
         {
             var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
             var sw = Stopwatch.StartNew();

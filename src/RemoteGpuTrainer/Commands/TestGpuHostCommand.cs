@@ -27,7 +27,7 @@ public sealed class TestGpuHostCommand : HostCmdlet
     protected override void EndProcessing()
     {
         using var connector = NewConnector(new ConnectOptions(TrustOnFirstUse, TimeSpan.FromSeconds(ConnectTimeoutSeconds)));
-        FanOutHosts(async (h, ct) =>
+        FanOut(async (h, ct) =>
         {
             var session = await connector.OpenAsync(h, ct, overSsh: true).ConfigureAwait(false);
             var (conn, host) = (session.Connection, session.Host);

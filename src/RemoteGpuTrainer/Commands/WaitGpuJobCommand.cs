@@ -69,7 +69,7 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
                 if (FindHost(inventory, name) is { } host) targets.Add((host, queueId));
                 else wait.Forget(name);
             }
-            foreach (var r in Fan(targets, ThrottleLimit, async (t, ct) =>
+            foreach (var r in FanOut(targets, ThrottleLimit, async (t, ct) =>
             {
                 using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
                 // Paths resolved on the first tick are absolute: later ticks skip that round trip.

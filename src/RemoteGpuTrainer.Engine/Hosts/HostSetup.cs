@@ -1,6 +1,6 @@
 using RemoteGpuTrainer.Engine.Model;
 
-namespace RemoteGpuTrainer.Engine.Rentals;
+namespace RemoteGpuTrainer.Engine.Hosts;
 
 /// <summary>
 /// The environment file queue launchers source before each cell: caches on the data disk, mirrors

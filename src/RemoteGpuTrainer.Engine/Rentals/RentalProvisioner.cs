@@ -2,8 +2,9 @@ using RemoteGpuTrainer.Engine.Hosts;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Platforms;
 using RemoteGpuTrainer.Engine.Ssh;
+using RemoteGpuTrainer.Engine.Providers;
 
-namespace RemoteGpuTrainer.Engine.Providers;
+namespace RemoteGpuTrainer.Engine.Rentals;
 
 /// <summary>What a new cloud rental is registered with, beyond what its provider says about it.</summary>
 public sealed record ProvisionRequest(

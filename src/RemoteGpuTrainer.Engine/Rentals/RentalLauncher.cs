@@ -1,7 +1,8 @@
 using System.Net.Sockets;
 using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Providers;
 
-namespace RemoteGpuTrainer.Engine.Providers;
+namespace RemoteGpuTrainer.Engine.Rentals;
 
 /// <summary>How long a new instance may take, how often it is asked about, how many offers are tried; the image for a provider when the spec names none.</summary>
 public sealed record LaunchOptions(TimeSpan Timeout, TimeSpan PollInterval, int MaxOffers, Func<string, string?>? DefaultImage = null);

@@ -1,8 +1,9 @@
 using System.Globalization;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Queues;
+using RemoteGpuTrainer.Engine.Providers;
 
-namespace RemoteGpuTrainer.Engine.Providers;
+namespace RemoteGpuTrainer.Engine.Rentals;
 
 /// <summary>
 /// An interruptible rental the provider took back (RunPod spot pod exited, vast.ai outbid, Lambda

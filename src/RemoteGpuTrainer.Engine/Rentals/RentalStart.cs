@@ -1,7 +1,8 @@
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Ssh;
+using RemoteGpuTrainer.Engine.Providers;
 
-namespace RemoteGpuTrainer.Engine.Providers;
+namespace RemoteGpuTrainer.Engine.Rentals;
 
 /// <summary>
 /// Start-GpuRental: powers a stopped rental on through its provider's API and waits until its SSH

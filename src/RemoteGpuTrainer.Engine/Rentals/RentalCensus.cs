@@ -1,7 +1,8 @@
 using System.Globalization;
 using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Providers;
 
-namespace RemoteGpuTrainer.Engine.Providers;
+namespace RemoteGpuTrainer.Engine.Rentals;
 
 /// <summary>What bills at the providers against what the inventory knows: forgotten boxes, and boxes left running after their work.</summary>
 public static class RentalCensus

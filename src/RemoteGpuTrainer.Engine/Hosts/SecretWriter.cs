@@ -2,7 +2,7 @@ using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Scripts;
 using RemoteGpuTrainer.Engine.Ssh;
 
-namespace RemoteGpuTrainer.Engine.Rentals;
+namespace RemoteGpuTrainer.Engine.Hosts;
 
 /// <summary>
 /// Secrets on the box: over stdin into a mode-600 file on the per-instance disk,
