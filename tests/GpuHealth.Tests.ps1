@@ -51,6 +51,10 @@ Describe 'Get-GpuHealth against each sandbox scenario' {
         $row.DiskPercent | Should -Be "$($h.DiskPercent)"
         $row.InodePercent | Should -Be "$($h.InodePercent)"
         $row.TopFinding | Should -Be $h.Findings[0].ToString()
+        # Every column is text a spreadsheet can use: no type names, no record dumps.
+        foreach ($p in $row.PSObject.Properties) { $p.Value | Should -Not -Match 'RemoteGpuTrainer\.|System\.[A-Z]|\w+ \{ \w+ = ' -Because "column $($p.Name)" }
+        $row.Gpus | Should -Match '^8× .*H100.*, max \d+ °C$'
+        $row.Memory | Should -Match 'OOM kill'
         Use-Scenario zombie
     }
     It 'xid79: Fail, the GPU fell off the bus' {

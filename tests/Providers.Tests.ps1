@@ -313,7 +313,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $script = Get-Content (Join-Path $script:TestDir 'startup-scripts.jsonl') | ConvertFrom-Json | Select-Object -Last 1
         $script.script | Should -Match ([regex]::Escape((Get-Content "$env:HOME/.ssh/id_ed25519.pub" -Raw).Trim()))
         $script.script | Should -Match "SSH_USER='paperspace'"
-        $script.assignedMachineIds | Should -Be @($h.RentalId)
+        $script.assignedMachineIds | Should -Contain $h.RentalId
         (Test-GpuHost ps).Reachable | Should -BeTrue
 
         $stop = Remove-GpuRental ps -SkipVerification -Force -WarningAction SilentlyContinue
@@ -325,6 +325,38 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         (Get-GpuRental paperspace -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).InInventory | Should -BeTrue
         $release = Remove-GpuRental ps -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue
         ($release.Status, $release.ProviderState) | Should -Be @('Terminated', 'gone')
+    }
+
+    It 'the account key step is idempotent: a key the account holds is not added again, and a refused duplicate is success (<Provider>)' -ForEach @(
+        @{ Provider = 'vastai'; Gpu = 'A100:1'; Add = '/vast/api/v0/ssh/$'; Extra = @{} }
+        @{ Provider = 'lambda'; Gpu = 'A100:1'; Add = '/lambda/api/v1/ssh-keys$'; Extra = @{} }
+        @{ Provider = 'paperspace'; Gpu = 'A6000:1'; Add = '/paperspace/v1/startup-scripts$'; Extra = @{ Image = 'tpl-ml-in-a-box' } }
+    ) {
+        $extra = $Extra
+        $first = New-GpuRental -Provider $Provider -Gpu $Gpu -Name "$Provider-k1" -User $script:Boxes[0].User @script:Fast @extra
+        try {
+            # The second rental: the account has the key (or the script) already, so nothing is added.
+            Set-Contract
+            $second = New-GpuRental -Provider $Provider -Gpu $Gpu -Name "$Provider-k2" -User $script:Boxes[0].User @script:Fast @extra
+            @(Get-ContractRequests | Where-Object { $_.method -eq 'POST' -and $_.path -match $Add }) | Should -BeNullOrEmpty -Because 'a key the account lists is not posted again'
+            Remove-GpuRental "$Provider-k2" -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+            if ($Provider -ne 'paperspace') {
+                # The list lags (the key was added a moment ago elsewhere): the API refuses the duplicate, and that is success.
+                Set-Contract -More @{ list_hides_keys = @($Provider) }
+                $third = New-GpuRental -Provider $Provider -Gpu $Gpu -Name "$Provider-k3" -User $script:Boxes[0].User @script:Fast @extra
+                $third.RentalId | Should -Not -BeNullOrEmpty
+                $refused = @(Get-ContractRequests | Where-Object { $_.method -eq 'POST' -and $_.path -match $Add })
+                $refused.Count | Should -Be 1 -Because 'the key was posted once, and the server refuses a key it holds (400 "already exists")'
+                Remove-GpuRental "$Provider-k3" -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+            }
+            else {
+                @(Get-Content (Join-Path $script:TestDir 'startup-scripts.jsonl') | ConvertFrom-Json | Select-Object -ExpandProperty id -Unique).Count |
+                    Should -Be 1 -Because 'one startup script per key, reused by every machine'
+            }
+        } finally {
+            Remove-GpuRental "$Provider-k1" -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+        }
+        Test-ProviderHasNo $Provider $first.RentalId | Should -BeTrue
     }
 
     It 'Get-GpuRental reads every page of Paperspace''s machine list' {

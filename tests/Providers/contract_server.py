@@ -183,8 +183,13 @@ class NoBox(Exception):
     """Every sandbox box is taken by a live instance: the test forgot to end one."""
 INSTANCES = {}   # (provider, id) -> {"state", "polls", "box", "name", "price", "offer", "stopped", "terminated"}
 NEXT_ID = [4100]
-KEYS = []
-SCRIPTS = []
+KEYS = []         # Lambda's account keys
+VAST_KEYS = []    # vast.ai's account keys
+SCRIPTS = []      # Paperspace's startup scripts
+
+
+def key_text(key):
+    return " ".join((key or "").split()[:2])
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -398,14 +403,23 @@ class Handler(BaseHTTPRequestHandler):
                     "public_ipaddr": ep["host"] if booted else "", "ports": {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(ep["port"])}]} if booted else {},
                     "ssh_host": "ssh5.vast.ai", "ssh_port": 20000 + int(inst["id"]) % 1000, "dph_total": inst["price"], "gpu_name": "A100 PCIE", "num_gpus": 1,
                     "is_bid": inst.get("interruptible", False), "start_date": inst["created"]}
+        if parts == ["ssh"] and method == "GET":
+            # "list_hides_keys": the list lags behind (another client added the key a moment ago).
+            return self.send(200, [] if "vastai" in control.get("list_hides_keys", []) else VAST_KEYS)
         if parts == ["ssh"] and method == "POST":
-            return self.send(200, {"success": True})
+            key = json.loads(body or b"{}").get("ssh_key")
+            if any(key_text(k["public_key"]) == key_text(key) for k in VAST_KEYS):
+                return self.send(400, {"success": False, "error": "invalid_args", "msg": "SSH key already exists on this account."})
+            VAST_KEYS.append({"id": len(VAST_KEYS) + 1, "user_id": 1, "public_key": key, "created_at": "2026-12-01T10:00:00Z", "deleted_at": None})
+            return self.send(200, {"success": True, "key": VAST_KEYS[-1]})
         if len(parts) == 2 and parts[0] == "asks" and method == "PUT":
             offer = int(parts[1])
             if not any(o["id"] == offer for o in VAST_OFFERS):
                 return self.send(404, {"success": False, "error": "no_such_ask", "msg": "Instance type by id %d is not available." % offer})
             price = next(o["dph_total"] for o in VAST_OFFERS if o["id"] == offer)
             ask = json.loads(body or b"{}")
+            if not VAST_KEYS:
+                return self.send(400, {"success": False, "error": "no_ssh_key_for_vm", "msg": "Add an SSH key to your account before creating an SSH instance."})
             iid = self.create("vastai", control, ask.get("label", ""), str(offer), price)
             if iid is None:
                 return self.send(410, {"success": False, "error": "no_such_ask", "msg": "that offer is no longer available"})
@@ -457,6 +471,8 @@ class Handler(BaseHTTPRequestHandler):
                     "os": "Ubuntu 22.04", "agentType": "LinuxHeadless", "dtCreated": iso(inst["created"]), "dtModified": iso(inst["created"])}
         if parts == ["machine-availability"] and method == "GET":
             return self.send(200, {"available": query.get("machineType") not in control.get("unavailable", [])})
+        if parts == ["startup-scripts"] and method == "GET":
+            return self.send(200, {"hasMore": False, "nextPage": None, "items": [x for x in SCRIPTS if not x["dtDeleted"]]})
         if parts == ["startup-scripts"] and method == "POST":
             SCRIPTS.append({"id": "ss%05d" % (len(SCRIPTS) + 1), "name": q.get("name"), "script": q.get("script"), "isRunOnce": bool(q.get("isRunOnce")),
                             "isEnabled": True, "assignedMachineIds": [], "description": None, "dtCreated": "2026-12-01T10:00:00.000Z", "dtDeleted": None})
@@ -579,9 +595,11 @@ def lambda_route(self, method, key_ok, body):
                 "region": {"name": "us-east-1", "description": "Virginia, USA"}, "instance_type": t, "ssh_key_names": ["rgt"], "jupyter_url": None}
     if parts == ["ssh-keys"]:
         if method == "POST":
+            if any(k["name"] == q["name"] for k in KEYS):
+                return self.send(400, {"error": {"code": "global/invalid-parameters", "message": "An SSH key with the name %s already exists." % q["name"], "suggestion": "Choose another name."}})
             KEYS.append({"id": "k%d" % len(KEYS), "name": q["name"], "public_key": q["public_key"]})
             return self.send(200, {"data": KEYS[-1]})
-        return self.send(200, {"data": KEYS})
+        return self.send(200, {"data": [] if "lambda" in control.get("list_hides_keys", []) else KEYS})
     if parts == ["instance-operations", "launch"]:
         if len(q.get("ssh_key_names") or []) != 1 or q["ssh_key_names"][0] not in [k["name"] for k in KEYS]:
             return self.send(400, {"error": {"code": "global/invalid-parameters", "message": "Exactly one registered SSH key name is required", "suggestion": ""}})

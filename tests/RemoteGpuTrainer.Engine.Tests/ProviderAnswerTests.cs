@@ -101,3 +101,24 @@ public class ProviderAnswerTests
         Assert.False(EvidenceLedger.IsEvidence(Verified(Box, Box) with { Verdict = "ModifiedSincePull" }));
     }
 }
+
+public class AccountObjectTests
+{
+    static Providers.ProviderResponse Answer(int status, string body) => new((System.Net.HttpStatusCode)status, body, null, null);
+
+    [Theory]
+    [InlineData(400, "{\"success\": false, \"error\": \"invalid_args\", \"msg\": \"SSH key already exists on this account.\"}", true)]
+    [InlineData(409, "{\"message\": \"Duplicate key\"}", true)]
+    [InlineData(422, "{\"error\": \"key exists\"}", true)]
+    [InlineData(400, "{\"error\": \"invalid_args\", \"msg\": \"not an OpenSSH public key\"}", false)]
+    [InlineData(500, "{\"error\": \"already broken\"}", false)]
+    [InlineData(403, "{\"error\": \"exists\"}", false)]
+    public void Only_a_refusal_that_says_it_is_there_already_counts_as_done(int status, string body, bool done) =>
+        Assert.Equal(done, Providers.ProviderHttp.SaysAlreadyThere(Answer(status, body)));
+
+    [Theory]
+    [InlineData("ssh-ed25519 AAAAC3Nza me@laptop", "ssh-ed25519 AAAAC3Nza")]
+    [InlineData("  ssh-ed25519   AAAAC3Nza  ", "ssh-ed25519 AAAAC3Nza")]
+    [InlineData(null, "")]
+    public void A_key_is_compared_without_its_comment(string? key, string text) => Assert.Equal(text, Providers.ProviderHttp.KeyText(key));
+}

@@ -112,7 +112,7 @@ public sealed record ConnectionString(string HostName, int? Port, string? User, 
 
     static RgtException Invalid(string text, string why) =>
         new("ConnectionStringInvalid", FailureKind.InvalidArgument,
-            $"Cannot read the connection string '{Printable(text)}': {why}. Examples: 'ssh -p 38211 root@connect.westb.seetacloud.com', 'root@1.2.3.4:22022', 'gpu-box' (an ~/.ssh/config alias).");
+            $"Cannot read the connection string '{Printable(text)}': {why}. Examples: 'ssh -p 38211 root@connect.westb.seetacloud.com', 'root@1.2.3.4:22022', 'a100-box' (a Host of your ~/.ssh/config).");
 
     internal static string Printable(string text)
     {

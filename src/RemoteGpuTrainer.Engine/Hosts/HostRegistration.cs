@@ -20,7 +20,9 @@ public sealed record RentalRequest(
     bool MustBeNew = false);
 
 /// <summary>The registered host, whether it was new, and what to tell the user once.</summary>
-public sealed record RentalRegistration(GpuHost Host, bool Created, GpuPlatform Platform, IReadOnlyList<string> Warnings);
+/// <param name="Warnings">What can cost money or data soon (two nearest danger clocks, a missing durable directory, a name clash).</param>
+/// <param name="Details">The rest of what the platform's profile tells a new user, for -Verbose.</param>
+public sealed record RentalRegistration(GpuHost Host, bool Created, GpuPlatform Platform, IReadOnlyList<string> Warnings, IReadOnlyList<string> Details);
 
 /// <summary>Registers SSH rentals in the inventory: parse, guess the platform, fill paths, upsert.</summary>
 public static class HostRegistration
@@ -120,19 +122,19 @@ public static class HostRegistration
         });
 
         var warnings = new List<string>();
+        var details = new List<string>();
         if (created)
         {
-            warnings.AddRange(platform.Notices.Select(n => $"{platform.DisplayName}: {StripWarn(n)}"));
-            warnings.AddRange(platform.DangerClocks.Select(c => $"{platform.DisplayName} danger clock: {c}"));
-            if (Platforms.Staleness.DangerClockWarning(platform, DateTimeOffset.UtcNow, Platforms.Staleness.DefaultAge) is { } stale) warnings.Add(stale);
-            if (result!.DataDir is null || result.DurableDir is null)
-                warnings.Add($"{platform.DisplayName}: {platform.PathNote ?? "no default path"}; set it with Set-GpuHost {result.Name} -DataDir/-DurableDir.");
+            var advice = Platforms.RegistrationAdvice.For(platform, result!, now,
+                p => Platforms.RegistrationAdvice.StaleReminderDue(Path.Combine(Path.GetDirectoryName(inventory.FilePath)!, "reminders.json"), p, now));
+            warnings.AddRange(advice.Warnings);
+            details.AddRange(advice.Details);
         }
         if (sharedWith is not null)
             warnings.Add($"{result!.Endpoint} is also registered as '{sharedWith}'; '{result.Name}' is a second entry for the same box (to rename instead: Remove-GpuHost {result.Name}; Set-GpuHost {sharedWith} -NewName {result.Name}).");
         if (typoWarning is not null) warnings.Add(typoWarning);
         warnings.AddRange(cs.Notes);
-        return new RentalRegistration(result!, created, platform, warnings);
+        return new RentalRegistration(result!, created, platform, warnings, details);
     }
 
     /// <summary>
@@ -160,8 +162,6 @@ public static class HostRegistration
         }
         catch (Exception ex) when (ex is AggregateException or System.Net.Sockets.SocketException or ArgumentException) { return false; }
     }
-
-    static string StripWarn(string notice) => notice.StartsWith("WARN: ", StringComparison.Ordinal) ? notice[6..] : notice;
 
     static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 

@@ -14,5 +14,5 @@ public sealed class CheckpointInterval
     public TimeSpan CheckpointWriteTime { get; init; }
     public int Workers { get; init; } = 1;
     public string Formula { get; init; } = "";
-    public string[] Warnings { get; init; } = Array.Empty<string>();
+    public Listed<string> Warnings { get; init; } = Listed<string>.Empty;
 }

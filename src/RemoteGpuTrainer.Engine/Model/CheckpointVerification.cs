@@ -18,8 +18,8 @@ public sealed record CheckpointVerification
     /// <summary>Safe, NeedsTrust or Unsafe as its name (so JSON and CSV carry the word); null when the file could not be read.</summary>
     public string? Safety => SafetyLevel?.ToString();
     internal CheckpointSafety? SafetyLevel { get; init; }
-    public string[] Globals { get; init; } = Array.Empty<string>();
-    public string[] UnsafeGlobals { get; init; } = Array.Empty<string>();
+    public Listed<string> Globals { get; init; } = Listed<string>.Empty;
+    public Listed<string> UnsafeGlobals { get; init; } = Listed<string>.Empty;
     public string? WeightsKey { get; init; }
     public long? Epoch { get; init; }
     public string? MetricName { get; init; }

@@ -19,11 +19,11 @@ public sealed class GpuDevice
     public string? PState { get; init; }
     public long? UncorrectedEcc { get; init; }
     /// <summary>Clock event ("throttle") reasons reported Active, e.g. hw_slowdown, sw_power_cap.</summary>
-    public string[] ThrottleReasons { get; init; } = Array.Empty<string>();
+    public Listed<string> ThrottleReasons { get; init; } = Listed<string>.Empty;
     /// <summary>nvidia-smi printed [GPU is lost] for this device.</summary>
     public bool Lost { get; init; }
     /// <summary>Fields that came back as [N/A], [Not Supported], [Unknown Error] and the like.</summary>
-    public string[] Unavailable { get; init; } = Array.Empty<string>();
+    public Listed<string> Unavailable { get; init; } = Listed<string>.Empty;
 
     /// <summary>The readings in one line: what ConvertTo-Json shows where it stops descending.</summary>
     public override string ToString() =>
@@ -32,4 +32,7 @@ public sealed class GpuDevice
 }
 
 /// <summary>One NVIDIA Xid line from the kernel log.</summary>
-public sealed record XidEvent(int Code, string Device, string? Time, string Message, bool HardwareClass);
+public sealed record XidEvent(int Code, string Device, string? Time, string Message, bool HardwareClass)
+{
+    public override string ToString() => $"Xid {Code} on {Device}{(Time is null ? "" : " at " + Time)}";
+}

@@ -30,7 +30,7 @@ public sealed record GpuZombie
     public int? Gpu { get; init; }
     /// <summary>The process start time as ps printed it (lstart); re-checked before a kill.</summary>
     public string StartTime { get; init; } = "";
-    public string[] DeviceFiles { get; init; } = Array.Empty<string>();
+    public Listed<string> DeviceFiles { get; init; } = Listed<string>.Empty;
     /// <summary>Set by Stop-GpuZombie.</summary>
     public bool? Killed { get; init; }
     public string? Reason { get; init; }
@@ -58,17 +58,23 @@ public sealed class GpuHealth
     /// <summary>Pass, Warn or Fail, as its name (so JSON and CSV carry the word).</summary>
     public string Status => Level.ToString();
     internal HealthStatus Level { get; init; }
-    public GpuDeviceHealth[] Gpus { get; init; } = Array.Empty<GpuDeviceHealth>();
-    public GpuZombie[] Zombie { get; init; } = Array.Empty<GpuZombie>();
-    public XidEvent[] Xid { get; init; } = Array.Empty<XidEvent>();
-    public GpuDiskUsage[] Disk { get; init; } = Array.Empty<GpuDiskUsage>();
+    /// <summary>The GPUs; as text, a summary such as "8× H100 80GB HBM3, max 71 °C".</summary>
+    public Listed<GpuDeviceHealth> Gpus { get => _gpus; init => _gpus = new(value, Summary); }
+    readonly Listed<GpuDeviceHealth> _gpus = new(Array.Empty<GpuDeviceHealth>(), Summary);
+
+    static string Summary(IReadOnlyList<GpuDeviceHealth> gpus) => gpus.Count == 0 ? "none"
+        : string.Join(", ", gpus.GroupBy(g => g.Device.Name ?? "?").Select(g => $"{g.Count()}× {g.Key}"))
+          + (gpus.Select(g => g.Device.TemperatureC).Max() is { } t ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", max {t:0} °C") : "");
+    public Listed<GpuZombie> Zombie { get; init; } = Listed<GpuZombie>.Empty;
+    public Listed<XidEvent> Xid { get; init; } = Listed<XidEvent>.Empty;
+    public Listed<GpuDiskUsage> Disk { get; init; } = Listed<GpuDiskUsage>.Empty;
     public Parsing.CgroupMemory? Memory { get; init; }
-    public GpuFinding[] Findings { get; init; } = Array.Empty<GpuFinding>();
+    public Listed<GpuFinding> Findings { get; init; } = Listed<GpuFinding>.Empty;
     public DateTimeOffset CheckedAt { get; init; }
     /// <summary>How many nvidia-smi samples the GPU values come from (1 = a point read).</summary>
     public int Samples { get; init; } = 1;
     /// <summary>On a Slurm login node: every node of every partition as sinfo reports it.</summary>
-    public GpuSlurmNode[] Nodes { get; init; } = Array.Empty<GpuSlurmNode>();
+    public Listed<GpuSlurmNode> Nodes { get; init; } = Listed<GpuSlurmNode>.Empty;
     /// <summary>On Slurm with -Node/-Partition: the compute node the probe ran on.</summary>
     public string? ProbedNode { get; init; }
     /// <summary>On Slurm with -Node/-Partition: the probe job could not start in time (the cluster is full).</summary>
@@ -130,7 +136,7 @@ public sealed class GpuDeviceHealth
     public double? SmClockMaxMHz => Device.SmClockMaxMHz;
     public double? PowerDrawW => Device.PowerDrawW;
     public double? PowerLimitW => Device.PowerLimitW;
-    public string[] ThrottleReasons => Device.ThrottleReasons;
+    public Listed<string> ThrottleReasons => Device.ThrottleReasons;
 
     public override string ToString() => $"GPU {Index} {Model} {Status}";
 }

@@ -23,7 +23,7 @@ public sealed record GpuHost
     public decimal? HourlyPrice { get; init; }
     public string? Currency { get; init; }
     /// <summary>Device files scanned for VRAM holders; null means the NVIDIA device nodes.</summary>
-    public string[]? GpuDevicePath { get; init; }
+    public Listed<string>? GpuDevicePath { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public string? Notes { get; init; }
 

@@ -5,7 +5,7 @@ public sealed class GpuHostSetup
 {
     public string Name { get; init; } = "";
     public string EnvFile { get; init; } = "";
-    public string[] Changed { get; init; } = Array.Empty<string>();
+    public Listed<string> Changed { get; init; } = Listed<string>.Empty;
     public bool Tmux { get; init; }
-    public string[] Notes { get; init; } = Array.Empty<string>();
+    public Listed<string> Notes { get; init; } = Listed<string>.Empty;
 }

@@ -11,7 +11,7 @@ public sealed class GpuHostTest
     public double? LatencySeconds => Latency?.TotalSeconds;
     public string? OS { get; init; }
     public int GpuCount { get; init; }
-    public string[] GpuNames { get; init; } = Array.Empty<string>();
+    public Listed<string> GpuNames { get; init; } = Listed<string>.Empty;
     public string? Driver { get; init; }
     public string? CudaVersion { get; init; }
     public string? Python { get; init; }
@@ -28,7 +28,7 @@ public sealed class GpuHostTest
     public long? DurableFreeBytes => DurableDirCheck?.FreeBytes;
     public long? DurableFreeInodes => DurableDirCheck?.FreeInodes;
     public int FindingCount => Findings.Length;
-    public string[] Findings { get; init; } = Array.Empty<string>();
+    public Listed<string> Findings { get; init; } = Listed<string>.Empty;
     /// <summary>How long the box has been up (its /proc/uptime).</summary>
     public TimeSpan? Uptime { get; init; }
     public double? UptimeSeconds => Uptime?.TotalSeconds;

@@ -18,8 +18,8 @@ public sealed class GpuMetricSample
     public long? DataFreeBytes { get; init; }
     public long? DataFreeInodes { get; init; }
     /// <summary>Running cells and the RSS of each one's process tree.</summary>
-    public GpuCellMemory[] Cells { get; init; } = Array.Empty<GpuCellMemory>();
-    public GpuMetricReading[] Gpus { get; init; } = Array.Empty<GpuMetricReading>();
+    public Listed<GpuCellMemory> Cells { get; init; } = Listed<GpuCellMemory>.Empty;
+    public Listed<GpuMetricReading> Gpus { get; init; } = Listed<GpuMetricReading>.Empty;
     /// <summary>False when nvidia-smi gave no fresh reading this tick (no GPU values is then not "idle").</summary>
     public bool GpuReadingOk { get; init; }
     /// <summary>The mean utilisation over the GPUs, for tables and Measure-Object.</summary>

@@ -18,7 +18,7 @@ public sealed class GpuPatrolReport
     public string Line { get; init; } = "";
     public DateTimeOffset CheckedAt { get; init; }
     /// <summary>What the on-box sampler's recent ticks foretell (OOM at the current slope, idle GPUs), each with evidence and a fix.</summary>
-    public GpuFinding[] Findings { get; init; } = Array.Empty<GpuFinding>();
+    public Listed<GpuFinding> Findings { get; init; } = Listed<GpuFinding>.Empty;
     /// <summary>The provider took the interruptible rental back: unreachable for a known reason (Escalate, exit code 1).</summary>
     public bool Preempted { get; init; }
     /// <summary>The host could not be reached at all.</summary>

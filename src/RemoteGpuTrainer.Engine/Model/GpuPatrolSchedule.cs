@@ -4,7 +4,7 @@ namespace RemoteGpuTrainer.Engine.Model;
 public sealed class GpuPatrolSchedule
 {
     public string Id { get; init; } = "";
-    public string[] Hosts { get; init; } = Array.Empty<string>();
+    public Listed<string> Hosts { get; init; } = Listed<string>.Empty;
     /// <summary>The cron time fields, e.g. "3,33 * * * *".</summary>
     public string Schedule { get; init; } = "";
     public string Command { get; init; } = "";

@@ -6,7 +6,7 @@ public sealed class GpuQueue
     public string Name { get; init; } = "";
     public string QueueId { get; init; } = "";
     /// <summary>The cells this host owns.</summary>
-    public string[] Cells { get; init; } = Array.Empty<string>();
+    public Listed<string> Cells { get; init; } = Listed<string>.Empty;
     /// <summary>Started, Submitted (Slurm), AlreadyDone, Running, Done, Failed, Stopped.</summary>
     public string State { get; init; } = "";
     /// <summary>"tmux:&lt;session&gt;", "nohup" or "slurm".</summary>
@@ -16,7 +16,7 @@ public sealed class GpuQueue
     public int? LauncherPid { get; init; }
     public int StartAt { get; init; } = 1;
     /// <summary>Under Slurm: the jobs this start submitted, one per cell (array tasks as "&lt;id&gt;_&lt;task&gt;").</summary>
-    public string[] SchedulerJobIds { get; init; } = Array.Empty<string>();
+    public Listed<string> SchedulerJobIds { get; init; } = Listed<string>.Empty;
     /// <summary>What the scheduler said on stderr while accepting the jobs (sbatch warnings); each is also written as a warning.</summary>
-    public string[] Warnings { get; init; } = Array.Empty<string>();
+    public Listed<string> Warnings { get; init; } = Listed<string>.Empty;
 }

@@ -7,6 +7,9 @@ public sealed record CgroupMemory(int Version, long? LimitBytes, long? UsageByte
 {
     public double? UsedPercent => LimitBytes is > 0 && UsageBytes is not null ? 100.0 * UsageBytes.Value / LimitBytes.Value : null;
 
+    public override string ToString() =>
+        $"{Format.Bytes(UsageBytes)} of {(LimitBytes is null ? "no limit" : Format.Bytes(LimitBytes))}{(UsedPercent is { } p ? string.Create(CultureInfo.InvariantCulture, $" ({p:0} %)") : "")}, {OomKills?.ToString(CultureInfo.InvariantCulture) ?? "?"} OOM kill(s) (cgroup v{Version})";
+
     /// <summary>
     /// cgroup v2: memory.max ("max" = no limit), memory.current, memory.events (oom_kill).
     /// cgroup v1: memory.limit_in_bytes (a huge value = no limit), memory.usage_in_bytes, memory.oom_control (oom_kill).

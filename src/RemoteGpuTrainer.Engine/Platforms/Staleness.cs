@@ -30,15 +30,16 @@ public static class Staleness
 
     /// <summary>
     /// One warning for a new host when the platform has danger clocks and its newest stamp is older than
-    /// <paramref name="olderThan"/> (or it has none): the clocks that delete data may have changed.
+    /// <paramref name="olderThan"/> (or it has none): which facts are stale, and when they were last verified.
     /// </summary>
     public static string? DangerClockWarning(GpuPlatform p, DateTimeOffset now, TimeSpan olderThan)
     {
         if (p.DangerClocks.Length == 0) return null;
         var newest = p.Verified.Values.Select(Stamp).Where(d => d is not null).Max();
         if (newest is { } n && now - n <= olderThan) return null;
-        var when = newest is null ? "have never been verified (no stamp in the profile)" : $"were last verified {newest:yyyy-MM}";
-        return $"{p.DisplayName}: the danger clocks above {when}; check them in the platform's console before relying on them (Get-GpuPlatform {p.Name} -Stale lists what is due).";
+        if (newest is null) return $"{p.DisplayName}: its danger clocks have never been verified (no fact of its profile carries a stamp); check them in the platform's console before relying on them (Get-GpuPlatform {p.Name} -Stale lists what is due).";
+        var stale = StaleFacts(p, now, olderThan).Select(f => f.Fact).ToList();
+        return $"{p.DisplayName}: {stale.Count} fact(s) of its profile were last verified {newest:yyyy-MM} ({string.Join(", ", stale.Take(4))}{(stale.Count > 4 ? ", …" : "")}); check the danger clocks in the platform's console before relying on them (Get-GpuPlatform {p.Name} -Stale lists what is due).";
     }
 
     static DateTimeOffset? Stamp(string s) =>

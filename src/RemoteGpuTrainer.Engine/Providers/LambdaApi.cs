@@ -36,14 +36,15 @@ sealed class LambdaApi : ICloudProvider
     /// <summary>The name under which the public key is registered, registering it when it is not.</summary>
     async Task<string> KeyNameAsync(string publicKey, CancellationToken ct)
     {
-        var keyText = string.Join(' ', publicKey.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(2));
+        var keyText = ProviderHttp.KeyText(publicKey);
         var r = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "ssh-keys"), null, Classify, ct).ConfigureAwait(false);
         if (r.Json is { } j && j.TryGetProperty("data", out var keys) && keys.ValueKind == JsonValueKind.Array)
             foreach (var k in keys.EnumerateArray())
-                if (string.Join(' ', (ProviderHttp.Str(k, "public_key") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(2)) == keyText)
+                if (ProviderHttp.KeyText(ProviderHttp.Str(k, "public_key")) == keyText)
                     return ProviderHttp.Str(k, "name")!;
         var name = "rgt-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(keyText)))[..12].ToLowerInvariant();
-        await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "ssh-keys"), new Dictionary<string, string> { ["name"] = name, ["public_key"] = publicKey }, Classify, ct).ConfigureAwait(false);
+        // The name comes from the key: a name the account has already holds this key (added by an earlier try).
+        await _http.AddUnlessThereAsync(CloudProviders.Join(_url, "ssh-keys"), new Dictionary<string, string> { ["name"] = name, ["public_key"] = publicKey }, Classify, ct).ConfigureAwait(false);
         return name;
     }
 

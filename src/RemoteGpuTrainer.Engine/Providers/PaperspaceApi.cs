@@ -56,11 +56,7 @@ sealed class PaperspaceApi : ICloudProvider
             throw new RgtException("ImageRequired", FailureKind.InvalidArgument,
                 "paperspace: a machine is created from an OS template, whose id is your account's: pass -Image <templateId> (console: Create machine, or GET /v1/templates), or set default_image in a paperspace profile of your own.");
         var at = offer.OfferId.LastIndexOf('@');
-        var script = BoxScript.Load("paperspace-startup").Set("PUBLIC_KEY", spec.PublicKey).Set("SSH_USER", User).Text;
-        var created = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "startup-scripts"),
-            new Dictionary<string, object> { ["name"] = spec.Name + "-ssh-key", ["script"] = script, ["isRunOnce"] = false }, Classify, ct).ConfigureAwait(false);
-        var scriptId = Data(created) is var s && ProviderHttp.Str(s, "id") is { Length: > 0 } sid ? sid
-            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"paperspace: the startup script answer has no id: {ProviderHttp.Short(created.Body)}");
+        var scriptId = await StartupScriptAsync(spec.PublicKey, ct).ConfigureAwait(false);
         var body = new Dictionary<string, object>
         {
             ["name"] = spec.Name, ["machineType"] = at > 0 ? offer.OfferId[..at] : offer.OfferId, ["templateId"] = spec.Image,
@@ -70,6 +66,25 @@ sealed class PaperspaceApi : ICloudProvider
         var r = await _http.SendOnceAsync(HttpMethod.Post, CloudProviders.Join(_url, "machines"), body, Classify, ct).ConfigureAwait(false);
         return ProviderHttp.Str(Data(r), "id") is { Length: > 0 } id ? id
             : throw new RgtException("ProviderError", FailureKind.InvalidData, $"paperspace: the create answer has no machine id: {ProviderHttp.Short(r.Body)}");
+    }
+
+    /// <summary>
+    /// The startup script that puts this key in: one per key and script version, named after their hash and
+    /// reused by every rental that needs it, so the account does not pile up one script per machine.
+    /// </summary>
+    async Task<string> StartupScriptAsync(string publicKey, CancellationToken ct)
+    {
+        var script = BoxScript.Load("paperspace-startup").Set("PUBLIC_KEY", publicKey).Set("SSH_USER", User).Text;
+        var name = "rgt-ssh-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(script)))[..12].ToLowerInvariant();
+        var listed = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "startup-scripts?limit=120"), null, Classify, ct).ConfigureAwait(false);
+        var items = Data(listed) is { ValueKind: JsonValueKind.Object } l && l.TryGetProperty("items", out var i) && i.ValueKind == JsonValueKind.Array ? i.EnumerateArray().ToList() : new();
+        if (items.FirstOrDefault(x => ProviderHttp.Str(x, "name") == name && ProviderHttp.Str(x, "dtDeleted") is null) is { ValueKind: JsonValueKind.Object } found
+            && ProviderHttp.Str(found, "id") is { Length: > 0 } existing)
+            return existing;
+        var created = await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "startup-scripts"),
+            new Dictionary<string, object> { ["name"] = name, ["script"] = script, ["isRunOnce"] = false }, Classify, ct).ConfigureAwait(false);
+        return ProviderHttp.Str(Data(created), "id") is { Length: > 0 } sid ? sid
+            : throw new RgtException("ProviderError", FailureKind.InvalidData, $"paperspace: the startup script answer has no id: {ProviderHttp.Short(created.Body)}");
     }
 
     /// <summary>The machine object: under "data" in a create's answer, the answer itself elsewhere.</summary>

@@ -113,6 +113,34 @@ public sealed class ProviderHttp : IDisposable
         r.Json is { ValueKind: JsonValueKind.Object } j && j.TryGetProperty(name, out var v) && v.ValueKind == kind ? v
             : throw new RgtException("ProviderError", FailureKind.InvalidData, $"{provider}: {what}: {Short(r.Body)}");
 
+    /// <summary>An OpenSSH public key without its comment ("type base64"), as accounts compare keys.</summary>
+    public static string KeyText(string? publicKey) => string.Join(' ', (publicKey ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(2));
+
+    /// <summary>
+    /// A refusal that means "you have this already" (400, 409 or 422 saying it exists): for an account key or
+    /// a named object we add only when missing, that is success, not a failure of the rental.
+    /// </summary>
+    public static bool SaysAlreadyThere(ProviderResponse r) =>
+        (int)r.Status is 400 or 409 or 422 && System.Text.RegularExpressions.Regex.IsMatch(r.Body, @"already|exists|duplicate", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+    /// <summary>
+    /// Adds an account object (an SSH key, a named script) with a POST that may be repeated: an answer that it
+    /// is there already counts as done. Any other refusal is the provider's error as usual.
+    /// </summary>
+    public async Task AddUnlessThereAsync(Uri url, object body, Func<ProviderResponse, RgtException?> classify, CancellationToken ct)
+    {
+        try
+        {
+            await SendAsync(HttpMethod.Post, url, body, r => SaysAlreadyThere(r) ? new RgtException(AlreadyThere, FailureKind.OperationFailed, "there already") : classify(r), ct).ConfigureAwait(false);
+        }
+        catch (RgtException ex) when (ex.ErrorId == AlreadyThere)
+        {
+            _log?.Invoke($"{_provider}: {url.AbsolutePath}: the account has it already");
+        }
+    }
+
+    const string AlreadyThere = "AlreadyThere";
+
     /// <summary>A body cut for a message (the key is never in a body we send back).</summary>
     public static string Short(string body) => body.Length <= 300 ? body.Trim() : body[..300].Trim() + "…";
 

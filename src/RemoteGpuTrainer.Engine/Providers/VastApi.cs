@@ -19,12 +19,32 @@ sealed class VastApi : ICloudProvider
 
     public async Task<string> CreateAsync(GpuOffer offer, RentalSpec spec, CancellationToken ct)
     {
-        await _http.SendAsync(HttpMethod.Post, CloudProviders.Join(_url, "ssh/"), new Dictionary<string, string> { ["ssh_key"] = spec.PublicKey }, _ => null, ct).ConfigureAwait(false);
+        await EnsureAccountKeyAsync(spec.PublicKey, ct).ConfigureAwait(false);
         var body = new Dictionary<string, object?> { ["image"] = spec.Image, ["label"] = spec.Name, ["disk"] = spec.DiskGB, ["runtype"] = "ssh_direct" };
         if (offer.Interruptible) body["price"] = spec.BidPerHour ?? offer.HourlyPrice;
         var r = await _http.SendOnceAsync(HttpMethod.Put, CloudProviders.Join(_url, $"asks/{Uri.EscapeDataString(offer.OfferId)}/"), body, Classify, ct).ConfigureAwait(false);
         return r.Json is { } j && ProviderHttp.Str(j, "new_contract") is { Length: > 0 } id && id.All(char.IsAsciiDigit) ? id
             : throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the create answer has no new_contract: {ProviderHttp.Short(r.Body)}");
+    }
+
+    /// <summary>
+    /// The account holds the public key the instance is created for (vast.ai puts the account's keys on its
+    /// instances): listed first and added only when missing; the API's "already exists" is success.
+    /// </summary>
+    async Task EnsureAccountKeyAsync(string publicKey, CancellationToken ct)
+    {
+        var listed = await _http.SendAsync(HttpMethod.Get, CloudProviders.Join(_url, "ssh/"), null, Classify, ct).ConfigureAwait(false);
+        // The list is a bare array; some answers wrap it ({"ssh_keys": […]} or {"keys": […]}).
+        var keys = listed.Json switch
+        {
+            { ValueKind: JsonValueKind.Array } a => a,
+            { ValueKind: JsonValueKind.Object } o when o.TryGetProperty("ssh_keys", out var k) && k.ValueKind == JsonValueKind.Array => k,
+            { ValueKind: JsonValueKind.Object } o when o.TryGetProperty("keys", out var k) && k.ValueKind == JsonValueKind.Array => k,
+            _ => throw new RgtException("ProviderError", FailureKind.InvalidData, $"vastai: the account's SSH key list is not a list: {ProviderHttp.Short(listed.Body)}"),
+        };
+        var mine = ProviderHttp.KeyText(publicKey);
+        if (keys.EnumerateArray().Any(k => ProviderHttp.KeyText(ProviderHttp.Str(k, "public_key") ?? ProviderHttp.Str(k, "ssh_key")) == mine)) return;
+        await _http.AddUnlessThereAsync(CloudProviders.Join(_url, "ssh/"), new Dictionary<string, string> { ["ssh_key"] = publicKey }, Classify, ct).ConfigureAwait(false);
     }
 
     public async Task<GpuRental> GetAsync(string id, CancellationToken ct)

@@ -12,7 +12,7 @@ public sealed record ProvisionRequest(
     string[]? Tags = null, string? DataDir = null, string? DurableDir = null, string? Python = null, string? Notes = null);
 
 /// <summary>A rental that answers, registered with its RentalId and price; the offer it came from; what to tell the user once.</summary>
-public sealed record ProvisionedRental(GpuHost Host, GpuOffer Offer, IReadOnlyList<string> Warnings);
+public sealed record ProvisionedRental(GpuHost Host, GpuOffer Offer, IReadOnlyList<string> Warnings, IReadOnlyList<string> Details);
 
 /// <summary>
 /// New-GpuRental through a provider's API, as one engine call with one rollback path: the launch
@@ -72,7 +72,7 @@ public static class RentalProvisioner
             using (var connector = connect(new ConnectOptions(true, TimeSpan.FromSeconds(30))))
                 await connector.OpenAsync(registered, ct, resolvePaths: false).ConfigureAwait(false);
             var warnings = result.Warnings.Append($"{registered.Name}: recorded the new rental's host key on first contact ({offer.Provider} rental {instance.RentalId}); a later change of key is refused.").ToList();
-            return new ProvisionedRental(inventory.Load().First(h => h.Name == registered.Name), offer, warnings);
+            return new ProvisionedRental(inventory.Load().First(h => h.Name == registered.Name), offer, warnings, result.Details);
         }
         catch (Exception ex)
         {

@@ -99,8 +99,7 @@ public static class TeardownGate
     public static string Describe(GpuHost host, GpuPlatform p, string action)
     {
         var (_, verb, irreversible) = Choose(p, action);
-        // Placeholders of the catalog (/path/to/mount) are not paths to show a user.
-        var tiers = p.Storage.Where(t => t.Path is not null && !t.Path.Contains("/path/to/", StringComparison.Ordinal)).ToList();
+        var tiers = p.Storage.Where(t => t.Path is not null).ToList();
         var survives = tiers.Where(t => irreversible ? t.SurvivesDestroy?.StartsWith("true", StringComparison.OrdinalIgnoreCase) == true : t.SurvivesStop?.StartsWith("true", StringComparison.OrdinalIgnoreCase) == true).Select(t => t.Path).ToList();
         var deleted = tiers.Where(t => !survives.Contains(t.Path)).Select(t => t.Path).ToList();
         var sb = new StringBuilder();
@@ -118,8 +117,7 @@ public static class TeardownGate
         var console = p.Name == "generic-ssh" || p.MeterStopVerb == "manual"
             ? "stop or destroy the machine where you rented it (provider console, API or a call): nothing reclaims it by itself."
             : $"open the {p.DisplayName} console and choose {verb} for this instance.";
-        // The catalog's rule is written for whoever acts; "consult the user" is you, so it is left out.
-        var rule = p.TeardownRule is null ? "" : $" Rule: {System.Text.RegularExpressions.Regex.Replace(p.TeardownRule, @"\s*and consult the user", "")}.";
+        var rule = p.TeardownRule is null ? "" : $" Rule: {p.TeardownRule}.";
         return $"{Describe(host, p, action)} To do: {console}{rule}";
     }
 }

@@ -108,7 +108,7 @@ public sealed class SshConnection : IHostShell
             catch (SshPassPhraseNullOrEmptyException ex)
             {
                 throw new RgtException("IdentityFileEncrypted", FailureKind.AuthenticationError,
-                    $"{target.Name}: the identity file {file} is protected by a passphrase, and no agent is used. Use a key without a passphrase for unattended runs, or decrypt a copy kept with mode 600.", ex);
+                    $"{target.Name}: the identity file {file} is protected by a passphrase, and no ssh-agent is used. Use a key without a passphrase for unattended runs, or decrypt a copy kept with mode 600.", ex);
             }
             catch (Exception ex) when (ex is SshException or InvalidOperationException or UnauthorizedAccessException or IOException or ArgumentException)
             {

@@ -130,6 +130,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
                 new RentalRequest(ConnectionString, Name, Platform, identity, Tag, DataDir, DurableDir, Region, Python, Notes, Force),
                 Inventory, Catalog, DateTimeOffset.Now);
             foreach (var w in result.Warnings) WriteWarning(w);
+            foreach (var d in result.Details) WriteVerbose(d);
             WriteVerbose($"{(result.Created ? "Registered" : "Updated")} {result.Host.Name} ({result.Host.Endpoint}) as platform {result.Platform.Name} in {Inventory.FilePath}.");
             WriteObject(result.Host);
         }
@@ -198,6 +199,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
             new LaunchOptions(Timeout, PollInterval, MaxOffers, p => Catalog.Find(p)?.DefaultImage), Inventory, Catalog, NewConnector, VerboseLog,
             (text, percent) => { lock (progress) { progress.StatusDescription = text; progress.PercentComplete = percent ?? -1; } }, ct), progress);
         foreach (var w in done.Warnings) WriteWarning(w);
+        foreach (var d in done.Details) WriteVerbose(d);
         return (done.Host, done.Offer.OfferId);
     }
 }
