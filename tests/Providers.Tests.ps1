@@ -333,7 +333,9 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         @{ Provider = 'paperspace'; Gpu = 'A6000:1'; Add = '/paperspace/v1/startup-scripts$'; Extra = @{ Image = 'tpl-ml-in-a-box' } }
     ) {
         $extra = $Extra
+        # One at a time: Lambda's instances all answer on the one sandbox box at port 22.
         $first = New-GpuRental -Provider $Provider -Gpu $Gpu -Name "$Provider-k1" -User $script:Boxes[0].User @script:Fast @extra
+        Remove-GpuRental "$Provider-k1" -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
         try {
             # The second rental: the account has the key (or the script) already, so nothing is added.
             Set-Contract
@@ -354,9 +356,12 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
                     Should -Be 1 -Because 'one startup script per key, reused by every machine'
             }
         } finally {
-            Remove-GpuRental "$Provider-k1" -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+            foreach ($n in "$Provider-k2", "$Provider-k3") {
+                if (Get-GpuHost $n -ErrorAction SilentlyContinue) { Remove-GpuRental $n -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null }
+            }
         }
         Test-ProviderHasNo $Provider $first.RentalId | Should -BeTrue
+        Test-ProviderHasNo $Provider $second.RentalId | Should -BeTrue
     }
 
     It 'Get-GpuRental reads every page of Paperspace''s machine list' {

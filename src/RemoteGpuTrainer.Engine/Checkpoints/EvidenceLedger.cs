@@ -5,7 +5,7 @@ namespace RemoteGpuTrainer.Engine.Checkpoints;
 /// <summary>One verification recorded for the teardown gate.</summary>
 public sealed record LedgerEntry(
     DateTimeOffset Time, string? Host, string? RemotePath, string? RemoteSha256, string LocalPath, string? LocalSha256,
-    string Verdict, string? Safety, string? Reason, string User, string? Cell = null);
+    string Verdict, string? Safety, string? Reason, string User, string? Cell = null, long? Epoch = null);
 
 /// <summary>
 /// The local evidence ledger (ledger.jsonl in the config directory): one JSON line per verification,

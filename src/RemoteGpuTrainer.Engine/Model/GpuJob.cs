@@ -36,6 +36,9 @@ public sealed class GpuJob
     public string LogPath { get; init; } = "";
     public string CheckpointDir { get; init; } = "";
     public string? DurableDir { get; init; }
+    /// <summary>For a queue started with -Recover: the newest epoch of this cell's mirrored checkpoints (read from the checkpoint), and where they are.</summary>
+    public long? LastMirroredEpoch { get; internal set; }
+    public string? MirrorDir { get; internal set; }
 
     public bool IsFinal => CellStates.IsFinal(State);
 

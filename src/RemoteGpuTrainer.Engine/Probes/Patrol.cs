@@ -25,6 +25,10 @@ public static class Patrol
     /// <summary>The checks whose findings come from the on-box sampler's trend, not from one reading.</summary>
     static readonly HashSet<string> ForecastChecks = new(StringComparer.Ordinal) { "MemoryOom", "MemoryForecast", "GpuIdle", "IdleRental" };
 
+    /// <summary>The cells the patrol's round trip read (for the checkpoint mirror of queues started with -Recover).</summary>
+    public static List<GpuJob> Jobs(GpuHost host, string output) =>
+        QueueStateParser.Parse(output).SelectMany(q => QueueStateParser.Jobs(host, q, TimeSpan.FromHours(2))).ToList();
+
     public static GpuPatrolReport Parse(GpuHost host, string output, DateTimeOffset now, Monitoring.ForecastOptions? forecast = null, bool slurm = false, TimeSpan? pendingWarnAfter = null)
     {
         var health = slurm ? SlurmHealth.Parse(host, output, now) : HealthProbe.Parse(host, output, new HealthOptions(Forecast: forecast), now);

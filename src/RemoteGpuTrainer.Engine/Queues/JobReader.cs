@@ -22,7 +22,9 @@ public static class JobReader
         {
             var (shell, resolved, _) = await connector.OpenAsync(host, ct).ConfigureAwait(false);
             var queues = await QueueService.ReadAsync(shell, resolved, queueId, ct).ConfigureAwait(false);
-            return new HostJobs(resolved, queues.SelectMany(q => QueueStateParser.Jobs(resolved, q, staleAfter)).ToList(), queues.Count);
+            var jobs = queues.SelectMany(q => QueueStateParser.Jobs(resolved, q, staleAfter)).ToList();
+            Recovery.CheckpointMirror.Annotate(jobs, host.Name, new Recovery.RecoveryStore());
+            return new HostJobs(resolved, jobs, queues.Count);
         }
         catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
         {

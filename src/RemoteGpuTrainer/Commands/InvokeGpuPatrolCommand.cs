@@ -56,6 +56,10 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         using var connector = NewConnector(new ConnectOptions(false, TimeSpan.FromSeconds(15)));
         var forecast = new Engine.Monitoring.ForecastOptions(OomWithin, IdleAfter);
         var catalog = Catalog;
+        var recovery = new Engine.Recovery.RecoveryStore();
+        var ledger = new Engine.Checkpoints.EvidenceLedger();
+        var mirrored = new System.Collections.Concurrent.ConcurrentQueue<GpuCheckpointMirror>();
+        var mirrorErrors = new System.Collections.Concurrent.ConcurrentQueue<(string Host, RgtException Error)>();
         foreach (var r in FanOut(Hosts, ThrottleLimit, async (h, ct) =>
         {
             var slurm = catalog.Find(h.Platform)?.IsSlurm == true;
@@ -63,7 +67,15 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             {
                 var (shell, host, _) = await connector.OpenAsync(h, ct).ConfigureAwait(false);
                 var output = await shell.RunAsync(Patrol.Script(host, QueueId, forecast, slurm), TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
-                return Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast, slurm, PendingWarnAfter);
+                var report = Patrol.Parse(host, output.StdOut, DateTimeOffset.Now, forecast, slurm, PendingWarnAfter);
+                // Queues started with -Recover: the scheduled tick keeps their running cells' checkpoints mirrored.
+                try
+                {
+                    foreach (var m in await Engine.Recovery.CheckpointMirror.ForQueuesAsync(connector, host, Patrol.Jobs(host, output.StdOut), recovery, ledger, ct).ConfigureAwait(false))
+                        mirrored.Enqueue(m);
+                }
+                catch (RgtException ex) { mirrorErrors.Enqueue((host.Name, ex)); }
+                return report;
             }
             catch (RgtException ex) when (ex.Kind is FailureKind.ConnectionError or FailureKind.Timeout)
             {
@@ -79,6 +91,10 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
                 report = Patrol.Unreachable(r.Item.Name, (r.Error as RgtException)?.ErrorId ?? "UnexpectedFailure", DateTimeOffset.Now);
             }
             reports.Add(report!);
+            while (mirrored.TryDequeue(out var m))
+                if (m.Status == "Refused") WriteWarning($"{m}: {m.Reason}");
+                else WriteVerbose(m.ToString());
+            while (mirrorErrors.TryDequeue(out var e)) WriteFailure(e.Error, e.Host);
             if (!IncludeRentals) WriteObject(report);
         }
         if (IncludeRentals)

@@ -2,6 +2,7 @@ using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Queues;
+using RemoteGpuTrainer.Engine.Recovery;
 using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Commands;
@@ -67,6 +68,29 @@ public sealed class StartGpuQueueCommand : HostCmdlet
     [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     public string? QueueId { get; set; }
 
+    /// <summary>
+    /// Records a recovery policy with the queue: while its cells run, every Wait-GpuJob and Invoke-GpuPatrol
+    /// tick mirrors each running cell's newest checkpoint (latest.pth, and best.pth when it changes) to
+    /// -MirrorPath, verified and safe to open, so a rental taken back loses at most one tick of training.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Recover { get; set; }
+
+    /// <summary>With -Recover: recoveries allowed per cell (default 3).</summary>
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int MaxRecoveries { get; set; } = 3;
+
+    /// <summary>With -Recover: the most all rentals of this queue may cost together, in the provider's currency.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 1000000.0)]
+    public decimal? MaxSpend { get; set; }
+
+    /// <summary>With -Recover: where the mirrored checkpoints go; default mirror/ in the config directory (RGT_HOME).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? MirrorPath { get; set; }
+
     protected override void EndProcessing()
     {
         var file = GetUnresolvedProviderPathFromPSPath(Path);
@@ -112,6 +136,13 @@ public sealed class StartGpuQueueCommand : HostCmdlet
             else
             {
                 new QueueCache().Record(r.Value!.Name, r.Value.Cells.Select(c => (r.Value.QueueId, c)));
+                if (Recover)
+                {
+                    var policy = RecoveryPolicy.For(r.Value.Name, r.Value.QueueId, defaults[r.Value.Name], MirrorPath is null ? null : GetUnresolvedProviderPathFromPSPath(MirrorPath),
+                        MaxRecoveries, MaxSpend, DateTimeOffset.Now);
+                    new RecoveryStore().Save(policy);
+                    WriteVerbose($"{r.Value.Name}: queue '{r.Value.QueueId}' mirrors {string.Join(" and ", policy.Artifacts)} of its running cells to {policy.MirrorRoot} on every Wait-GpuJob and Invoke-GpuPatrol tick.");
+                }
                 foreach (var w in r.Value.Warnings) WriteWarning(w);
                 WriteObject(r.Value);
             }

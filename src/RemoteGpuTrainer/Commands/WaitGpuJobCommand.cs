@@ -2,6 +2,7 @@ using System.Management.Automation;
 using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Queues;
+using RemoteGpuTrainer.Engine.Recovery;
 using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Commands;
@@ -45,6 +46,8 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
         var progress = new ProgressRecord(2, "Waiting for GPU jobs", "starting");
         var resolved = new System.Collections.Concurrent.ConcurrentDictionary<string, GpuHost>(StringComparer.OrdinalIgnoreCase);
         var catalog = Catalog;
+        var recovery = new RecoveryStore();
+        var ledger = new Engine.Checkpoints.EvidenceLedger();
         while (true)
         {
             var look = wait.Next();
@@ -75,12 +78,22 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
                 // Paths resolved on the first tick are absolute: later ticks skip that round trip.
                 var got = await JobReader.ReadAsync(connector, resolved.GetValueOrDefault(t.Host.Name, t.Host), t.QueueId, StaleAfter, catalog, VerboseLog, ct).ConfigureAwait(false);
                 resolved[got.Host.Name] = got.Host;
-                return got.Jobs;
+                // Queues started with -Recover keep their running cells' newest checkpoints mirrored, tick by tick.
+                List<GpuCheckpointMirror> mirrored;
+                RgtException? mirrorError = null;
+                try { mirrored = await CheckpointMirror.ForQueuesAsync(connector, got.Host, got.Jobs, recovery, ledger, ct).ConfigureAwait(false); }
+                catch (RgtException ex) { mirrored = new(); mirrorError = ex; }
+                return (got.Jobs, mirrored, mirrorError);
             }))
             {
                 if (Cancellation.IsCancellationRequested) return;
                 if (r.Error is not null) { WriteVerbose($"{r.Item.Host.Name}: {r.Error.Message} (will retry until the timeout)"); continue; }
-                wait.Update(r.Value!);
+                var (jobs, mirrored, mirrorError) = r.Value!;
+                foreach (var m in mirrored)
+                    if (m.Status == "Refused") WriteWarning($"{m}: {m.Reason}");
+                    else WriteVerbose(m.ToString());
+                if (mirrorError is not null) WriteFailure(mirrorError, r.Item.Host.Name);
+                wait.Update(jobs);
             }
         }
         progress.RecordType = ProgressRecordType.Completed;

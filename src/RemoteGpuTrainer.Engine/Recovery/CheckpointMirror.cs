@@ -1,0 +1,166 @@
+using System.Text.Json;
+using RemoteGpuTrainer.Engine.Checkpoints;
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Parsing;
+using RemoteGpuTrainer.Engine.Scripts;
+using RemoteGpuTrainer.Engine.Ssh;
+using RemoteGpuTrainer.Engine.Transfers;
+
+namespace RemoteGpuTrainer.Engine.Recovery;
+
+/// <summary>
+/// Keeps a local copy of each running cell's newest checkpoint while the queue runs, so a rental taken
+/// back loses no more than one tick of training. One round trip a tick asks the box for the artifacts'
+/// hashes (cached there: an unchanged file is not read again); only a file whose hash differs from the
+/// mirrored one is pulled (resumable, SHA-256 checked), and it replaces the mirrored copy only when it
+/// opens as a safe checkpoint. A file the trainer is still writing, a torn one or an unsafe one never
+/// does: the last good copy stays. Each mirrored copy is a ledger line with host, remote path, box hash,
+/// cell and epoch.
+/// </summary>
+public static class CheckpointMirror
+{
+    /// <summary>A file modified this recently may be half saved; it waits for the next tick.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
+
+    /// <summary>What the mirror holds of one artifact: the box's hash it was taken at, and its epoch.</summary>
+    public sealed record Copy(string RemotePath, string RemoteSha256, long? Epoch, DateTimeOffset MirroredAt);
+
+    public sealed record BoxFile(int Index, string Name, long Size, long MTime, string Sha256);
+
+    public static string Script(IReadOnlyList<GpuJob> running, RecoveryPolicy policy) =>
+        BoxScript.Load("mirror-probe").Set("NAMES", string.Join("\n", policy.Artifacts)).Set("SETTLE", (long)Settle.TotalSeconds)
+            .Arguments(running.SelectMany(j => new[] { j.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), j.CheckpointDir })).Command;
+
+    /// <summary>The probe's answer: the files it hashed, and the (index, name) pairs it found still being written.</summary>
+    public static (List<BoxFile> Files, List<(int Index, string Name)> Busy) Parse(GpuHost host, CommandOutput output)
+    {
+        var s = ProbeSections.Parse(output.StdOut);
+        if (s.ExitCode("mirror") != 0)
+            throw new RgtException("MirrorProbeFailed", FailureKind.OperationFailed,
+                $"{host.Name}: the checkpoint mirror's probe did not finish (status {s.ExitCode("mirror")?.ToString() ?? "none"}): {(s.Has("mirror") ? s["mirror"] : output.StdErr).Trim()}");
+        var files = new List<BoxFile>();
+        var busy = new List<(int, string)>();
+        foreach (var f in s["mirror"].Split('\n').Select(l => l.Split('\t')))
+        {
+            if (f is ["FILE", var i, var name, var size, var mtime, var sha] && int.TryParse(i, out var index) && long.TryParse(size, out var n)
+                && long.TryParse(mtime, out var m) && sha.Length == 64 && sha.All(char.IsAsciiHexDigitLower))
+                files.Add(new BoxFile(index, name, n, m, sha));
+            else if (f is ["BUSY", var bi, var bname] && int.TryParse(bi, out var bindex))
+                busy.Add((bindex, bname));
+        }
+        return (files, busy);
+    }
+
+    static string SidecarOf(string local) => local + ".rgt-mirror.json";
+
+    public static Copy? Mirrored(string local)
+    {
+        try { return File.Exists(local) && File.Exists(SidecarOf(local)) ? JsonSerializer.Deserialize<Copy>(File.ReadAllText(SidecarOf(local))) : null; }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>The newest epoch mirrored for a cell, over its artifacts; null when nothing is mirrored yet.</summary>
+    public static long? LastEpoch(RecoveryPolicy policy, int index, string cell) =>
+        policy.Artifacts.Select(a => Mirrored(Path.Combine(policy.CellDirectory(index, cell), a))?.Epoch).Max();
+
+    /// <summary>Fills each cell's LastMirroredEpoch and MirrorDir for queues with a policy; an unreadable policy leaves them empty (the mirror tick reports it).</summary>
+    public static void Annotate(IReadOnlyList<GpuJob> jobs, string host, RecoveryStore store)
+    {
+        foreach (var g in jobs.GroupBy(j => j.QueueId))
+        {
+            RecoveryPolicy? policy;
+            try { policy = store.Find(host, g.Key); }
+            catch (RgtException) { continue; }
+            if (policy is null) continue;
+            foreach (var j in g)
+            {
+                j.MirrorDir = policy.CellDirectory(j.Index, j.Cell);
+                j.LastMirroredEpoch = LastEpoch(policy, j.Index, j.Cell);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One tick for one host after its cells were read: mirrors the running cells of each of its queues that
+    /// has a recovery policy. A policy that cannot be read is an error, never "nothing to mirror".
+    /// </summary>
+    public static async Task<List<GpuCheckpointMirror>> ForQueuesAsync(HostConnector connector, GpuHost host, IReadOnlyList<GpuJob> jobs,
+        RecoveryStore store, EvidenceLedger ledger, CancellationToken ct)
+    {
+        var results = new List<GpuCheckpointMirror>();
+        foreach (var queueId in jobs.Select(j => j.QueueId).Distinct())
+            if (store.Find(host.Name, queueId) is { } policy)
+                results.AddRange(await TickAsync(connector, host, jobs, policy, ledger, new TransferOptions(RetryCount: 2), ct).ConfigureAwait(false));
+        return results;
+    }
+
+    /// <summary>One tick for one host: mirrors every running cell of the policy's queue.</summary>
+    public static async Task<List<GpuCheckpointMirror>> TickAsync(HostConnector connector, GpuHost host, IReadOnlyList<GpuJob> jobs, RecoveryPolicy policy,
+        EvidenceLedger ledger, TransferOptions options, CancellationToken ct)
+    {
+        var running = jobs.Where(j => j.QueueId == policy.QueueId && j.State == nameof(CellState.Running) && j.CheckpointDir.Length > 0).ToList();
+        var results = new List<GpuCheckpointMirror>();
+        if (running.Count == 0) return results;
+        var (shell, resolved, _) = await connector.OpenAsync(host, ct).ConfigureAwait(false);
+        var (files, busy) = Parse(resolved, await shell.RunAsync(Script(running, policy), TimeSpan.FromMinutes(10), ct).ConfigureAwait(false));
+        GpuCheckpointMirror Result(GpuJob j, string file, string status, long? epoch = null, string? local = null, string? reason = null) => new()
+        {
+            Name = host.Name, QueueId = j.QueueId, Cell = j.Cell, File = file, Status = status, Epoch = epoch, LocalPath = local,
+            RemotePath = j.CheckpointDir.TrimEnd('/') + "/" + file, Reason = reason,
+        };
+        foreach (var (index, name) in busy)
+            if (running.FirstOrDefault(j => j.Index == index) is { } j)
+                results.Add(Result(j, name, "Busy", reason: $"written in the last {Settle.TotalSeconds:0} s: it may be half saved"));
+        foreach (var f in files)
+        {
+            if (running.FirstOrDefault(j => j.Index == f.Index) is not { } job || !policy.Artifacts.Contains(f.Name)) continue;
+            var local = Path.Combine(policy.CellDirectory(job.Index, job.Cell), f.Name);
+            var remotePath = job.CheckpointDir.TrimEnd('/') + "/" + f.Name;
+            if (Mirrored(local) is { } had && had.RemoteSha256 == f.Sha256)
+            {
+                results.Add(Result(job, f.Name, "Unchanged", had.Epoch, local));
+                continue;
+            }
+            var (status, epoch, reason) = await PullAsync(connector, resolved, job, f, remotePath, local, ledger, options, ct).ConfigureAwait(false);
+            results.Add(Result(job, f.Name, status, epoch, local, reason));
+        }
+        return results;
+    }
+
+    static async Task<(string Status, long? Epoch, string? Reason)> PullAsync(HostConnector connector, GpuHost host, GpuJob job, BoxFile f, string remotePath, string local,
+        EvidenceLedger ledger, TransferOptions options, CancellationToken ct)
+    {
+        var incoming = Path.Combine(Path.GetDirectoryName(local)!, ".incoming", f.Name);
+        try
+        {
+            await Downloader.DownloadAsync(host, connector.Target(host), new RemoteFile(remotePath, f.Name, f.Size, f.MTime), incoming,
+                _ => Task.FromResult(f.Sha256), options, new TransferProgress(), ct, connector.Pool).ConfigureAwait(false);
+        }
+        catch (RgtException ex)
+        {
+            // It changed while it was read (the trainer saved again), or the link failed: the next tick tries again.
+            Discard(incoming);
+            return ("Refused", Mirrored(local)?.Epoch, $"it did not arrive whole ({ex.ErrorId}): the last good copy is kept");
+        }
+        var v = CheckpointVerifier.VerifyFile(incoming, TrustOptions.None, f.Name);
+        if (v.Status != "Verified")
+        {
+            Discard(incoming);
+            return ("Refused", Mirrored(local)?.Epoch, $"it does not open as a safe checkpoint ({v.Reason}): the last good copy is kept");
+        }
+        File.Move(incoming, local, overwrite: true);
+        FileLock.WriteAllTextAtomic(SidecarOf(local), JsonSerializer.Serialize(new Copy(remotePath, f.Sha256, v.Epoch, DateTimeOffset.UtcNow)));
+        ledger.Append(new[]
+        {
+            new LedgerEntry(DateTimeOffset.UtcNow, host.Name, remotePath, f.Sha256, local, f.Sha256, "Verified", v.Safety, "mirrored while the cell ran",
+                Environment.UserName, job.Cell, v.Epoch),
+        });
+        return ("Mirrored", v.Epoch, null);
+    }
+
+    static void Discard(string incoming)
+    {
+        foreach (var p in new[] { incoming, incoming + Downloader.PartialSuffix, incoming + Downloader.PartialSuffix + ".json" })
+            if (File.Exists(p)) File.Delete(p);
+    }
+}

@@ -1,0 +1,67 @@
+using RemoteGpuTrainer.Engine.Model;
+using RemoteGpuTrainer.Engine.Queues;
+using RemoteGpuTrainer.Engine.Recovery;
+using Xunit;
+
+namespace RemoteGpuTrainer.Engine.Tests;
+
+public class RecoveryTests
+{
+    static readonly GpuHost Host = new() { Name = "box", HostName = "h" };
+
+    [Fact]
+    public void A_policy_round_trips_and_one_that_cannot_be_read_is_an_error_not_no_policy()
+    {
+        var store = new RecoveryStore(TestFiles.TempDir());
+        Assert.Null(store.Find("box", "sweep"));
+        var policy = RecoveryPolicy.For("box", "sweep", new GpuPlatformDefaults("best.pth", "latest.pth"), "/tmp/m", 2, 5.5m, DateTimeOffset.UnixEpoch);
+        store.Save(policy);
+        var back = store.Find("box", "sweep")!;
+        Assert.Equal(new[] { "latest.pth", "best.pth" }, back.Artifacts);
+        Assert.Equal((2, 5.5m, "/tmp/m"), (back.MaxRecoveries, back.MaxSpend, back.MirrorRoot));
+        File.WriteAllText(Directory.GetFiles(store.Directory, "*.json").Single(), "{ not json");
+        Assert.Equal("RecoveryPolicyUnreadable", Assert.Throws<RgtException>(() => store.Find("box", "sweep")).ErrorId);
+    }
+
+    [Theory]
+    [InlineData("a", "01-a")]
+    [InlineData("odd name 'q' $(touch pwned) 训练", "01-odd_name_q_touch_pwned_")]
+    [InlineData("../../etc", "01-_.._etc")]
+    public void A_cell_mirror_folder_stays_under_the_mirror_root_whatever_the_cell_is_called(string cell, string folder)
+    {
+        var policy = new RecoveryPolicy("box/x", "q", new[] { "latest.pth" }, "/m");
+        var dir = policy.CellDirectory(1, cell);
+        Assert.Equal(Path.Combine("/m", "box_x", "q", folder), dir);
+        Assert.StartsWith("/m/", Path.GetFullPath(dir));
+    }
+
+    [Fact]
+    public void The_probe_hashes_settled_files_reports_fresh_ones_busy_and_skips_missing_ones_on_real_bash()
+    {
+        var dir = TestFiles.TempDir();
+        var settled = Path.Combine(dir, "latest.pth");
+        File.WriteAllText(settled, "epoch 3");
+        File.SetLastWriteTimeUtc(settled, DateTime.UtcNow.AddMinutes(-1));
+        File.WriteAllText(Path.Combine(dir, "best.pth"), "being written");
+        var policy = new RecoveryPolicy("box", "q", new[] { "latest.pth", "best.pth", "other.pth" }, "/m");
+        var jobs = new[] { new GpuJob { Name = "box", QueueId = "q", Index = 4, Cell = "c", State = "Running", CheckpointDir = dir } };
+        var output = QueueFileTests.RunBash($"export HOME='{dir}/home'; " + CheckpointMirror.Script(jobs, policy));
+        var (files, busy) = CheckpointMirror.Parse(Host, new Ssh.CommandOutput(0, output, "", TimeSpan.Zero, null));
+        var f = Assert.Single(files);
+        Assert.Equal((4, "latest.pth", 7L), (f.Index, f.Name, f.Size));
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(settled))).ToLowerInvariant(), f.Sha256);
+        Assert.Equal(new[] { (4, "best.pth") }, busy);
+    }
+
+    [Fact]
+    public void A_probe_answer_that_is_cut_off_or_failed_is_an_error_and_noise_is_ignored()
+    {
+        Ssh.CommandOutput Out(string text) => new(0, text, "", TimeSpan.Zero, null);
+        Assert.Equal("MirrorProbeFailed", Assert.Throws<RgtException>(() => CheckpointMirror.Parse(Host, Out("@@RGT mirror\n|FILE\t1\tlatest.pth\t3\t4\t" + new string('a', 64) + "\n"))).ErrorId);
+        Assert.Equal("MirrorProbeFailed", Assert.Throws<RgtException>(() => CheckpointMirror.Parse(Host, Out(Parsing.ProbeSections.Frame("mirror", "stat: cannot stat", 2)))).ErrorId);
+        var (files, busy) = CheckpointMirror.Parse(Host, Out("Welcome to the box\n" + Parsing.ProbeSections.Frame("mirror",
+            "FILE\t1\tlatest.pth\t3\t4\tnot-a-hash\nFILE\tx\tlatest.pth\t3\t4\t" + new string('a', 64) + "\nFILE\t2\tbest.pth\t10\t99\t" + new string('b', 64))));
+        Assert.Equal(2, Assert.Single(files).Index);
+        Assert.Empty(busy);
+    }
+}
