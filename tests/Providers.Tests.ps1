@@ -483,6 +483,43 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         Remove-GpuRental spot -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
     }
 
+    It 'Invoke-GpuPatrol -Recover: a spot pod taken back is started again, its unfinished cell relaunched from its checkpoint, and the resume proven by the checkpoint' {
+        $box = $script:Boxes[0]
+        $h = New-GpuRental -Provider runpod -Gpu A100:1 -Interruptible -Name rec -User $box.User -DataDir $box.DataDir @script:Fast
+        try {
+            $q = Join-Path $script:TestDir 'rec.txt'
+            Set-Content $q "r1: python3 $($box.TrainerPath) --epochs 8 --sleep 2.5 --config rec"
+            Start-GpuQueue rec -Path $q -Recover -MirrorPath (Join-Path $script:TestDir 'rec-mirror') | Out-Null
+            $deadline = (Get-Date).AddSeconds(40)
+            do { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol rec -QueueId rec } until ((Get-GpuJob rec -QueueId rec).LastMirroredEpoch -ge 2 -or (Get-Date) -gt $deadline)
+            $mirrored = (Get-GpuJob rec -QueueId rec).LastMirroredEpoch
+            $mirrored | Should -BeGreaterOrEqual 2
+
+            # Not taken back: -Recover does nothing on its own.
+            (Invoke-GpuPatrol rec -QueueId rec -Recover).Recovery | Should -BeNullOrEmpty
+            # The provider takes the pod back, and as on a real box its processes die with it.
+            Set-Contract -More @{ preempt = @($h.RentalId) }
+            & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $box.IdentityFile -p $box.Port "$($box.User)@127.0.0.1" "pkill -9 -f 'q[u]eues/rec/launcher'; pkill -9 -f -- '--config re[c]'"
+            $r = Invoke-GpuPatrol rec -QueueId rec -Recover
+            $r.Recovery | Should -Match "^recovered rec: runpod started rental $($h.RentalId) again at 127\.0\.0\.1:\d+; relaunched 1 unfinished cell\(s\) \(r1 from epoch $mirrored\)$"
+            $r.Verdict | Should -Be 'Warn'
+            $r.Line | Should -Match 'recovered rec'
+            (Get-GpuHost rec).Port | Should -Not -Be $h.Port -Because 'the inventory follows the pod to its new port'
+            # A second tick finds nothing to recover: the pod runs, and the journal ends with the relaunch.
+            (Invoke-GpuPatrol rec -QueueId rec -Recover).Recovery | Should -BeNullOrEmpty
+
+            $log = Get-GpuJob rec -QueueId rec | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0 -Verbose 4>&1
+            $said = @($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+            @($said | Where-Object { $_ -match "^rec/rec/r1 latest\.pth: ResumeProven \(epoch (\d+)\): resume proven: the checkpoint went on from epoch $mirrored to \d+$" }).Count | Should -Be 1
+            $job = Get-GpuJob rec -QueueId rec
+            ($job.State, $job.Recoveries, $job.ResumedFromEpoch, $job.ResumeProven) | Should -Be @('Succeeded', 1, [long]$mirrored, $true)
+            (Get-GpuLog rec -QueueId rec -Cell r1 -Tail 200) -join "`n" | Should -Match 'Resuming from epoch \d+' -Because 'the trainer went on from its checkpoint'
+        } finally {
+            Remove-GpuRental rec -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+        }
+        Test-ProviderHasNo runpod $h.RentalId | Should -BeTrue
+    }
+
     It 'a vast.ai bid: created at its bid, listed Preempted once outbid, and the patrol says so instead of "unreachable"' {
         $offer = Get-GpuOffer vastai -Gpu A100:1 -Interruptible | Select-Object -First 1
         $h = $offer | New-GpuRental -Name bid -User $script:Boxes[0].User @script:Fast

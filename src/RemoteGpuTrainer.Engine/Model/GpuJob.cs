@@ -39,6 +39,10 @@ public sealed class GpuJob
     /// <summary>For a queue started with -Recover: the newest epoch of this cell's mirrored checkpoints (read from the checkpoint), and where they are.</summary>
     public long? LastMirroredEpoch { get; internal set; }
     public string? MirrorDir { get; internal set; }
+    /// <summary>For a queue started with -Recover: how many times it was recovered, the epoch this cell had to go on from at the last one, and whether its first checkpoint after it showed a later epoch (null: not judged yet).</summary>
+    public int? Recoveries { get; internal set; }
+    public long? ResumedFromEpoch { get; internal set; }
+    public bool? ResumeProven { get; internal set; }
 
     public bool IsFinal => CellStates.IsFinal(State);
 

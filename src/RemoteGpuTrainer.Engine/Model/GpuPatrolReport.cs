@@ -23,6 +23,17 @@ public sealed class GpuPatrolReport
     public bool Preempted { get; init; }
     /// <summary>The host could not be reached at all.</summary>
     public bool Unreachable { get; init; }
+    /// <summary>What -Recover did for this host's queues this tick (one line per queue); null when nothing was tried.</summary>
+    public string? Recovery { get; init; }
+
+    /// <summary>The report with a recovery's lines added; a queue recovered turns Escalate into Warn (work goes on, look at it).</summary>
+    public GpuPatrolReport WithRecovery(string lines, bool recovered) => new()
+    {
+        Name = Name, Verdict = recovered && Verdict == "Escalate" ? "Warn" : Verdict, Reason = Reason, Alive = Alive, Done = Done, Total = Total, Epoch = Epoch,
+        DiskPercent = DiskPercent, InodePercent = InodePercent, GpuStatus = GpuStatus, Line = Line + " | " + lines, CheckedAt = CheckedAt, Findings = Findings,
+        Preempted = Preempted, Unreachable = Unreachable && !recovered, Recovery = Recovery is null ? lines : Recovery + " | " + lines,
+    };
+
     /// <summary>What -AsExitCode makes of this report: 0 Healthy, Done or Warn, 1 Escalate, 2 unreachable.</summary>
     public int ExitCode => Unreachable ? 2 : Verdict == "Escalate" ? 1 : 0;
 }

@@ -20,7 +20,7 @@ public static class MonitorScripts
 
     public static string Start(GpuHost host, int intervalSeconds, string? queueId = null, long maxFileBytes = MaxFileBytes, int keepFiles = KeepFiles) =>
         Step(host, "start").Set("SAMPLER", BoxScript.Load("monitor-sampler")
-            .Set("DIR", Directory(host)).Set("DATA", QueueScripts.DataDir(host)).Set("QUEUE", queueId).Set("INTERVAL", intervalSeconds)
+            .Set("DIR", Directory(host)).Set("DATA_DIR", QueueScripts.DataDir(host)).Set("QUEUE_ID", queueId).Set("INTERVAL", intervalSeconds)
             .Set("MAX_BYTES", maxFileBytes).Set("KEEP", keepFiles).Text.TrimEnd('\n')).Command;
 
     public static string Stop(GpuHost host) => Step(host, "stop").Command;

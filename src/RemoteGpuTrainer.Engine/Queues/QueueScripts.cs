@@ -80,7 +80,7 @@ public static class QueueScripts
         var force = plan.StartAt > 1 ? "1" : "0";
         var cells = Launched(plan).SelectMany(c => new[] { c.Index.ToString(CultureInfo.InvariantCulture), c.Name, c.Command, force });
         return BoxScript.Load(plan.IsSlurm ? "slurm-job" : "queue-launcher")
-                .Set("Q", QueueDir(host, plan.QueueId)).Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("QID", plan.QueueId)
+                .Set("Q", QueueDir(host, plan.QueueId)).Set("DATA_DIR", host.DataDir).Set("DURABLE_DIR", host.DurableDir).Set("QUEUE_ID", plan.QueueId)
                 .Set("KEEP", platform.Keep).Set("SCRATCH", platform.Scratch).Set("CRED", host.CredFile)
                 .Set("WORKDIR", plan.WorkingDirectory ?? host.DataDir).Set("PROXY_HOOK", host.ProxyHook)
                 .Arguments(cells).Text;
@@ -90,7 +90,7 @@ public static class QueueScripts
     public static string Stop(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Set("Q", QueueDir(host, queueId)).Command;
 
     /// <summary>Second call after a stop: is anything of the queue still alive?</summary>
-    public static string VerifyStopped(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Set("Q", QueueDir(host, queueId)).Set("MODE", "left").Command;
+    public static string VerifyStopped(GpuHost host, string queueId) => BoxScript.Load("queue-stop").Set("Q", QueueDir(host, queueId)).Set("MODE_STEP", "left").Command;
 }
 
 /// <summary>The platform values a launcher needs: what to keep, what scratch to prune, and under Slurm the platform's sbatch options.</summary>

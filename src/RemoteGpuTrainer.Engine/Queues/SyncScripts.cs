@@ -15,7 +15,7 @@ public static class SyncScripts
             throw new RgtException("DurableDirMissing", FailureKind.InvalidArgument, $"{host.Name} has no DurableDir; set one, e.g. Set-GpuHost {host.Name} -DurableDir '$HOME/proj' (resolved on the box).");
         return Scripts.BoxScript.Load("queue-sync")
             .Set("QUEUES_ROOT", QueueScripts.QueuesRoot(host)).Set("QUEUE_ID", queueId)
-            .Set("DATA", host.DataDir).Set("DURABLE", host.DurableDir).Set("KEEP", defaults.Keep).Command;
+            .Set("DATA_DIR", host.DataDir).Set("DURABLE_DIR", host.DurableDir).Set("KEEP", defaults.Keep).Command;
     }
 
     public static IEnumerable<GpuTransfer> Parse(GpuHost host, string output, TimeSpan duration)

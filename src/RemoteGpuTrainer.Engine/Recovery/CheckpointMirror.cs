@@ -72,10 +72,13 @@ public static class CheckpointMirror
             try { policy = store.Find(host, g.Key); }
             catch (RgtException) { continue; }
             if (policy is null) continue;
+            var journal = new RecoveryJournal(store.JournalOf(host, g.Key)).Read();
             foreach (var j in g)
             {
                 j.MirrorDir = policy.CellDirectory(j.Index, j.Cell);
                 j.LastMirroredEpoch = LastEpoch(policy, j.Index, j.Cell);
+                j.Recoveries = RecoveryJournal.Recoveries(journal);
+                (j.ResumedFromEpoch, _, j.ResumeProven) = RecoveryJournal.Resume(journal, j.Cell);
             }
         }
     }
@@ -90,13 +93,15 @@ public static class CheckpointMirror
         var results = new List<GpuCheckpointMirror>();
         foreach (var queueId in jobs.Select(j => j.QueueId).Distinct())
             if (store.Find(host.Name, queueId) is { } policy)
-                results.AddRange(await TickAsync(connector, host, jobs, policy, ledger, new TransferOptions(RetryCount: 2), ct).ConfigureAwait(false));
+                results.AddRange(await TickAsync(connector, host, jobs, policy, ledger, new TransferOptions(RetryCount: 2), ct,
+                    new RecoveryJournal(store.JournalOf(host.Name, queueId))).ConfigureAwait(false));
         return results;
     }
 
     /// <summary>One tick for one host: mirrors every running cell of the policy's queue.</summary>
+    /// <param name="journal">The queue's recovery journal: a cell that is to go on from a recorded epoch gets its resume judged by its first new copy.</param>
     public static async Task<List<GpuCheckpointMirror>> TickAsync(HostConnector connector, GpuHost host, IReadOnlyList<GpuJob> jobs, RecoveryPolicy policy,
-        EvidenceLedger ledger, TransferOptions options, CancellationToken ct)
+        EvidenceLedger ledger, TransferOptions options, CancellationToken ct, RecoveryJournal? journal = null)
     {
         var running = jobs.Where(j => j.QueueId == policy.QueueId && j.State == nameof(CellState.Running) && j.CheckpointDir.Length > 0).ToList();
         var results = new List<GpuCheckpointMirror>();
@@ -122,9 +127,32 @@ public static class CheckpointMirror
                 continue;
             }
             var (status, epoch, reason) = await PullAsync(connector, resolved, job, f, remotePath, local, ledger, options, ct).ConfigureAwait(false);
+            if (status == "Mirrored" && f.Name == policy.Artifacts[0] && journal is not null && JudgeResume(journal, job.Cell, epoch, f.MTime) is { } verdict)
+            {
+                status = verdict.Proven ? "ResumeProven" : "ResumeNotProven";
+                reason = verdict.Text;
+            }
             results.Add(Result(job, f.Name, status, epoch, local, reason));
         }
         return results;
+    }
+
+    /// <summary>
+    /// The first copy of a cell's resume artifact written after its relaunch (by the box's mtime: a file the
+    /// old run left proves nothing) proves the resume when its epoch is later than the one recorded at the
+    /// recovery; an epoch not later means the trainer started over.
+    /// </summary>
+    static (bool Proven, string Text)? JudgeResume(RecoveryJournal journal, string cell, long? epoch, long boxMTime)
+    {
+        var (from, relaunchedAt, proven) = RecoveryJournal.Resume(journal.Read(), cell);
+        if (proven is not null || epoch is null || relaunchedAt is null || boxMTime < relaunchedAt.Value.ToUnixTimeSeconds()) return null;
+        if (from is null || epoch > from)
+        {
+            journal.Add(new JournalEntry(DateTimeOffset.UtcNow, "proven", cell, epoch, $"from epoch {from?.ToString() ?? "none mirrored"} to {epoch}"));
+            return (true, $"resume proven: the checkpoint went on from epoch {from?.ToString() ?? "none mirrored"} to {epoch}");
+        }
+        journal.Add(new JournalEntry(DateTimeOffset.UtcNow, "not-proven", cell, epoch, $"epoch {epoch} after the recovery, {from} before it"));
+        return (false, $"the first checkpoint after the recovery is epoch {epoch}, not later than the mirrored epoch {from}: the trainer seems to have started over (does it resume from RGT_CHECKPOINT_DIR/latest.pth?)");
     }
 
     static async Task<(string Status, long? Epoch, string? Reason)> PullAsync(HostConnector connector, GpuHost host, GpuJob job, BoxFile f, string remotePath, string local,

@@ -9,20 +9,32 @@ namespace RemoteGpuTrainer.Engine.Recovery;
 /// </summary>
 /// <param name="Artifacts">The files of a cell's checkpoint directory to mirror: the resume artifact first (latest.pth), then the kept one (best.pth).</param>
 /// <param name="MirrorRoot">The local store; a cell's copies go to &lt;root&gt;/&lt;host&gt;/&lt;queue&gt;/&lt;index&gt;-&lt;cell&gt;.</param>
+/// <param name="Relaunch">How to launch the queue again on the recovered box: the frozen queue text and the launch's options.</param>
 public sealed record RecoveryPolicy(
     string Host, string QueueId, IReadOnlyList<string> Artifacts, string MirrorRoot,
-    int MaxRecoveries = 3, decimal? MaxSpend = null, DateTimeOffset? CreatedAt = null)
+    int MaxRecoveries = 3, decimal? MaxSpend = null, DateTimeOffset? CreatedAt = null, RelaunchSpec? Relaunch = null)
 {
     /// <summary>A queue's policy: its host's resume artifact (latest.pth) and kept one (best.pth), mirrored under <paramref name="mirrorRoot"/> (default: mirror/ in the config directory).</summary>
-    public static RecoveryPolicy For(string host, string queueId, Queues.GpuPlatformDefaults defaults, string? mirrorRoot, int maxRecoveries, decimal? maxSpend, DateTimeOffset now) =>
+    public static RecoveryPolicy For(string host, string queueId, Queues.GpuPlatformDefaults defaults, string? mirrorRoot, int maxRecoveries, decimal? maxSpend, DateTimeOffset now,
+        RelaunchSpec? relaunch = null) =>
         new(host, queueId, new[] { defaults.Scratch, defaults.Keep }.Distinct().ToArray(),
-            Path.GetFullPath(mirrorRoot ?? Path.Combine(ConfigPaths.ConfigDirectory, "mirror")), maxRecoveries, maxSpend, now);
+            Path.GetFullPath(mirrorRoot ?? Path.Combine(ConfigPaths.ConfigDirectory, "mirror")), maxRecoveries, maxSpend, now, relaunch);
 
     /// <summary>The local folder of one cell's mirror.</summary>
     public string CellDirectory(int index, string cell) =>
         Path.Combine(MirrorRoot, Safe(Host), Safe(QueueId), $"{index:00}-{Safe(cell)}");
 
     static string Safe(string name) => Regex.Replace(name, @"[^A-Za-z0-9._-]+", "_").Trim('.') is { Length: > 0 } s ? s : "_";
+}
+
+/// <summary>What a relaunch needs to build the same launch plan again: the queue file's text and name, its template, this host's cells, how it ran.</summary>
+public sealed record RelaunchSpec(string QueueText, string QueueFile, string? CommandTemplate, IReadOnlyList<string> Owned, string Detach, string? WorkingDirectory)
+{
+    public Queues.LaunchPlan Plan(string queueId)
+    {
+        var cells = Queues.QueueFile.Parse(QueueText, QueueFile, CommandTemplate);
+        return new Queues.LaunchPlan(queueId, cells, cells.Where(c => Owned.Contains(c.Name)).ToList(), 1, Detach, WorkingDirectory);
+    }
 }
 
 /// <summary>The recovery policies, one JSON file per host and queue under the config directory (written atomically, under the state lock).</summary>
@@ -36,6 +48,25 @@ public sealed class RecoveryStore
 
     string FileOf(string host, string queueId) =>
         Path.Combine(Directory, Regex.Replace($"{host}__{queueId}", @"[^A-Za-z0-9._-]+", "_") + ".json");
+
+    /// <summary>The queue's recovery journal: one JSON line per step, appended, read back by later ticks and by Get-GpuJob.</summary>
+    public string JournalOf(string host, string queueId) => Path.ChangeExtension(FileOf(host, queueId), ".journal.jsonl");
+
+    /// <summary>The lock one recovery of the queue holds for its whole run; null when another tick holds it now.</summary>
+    public FileLock? TryLock(string host, string queueId)
+    {
+        try { return FileLock.Acquire(Path.ChangeExtension(FileOf(host, queueId), ".recovering"), TimeSpan.Zero); }
+        catch (RgtException ex) when (ex.ErrorId == "StateLocked") { return null; }
+    }
+
+    /// <summary>The policies of the host's queues (an unreadable one is an error, as in <see cref="Find"/>).</summary>
+    public IReadOnlyList<RecoveryPolicy> ForHost(string host)
+    {
+        if (!System.IO.Directory.Exists(Directory)) return Array.Empty<RecoveryPolicy>();
+        var prefix = Regex.Replace(host + "__", @"[^A-Za-z0-9._-]+", "_");
+        return System.IO.Directory.GetFiles(Directory, prefix + "*.json").Order(StringComparer.Ordinal)
+            .Select(f => Find(host, JsonSerializer.Deserialize<RecoveryPolicy>(File.ReadAllText(f))?.QueueId ?? "")).OfType<RecoveryPolicy>().ToList();
+    }
 
     public void Save(RecoveryPolicy policy)
     {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Written by Initialize-GpuHost to DATA/.rgt/env.sh; RemoteGpuTrainer queue launchers source it
+# Written by Initialize-GpuHost to DATA_DIR/.rgt/env.sh; RemoteGpuTrainer queue launchers source it
 # before each cell. Parameters: RGT_ENV_DATA (the data directory), RGT_ENV_CHINA_MIRROR (1 or 0).
 # Caches go to the data disk; mirrors only on request (behind the GFW); no_proxy exemptions only
 # when a proxy is set.

@@ -2,7 +2,7 @@
 # The sampler of Start-GpuMonitor: written to $DIR/sampler.sh by monitor.sh and run detached in a
 # session of its own. Every INTERVAL seconds it appends one line to the newest $DIR/samples-*.csv.
 # It only reads (/proc, the cgroup files, ps, stat -f, nvidia-smi) and never signals a process.
-# Parameters: DIR, DATA (the host's data directory: queues and free space), QUEUE (follow only this
+# Parameters: DIR, DATA_DIR (the host's data directory: queues and free space), QUEUE_ID (follow only this
 # queue's cells; empty: every queue), INTERVAL (seconds),
 # MAX_BYTES (a file this large is closed and a new one begun), KEEP (files kept; older ones go).
 #
@@ -149,8 +149,8 @@ cpu_percent() {
 
 # CELLS := the running cells as "<queue>/<cell><TAB><pid>" lines.
 running_cells() {
-  local queues=("$DATA"/.rgt/queues/*) q s c p
-  [ -n "$QUEUE" ] && queues=("$DATA/.rgt/queues/$QUEUE")
+  local queues=("$DATA_DIR"/.rgt/queues/*) q s c p
+  [ -n "$QUEUE_ID" ] && queues=("$DATA_DIR/.rgt/queues/$QUEUE_ID")
   CELLS=""
   for q in "${queues[@]}"; do
     for s in "$q"/cells/*/state; do
@@ -195,7 +195,7 @@ while :; do
   memory_of "$pid"
   cpu_percent
   read -r load _ < /proc/loadavg
-  read -r avail bsize ifree < <(stat -f -c '%a %S %d' "$DATA" 2> /dev/null || echo '- - -')
+  read -r avail bsize ifree < <(stat -f -c '%a %S %d' "$DATA_DIR" 2> /dev/null || echo '- - -')
   if [ "$avail" = - ]; then dfree="" ifree=""; else dfree=$((avail * bsize)); fi
   rss=""
   if [ -n "$cells" ]; then

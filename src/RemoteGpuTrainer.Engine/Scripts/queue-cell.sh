@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One queue cell's run, shared by the tmux/nohup launcher (queue-launcher.sh) and the Slurm batch
-# job (slurm-job.sh). Parameters: Q (queue dir), DATA, DURABLE, QID, KEEP (artifact), SCRATCH, CRED,
+# job (slurm-job.sh). Parameters: Q (queue dir), DATA_DIR, DURABLE_DIR, QUEUE_ID, KEEP (artifact), SCRATCH, CRED,
 # WORKDIR, PROXY_HOOK (the user's shell code, run before each cell). INTERRUPTED: set by a caller's
 # TERM trap, so a cell ended from outside is Interrupted, not Failed.
 # The closing log line is written before the final state, so a reader that sees the state has the line.
@@ -14,7 +14,7 @@
 # cached on the box for the original and the copy, and a pull right after needs no hashing at pull time.
 rgt_sync() {
   local ck=$1 d=$2 dest=$3 f
-  if [ -z "$DURABLE" ]; then
+  if [ -z "$DURABLE_DIR" ]; then
     rgt_sha256_cached "$ck/$KEEP" final > /dev/null
     echo "=== rgt: no durable directory configured; nothing synced" >> "$d/log"
     return 0
@@ -53,7 +53,7 @@ RGT_CPID=""
 run_cell() {
   local name=$1 cmd=$2 force=$3 d ck cpid rc
   d="$Q/cells/$name"
-  ck="$DATA/checkpoints/$QID/$name"
+  ck="$DATA_DIR/checkpoints/$QUEUE_ID/$name"
   mkdir -p "$d" "$ck"
   if [ "$force" = 0 ] && [ "$(cat "$d/state" 2> /dev/null)" = Succeeded ]; then return 0; fi
   rm -f "$d/exit_code" "$d/finished_at" "$d/reason"
@@ -70,12 +70,12 @@ run_cell() {
   (
     if [ -n "$PROXY_HOOK" ]; then eval "$PROXY_HOOK"; fi
     # shellcheck disable=SC1091
-    if [ -f "$DATA/.rgt/env.sh" ]; then . "$DATA/.rgt/env.sh"; fi
+    if [ -f "$DATA_DIR/.rgt/env.sh" ]; then . "$DATA_DIR/.rgt/env.sh"; fi
     if [ -n "$CRED" ] && [ -f "$CRED" ]; then
       WANDB_API_KEY=$(cat "$CRED")
       export WANDB_API_KEY
     fi
-    export PYTHONUNBUFFERED=1 RGT_CHECKPOINT_DIR="$ck" RGT_CELL="$name" RGT_LOG="$d/log" RGT_QUEUE="$QID"
+    export PYTHONUNBUFFERED=1 RGT_CHECKPOINT_DIR="$ck" RGT_CELL="$name" RGT_LOG="$d/log" RGT_QUEUE="$QUEUE_ID"
     cd "$WORKDIR" || exit "$RGT_EXIT_NO_WORKDIR"
     exec bash -c "$cmd"
   ) >> "$d/log" 2>&1 < /dev/null &
@@ -112,12 +112,12 @@ run_cell() {
     return 1
   fi
   if [ -n "$SCRATCH" ]; then rm -f "$ck/$SCRATCH"; fi
-  if rgt_sync "$ck" "$d" "$DURABLE/final_ckpts/$name"; then
+  if rgt_sync "$ck" "$d" "$DURABLE_DIR/final_ckpts/$name"; then
     echo "=== rgt: cell $name Succeeded" >> "$d/log"
     rgt_put "$d/state" Succeeded
     return 0
   fi
-  rgt_put "$d/reason" "the copy to $DURABLE/final_ckpts/$name did not verify"
+  rgt_put "$d/reason" "the copy to $DURABLE_DIR/final_ckpts/$name did not verify"
   echo "=== rgt: cell $name SyncFailed: the copy to durable storage did not verify" >> "$d/log"
   rgt_put "$d/state" SyncFailed
   return 1

@@ -11,7 +11,7 @@ set -u
 # (It waits a little: queue-start.sh tests the lock while it waits for this launcher to take it.)
 exec 9> "$Q/.running"
 if ! flock -w 10 9; then
-  echo "=== rgt: another launcher of queue $QID holds its lock; this one exits" >> "$Q/master.log"
+  echo "=== rgt: another launcher of queue $QUEUE_ID holds its lock; this one exits" >> "$Q/master.log"
   exit "$RGT_EXIT_BUSY"
 fi
 

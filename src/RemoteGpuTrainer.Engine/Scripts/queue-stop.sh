@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stop-GpuQueue on one host: mark running cells Failed (143), end the detach session recorded at
 # launch and the launcher's process group. Under Slurm: scancel this queue's jobs, and only them.
-# Parameters: Q (queue dir), MODE (stop, or left: what is still alive).
+# Parameters: Q (queue dir), MODE_STEP (stop, or left: what is still alive).
 # Section: stop, "NOQUEUE" or "STOPPED"; section left, "LEFT" and what is left.
 # uses: slurm
 
@@ -77,4 +77,4 @@ left_of_queue() {
   echo "LEFT$left"
 }
 
-if [ "${MODE:-stop}" = left ]; then rgt_section left left_of_queue; else rgt_section stop stop_queue; fi
+if [ "${MODE_STEP:-stop}" = left ]; then rgt_section left left_of_queue; else rgt_section stop stop_queue; fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sync-GpuCheckpoint (the on-box safety net): for every finished cell, copy the kept artifact,
-# metrics and log to DURABLE/final_ckpts/<cell> through temporary names, each verified by SHA-256
+# metrics and log to DURABLE_DIR/final_ckpts/<cell> through temporary names, each verified by SHA-256
 # (rgt_copy_verified, the launcher's own routine): a SyncFailed cell becomes Succeeded only on that.
-# Parameters: QUEUES_ROOT, QUEUE_ID (empty: all), DATA, DURABLE, KEEP.
+# Parameters: QUEUES_ROOT, QUEUE_ID (empty: all), DATA_DIR, DURABLE_DIR, KEEP.
 # Section: sync, records "<status><TAB><bytes><TAB><detail><TAB><queue><TAB><cell>", status COPIED,
 # SKIPPED (no metrics yet) or FAILED (with df bytes and inodes of the durable disk).
 # uses: hash
@@ -22,8 +22,8 @@ sync_cells() {
       st=$(cat "$c/state" 2> /dev/null)
       rc=$(cat "$c/exit_code" 2> /dev/null)
       [ "$st" = Succeeded ] || [ "$st" = SyncFailed ] || [ "$rc" = 0 ] || continue
-      ck="$DATA/checkpoints/$qid/$name"
-      dest="$DURABLE/final_ckpts/$name"
+      ck="$DATA_DIR/checkpoints/$qid/$name"
+      dest="$DURABLE_DIR/final_ckpts/$name"
       set -- "$ck"/*metrics*.json
       if [ ! -f "$1" ]; then
         printf 'SKIPPED\t0\tno metrics file in %s\t%s\t%s\n' "$ck" "$qid" "$name"
@@ -44,8 +44,8 @@ sync_cells() {
         done
       fi
       if [ -n "$why" ]; then
-        df=$(df -Pk "$DURABLE" 2> /dev/null | tail -n 1 | awk '{print $5" bytes used"}')
-        di=$(df -iP "$DURABLE" 2> /dev/null | tail -n 1 | awk '{print $5" inodes used"}')
+        df=$(df -Pk "$DURABLE_DIR" 2> /dev/null | tail -n 1 | awk '{print $5" bytes used"}')
+        di=$(df -iP "$DURABLE_DIR" 2> /dev/null | tail -n 1 | awk '{print $5" inodes used"}')
         printf 'FAILED\t%s\t%s (durable disk: %s, %s)\t%s\t%s\n' "$bytes" "$(printf '%s' "$why" | tr '\n\t' '  ')" "$df" "$di" "$qid" "$name"
         continue
       fi

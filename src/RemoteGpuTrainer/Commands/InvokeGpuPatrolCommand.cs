@@ -49,6 +49,14 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     [Parameter]
     public SwitchParameter AsExitCode { get; set; }
 
+    /// <summary>
+    /// For queues started with -Recover: when the provider says it took a rental back, start it again, follow
+    /// its new address and relaunch the unfinished cells from their checkpoints (one tick at a time per queue,
+    /// journalled; a tick killed half-way is finished by the next). The line says what was done, or why not.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Recover { get; set; }
+
     protected override void EndProcessing()
     {
         var reports = new List<GpuPatrolReport>();
@@ -92,16 +100,14 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             }
             reports.Add(report!);
             while (mirrored.TryDequeue(out var m))
-                if (m.Status == "Refused") WriteWarning($"{m}: {m.Reason}");
-                else WriteVerbose(m.ToString());
+                if (m.Status is "Refused" or "ResumeNotProven") WriteWarning($"{m}: {m.Reason}");
+                else WriteVerbose(m.Reason is null ? m.ToString() : $"{m}: {m.Reason}");
             while (mirrorErrors.TryDequeue(out var e)) WriteFailure(e.Error, e.Host);
-            if (!IncludeRentals) WriteObject(report);
+            if (!IncludeRentals && !Recover) WriteObject(report);
         }
-        if (IncludeRentals)
-        {
-            AddRentals(reports);
-            WriteObject(reports, true);
-        }
+        if (Recover) RecoverQueues(reports, recovery);
+        if (IncludeRentals) AddRentals(reports);
+        if (IncludeRentals || Recover) WriteObject(reports, true);
         if ((Notify is not null || NotifyName is not null) && reports.Count > 0)
         {
             try { if (WebhookStore.PostAsync(Notify ?? WebhookStore.Load(NotifyName!), reports, Cancellation).GetAwaiter().GetResult() is { } failed) WriteWarning(failed); }
@@ -118,6 +124,36 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     }
 
     /// <summary>Forgotten rentals become reports of their own; a Done host whose rental still runs becomes Escalate.</summary>
+    void RecoverQueues(List<GpuPatrolReport> reports, Engine.Recovery.RecoveryStore store)
+    {
+        var work = new List<(GpuHost Host, Engine.Recovery.RecoveryPolicy Policy)>();
+        foreach (var h in Hosts)
+        {
+            try
+            {
+                var report = reports.FirstOrDefault(r => r.Name == h.Name);
+                foreach (var p in store.ForHost(h.Name))
+                    if (report is { Preempted: true } or { Unreachable: true } || Engine.Recovery.Recoverer.Pending(new Engine.Recovery.RecoveryJournal(store.JournalOf(h.Name, p.QueueId)).Read()))
+                        work.Add((h, p));
+            }
+            catch (RgtException ex) { WriteFailure(ex, h.Name); }
+        }
+        var catalog = Catalog;
+        foreach (var r in FanOut(work, 4, (w, ct) => Engine.Recovery.Recoverer.RecoverAsync(w.Host, w.Policy, store, catalog, Inventory, NewConnector,
+            new Engine.Rentals.LaunchOptions(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(2), 1), VerboseLog, ct)))
+        {
+            var i = reports.FindIndex(x => x.Name == r.Item.Host.Name);
+            if (r.Error is not null)
+            {
+                WriteFailure(r.Error, r.Item.Host.Name);
+                if (i >= 0) reports[i] = reports[i].WithRecovery($"recovery of {r.Item.Policy.QueueId} failed: {r.Error.Message}", false);
+                continue;
+            }
+            WriteVerbose($"{r.Item.Host.Name}: {r.Value!.Line}");
+            if (i >= 0) reports[i] = reports[i].WithRecovery(r.Value.Line, r.Value.Recovered);
+        }
+    }
+
     void AddRentals(List<GpuPatrolReport> reports)
     {
         IReadOnlyList<GpuHost> inventory;

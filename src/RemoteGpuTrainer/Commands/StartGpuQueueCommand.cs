@@ -138,8 +138,10 @@ public sealed class StartGpuQueueCommand : HostCmdlet
                 new QueueCache().Record(r.Value!.Name, r.Value.Cells.Select(c => (r.Value.QueueId, c)));
                 if (Recover)
                 {
+                    var plan = r.Item.Plan;
                     var policy = RecoveryPolicy.For(r.Value.Name, r.Value.QueueId, defaults[r.Value.Name], MirrorPath is null ? null : GetUnresolvedProviderPathFromPSPath(MirrorPath),
-                        MaxRecoveries, MaxSpend, DateTimeOffset.Now);
+                        MaxRecoveries, MaxSpend, DateTimeOffset.Now,
+                        new RelaunchSpec(File.ReadAllText(file), file, CommandTemplate, plan.Owned.Select(c => c.Name).ToList(), plan.Detach, plan.WorkingDirectory));
                     new RecoveryStore().Save(policy);
                     WriteVerbose($"{r.Value.Name}: queue '{r.Value.QueueId}' mirrors {string.Join(" and ", policy.Artifacts)} of its running cells to {policy.MirrorRoot} on every Wait-GpuJob and Invoke-GpuPatrol tick.");
                 }
