@@ -45,11 +45,16 @@ public class RecoveryTests
         File.WriteAllText(Path.Combine(dir, "best.pth"), "being written");
         var policy = new RecoveryPolicy("box", "q", new[] { "latest.pth", "best.pth", "other.pth" }, "/m");
         var jobs = new[] { new GpuJob { Name = "box", QueueId = "q", Index = 4, Cell = "c", State = "Running", CheckpointDir = dir } };
-        var output = QueueFileTests.RunBash($"export HOME='{dir}/home'; " + CheckpointMirror.Script(jobs, policy));
+        var output = QueueFileTests.RunBash($"export HOME='{dir}/home'; " + CheckpointMirror.Script(jobs, policy, new GpuHost { Name = "box", HostName = "h", DataDir = dir }));
         var (files, busy) = CheckpointMirror.Parse(Host, new Ssh.CommandOutput(0, output, "", TimeSpan.Zero, null));
         var f = Assert.Single(files);
         Assert.Equal((4, "latest.pth", 7L), (f.Index, f.Name, f.Size));
-        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(settled))).ToLowerInvariant(), f.Sha256);
+        // The pull reads the probe's hard link: the version it hashed, whatever the trainer saves next.
+        Assert.Equal($"{dir}/.rgt/mirror/q/4-latest.pth", f.Source);
+        File.WriteAllText(settled + ".new", "epoch 4");
+        File.Move(settled + ".new", settled, overwrite: true);
+        Assert.Equal("epoch 3", File.ReadAllText(f.Source));
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes("epoch 3"))).ToLowerInvariant(), f.Sha256);
         Assert.Equal(new[] { (4, "best.pth") }, busy);
     }
 
@@ -60,7 +65,7 @@ public class RecoveryTests
         Assert.Equal("MirrorProbeFailed", Assert.Throws<RgtException>(() => CheckpointMirror.Parse(Host, Out("@@RGT mirror\n|FILE\t1\tlatest.pth\t3\t4\t" + new string('a', 64) + "\n"))).ErrorId);
         Assert.Equal("MirrorProbeFailed", Assert.Throws<RgtException>(() => CheckpointMirror.Parse(Host, Out(Parsing.ProbeSections.Frame("mirror", "stat: cannot stat", 2)))).ErrorId);
         var (files, busy) = CheckpointMirror.Parse(Host, Out("Welcome to the box\n" + Parsing.ProbeSections.Frame("mirror",
-            "FILE\t1\tlatest.pth\t3\t4\tnot-a-hash\nFILE\tx\tlatest.pth\t3\t4\t" + new string('a', 64) + "\nFILE\t2\tbest.pth\t10\t99\t" + new string('b', 64))));
+            "FILE\t1\tlatest.pth\t3\t4\tnot-a-hash\t/s/a\nFILE\tx\tlatest.pth\t3\t4\t" + new string('a', 64) + "\t/s/b\nFILE\t2\tbest.pth\t10\t99\t" + new string('b', 64) + "\t/s/2-best.pth")));
         Assert.Equal(2, Assert.Single(files).Index);
         Assert.Empty(busy);
     }

@@ -25,10 +25,15 @@ public static class CheckpointMirror
     /// <summary>What the mirror holds of one artifact: the box's hash it was taken at, and its epoch.</summary>
     public sealed record Copy(string RemotePath, string RemoteSha256, long? Epoch, DateTimeOffset MirroredAt);
 
-    public sealed record BoxFile(int Index, string Name, long Size, long MTime, string Sha256);
+    /// <param name="Source">What to pull: the probe's hard link of the file (the version it hashed), or the file itself.</param>
+    public sealed record BoxFile(int Index, string Name, long Size, long MTime, string Sha256, string Source);
 
-    public static string Script(IReadOnlyList<GpuJob> running, RecoveryPolicy policy) =>
+    /// <summary>Where the probe keeps its links of the files it hashed, one folder per queue on the data disk.</summary>
+    public static string SnapshotDir(GpuHost host, string queueId) => $"{Queues.QueueScripts.DataDir(host).TrimEnd('/')}/.rgt/mirror/{queueId}";
+
+    public static string Script(IReadOnlyList<GpuJob> running, RecoveryPolicy policy, GpuHost host) =>
         BoxScript.Load("mirror-probe").Set("NAMES", string.Join("\n", policy.Artifacts)).Set("SETTLE", (long)Settle.TotalSeconds)
+            .Set("SNAP", SnapshotDir(host, policy.QueueId))
             .Arguments(running.SelectMany(j => new[] { j.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), j.CheckpointDir })).Command;
 
     /// <summary>The probe's answer: the files it hashed, and the (index, name) pairs it found still being written.</summary>
@@ -42,9 +47,9 @@ public static class CheckpointMirror
         var busy = new List<(int, string)>();
         foreach (var f in s["mirror"].Split('\n').Select(l => l.Split('\t')))
         {
-            if (f is ["FILE", var i, var name, var size, var mtime, var sha] && int.TryParse(i, out var index) && long.TryParse(size, out var n)
-                && long.TryParse(mtime, out var m) && sha.Length == 64 && sha.All(char.IsAsciiHexDigitLower))
-                files.Add(new BoxFile(index, name, n, m, sha));
+            if (f is ["FILE", var i, var name, var size, var mtime, var sha, var source] && int.TryParse(i, out var index) && long.TryParse(size, out var n)
+                && long.TryParse(mtime, out var m) && sha.Length == 64 && sha.All(char.IsAsciiHexDigitLower) && source.StartsWith('/'))
+                files.Add(new BoxFile(index, name, n, m, sha, source));
             else if (f is ["BUSY", var bi, var bname] && int.TryParse(bi, out var bindex))
                 busy.Add((bindex, bname));
         }
@@ -107,7 +112,7 @@ public static class CheckpointMirror
         var results = new List<GpuCheckpointMirror>();
         if (running.Count == 0) return results;
         var (shell, resolved, _) = await connector.OpenAsync(host, ct).ConfigureAwait(false);
-        var (files, busy) = Parse(resolved, await shell.RunAsync(Script(running, policy), TimeSpan.FromMinutes(10), ct).ConfigureAwait(false));
+        var (files, busy) = Parse(resolved, await shell.RunAsync(Script(running, policy, resolved), TimeSpan.FromMinutes(10), ct).ConfigureAwait(false));
         GpuCheckpointMirror Result(GpuJob j, string file, string status, long? epoch = null, string? local = null, string? reason = null) => new()
         {
             Name = host.Name, QueueId = j.QueueId, Cell = j.Cell, File = file, Status = status, Epoch = epoch, LocalPath = local,
@@ -161,7 +166,7 @@ public static class CheckpointMirror
         var incoming = Path.Combine(Path.GetDirectoryName(local)!, ".incoming", f.Name);
         try
         {
-            await Downloader.DownloadAsync(host, connector.Target(host), new RemoteFile(remotePath, f.Name, f.Size, f.MTime), incoming,
+            await Downloader.DownloadAsync(host, connector.Target(host), new RemoteFile(f.Source, f.Name, f.Size, f.MTime), incoming,
                 _ => Task.FromResult(f.Sha256), options, new TransferProgress(), ct, connector.Pool).ConfigureAwait(false);
         }
         catch (RgtException ex)

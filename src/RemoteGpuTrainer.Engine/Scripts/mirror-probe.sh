@@ -3,13 +3,19 @@
 # directory, each artifact of NAMES with its size, mtime and SHA-256. The hash is cached by inode, size
 # and mtime (hash.sh), so a file that did not change is not read again. A file written in the last
 # SETTLE seconds may be half saved: it is reported BUSY and not hashed.
-# Parameters: NAMES (artifact file names, one per line), SETTLE (seconds). $@: pairs INDEX DIR.
-# Section: mirror, records "FILE<TAB>index<TAB>name<TAB>size<TAB>mtime<TAB>sha256" and "BUSY<TAB>index<TAB>name".
+# Each file is first hard-linked to SNAP/<index>-<name> and that link is what is hashed and then pulled:
+# a trainer that saves again (a new file renamed over the name) does not change the bytes under the pull.
+# The links of the last tick are removed first; where a link cannot be made (another file system), the
+# file itself is reported (the record's last field is its path either way).
+# Parameters: NAMES (artifact file names, one per line), SETTLE (seconds), SNAP (a folder on the box).
+# $@: pairs INDEX DIR.
+# Section: mirror, records "FILE<TAB>index<TAB>name<TAB>size<TAB>mtime<TAB>sha256<TAB>path" and "BUSY<TAB>index<TAB>name".
 # uses: hash
 
 probe() {
-  local now index dir name f meta size mtime sha
+  local now index dir name f src meta size mtime sha
   now=$(date +%s)
+  mkdir -p "$SNAP" 2> /dev/null && rm -f "$SNAP"/*-* 2> /dev/null
   while [ $# -ge 2 ]; do
     index=$1
     dir=$2
@@ -18,15 +24,18 @@ probe() {
       [ -n "$name" ] || continue
       f="$dir/$name"
       [ -f "$f" ] || continue
-      meta=$(stat -L -c '%s %Y' -- "$f" 2> /dev/null) || continue
+      src="$SNAP/$index-$name"
+      ln -f -- "$f" "$src" 2> /dev/null || src=$f
+      meta=$(stat -L -c '%s %Y' -- "$src" 2> /dev/null) || continue
       size=${meta% *}
       mtime=${meta#* }
       if [ $((now - mtime)) -lt "$SETTLE" ]; then
         printf 'BUSY\t%s\t%s\n' "$index" "$name"
+        [ "$src" = "$f" ] || rm -f -- "$src"
         continue
       fi
-      sha=$(rgt_sha256_cached "$f") || continue
-      printf 'FILE\t%s\t%s\t%s\t%s\t%s\n' "$index" "$name" "$size" "$mtime" "$sha"
+      sha=$(rgt_sha256_cached "$src") || continue
+      printf 'FILE\t%s\t%s\t%s\t%s\t%s\t%s\n' "$index" "$name" "$size" "$mtime" "$sha" "$src"
     done <<< "$NAMES"
   done
 }

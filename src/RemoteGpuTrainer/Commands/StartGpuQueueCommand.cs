@@ -76,7 +76,7 @@ public sealed class StartGpuQueueCommand : HostCmdlet
     [Parameter]
     public SwitchParameter Recover { get; set; }
 
-    /// <summary>With -Recover: recoveries allowed per cell (default 3).</summary>
+    /// <summary>With -Recover: how many times Invoke-GpuPatrol -Recover may recover the queue (default 3).</summary>
     [Parameter]
     [ValidateRange(0, 100)]
     public int MaxRecoveries { get; set; } = 3;
