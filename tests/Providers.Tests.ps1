@@ -497,8 +497,11 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
 
             # Not taken back: -Recover does nothing on its own.
             (Invoke-GpuPatrol rec -QueueId rec -Recover).Recovery | Should -BeNullOrEmpty
+            $mirrored = (Get-GpuJob rec -QueueId rec).LastMirroredEpoch   # that tick may have mirrored a later epoch
             # The provider takes the pod back, and as on a real box its processes die with it.
             Set-Contract -More @{ preempt = @($h.RentalId) }
+            # The contract server acts on its next API call: the pod stops and its address goes dark.
+            (Get-GpuRental runpod -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).State | Should -Be 'Preempted'
             & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $box.IdentityFile -p $box.Port "$($box.User)@127.0.0.1" "pkill -9 -f 'q[u]eues/rec/launcher'; pkill -9 -f -- '--config re[c]'"
             $r = Invoke-GpuPatrol rec -QueueId rec -Recover
             $r.Recovery | Should -Match "^recovered rec: runpod started rental $($h.RentalId) again at 127\.0\.0\.1:\d+; relaunched 1 unfinished cell\(s\) \(r1 from epoch $mirrored\)$"
