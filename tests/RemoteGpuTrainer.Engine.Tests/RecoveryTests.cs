@@ -108,4 +108,18 @@ public class RecoveryTests
         using var again = store.TryLock("box", "q");
         Assert.NotNull(again);
     }
+
+    [Fact]
+    public void A_tick_tries_the_queues_of_hosts_it_found_down_and_finishes_a_half_done_recovery_elsewhere()
+    {
+        var store = new RecoveryStore(TestFiles.TempDir());
+        foreach (var (h, q) in new[] { ("down", "a"), ("up", "b"), ("up", "c") })
+            store.Save(new RecoveryPolicy(h, q, new[] { "latest.pth" }, "/m"));
+        new RecoveryJournal(store.JournalOf("up", "c")).Add(new JournalEntry(DateTimeOffset.UnixEpoch, "restarting"));
+        var hosts = new[] { new GpuHost { Name = "down", HostName = "h" }, new GpuHost { Name = "up", HostName = "h" } };
+        var reports = new[] { new GpuPatrolReport { Name = "down", Preempted = true }, new GpuPatrolReport { Name = "up", Verdict = "Healthy" } };
+        var (work, errors) = Recoverer.Candidates(hosts, reports, store);
+        Assert.Equal(new[] { "down/a", "up/c" }, work.Select(w => $"{w.Host.Name}/{w.Policy.QueueId}"));
+        Assert.Empty(errors);
+    }
 }

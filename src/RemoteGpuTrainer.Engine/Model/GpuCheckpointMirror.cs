@@ -20,5 +20,11 @@ public sealed class GpuCheckpointMirror
     public string? RemotePath { get; init; }
     public string? Reason { get; init; }
 
+    /// <summary>A copy refused, or a resume not proven: said as a warning; the rest goes to -Verbose.</summary>
+    public bool NeedsAttention => Status is "Refused" or "ResumeNotProven";
+
+    /// <summary>The line a tick writes for it: what happened and, where there is one, why.</summary>
+    public string Message => Reason is null ? ToString() : $"{this}: {Reason}";
+
     public override string ToString() => $"{Name}/{QueueId}/{Cell} {File}: {Status}{(Epoch is null ? "" : $" (epoch {Epoch})")}";
 }

@@ -31,6 +31,29 @@ public static class Recoverer
     /// <summary>A recovery that a killed tick left half done: the journal's last step comes before the relaunch.</summary>
     public static bool Pending(IReadOnlyList<JournalEntry> entries) => entries.Count > 0 && Unfinished.Contains(entries[^1].Step);
 
+    /// <summary>
+    /// The queues a -Recover tick tries: those with a policy on a host the tick found preempted or unreachable
+    /// (RecoverAsync then asks the provider), and those whose journal shows a recovery a killed tick left half
+    /// done. A host whose policies cannot be read is returned with its error.
+    /// </summary>
+    public static (List<(GpuHost Host, RecoveryPolicy Policy)> Work, List<(GpuHost Host, RgtException Error)> Errors) Candidates(
+        IEnumerable<GpuHost> hosts, IReadOnlyList<GpuPatrolReport> reports, RecoveryStore store)
+    {
+        var work = new List<(GpuHost, RecoveryPolicy)>();
+        var errors = new List<(GpuHost, RgtException)>();
+        foreach (var h in hosts)
+        {
+            try
+            {
+                var down = reports.FirstOrDefault(r => r.Name == h.Name) is { Preempted: true } or { Unreachable: true };
+                foreach (var p in store.ForHost(h.Name))
+                    if (down || Pending(new RecoveryJournal(store.JournalOf(h.Name, p.QueueId)).Read())) work.Add((h, p));
+            }
+            catch (RgtException ex) { errors.Add((h, ex)); }
+        }
+        return (work, errors);
+    }
+
     public static async Task<RecoveryOutcome> RecoverAsync(GpuHost host, RecoveryPolicy policy, RecoveryStore store, PlatformCatalog catalog,
         HostInventory inventory, Func<ConnectOptions, HostConnector> connect, LaunchOptions launch, Action<string> log, CancellationToken ct)
     {

@@ -30,6 +30,10 @@ public sealed record RecoveryPolicy(
 /// <summary>What a relaunch needs to build the same launch plan again: the queue file's text and name, its template, this host's cells, how it ran.</summary>
 public sealed record RelaunchSpec(string QueueText, string QueueFile, string? CommandTemplate, IReadOnlyList<string> Owned, string Detach, string? WorkingDirectory)
 {
+    /// <summary>The spec of a launch: its queue text as read, and this host's cells and options from its plan.</summary>
+    public static RelaunchSpec Of(string queueText, string queueFile, string? commandTemplate, Queues.LaunchPlan plan) =>
+        new(queueText, queueFile, commandTemplate, plan.Owned.Select(c => c.Name).ToList(), plan.Detach, plan.WorkingDirectory);
+
     public Queues.LaunchPlan Plan(string queueId)
     {
         var cells = Queues.QueueFile.Parse(QueueText, QueueFile, CommandTemplate);

@@ -100,8 +100,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
             }
             reports.Add(report!);
             while (mirrored.TryDequeue(out var m))
-                if (m.Status is "Refused" or "ResumeNotProven") WriteWarning($"{m}: {m.Reason}");
-                else WriteVerbose(m.Reason is null ? m.ToString() : $"{m}: {m.Reason}");
+                if (m.NeedsAttention) WriteWarning(m.Message); else WriteVerbose(m.Message);
             while (mirrorErrors.TryDequeue(out var e)) WriteFailure(e.Error, e.Host);
             if (!IncludeRentals && !Recover) WriteObject(report);
         }
@@ -123,21 +122,11 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         }
     }
 
-    /// <summary>Forgotten rentals become reports of their own; a Done host whose rental still runs becomes Escalate.</summary>
+    /// <summary>-Recover: each queue the engine says to try, and its outcome added to its host's report.</summary>
     void RecoverQueues(List<GpuPatrolReport> reports, Engine.Recovery.RecoveryStore store)
     {
-        var work = new List<(GpuHost Host, Engine.Recovery.RecoveryPolicy Policy)>();
-        foreach (var h in Hosts)
-        {
-            try
-            {
-                var report = reports.FirstOrDefault(r => r.Name == h.Name);
-                foreach (var p in store.ForHost(h.Name))
-                    if (report is { Preempted: true } or { Unreachable: true } || Engine.Recovery.Recoverer.Pending(new Engine.Recovery.RecoveryJournal(store.JournalOf(h.Name, p.QueueId)).Read()))
-                        work.Add((h, p));
-            }
-            catch (RgtException ex) { WriteFailure(ex, h.Name); }
-        }
+        var (work, errors) = Engine.Recovery.Recoverer.Candidates(Hosts, reports, store);
+        foreach (var (h, ex) in errors) WriteFailure(ex, h.Name);
         var catalog = Catalog;
         foreach (var r in FanOut(work, 4, (w, ct) => Engine.Recovery.Recoverer.RecoverAsync(w.Host, w.Policy, store, catalog, Inventory, NewConnector,
             new Engine.Rentals.LaunchOptions(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(2), 1), VerboseLog, ct)))
@@ -154,6 +143,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         }
     }
 
+    /// <summary>Forgotten rentals become reports of their own; a Done host whose rental still runs becomes Escalate.</summary>
     void AddRentals(List<GpuPatrolReport> reports)
     {
         IReadOnlyList<GpuHost> inventory;

@@ -95,10 +95,12 @@ public sealed class StartGpuQueueCommand : HostCmdlet
     {
         var file = GetUnresolvedProviderPathFromPSPath(Path);
         IReadOnlyList<QueueCell> cells;
+        string queueText;
         try
         {
             if (!File.Exists(file)) throw new RgtException("QueueFileNotFound", FailureKind.NotFound, $"The queue file {file} does not exist.");
-            cells = QueueFile.Parse(File.ReadAllText(file), file, CommandTemplate);
+            queueText = File.ReadAllText(file);
+            cells = QueueFile.Parse(queueText, file, CommandTemplate);
         }
         catch (RgtException ex) { ThrowFailure(ex, file); return; }
         if (Hosts.Count == 0) return;
@@ -138,10 +140,8 @@ public sealed class StartGpuQueueCommand : HostCmdlet
                 new QueueCache().Record(r.Value!.Name, r.Value.Cells.Select(c => (r.Value.QueueId, c)));
                 if (Recover)
                 {
-                    var plan = r.Item.Plan;
                     var policy = RecoveryPolicy.For(r.Value.Name, r.Value.QueueId, defaults[r.Value.Name], MirrorPath is null ? null : GetUnresolvedProviderPathFromPSPath(MirrorPath),
-                        MaxRecoveries, MaxSpend, DateTimeOffset.Now,
-                        new RelaunchSpec(File.ReadAllText(file), file, CommandTemplate, plan.Owned.Select(c => c.Name).ToList(), plan.Detach, plan.WorkingDirectory));
+                        MaxRecoveries, MaxSpend, DateTimeOffset.Now, RelaunchSpec.Of(queueText, file, CommandTemplate, r.Item.Plan));
                     new RecoveryStore().Save(policy);
                     WriteVerbose($"{r.Value.Name}: queue '{r.Value.QueueId}' mirrors {string.Join(" and ", policy.Artifacts)} of its running cells to {policy.MirrorRoot} on every Wait-GpuJob and Invoke-GpuPatrol tick.");
                 }

@@ -90,8 +90,7 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
                 if (r.Error is not null) { WriteVerbose($"{r.Item.Host.Name}: {r.Error.Message} (will retry until the timeout)"); continue; }
                 var (jobs, mirrored, mirrorError) = r.Value!;
                 foreach (var m in mirrored)
-                    if (m.Status is "Refused" or "ResumeNotProven") WriteWarning($"{m}: {m.Reason}");
-                    else WriteVerbose(m.Reason is null ? m.ToString() : $"{m}: {m.Reason}");
+                    if (m.NeedsAttention) WriteWarning(m.Message); else WriteVerbose(m.Message);
                 if (mirrorError is not null) WriteFailure(mirrorError, r.Item.Host.Name);
                 wait.Update(jobs);
             }
