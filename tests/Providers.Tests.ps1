@@ -14,6 +14,9 @@ BeforeAll {
         Move-Item -Force "$script:Control.tmp" $script:Control
         Remove-Item (Join-Path $script:TestDir 'requests.jsonl') -ErrorAction SilentlyContinue
     }
+    function Test-ProviderHasNo([string] $Provider, [string] $RentalId) {
+        -not (Get-GpuRental $Provider -WarningAction SilentlyContinue | Where-Object RentalId -EQ $RentalId)
+    }
     function Get-ContractRequests {
         $log = Join-Path $script:TestDir 'requests.jsonl'
         if (Test-Path $log) { Get-Content $log | ConvertFrom-Json }
@@ -152,9 +155,6 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         }
         if (-not $script:LambdaBox) { throw 'No 127.0.0.x:22 was free for the Lambda box.' }
         $script:Fast = @{ PollInterval = '0.2s'; Timeout = '60s'; WarningAction = 'SilentlyContinue' }
-        function Test-ProviderHasNo([string] $Provider, [string] $RentalId) {
-            -not (Get-GpuRental $Provider -WarningAction SilentlyContinue | Where-Object RentalId -EQ $RentalId)
-        }
     }
     AfterAll { @($script:Boxes) + @($script:LambdaBox) | Where-Object { $_ } | ForEach-Object { Stop-GpuSandbox $_ } }
     BeforeEach { Set-Contract }
@@ -654,5 +654,189 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
     It 'the examples left no rental behind but the one still registered, which is released' {
         Remove-GpuRental cloud-doc-2 -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
         (Get-GpuRental runpod, vastai -WarningAction SilentlyContinue | Where-Object InInventory) | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Managed recovery: a spot box that does not come back is replaced by the next offer, on another box' {
+    BeforeAll {
+        if (-not (Test-Path "$env:HOME/.ssh/id_ed25519")) { & ssh-keygen -q -t ed25519 -N '' -C 'rgt-cloud-test' -f "$env:HOME/.ssh/id_ed25519" | Out-Null }
+        # Three boxes, each with its own sshd, host key and home (the data dir is ~/data on each): a
+        # replacement finds only what the recovery pushed there.
+        $script:Boxes = @(1..3 | ForEach-Object { Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519" })
+        $script:LambdaBox = $null
+        $script:Fast = @{ PollInterval = '0.2s'; Timeout = '60s'; WarningAction = 'SilentlyContinue' }
+        $script:Trainer = $script:Boxes[0].TrainerPath   # the same script sits in every box's root; the cells call box 0's copy by path
+        $script:Code = Join-Path $script:TestDir 'code'
+        $null = New-Item -ItemType Directory -Force "$script:Code/lib"
+        Set-Content "$script:Code/lib/settings.txt" 'lr=0.1'
+        $script:Setup = Join-Path $script:TestDir 'setup.sh'
+        Set-Content $script:Setup "#!/usr/bin/env bash`nset -e`ntest -f lib/settings.txt`necho set-up > setup-ran`n"
+        # Which box a rental landed on: the box whose data dir holds the queue.
+        function Get-BoxOf([string] $Queue) { $script:Boxes | Where-Object { Test-Path "$($_.HomeDir)/data/.rgt/queues/$Queue" } }
+        # The provider takes the rental back; as on a real box, its processes die with it.
+        function Invoke-Preemption([string] $RentalId, [string] $Queue) {
+            $boxes = @(Get-BoxOf $Queue | Where-Object { Test-Path "$($_.HomeDir)/data/.rgt/queues/$Queue/cells" })
+            Set-Contract -More @{ preempt = @($RentalId) }
+            $null = Get-GpuRental vastai -WarningAction SilentlyContinue   # the contract server acts on its next API call
+            foreach ($b in $boxes) {
+                & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $b.IdentityFile -p $b.Port "$($b.User)@127.0.0.1" "pkill -9 -f 'q[u]eues/$Queue/launcher'; pkill -9 -f -- '--config $Queue'" | Out-Null
+            }
+        }
+        function Wait-Mirrored([string] $Host_, [string] $Queue, [string] $Cell, [int] $Epoch) {
+            $deadline = (Get-Date).AddSeconds(60)
+            do {
+                Start-Sleep -Milliseconds 700
+                $null = Invoke-GpuPatrol $Host_ -QueueId $Queue
+                $job = Get-GpuJob $Host_ -QueueId $Queue | Where-Object Cell -EQ $Cell
+            } until ($job.LastMirroredEpoch -ge $Epoch -or (Get-Date) -gt $deadline)
+            $job.LastMirroredEpoch
+        }
+        function Remove-AllRentals {
+            Get-GpuHost | Where-Object RentalId | ForEach-Object { Remove-GpuRental $_.Name -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue -ErrorAction SilentlyContinue | Out-Null }
+            Get-GpuRental vastai -WarningAction SilentlyContinue | Where-Object State -NE 'Terminated' | ForEach-Object { Remove-GpuRental -Provider vastai -RentalId $_.RentalId -Action Release -Force -WarningAction SilentlyContinue -ErrorAction SilentlyContinue | Out-Null }
+        }
+    }
+    AfterAll { $script:Boxes | ForEach-Object { Stop-GpuSandbox $_ } }
+    BeforeEach { Set-Contract }
+    AfterEach { Remove-AllRentals }
+
+    It 'preempted twice: each time the next offer is rented on another box, set up, given the mirrored checkpoints, and the cell resumes there, proven by its checkpoint' {
+        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name sweep -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $q = Join-Path $script:TestDir 'sweep.txt'
+        Set-Content $q "quick: python3 $script:Trainer --epochs 2 --sleep 0.2 --config sweepq`nlong: echo resume=`${RGT_RESUME_FROM:-none}; python3 $script:Trainer --epochs 14 --sleep 3.5 --config sweepq"
+        $null = Start-GpuQueue sweep -Path $q -QueueId sweepq -Recover -RestartWithin 0 -SetupScript $script:Setup -Sync $script:Code -MaxSpend 5 -MirrorPath (Join-Path $script:TestDir 'sweep-mirror')
+        $first = Get-BoxOf sweepq
+        @($first).Count | Should -Be 1
+        $mirrored = Wait-Mirrored sweep sweepq long 2
+        $mirrored | Should -BeGreaterOrEqual 2
+        (Get-GpuJob sweep -QueueId sweepq | Where-Object Cell -EQ quick).State | Should -Be 'Succeeded'
+
+        # No tick mirrors between the last one and the preemption: its epoch is the one the cell must go on from.
+        Invoke-Preemption $h.RentalId sweepq
+        $r = Invoke-GpuPatrol sweep -QueueId sweepq -Recover
+        $r.Recovery | Should -Match "^recovered sweepq: vastai took rental $($h.RentalId) back; rented vastai rental (\d+) \([\d.]+ USD/h\) as sweep at 127\.0\.0\.1:\d+; relaunched 1 unfinished cell\(s\) \(long from epoch $mirrored\)$"
+        $second = (Get-GpuHost sweep)
+        $second.RentalId | Should -Not -Be $h.RentalId
+        (Get-GpuHost sweep-preempted-1).RentalId | Should -Be $h.RentalId -Because 'the taken rental stays in the inventory, as the provider has it'
+        (Get-GpuRental vastai -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).State | Should -Be 'Preempted' -Because 'the recovery never releases anything'
+        $box2 = @(Get-BoxOf sweepq | Where-Object { $_.Root -ne $first.Root })
+        $box2.Count | Should -Be 1 -Because 'the replacement is another box'
+        Get-Content "$($box2[0].HomeDir)/data/setup-ran" | Should -Be 'set-up'
+        Get-Content "$($box2[0].HomeDir)/data/lib/settings.txt" | Should -Be 'lr=0.1'
+        Test-Path "$($box2[0].HomeDir)/data/checkpoints/sweepq/quick" | Should -BeFalse -Because 'only the unfinished cell is relaunched'
+
+        $again = Wait-Mirrored sweep sweepq long ($mirrored + 2)
+        $again | Should -BeGreaterOrEqual ($mirrored + 2)
+        $job = Get-GpuJob sweep -QueueId sweepq | Where-Object Cell -EQ long
+        ($job.Recoveries, $job.ResumedFromEpoch, $job.ResumeProven) | Should -Be @(1, [long]$mirrored, $true)
+        (Get-GpuLog sweep -QueueId sweepq -Cell long -Tail 200) -join "`n" | Should -Match "resume=\S+/data/checkpoints/sweepq/long/latest\.pth[\s\S]*Resuming from epoch $mirrored"
+
+        # Taken back a second time: the third box.
+        Invoke-Preemption $second.RentalId sweepq
+        $r = Invoke-GpuPatrol sweep -QueueId sweepq -Recover
+        $r.Recovery | Should -Match "^recovered sweepq: vastai took rental $($second.RentalId) back; rented vastai rental \d+ .* \(long from epoch $again\)$"
+        (Get-GpuHost sweep-preempted-2).RentalId | Should -Be $second.RentalId
+        $done = Get-GpuJob sweep -QueueId sweepq | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0
+        $done.State | Should -Be 'Succeeded'
+        $job = Get-GpuJob sweep -QueueId sweepq
+        ($job.Cell, $job.Recoveries, $job.ResumeProven) | Should -Be @('long', 2, $true)
+        $job.RecoveredFrom | Should -Match "^rental $($h.RentalId) epoch 0–$mirrored → rental $($second.RentalId) epoch $mirrored–$again → rental $((Get-GpuHost sweep).RentalId) epoch $again–\d+$"
+        (Get-GpuHost).Name | Where-Object { $_ -like 'sweep*' } | Sort-Object | Should -Be @('sweep', 'sweep-preempted-1', 'sweep-preempted-2') -Because 'nothing the recovery rented is left unreported'
+    }
+
+    It '-MaxRecoveries 0: a queue taken back is not recovered, and nothing is rented' {
+        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name norecover -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $q = Join-Path $script:TestDir 'norecover.txt'
+        Set-Content $q "n1: python3 $script:Trainer --epochs 40 --sleep 3 --config norecoverq"
+        $null = Start-GpuQueue norecover -Path $q -QueueId norecoverq -Recover -MaxRecoveries 0 -RestartWithin 0
+        Invoke-Preemption $h.RentalId norecoverq
+        $r = Invoke-GpuPatrol norecover -QueueId norecoverq -Recover
+        $r.Recovery | Should -Match '^recovery of norecoverq: 0 recoveries done, the most -MaxRecoveries allows; resume by hand: '
+        $r.Verdict | Should -Be 'Escalate'
+        @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count | Should -Be 0
+    }
+
+    It '-MaxSpend: a projected spend past the cap rents nothing, stops the recovery and says the numbers' {
+        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name capped -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $q = Join-Path $script:TestDir 'capped.txt'
+        Set-Content $q "c1: python3 $script:Trainer --epochs 400 --sleep 3 --config cappedq"
+        $null = Start-GpuQueue capped -Path $q -QueueId cappedq -Recover -RestartWithin 0 -MaxSpend 0.05
+        $null = Wait-Mirrored capped cappedq c1 1
+        Invoke-Preemption $h.RentalId cappedq
+        $creates = @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count
+        $r = Invoke-GpuPatrol capped -QueueId cappedq -Recover
+        $r.Recovery | Should -Match '^recovery of cappedq: -MaxSpend 0\.05 would be passed: spent [\d.]+ so far, and the cheapest offer \(vastai/\d+ at [\d.]+ USD/h\) for the [\d.]+ h left \(\d+ epoch\(s\) left at [\d.]+ s an epoch\) comes to [\d.]+; nothing is rented$'
+        $r.Verdict | Should -Be 'Escalate'
+        @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count | Should -Be $creates -Because 'nothing was rented'
+        # The stop stands on later ticks until the queue is started again with -Recover.
+        (Invoke-GpuPatrol capped -QueueId cappedq -Recover).Recovery | Should -Match '^recovery of cappedq stopped at .*-MaxSpend 0\.05 would be passed'
+        (Get-GpuHost capped).RentalId | Should -Be $h.RentalId
+    }
+
+    It 'a setup script that fails on the rented box: that rental is terminated at once, nothing is left billing, and the recovery stops with the script''s words' {
+        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name badsetup -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $bad = Join-Path $script:TestDir 'bad-setup.sh'
+        Set-Content $bad "echo 'pip: could not find torch==9.9' >&2`nexit 3"
+        $q = Join-Path $script:TestDir 'badsetup.txt'
+        Set-Content $q "b1: python3 $script:Trainer --epochs 40 --sleep 3 --config badsetupq"
+        $null = Start-GpuQueue badsetup -Path $q -QueueId badsetupq -Recover -RestartWithin 0 -SetupScript $bad
+        $null = Wait-Mirrored badsetup badsetupq b1 1
+        Invoke-Preemption $h.RentalId badsetupq
+        $err = $null
+        $r = Invoke-GpuPatrol badsetup -QueueId badsetupq -Recover -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.FullyQualifiedErrorId | Should -Be 'RecoverySetupFailed,RemoteGpuTrainer.Commands.InvokeGpuPatrolCommand'
+        $err.Exception.Message | Should -Match 'exit code 3: pip: could not find torch==9\.9'
+        $err.Exception.Message | Should -Match 'vastai rental (\d+) was terminated: nothing is billing'
+        $made = [regex]::Match($err.Exception.Message, 'vastai rental (\d+) was terminated').Groups[1].Value
+        Test-ProviderHasNo vastai $made | Should -BeTrue
+        (Get-GpuHost).Name | Where-Object { $_ -like 'badsetup*' } | Should -Be @('badsetup') -Because 'the unusable rental left the inventory, the taken one kept its name'
+        $r.Verdict | Should -Be 'Escalate'
+    }
+
+    It 'two ticks at once recover once; a tick killed after renting is finished by the next one without renting again' {
+        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name killed -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $slow = Join-Path $script:TestDir 'slow-setup.sh'
+        Set-Content $slow "sleep 15`necho slow > setup-ran"
+        $q = Join-Path $script:TestDir 'killed.txt'
+        Set-Content $q "k1: python3 $script:Trainer --epochs 40 --sleep 3 --config killedq"
+        $null = Start-GpuQueue killed -Path $q -QueueId killedq -Recover -RestartWithin 0 -SetupScript $slow
+        $null = Wait-Mirrored killed killedq k1 1
+        Invoke-Preemption $h.RentalId killedq
+        # A scheduled tick in its own process, killed while the setup runs on the rented box.
+        $tick = Start-Process dotnet -ArgumentList (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command', "Import-Module '$env:RGT_TEST_MODULE'; Invoke-GpuPatrol killed -QueueId killedq -Recover | Out-Null" -PassThru
+        $journal = Get-ChildItem (Join-Path $env:RGT_HOME 'recovery') -Filter 'killed__killedq.journal.jsonl'
+        $deadline = (Get-Date).AddSeconds(60)
+        while (-not ((Get-Content $journal.FullName -Raw) -match '"Step":"rented"') -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 200 }
+        # Meanwhile a second tick finds the queue held and does nothing.
+        (Invoke-GpuPatrol killed -QueueId killedq -Recover).Recovery | Should -Be 'recovery of killedq: another tick is recovering it; this one does nothing'
+        Start-Sleep -Seconds 2
+        Stop-Process -Id $tick.Id -Force
+        $tick.WaitForExit()
+        $creates = @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count
+        $creates | Should -Be 1
+        $r = Invoke-GpuPatrol killed -QueueId killedq -Recover
+        $r.Recovery | Should -Match '^recovered killedq: vastai took rental \d+ back; rented vastai rental \d+ .*\(k1 from epoch \d+\)$'
+        @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count | Should -Be 1 -Because 'the next tick went on with the rental the killed one made'
+        (Get-GpuJob killed -QueueId killedq).State | Should -BeIn @('Running', 'Pending')
+    }
+
+    It 'no capacity anywhere: the tick says so and rents nothing; a later tick rents once there is' {
+        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name dry -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $q = Join-Path $script:TestDir 'dry.txt'
+        Set-Content $q "d1: rm -f `"`$RGT_CHECKPOINT_DIR/latest.pth`"; python3 $script:Trainer --epochs 40 --sleep 3 --config dryq"
+        $null = Start-GpuQueue dry -Path $q -QueueId dryq -Recover -RestartWithin 0
+        $mirrored = Wait-Mirrored dry dryq d1 3
+        Invoke-Preemption $h.RentalId dryq
+        Set-Contract -More @{ preempt = @($h.RentalId); no_capacity = @('7014388', '7014321') }
+        $r = Invoke-GpuPatrol dry -QueueId dryq -Recover
+        $r.Recovery | Should -Match '^recovery of dryq: no offer like vastai 1x A100 .* could be started .*; the next tick looks again$'
+        Set-Contract -More @{ preempt = @($h.RentalId) }
+        $r = Invoke-GpuPatrol dry -QueueId dryq -Recover
+        $r.Recovery | Should -Match '^recovered dryq:'
+        # This trainer throws its checkpoint away: the first new one is epoch 1, and the resume is not proven.
+        $deadline = (Get-Date).AddSeconds(40)
+        do { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol dry -QueueId dryq; $job = Get-GpuJob dry -QueueId dryq } until ($null -ne $job.ResumeProven -or (Get-Date) -gt $deadline)
+        $job.ResumeProven | Should -BeFalse
+        $job.ResumedFromEpoch | Should -Be $mirrored
     }
 }

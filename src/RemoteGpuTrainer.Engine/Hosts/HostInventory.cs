@@ -105,6 +105,7 @@ public sealed class HostInventory
         public List<string>? GpuDevicePath { get; set; }
         public string? CreatedAt { get; set; }
         public string? Notes { get; set; }
+        public TemplateEntry? RentalTemplate { get; set; }
 
         public GpuHost ToHost() => new()
         {
@@ -114,7 +115,7 @@ public sealed class HostInventory
             ProxyHook = ProxyHook, CredFile = CredFile, Python = Python, Provider = Provider, RentalId = RentalId,
             HourlyPrice = HourlyPrice, Currency = Currency, GpuDevicePath = GpuDevicePath?.ToArray(),
             CreatedAt = DateTimeOffset.TryParse(CreatedAt, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? t : default,
-            Notes = Notes,
+            Notes = Notes, RentalTemplate = RentalTemplate?.ToTemplate(),
         };
 
         public static HostEntry From(GpuHost h) => new()
@@ -125,6 +126,29 @@ public sealed class HostInventory
             Python = h.Python, Provider = h.Provider, RentalId = h.RentalId, HourlyPrice = h.HourlyPrice,
             Currency = h.Currency, GpuDevicePath = h.GpuDevicePath?.ToList(),
             CreatedAt = h.CreatedAt.ToString("o", CultureInfo.InvariantCulture), Notes = h.Notes,
+            RentalTemplate = h.RentalTemplate is { } t ? TemplateEntry.From(t) : null,
+        };
+    }
+
+    sealed class TemplateEntry
+    {
+        public List<string>? Providers { get; set; }
+        public string? Gpu { get; set; }
+        public int GpuCount { get; set; } = 1;
+        public decimal? MaxHourlyPrice { get; set; }
+        public bool Interruptible { get; set; }
+        public string? Region { get; set; }
+        public string? Image { get; set; }
+        public int DiskGB { get; set; } = 50;
+        public string? User { get; set; }
+
+        public Rentals.RentalTemplate? ToTemplate() => Providers is { Count: > 0 }
+            ? new(Providers, Gpu ?? "", GpuCount, MaxHourlyPrice, Interruptible, Region, Image, DiskGB, User) : null;
+
+        public static TemplateEntry From(Rentals.RentalTemplate t) => new()
+        {
+            Providers = t.Providers.ToList(), Gpu = t.Gpu, GpuCount = t.GpuCount, MaxHourlyPrice = t.MaxHourlyPrice,
+            Interruptible = t.Interruptible, Region = t.Region, Image = t.Image, DiskGB = t.DiskGB, User = t.User,
         };
     }
 }

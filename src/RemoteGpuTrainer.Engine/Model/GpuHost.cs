@@ -26,6 +26,8 @@ public sealed record GpuHost
     public Listed<string>? GpuDevicePath { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public string? Notes { get; init; }
+    /// <summary>For a rental New-GpuRental created: the search it came from and how it was made, for a recovery to rent one like it.</summary>
+    public Rentals.RentalTemplate? RentalTemplate { get; init; }
 
     /// <summary>The endpoint as OpenSSH would print it, e.g. root@connect.westb.seetacloud.com:38211.</summary>
     public string Endpoint => (User is null ? "" : User + "@") + HostName + (Port is null ? "" : ":" + Port);

@@ -41,6 +41,8 @@ public sealed class GpuJob
     public string? MirrorDir { get; internal set; }
     /// <summary>For a queue started with -Recover: how many times it was recovered, the epoch this cell had to go on from at the last one, and whether its first checkpoint after it showed a later epoch (null: not judged yet).</summary>
     public int? Recoveries { get; internal set; }
+    /// <summary>The boxes the cell trained on and the epochs on each, when a recovery moved it: "rental 12 epoch 0–7 → rental 15 epoch 7–12".</summary>
+    public string? RecoveredFrom { get; internal set; }
     public long? ResumedFromEpoch { get; internal set; }
     public bool? ResumeProven { get; internal set; }
 

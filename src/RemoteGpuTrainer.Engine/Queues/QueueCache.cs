@@ -52,7 +52,9 @@ public sealed class QueueCache
     }
 
     /// <summary>A cell as Get-GpuJob last saw it.</summary>
-    public sealed record SeenCell(string QueueId, int Index, string Cell, string State, bool Final, DateTimeOffset SeenAt);
+    /// <param name="Epoch">The last "Epoch k/N" of its log, with N in <paramref name="Epochs"/>, and when it started: a recovery's estimate of the time left.</param>
+    public sealed record SeenCell(string QueueId, int Index, string Cell, string State, bool Final, DateTimeOffset SeenAt,
+        int? Epoch = null, int? Epochs = null, DateTimeOffset? StartedAt = null);
 
     string StatesPath => Path.Combine(Path.GetDirectoryName(FilePath)!, "cell-states.json");
 
@@ -82,7 +84,7 @@ public sealed class QueueCache
             var now = DateTimeOffset.UtcNow;
             foreach (var g in jobs.GroupBy(j => j.Name, StringComparer.OrdinalIgnoreCase))
             {
-                var seen = g.Select(j => new SeenCell(j.QueueId, j.Index, j.Cell, j.State, j.IsFinal, now)).ToList();
+                var seen = g.Select(j => new SeenCell(j.QueueId, j.Index, j.Cell, j.State, j.IsFinal, now, j.Epoch, j.Epochs, j.StartedAt)).ToList();
                 var queues = seen.Select(c => c.QueueId).ToHashSet(StringComparer.Ordinal);
                 all[g.Key] = (all.GetValueOrDefault(g.Key) ?? new()).Where(c => !queues.Contains(c.QueueId)).Concat(seen)
                     .OrderBy(c => c.QueueId, StringComparer.Ordinal).ThenBy(c => c.Index).ToList();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using RemoteGpuTrainer.Engine.Checkpoints;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Parsing;
+using RemoteGpuTrainer.Engine.Queues;
 using RemoteGpuTrainer.Engine.Scripts;
 using RemoteGpuTrainer.Engine.Ssh;
 using RemoteGpuTrainer.Engine.Transfers;
@@ -84,6 +85,7 @@ public static class CheckpointMirror
                 j.LastMirroredEpoch = LastEpoch(policy, j.Index, j.Cell);
                 j.Recoveries = RecoveryJournal.Recoveries(journal);
                 (j.ResumedFromEpoch, _, j.ResumeProven) = RecoveryJournal.Resume(journal, j.Cell);
+                j.RecoveredFrom = RecoveryJournal.Chain(journal, j.Cell, j.LastMirroredEpoch);
             }
         }
     }
@@ -96,10 +98,16 @@ public static class CheckpointMirror
         RecoveryStore store, EvidenceLedger ledger, CancellationToken ct)
     {
         var results = new List<GpuCheckpointMirror>();
+        var guarded = new List<GpuJob>();
         foreach (var queueId in jobs.Select(j => j.QueueId).Distinct())
             if (store.Find(host.Name, queueId) is { } policy)
+            {
+                guarded.AddRange(jobs.Where(j => j.QueueId == queueId));
                 results.AddRange(await TickAsync(connector, host, jobs, policy, ledger, new TransferOptions(RetryCount: 2), ct,
                     new RecoveryJournal(store.JournalOf(host.Name, queueId))).ConfigureAwait(false));
+            }
+        // What the tick saw is what a recovery later knows of the cells (which had finished, their epochs) once the box is gone.
+        if (guarded.Count > 0) new QueueCache().Record(guarded);
         return results;
     }
 

@@ -14,11 +14,36 @@ public sealed record RecoveryPolicy(
     string Host, string QueueId, IReadOnlyList<string> Artifacts, string MirrorRoot,
     int MaxRecoveries = 3, decimal? MaxSpend = null, DateTimeOffset? CreatedAt = null, RelaunchSpec? Relaunch = null)
 {
+    /// <summary>What the next rental is rented like when the taken one does not come back (default: the template the rental was created with).</summary>
+    public Rentals.RentalTemplate? RecoverFrom { get; init; }
+
+    /// <summary>How long the provider may take to start the taken rental again before the next offer is rented instead; zero: rent at once.</summary>
+    public TimeSpan RestartWithin { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>A local shell script run on a newly rented box (in the queue's working directory) before the cells are relaunched there.</summary>
+    public string? SetupScript { get; init; }
+
+    /// <summary>Local files and folders pushed to a newly rented box's working directory (a folder's contents go there).</summary>
+    public IReadOnlyList<string> Sync { get; init; } = Array.Empty<string>();
+
+    /// <summary>The hourly price of the rental the queue started on (the first link of its spend).</summary>
+    public decimal? StartPrice { get; init; }
+
     /// <summary>A queue's policy: its host's resume artifact (latest.pth) and kept one (best.pth), mirrored under <paramref name="mirrorRoot"/> (default: mirror/ in the config directory).</summary>
     public static RecoveryPolicy For(string host, string queueId, Queues.GpuPlatformDefaults defaults, string? mirrorRoot, int maxRecoveries, decimal? maxSpend, DateTimeOffset now,
         RelaunchSpec? relaunch = null) =>
         new(host, queueId, new[] { defaults.Scratch, defaults.Keep }.Distinct().ToArray(),
             Path.GetFullPath(mirrorRoot ?? Path.Combine(ConfigPaths.ConfigDirectory, "mirror")), maxRecoveries, maxSpend, now, relaunch);
+
+    /// <summary>Refuses, before anything is launched, a -SetupScript or -Sync path that does not exist here.</summary>
+    public static void CheckPaths(string? setupScript, IEnumerable<string> sync)
+    {
+        if (setupScript is not null && !File.Exists(setupScript))
+            throw new RgtException("SetupScriptNotFound", FailureKind.NotFound, $"-SetupScript {setupScript} does not exist.");
+        foreach (var p in sync)
+            if (!File.Exists(p) && !Directory.Exists(p))
+                throw new RgtException("PathNotFound", FailureKind.NotFound, $"-Sync {p} does not exist.");
+    }
 
     /// <summary>The local folder of one cell's mirror.</summary>
     public string CellDirectory(int index, string cell) =>
@@ -70,6 +95,14 @@ public sealed class RecoveryStore
         var prefix = Regex.Replace(host + "__", @"[^A-Za-z0-9._-]+", "_");
         return System.IO.Directory.GetFiles(Directory, prefix + "*.json").Order(StringComparer.Ordinal)
             .Select(f => Find(host, JsonSerializer.Deserialize<RecoveryPolicy>(File.ReadAllText(f))?.QueueId ?? "")).OfType<RecoveryPolicy>().ToList();
+    }
+
+    /// <summary>Start-GpuQueue -Recover: the policy saved, and a "started" line in the journal (an earlier stop no longer stands).</summary>
+    public void Start(RecoveryPolicy policy)
+    {
+        Save(policy);
+        new RecoveryJournal(JournalOf(policy.Host, policy.QueueId)).Add(new JournalEntry(DateTimeOffset.UtcNow, "started",
+            Detail: $"-MaxRecoveries {policy.MaxRecoveries}{(policy.MaxSpend is { } m ? $", -MaxSpend {m}" : "")}, -RestartWithin {Format.Duration(policy.RestartWithin)}"));
     }
 
     public void Save(RecoveryPolicy policy)

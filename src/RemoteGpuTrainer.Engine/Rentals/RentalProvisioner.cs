@@ -9,7 +9,8 @@ namespace RemoteGpuTrainer.Engine.Rentals;
 /// <summary>What a new cloud rental is registered with, beyond what its provider says about it.</summary>
 public sealed record ProvisionRequest(
     string? Name, string PublicKey, string IdentityFile, string Image, int DiskGB, string? User,
-    string[]? Tags = null, string? DataDir = null, string? DurableDir = null, string? Python = null, string? Notes = null);
+    string[]? Tags = null, string? DataDir = null, string? DurableDir = null, string? Python = null, string? Notes = null,
+    RentalTemplate? Template = null);
 
 /// <summary>A rental that answers, registered with its RentalId and price; the offer it came from; what to tell the user once.</summary>
 public sealed record ProvisionedRental(GpuHost Host, GpuOffer Offer, IReadOnlyList<string> Warnings, IReadOnlyList<string> Details);
@@ -65,7 +66,7 @@ public static class RentalProvisioner
                 new RentalRequest($"ssh -p {instance.SshPort} {user}@{instance.SshHost}", spec.Name, offer.Provider, request.IdentityFile, request.Tags,
                     request.DataDir, request.DurableDir, offer.Region, request.Python, request.Notes, Force: true, MustBeNew: true),
                 inventory, catalog, DateTimeOffset.Now);
-            var registered = result.Host with { Provider = offer.Provider, RentalId = instance.RentalId, HourlyPrice = offer.HourlyPrice, Currency = offer.Currency };
+            var registered = result.Host with { Provider = offer.Provider, RentalId = instance.RentalId, HourlyPrice = offer.HourlyPrice, Currency = offer.Currency, RentalTemplate = request.Template };
             inventory.Update(list => { list[list.FindIndex(h => h.Name == registered.Name)] = registered; return list; });
             // A freshly created instance has no known host key: the first one seen is recorded, and said once.
             progress($"{offer.Provider}: rental {instance.RentalId} answers; recording its host key", null);

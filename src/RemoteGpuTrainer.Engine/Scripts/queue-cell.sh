@@ -76,6 +76,9 @@ run_cell() {
       export WANDB_API_KEY
     fi
     export PYTHONUNBUFFERED=1 RGT_CHECKPOINT_DIR="$ck" RGT_CELL="$name" RGT_LOG="$d/log" RGT_QUEUE="$QUEUE_ID"
+    # The resume contract: a cell whose checkpoint folder holds the resume artifact (its own earlier run's,
+    # or one a recovery pushed there from the mirror) is told where it is.
+    if [ -f "$ck/$SCRATCH" ]; then export RGT_RESUME_FROM="$ck/$SCRATCH"; else unset RGT_RESUME_FROM; fi
     cd "$WORKDIR" || exit "$RGT_EXIT_NO_WORKDIR"
     exec bash -c "$cmd"
   ) >> "$d/log" 2>&1 < /dev/null &

@@ -194,7 +194,10 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
     (GpuHost Host, string OfferId) CreateOne(List<(ICloudProvider Api, GpuOffer Offer)> candidates, string? name, string publicKey, string identity)
     {
         var progress = new ProgressRecord(3, "Creating a GPU rental", "asking the provider");
-        var request = new ProvisionRequest(name, publicKey, identity, Image ?? "", DiskGB, User, Tag, DataDir, DurableDir, Python, Notes);
+        var template = ParameterSetName == Search
+            ? RentalTemplate.FromQuery(Provider, new OfferQuery(OfferQuery.ParseGpu(Gpu).Name, OfferQuery.ParseGpu(Gpu).Count, null, MaxHourlyPrice, Region, Interruptible), Image, DiskGB, User)
+            : RentalTemplate.FromOffers(_offers, Image, DiskGB, User);
+        var request = new ProvisionRequest(name, publicKey, identity, Image ?? "", DiskGB, User, Tag, DataDir, DurableDir, Python, Notes, template);
         var done = RunWithProgress(ct => RentalProvisioner.ProvisionAsync(candidates, request,
             new LaunchOptions(Timeout, PollInterval, MaxOffers, p => Catalog.Find(p)?.DefaultImage), Inventory, Catalog, NewConnector, VerboseLog,
             (text, percent) => { lock (progress) { progress.StatusDescription = text; progress.PercentComplete = percent ?? -1; } }, ct), progress);

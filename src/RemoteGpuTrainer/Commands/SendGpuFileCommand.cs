@@ -56,9 +56,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
         }
         targets = targets.Where(h => destinations.ContainsKey(h.Name)).ToList();
         // Small files travel in batches (one tar stream per host); large ones one by one, resumable.
-        var work = targets.Where(_ => plan.Small.Count > 0).Select(h => (Host: h, Batch: true, Files: plan.Small.ToList()))
-            .Concat(targets.SelectMany(h => plan.Large.Select(f => (Host: h, Batch: false, Files: new List<BatchFile> { f }))))
-            .ToList();
+        var work = FileSender.Work(targets, plan);
         var gates = targets.ToDictionary(h => h.Name, _ => new SemaphoreSlim(1), StringComparer.OrdinalIgnoreCase);
         var progress = new TransferProgress();
         progress.AddTotal(plan.Bytes * targets.Count);
@@ -70,16 +68,7 @@ public sealed class SendGpuFileCommand : HostCmdlet
             WriteProgress(record);
         }
         var options = new TransferOptions(RetryCount, StallTimeout, Log: VerboseLog);
-        foreach (var r in FanOut(work, ThrottleLimit, async (w, ct) =>
-        {
-            var control = (await connector.OpenAsync(w.Host, ct, resolvePaths: false, overSsh: true).ConfigureAwait(false)).Connection;
-            var root = destinations[w.Host.Name];
-            if (w.Batch) return await BatchUploader.UploadAsync(connector, w.Host, control, w.Files, root, options, progress, ct).ConfigureAwait(false);
-            var f = w.Files[0];
-            var (dir, name) = UploadPlan.Target(root, f.Relative);
-            var t = await Uploader.UploadAsync(w.Host, connector.Target(w.Host), control, gates[w.Host.Name], connector.Pool, f.Full, f.Content, dir, name, options, progress, ct).ConfigureAwait(false);
-            return new List<(BatchFile, GpuTransfer?, Exception?)> { (f, t, null) };
-        }, Report))
+        foreach (var r in FanOut(work, ThrottleLimit, (w, ct) => FileSender.SendAsync(connector, w, destinations[w.Host.Name], gates[w.Host.Name], options, progress, ct), Report))
         {
             if (r.Error is not null) { WriteFailure(r.Error, r.Item.Host.Name); continue; }
             foreach (var (_, t, error) in r.Value!)

@@ -3,6 +3,7 @@ using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Queues;
 using RemoteGpuTrainer.Engine.Recovery;
+using RemoteGpuTrainer.Engine.Rentals;
 using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Commands;
@@ -91,6 +92,27 @@ public sealed class StartGpuQueueCommand : HostCmdlet
     [ValidateNotNullOrEmpty]
     public string? MirrorPath { get; set; }
 
+    /// <summary>
+    /// With -Recover: the offers a box taken back is replaced from (their providers, the first one's GPU and
+    /// count, the dearest price as the cap). Default: the search the rental was created with.
+    /// </summary>
+    [Parameter]
+    public GpuOffer[]? RecoverFrom { get; set; }
+
+    /// <summary>With -Recover: how long the provider may take to start a taken rental again before the next offer is rented (default 10 minutes; 0: rent at once).</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan RestartWithin { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>With -Recover: a local shell script run (by bash, in the working directory) on a newly rented box before the cells go on there.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SetupScript { get; set; }
+
+    /// <summary>With -Recover: local files and folders sent to a newly rented box's working directory (a folder's contents go there) before the setup script runs.</summary>
+    [Parameter]
+    public string[] Sync { get; set; } = System.Array.Empty<string>();
+
     protected override void EndProcessing()
     {
         var file = GetUnresolvedProviderPathFromPSPath(Path);
@@ -103,6 +125,11 @@ public sealed class StartGpuQueueCommand : HostCmdlet
             cells = QueueFile.Parse(queueText, file, CommandTemplate);
         }
         catch (RgtException ex) { ThrowFailure(ex, file); return; }
+        if (Recover)
+        {
+            try { RecoveryPolicy.CheckPaths(SetupScript is null ? null : GetUnresolvedProviderPathFromPSPath(SetupScript), Sync.Select(GetUnresolvedProviderPathFromPSPath)); }
+            catch (RgtException ex) { ThrowFailure(ex, SetupScript ?? string.Join(",", Sync)); return; }
+        }
         if (Hosts.Count == 0) return;
         var queueId = QueueId ?? LaunchPlan.QueueIdFor(file);
         var split = QueueFile.Split(cells, Hosts.Count);
@@ -141,8 +168,15 @@ public sealed class StartGpuQueueCommand : HostCmdlet
                 if (Recover)
                 {
                     var policy = RecoveryPolicy.For(r.Value.Name, r.Value.QueueId, defaults[r.Value.Name], MirrorPath is null ? null : GetUnresolvedProviderPathFromPSPath(MirrorPath),
-                        MaxRecoveries, MaxSpend, DateTimeOffset.Now, RelaunchSpec.Of(queueText, file, CommandTemplate, r.Item.Plan));
-                    new RecoveryStore().Save(policy);
+                        MaxRecoveries, MaxSpend, DateTimeOffset.Now, RelaunchSpec.Of(queueText, file, CommandTemplate, r.Item.Plan)) with
+                    {
+                        RecoverFrom = RecoverFrom is { Length: > 0 } ? RentalTemplate.FromOffers(RecoverFrom, r.Item.Host.RentalTemplate?.Image, r.Item.Host.RentalTemplate?.DiskGB ?? 50, r.Item.Host.RentalTemplate?.User) : null,
+                        RestartWithin = RestartWithin,
+                        SetupScript = SetupScript is null ? null : GetUnresolvedProviderPathFromPSPath(SetupScript),
+                        Sync = Sync.Select(GetUnresolvedProviderPathFromPSPath).ToList(),
+                        StartPrice = r.Item.Host.HourlyPrice,
+                    };
+                    new RecoveryStore().Start(policy);
                     WriteVerbose($"{r.Value.Name}: queue '{r.Value.QueueId}' mirrors {string.Join(" and ", policy.Artifacts)} of its running cells to {policy.MirrorRoot} on every Wait-GpuJob and Invoke-GpuPatrol tick.");
                 }
                 foreach (var w in r.Value.Warnings) WriteWarning(w);
