@@ -744,6 +744,23 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
         (Get-GpuHost).Name | Where-Object { $_ -like 'sweep*' } | Sort-Object | Should -Be @('sweep', 'sweep-preempted-1', 'sweep-preempted-2') -Because 'nothing the recovery rented is left unreported'
     }
 
+    It 'Wait-GpuJob -Recover: the wait recovers the queue the provider took back and goes on waiting on the new box until the cell is done' {
+        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name waiter -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $q = Join-Path $script:TestDir 'waiter.txt'
+        Set-Content $q "w1: python3 $script:Trainer --epochs 7 --sleep 3 --config waiterq"
+        $null = Start-GpuQueue waiter -Path $q -QueueId waiterq -Recover -RestartWithin 0
+        $mirrored = Wait-Mirrored waiter waiterq w1 2
+        $before = Get-GpuJob waiter -QueueId waiterq
+        Invoke-Preemption $h.RentalId waiterq
+        $warned = $null
+        $done = $before | Wait-GpuJob -Recover -PollInterval 0:0:1 -Timeout 0:2:0 -WarningVariable warned -WarningAction SilentlyContinue
+        ($done.Name, $done.State) | Should -Be @('waiter', 'Succeeded')
+        @($warned | Where-Object { "$_" -match "^waiter: recovered waiterq: vastai took rental $($h.RentalId) back; rented vastai rental \d+ .*\(w1 from epoch $mirrored\)$" }).Count | Should -Be 1
+        (Get-GpuHost waiter).RentalId | Should -Not -Be $h.RentalId
+        (Get-GpuLog waiter -QueueId waiterq -Cell w1 -Tail 100) -join "`n" | Should -Match "Resuming from epoch $mirrored"
+        (Get-GpuJob waiter -QueueId waiterq).ResumedFromEpoch | Should -Be $mirrored
+    }
+
     It '-MaxRecoveries 0: a queue taken back is not recovered, and nothing is rented' {
         $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name norecover -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
         $q = Join-Path $script:TestDir 'norecover.txt'

@@ -31,6 +31,15 @@ public abstract class RgtCmdlet : PSCmdlet
     protected Engine.Ssh.HostConnector NewConnector(Engine.Ssh.ConnectOptions? options = null) =>
         new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = VerboseLog });
 
+    /// <summary>What a -Recover tick recovers with: this invocation's stores, inventory, connections and log; a rental gets 20 minutes to answer.</summary>
+    protected Engine.Recovery.RecoveryContext NewRecoveryContext(Engine.Recovery.RecoveryStore store)
+    {
+        var catalog = Catalog;
+        return new(store, catalog, Inventory, NewConnector,
+            new Engine.Rentals.LaunchOptions(TimeSpan.FromMinutes(20), TimeSpan.FromSeconds(2), 3, p => catalog.Find(p)?.DefaultImage), VerboseLog,
+            Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+    }
+
     /// <summary>
     /// <see cref="Engine.FanOut.Run"/> on the cmdlet's cancellation, writing what the workers logged for
     /// -Verbose on the pipeline thread as they go (and <paramref name="onIdle"/>, e.g. progress).

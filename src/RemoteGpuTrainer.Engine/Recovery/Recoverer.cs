@@ -11,7 +11,7 @@ namespace RemoteGpuTrainer.Engine.Recovery;
 /// <summary>
 /// What one recovery attempt did. Status: Recovered; Busy (another tick holds the queue); NotPreempted;
 /// LimitReached (-MaxRecoveries), BudgetReached (-MaxSpend), Stopped (an earlier stop stands), NoCapacity
-/// (no offer now: the next tick tries again), NeedsNewRental (nothing the module can rent or start).
+/// (no offer now: the next tick tries again), NeedsNewRental (nothing the module can rent or start), Failed (Wait-GpuJob: the error, in words).
 /// </summary>
 public sealed record RecoveryOutcome(string Host, string QueueId, string Status, string Line)
 {
@@ -68,6 +68,26 @@ public static class Recoverer
             catch (RgtException ex) { errors.Add((h, ex)); }
         }
         return (work, errors);
+    }
+
+    /// <summary>
+    /// Wait-GpuJob -Recover: each queue of one read whose cells came back Preempted (the provider said so)
+    /// and that has a policy is recovered now, one after the other; the outcomes, none when there was nothing to do.
+    /// </summary>
+    /// <param name="host">The host as the inventory has it (its paths not resolved): a recovery writes it back.</param>
+    public static async Task<List<RecoveryOutcome>> RecoverTakenAsync(GpuHost host, IReadOnlyList<GpuJob> read, RecoveryContext cx, CancellationToken ct)
+    {
+        var outcomes = new List<RecoveryOutcome>();
+        foreach (var queueId in read.Where(j => j.State == nameof(CellState.Preempted)).Select(j => j.QueueId).Distinct())
+        {
+            try
+            {
+                if (cx.Store.Find(host.Name, queueId) is { } policy)
+                    outcomes.Add(await RecoverAsync(host, policy, cx, ct).ConfigureAwait(false));
+            }
+            catch (RgtException ex) { outcomes.Add(new RecoveryOutcome(host.Name, queueId, "Failed", $"recovery of {queueId} failed ({ex.ErrorId}): {ex.Message}")); }
+        }
+        return outcomes;
     }
 
     public static async Task<RecoveryOutcome> RecoverAsync(GpuHost host, RecoveryPolicy policy, RecoveryContext cx, CancellationToken ct)

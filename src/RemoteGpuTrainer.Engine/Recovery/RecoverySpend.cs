@@ -30,7 +30,7 @@ public static class RecoverySpend
                 case "preempted": Close(e.Time); break;
                 case "restarted": since ??= e.Time; break;
                 case "rented": Close(e.Time); (price, since) = (e.Price, e.Time); break;
-                case "abandoned": since = null; break;
+                case "abandoned": Close(e.Time); break;
             }
         Close(now);
         return Math.Round(total, 4);

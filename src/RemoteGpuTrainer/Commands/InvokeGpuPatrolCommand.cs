@@ -127,10 +127,7 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
     {
         var (work, errors) = Engine.Recovery.Recoverer.Candidates(Hosts, reports, store);
         foreach (var (h, ex) in errors) WriteFailure(ex, h.Name);
-        var catalog = Catalog;
-        var context = new Engine.Recovery.RecoveryContext(store, catalog, Inventory, NewConnector,
-            new Engine.Rentals.LaunchOptions(TimeSpan.FromMinutes(20), TimeSpan.FromSeconds(2), 3, p => catalog.Find(p)?.DefaultImage), VerboseLog,
-            Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+        var context = NewRecoveryContext(store);
         foreach (var r in FanOut(work, 4, (w, ct) => Engine.Recovery.Recoverer.RecoverAsync(w.Host, w.Policy, context, ct)))
         {
             var i = reports.FindIndex(x => x.Name == r.Item.Host.Name);

@@ -34,6 +34,14 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
     [Duration]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// For queues started with -Recover: when the provider says it took a box back, recover the queue here and
+    /// now (as Invoke-GpuPatrol -Recover does: start it again or rent the next offer, push the checkpoints,
+    /// relaunch) and go on waiting for its cells on the box they moved to.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Recover { get; set; }
+
     protected override void ProcessRecord() => _jobs.AddRange(Job);
 
     protected override void EndProcessing()
@@ -48,6 +56,7 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
         var catalog = Catalog;
         var recovery = new RecoveryStore();
         var ledger = new Engine.Checkpoints.EvidenceLedger();
+        var context = Recover ? NewRecoveryContext(recovery) : null;
         while (true)
         {
             var look = wait.Next();
@@ -78,17 +87,28 @@ public sealed class WaitGpuJobCommand : RgtCmdlet
                 // Paths resolved on the first tick are absolute: later ticks skip that round trip.
                 var got = await JobReader.ReadAsync(connector, resolved.GetValueOrDefault(t.Host.Name, t.Host), t.QueueId, StaleAfter, catalog, VerboseLog, ct).ConfigureAwait(false);
                 resolved[got.Host.Name] = got.Host;
+                // -Recover: a queue the provider took back is recovered now; its cells are read again next tick, where they went.
+                var recovered = context is null ? new() : await Recoverer.RecoverTakenAsync(t.Host, got.Jobs, context, ct).ConfigureAwait(false);
+                if (recovered.Count > 0) return (got.Jobs, new List<GpuCheckpointMirror>(), (RgtException?)null, recovered);
                 // Queues started with -Recover keep their running cells' newest checkpoints mirrored, tick by tick.
                 List<GpuCheckpointMirror> mirrored;
                 RgtException? mirrorError = null;
                 try { mirrored = await CheckpointMirror.ForQueuesAsync(connector, got.Host, got.Jobs, recovery, ledger, ct).ConfigureAwait(false); }
                 catch (RgtException ex) { mirrored = new(); mirrorError = ex; }
-                return (got.Jobs, mirrored, mirrorError);
+                return (got.Jobs, mirrored, mirrorError, recovered);
             }))
             {
                 if (Cancellation.IsCancellationRequested) return;
                 if (r.Error is not null) { WriteVerbose($"{r.Item.Host.Name}: {r.Error.Message} (will retry until the timeout)"); continue; }
-                var (jobs, mirrored, mirrorError) = r.Value!;
+                var (jobs, mirrored, mirrorError, recovered) = r.Value!;
+                foreach (var o in recovered) WriteWarning($"{r.Item.Host.Name}: {o.Line}");
+                if (recovered.Any(o => o.Recovered))
+                {
+                    // The host may have a new address or be another rental now: both are read afresh.
+                    resolved.TryRemove(r.Item.Host.Name, out _);
+                    try { inventory = Inventory.Load(); } catch (RgtException ex) { WriteFailure(ex, Inventory.FilePath); }
+                    continue;
+                }
                 foreach (var m in mirrored)
                     if (m.NeedsAttention) WriteWarning(m.Message); else WriteVerbose(m.Message);
                 if (mirrorError is not null) WriteFailure(mirrorError, r.Item.Host.Name);
