@@ -761,6 +761,24 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
         (Get-GpuJob waiter -QueueId waiterq).ResumedFromEpoch | Should -Be $mirrored
     }
 
+    It '-RestartWithin: a pod that is not back in time is asked to stop again, and the next offer is rented in its place' {
+        $h = New-GpuRental -Provider runpod -Gpu A100:1 -Interruptible -Name slowback -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+        $q = Join-Path $script:TestDir 'slowback.txt'
+        Set-Content $q "s1: python3 $script:Trainer --epochs 40 --sleep 3 --config slowbackq"
+        $null = Start-GpuQueue slowback -Path $q -QueueId slowbackq -Recover -RestartWithin 6s
+        $mirrored = Wait-Mirrored slowback slowbackq s1 1
+        Invoke-Preemption $h.RentalId slowbackq
+        Set-Contract -More @{ preempt = @($h.RentalId); stays_down = @($h.RentalId) }
+        $r = Invoke-GpuPatrol slowback -QueueId slowbackq -Recover
+        $r.Recovery | Should -Match "^recovered slowbackq: runpod took rental $($h.RentalId) back; rented runpod rental \S+ .*\(s1 from epoch $mirrored\)$"
+        $journal = Get-Content (Join-Path $env:RGT_HOME 'recovery/slowback__slowbackq.journal.jsonl') | ConvertFrom-Json
+        ($journal.Step -join ',') | Should -Match 'preempted,restarting,restart-failed,renting,rented,set-up,pushed,moved,resume-from,relaunched'
+        ($journal | Where-Object Step -EQ 'restart-failed').Detail | Should -Match 'not reachable over SSH within 6 s.*\(asked to stop again\)'
+        # The start the recovery asked for is taken back, so it does not bill as a running pod (RunPod says EXITED for both a stop and a preemption of a spot pod).
+        (Get-GpuRental runpod -WarningAction SilentlyContinue | Where-Object RentalId -EQ $h.RentalId).ProviderState | Should -Be 'EXITED'
+        @(Get-ContractRequests | Where-Object { $_.path -like "*/pods/$($h.RentalId)/stop*" }).Count | Should -Be 1
+    }
+
     It '-MaxRecoveries 0: a queue taken back is not recovered, and nothing is rented' {
         $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name norecover -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
         $q = Join-Path $script:TestDir 'norecover.txt'

@@ -20,6 +20,7 @@ Control file (JSON, re-read on every request so a test can change it between cal
    "no_capacity": ["<offer id>", ...], "boot_polls": 1, "stuck": false, "fail_start": false,
    "terminate_fails": false, "outside": {"<provider>": 1}  instances created before (in no inventory),
    "preempt": ["<instance id>", ...]  interruptible instances the provider has taken back,
+   "stays_down": ["<instance id>", ...]  instances that, once taken back, never run again (a start is taken, they stay booting),
    "unavailable": ["<Paperspace machine type>", ...], "page_size": 2  Paperspace's page length,
    "after_create": {"<provider>": [{"status": 502} or {"drop": true} or {"delay": 5}, optionally "list_fails": true]}
         the next create is carried out, then answered with that status, a dropped connection or late
@@ -323,7 +324,8 @@ class Handler(BaseHTTPRequestHandler):
         if inst is None:
             return None
         inst["polls"] += 1
-        booted = inst["polls"] > int(control.get("boot_polls", 1)) and not control.get("stuck") and not control.get("fail_start") and inst["box"]
+        booted = inst["polls"] > int(control.get("boot_polls", 1)) and not control.get("stuck") and not control.get("fail_start") and inst["box"] \
+            and not (inst.get("preempted_once") and iid in [str(x) for x in control.get("stays_down", [])])
         return inst, bool(booted) and not inst.get("preempted")
 
     def outside(self, control):
