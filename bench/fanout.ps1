@@ -39,7 +39,8 @@ try {
     $h1 = Get-GpuHost bench-01
     $probeType = $h1.GetType().Assembly.GetType('RemoteGpuTrainer.Engine.Probes.HealthProbe')
     $optionsType = $h1.GetType().Assembly.GetType('RemoteGpuTrainer.Engine.Probes.HealthOptions')
-    $options = [Activator]::CreateInstance($optionsType, @(0, $null, $null))
+    $ctor = $optionsType.GetConstructors()[0]   # every parameter at its default: what Get-GpuHealth sends without options
+    $options = $ctor.Invoke([object[]]@($ctor.GetParameters() | ForEach-Object { if ($_.HasDefaultValue) { $_.DefaultValue } else { $null } }))
     $script = $probeType.GetMethod('Script').Invoke($null, [object[]]@($h1.psobject.BaseObject, $options.psobject.BaseObject))
 
     $psshArgs = @('-h', "$work/hosts.txt", '-p', "$Hosts", '-t', '60', '-o', "$work/out",
