@@ -179,9 +179,9 @@ Describe 'Register-GpuPatrol, Get-GpuPatrolSchedule, Unregister-GpuPatrol' {
         if ($script:HadCrontab) { [System.IO.File]::WriteAllText("$script:TestDir/saved.cron", $script:Saved + "`n"); & crontab "$script:TestDir/saved.cron" } else { & crontab -r 2>$null }
     }
     It '-WhatIf shows the exact entry and changes nothing, and never the webhook URL' {
-        $cmd = "`$env:HOME='$env:HOME'; `$env:RGT_HOME='$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Register-GpuPatrol box -Every 0:30 -At 3 -Notify 'https://hooks.example.invalid/services/T000/B000/SECRETTOKEN42' -WhatIf"
+        $cmd = "`$env:HOME='$env:HOME'; `$env:RGT_HOME='$env:RGT_HOME'; Import-Module '$env:RGT_TEST_MODULE'; Register-GpuPatrol box -Every 0:30 -At 3 -Notify 'https://hooks.example.invalid/services/T000/B000/SECRETTOKEN42' -Recover -WhatIf"
         $out = (& dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $cmd) -join "`n"
-        $out | Should -Match 'What if: .*3,33 \* \* \* \* .*Invoke-GpuPatrol .*-NotifyName .*hooks\.example\.invalid-[0-9a-f]{10}.* # rgt-patrol:box'
+        $out | Should -Match 'What if: .*3,33 \* \* \* \* .*Invoke-GpuPatrol .*-AsExitCode -Recover -NotifyName .*hooks\.example\.invalid-[0-9a-f]{10}.* # rgt-patrol:box'
         $out | Should -Not -Match 'SECRETTOKEN42|services/T000'
         (Get-Crontab) | Should -Be $script:Other
         Test-Path "$env:RGT_HOME/webhooks" | Should -BeFalse

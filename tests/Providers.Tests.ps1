@@ -635,7 +635,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
     }
 
     It '<File> example: <Title>' -ForEach @(
-        foreach ($f in 'Get-GpuOffer', 'New-GpuRental', 'Start-GpuRental', 'Get-GpuRental', 'Remove-GpuRental') {
+        foreach ($f in 'Get-GpuOffer', 'New-GpuRental', 'Start-GpuRental', 'Get-GpuRental', 'Remove-GpuRental', 'Start-GpuQueue') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
             foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```')) {
                 if ($f -ne 'Get-GpuOffer' -and $m.Groups[1].Value -notmatch '\(cloud\)') { continue }
@@ -644,7 +644,9 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         }
     ) {
         $WarningPreference = 'SilentlyContinue'
-        $all = @(& ([scriptblock]::Create($Code)) 2>&1)
+        # An example that writes files writes them in a folder of the test's own.
+        Push-Location (New-Item -ItemType Directory -Force (Join-Path $script:TestDir 'examples'))
+        try { $all = @(& ([scriptblock]::Create($Code)) 2>&1 | Where-Object { $_ -isnot [System.Management.Automation.InformationRecord] }) } finally { Pop-Location }
         $all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { $_.ToString() } | Should -BeNullOrEmpty
         $all.Count | Should -BeGreaterThan 0
         $declared = @((Get-Command $File).OutputType.Type | ForEach-Object FullName)
@@ -652,7 +654,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
     }
 
     It 'the examples left no rental behind but the one still registered, which is released' {
-        Remove-GpuRental cloud-doc-2 -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+        Remove-GpuRental cloud-doc-2, spot-doc -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
         (Get-GpuRental runpod, vastai -WarningAction SilentlyContinue | Where-Object InInventory) | Should -BeNullOrEmpty
     }
 }

@@ -30,23 +30,24 @@ public static class PatrolScheduler
 
     static string Sq(string s) => Text.ShellQuote.Quote(s);
 
-    /// <summary>The PowerShell command the schedule runs.</summary>
     /// <summary>The PowerShell command the schedule runs; the webhook goes by its stored name (<see cref="WebhookStore"/>), never its URL.</summary>
-    public static string PatrolCommand(IReadOnlyList<string> hosts, string manifest, string? notifyName) =>
+    /// <param name="recover">Each tick recovers the queues started with -Recover whose rental was taken back (Invoke-GpuPatrol -Recover).</param>
+    public static string PatrolCommand(IReadOnlyList<string> hosts, string manifest, string? notifyName, bool recover = false) =>
         $"Import-Module '{manifest.Replace("'", "''")}'; Invoke-GpuPatrol -Name {string.Join(",", hosts.Select(h => "'" + h.Replace("'", "''") + "'"))} -AsExitCode" +
+        (recover ? " -Recover" : "") +
         (notifyName is null ? "" : $" -NotifyName '{notifyName.Replace("'", "''")}'") + " | ForEach-Object Line";
 
-    public static string CronLine(IReadOnlyList<string> hosts, TimeSpan every, int at, string pwsh, string manifest, string? notifyName, string logPath, string? rgtHome)
+    public static string CronLine(IReadOnlyList<string> hosts, TimeSpan every, int at, string pwsh, string manifest, string? notifyName, string logPath, string? rgtHome, bool recover = false)
     {
         var env = rgtHome is null ? "" : $"RGT_HOME={Sq(rgtHome)} ";
-        var line = $"{CronTimes(every, at)} {env}{pwsh} -NoProfile -NonInteractive -Command {Sq(PatrolCommand(hosts, manifest, notifyName))} >> {Sq(logPath)} 2>&1 {Tag}{IdFor(hosts)}";
+        var line = $"{CronTimes(every, at)} {env}{pwsh} -NoProfile -NonInteractive -Command {Sq(PatrolCommand(hosts, manifest, notifyName, recover))} >> {Sq(logPath)} 2>&1 {Tag}{IdFor(hosts)}";
         return line.Replace("%", "\\%"); // cron turns a bare % into a newline
     }
 
     /// <summary>The schtasks.exe command line that creates the same patrol on Windows.</summary>
-    public static string WindowsCommand(IReadOnlyList<string> hosts, TimeSpan every, int at, string pwsh, string manifest, string? notifyName, string logPath)
+    public static string WindowsCommand(IReadOnlyList<string> hosts, TimeSpan every, int at, string pwsh, string manifest, string? notifyName, string logPath, bool recover = false)
     {
-        var run = $"{pwsh} -NoProfile -NonInteractive -Command \"{PatrolCommand(hosts, manifest, notifyName)} *>> '{logPath}'\"";
+        var run = $"{pwsh} -NoProfile -NonInteractive -Command \"{PatrolCommand(hosts, manifest, notifyName, recover)} *>> '{logPath}'\"";
         var schedule = every.TotalMinutes < 60 ? $"/SC MINUTE /MO {(int)every.TotalMinutes}" : $"/SC HOURLY /MO {(int)every.TotalHours}";
         return $"schtasks.exe /Create /F /TN \"RemoteGpuTrainer\\patrol-{IdFor(hosts)}\" {schedule} /ST 00:{at:00} /TR \"{run.Replace("\"", "\\\"")}\"";
     }

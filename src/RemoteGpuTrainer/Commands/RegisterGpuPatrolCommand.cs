@@ -31,6 +31,10 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
     [Parameter]
     public string? LogPath { get; set; }
 
+    /// <summary>Each tick also recovers the queues started with Start-GpuQueue -Recover whose rental the provider took back (Invoke-GpuPatrol -Recover).</summary>
+    [Parameter]
+    public SwitchParameter Recover { get; set; }
+
     protected override void EndProcessing()
     {
         var hosts = ResolveHostNames(Name).Select(h => h.Name).Distinct().ToList();
@@ -45,13 +49,13 @@ public sealed class RegisterGpuPatrolCommand : RgtCmdlet
             var notifyName = Notify is null ? null : WebhookStore.NameFor(Notify);
             if (OperatingSystem.IsWindows())
             {
-                var cmd = PatrolScheduler.WindowsCommand(hosts, Every, At, pwsh, manifest, notifyName, log);
+                var cmd = PatrolScheduler.WindowsCommand(hosts, Every, At, pwsh, manifest, notifyName, log, Recover);
                 if (!ShouldProcess(cmd, $"Create the Scheduled Task: {cmd}", "Register-GpuPatrol")) return;
                 if (Notify is not null) WebhookStore.Save(Notify);
                 WriteObject(PatrolScheduler.RegisterWindowsTask(hosts, Every, cmd, log, PatrolScheduler.RunCmd));
                 return;
             }
-            var line = PatrolScheduler.CronLine(hosts, Every, At, pwsh, manifest, notifyName, log, Environment.GetEnvironmentVariable("RGT_HOME"));
+            var line = PatrolScheduler.CronLine(hosts, Every, At, pwsh, manifest, notifyName, log, Environment.GetEnvironmentVariable("RGT_HOME"), Recover);
             if (!ShouldProcess(line, $"Add this line to the crontab: {line}", "Register-GpuPatrol")) return;
             Directory.CreateDirectory(Path.GetDirectoryName(log)!);
             if (Notify is not null) WriteVerbose($"The webhook ({WebhookStore.Describe(Notify)}) is stored as '{WebhookStore.Save(Notify)}' in {WebhookStore.Directory} (mode 600).");
