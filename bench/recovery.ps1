@@ -43,12 +43,6 @@ try {
         $savedEnv[$pair.Key] = [Environment]::GetEnvironmentVariable($pair.Key)
         [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value)
     }
-    function Set-Control([hashtable] $More) {
-        $c = Get-Content $contract.Control -Raw | ConvertFrom-Json -AsHashtable
-        foreach ($k in $More.Keys) { $c[$k] = $More[$k] }
-        $c | ConvertTo-Json -Depth 5 | Set-Content "$($contract.Control).tmp"
-        Move-Item -Force "$($contract.Control).tmp" $contract.Control
-    }
     # The code the new box needs: freshly written files, so nothing is served from a warm cache.
     $null = New-Item -ItemType Directory "$work/code/pkg"
     $rng = [Random]::new(7)
@@ -66,9 +60,9 @@ try {
         $from = (Get-GpuJob $name -QueueId $name).LastMirroredEpoch
         if (-not $from) { throw "run ${run}: nothing was mirrored within 120 s" }
         $old = $boxes | Where-Object { Test-Path "$($_.HomeDir)/data/.rgt/queues/$name" }
-        Set-Control @{ preempt = @($h.RentalId) }
+        Set-ProviderContract $contract @{ preempt = @($h.RentalId) }
         $null = Get-GpuRental vastai -WarningAction SilentlyContinue
-        foreach ($b in $old) { & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $b.IdentityFile -p $b.Port "$($b.User)@127.0.0.1" "pkill -9 -f -- '--config $name'" | Out-Null }
+        foreach ($b in $old) { Stop-SandboxProcess $b "--config $name" }
         $taken = [DateTimeOffset]::UtcNow
         $r = Invoke-GpuPatrol $name -QueueId $name -Recover
         if ($r.Recovery -notmatch "^recovered $name") { throw "run ${run}: $($r.Recovery)" }

@@ -282,5 +282,8 @@ Describe 'The demo' {
         $out | Should -Match 'Verb\s+: 关机'
         $out | Should -Match 'demo-gpu\.png: \d+ series in GPU utilisation, GPU memory used, Host memory'
         $out | Should -Match 'demo-loss\.png: 3 series in loss'
+        $out | Should -Match 'recovered \S+: vastai took rental \d+ back; rented vastai rental \d+ .*\(long from epoch \d+\)'
+        $out | Should -Match 'ResumeProven\s+: True'
+        $out | Should -Match 'demo-spot-preempted-1\s+vastai'
     }
 }

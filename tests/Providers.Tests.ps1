@@ -680,9 +680,7 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
             $boxes = @(Get-BoxOf $Queue | Where-Object { Test-Path "$($_.HomeDir)/data/.rgt/queues/$Queue/cells" })
             Set-Contract -More @{ preempt = @($RentalId) }
             $null = Get-GpuRental vastai -WarningAction SilentlyContinue   # the contract server acts on its next API call
-            foreach ($b in $boxes) {
-                & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $b.IdentityFile -p $b.Port "$($b.User)@127.0.0.1" "pkill -9 -f 'q[u]eues/$Queue/launcher'; pkill -9 -f -- '--config $Queue'" | Out-Null
-            }
+            foreach ($b in $boxes) { Stop-SandboxProcess $b "q[u]eues/$Queue/launcher"; Stop-SandboxProcess $b "--config $Queue" }
         }
         function Wait-Mirrored([string] $Host_, [string] $Queue, [string] $Cell, [int] $Epoch) {
             $deadline = (Get-Date).AddSeconds(60)

@@ -100,8 +100,9 @@ try {
     Step 'Cloud rentals: offers from RunPod, vast.ai and Lambda, a rental created, stopped, started and released through the API (a local contract server whose instances are sandbox boxes)'
     & ssh-keygen -q -t ed25519 -N '' -C 'rgt-demo' -f "$env:HOME/.ssh/id_ed25519" | Out-Null
     $cloudBox = Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519"
+    $cloudBox2 = Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519"   # the next offer's box
     $demoKeys = @{ runpod = 'demo-runpod-key'; vastai = 'demo-vast-key'; lambda = 'demo-lambda-key' }
-    $contract = Start-ProviderContract -Directory $demoHome -Keys $demoKeys -Boxes $cloudBox
+    $contract = Start-ProviderContract -Directory $demoHome -Keys $demoKeys -Boxes $cloudBox, $cloudBox2
     $cloudEnv = $contract.Environment + @{ RUNPOD_API_KEY = $demoKeys.runpod; VAST_API_KEY = $demoKeys.vastai; LAMBDA_API_KEY = $demoKeys.lambda }
     foreach ($pair in $cloudEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($pair.Key, $pair.Value) }
     '> Get-GpuOffer -Provider runpod, vastai, lambda -Gpu A100:1 -MaxHourlyPrice 2'
@@ -116,6 +117,27 @@ try {
     '> Start-GpuRental demo-cloud    # it comes back on another port; the inventory follows, and the pinned host key must answer there'
     Start-GpuRental demo-cloud -PollInterval 0.5s | Format-List Name, Endpoint | Out-String -Width 160
     Remove-GpuRental demo-cloud -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Format-List Name, Action, Status, ProviderState, Instructions | Out-String -Width 160
+
+    Step 'Sleep through a preemption: a spot box taken back mid-run, its cell resumed on the next offer (another box) from its mirrored checkpoint'
+    $spotQueue = Join-Path $demoHome 'spot.txt'
+    Set-Content $spotQueue "long: python3 $($cloudBox.TrainerPath) --epochs 8 --sleep 3 --config demo-spot"
+    '> New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name demo-spot | Start-GpuQueue -Path spot.txt -Recover -MaxSpend 5 -RestartWithin 0'
+    $spot = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name demo-spot -DataDir '~/data' -PollInterval 0.5s -WarningAction SilentlyContinue
+    $spot | Start-GpuQueue -Path $spotQueue -Recover -MaxSpend 5 -RestartWithin 0 -InformationAction Ignore | Out-Null
+    for ($i = 0; $i -lt 60 -and -not ((Get-GpuJob demo-spot).LastMirroredEpoch -ge 2); $i++) { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol demo-spot }
+    'Each patrol tick mirrors the running cell''s newest verified checkpoint here:'
+    Get-GpuJob demo-spot | Format-Table Name, Cell, State, Epoch, LastMirroredEpoch | Out-String -Width 160
+    "vast.ai takes rental $($spot.RentalId) back (its processes die with it):"
+    Set-ProviderContract $contract @{ preempt = @($spot.RentalId) }
+    $null = Get-GpuRental vastai -WarningAction SilentlyContinue
+    Stop-SandboxProcess $cloudBox '--config demo-spot'
+    '> Invoke-GpuPatrol demo-spot -Recover    # what the scheduled tick (Register-GpuPatrol -Recover) runs'
+    (Invoke-GpuPatrol demo-spot -Recover).Recovery
+    Get-GpuJob demo-spot | Wait-GpuJob -Recover -PollInterval 0:0:1 -Timeout 0:2:0 -WarningAction SilentlyContinue | Out-Null
+    Get-GpuJob demo-spot | Format-List Name, Cell, State, RecoveredFrom, ResumedFromEpoch, ResumeProven | Out-String -Width 160
+    'The taken rental is kept, named, for you to judge; nothing was released for you:'
+    Get-GpuHost demo-spot* | Format-Table Name, Provider, RentalId, HourlyPrice, Endpoint | Out-String -Width 160
+    Get-GpuHost demo-spot* | ForEach-Object { Remove-GpuRental $_.Name -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue } | Format-Table Name, Action, Status | Out-String -Width 160
 
     if ((Test-Path /usr/sbin/slurmctld) -and (& id -u) -eq '0') {
         Step 'A Slurm cluster: the same kind of queue as batch jobs (a real single-node slurmctld + slurmd with 2 GPUs)'
@@ -144,6 +166,7 @@ finally {
     if ($contract) { Stop-ProviderContract $contract }
     if ($cloudEnv) { foreach ($k in $cloudEnv.Keys) { [Environment]::SetEnvironmentVariable($k, $null) } }
     if ($cloudBox) { Stop-GpuSandbox $cloudBox }
+    if ($cloudBox2) { Stop-GpuSandbox $cloudBox2 }
     if ($hpc) { Stop-GpuSandbox $hpc }
     if ($box2) { Stop-GpuSandbox $box2 }
     if ($box) { Stop-GpuSandbox $box }

@@ -363,8 +363,31 @@ function Start-ProviderContract {
     }
 }
 
+function Set-ProviderContract {
+    <#
+    .SYNOPSIS
+    Changes some values of a running contract server's control file (e.g. @{ preempt = @('4101') }),
+    keeping the rest; written aside and renamed, as the server re-reads it on every request.
+    #>
+    param([Parameter(Mandatory)] $Contract, [Parameter(Mandatory)] [hashtable] $Values)
+    $c = Get-Content $Contract.Control -Raw | ConvertFrom-Json -AsHashtable
+    foreach ($k in $Values.Keys) { $c[$k] = $Values[$k] }
+    $c | ConvertTo-Json -Depth 5 | Set-Content "$($Contract.Control).tmp"
+    Move-Item -Force "$($Contract.Control).tmp" $Contract.Control
+}
+
+function Stop-SandboxProcess {
+    <#
+    .SYNOPSIS
+    Kills (SIGKILL) the processes of a sandbox box whose command line matches Pattern (pkill -f), as a
+    provider taking the box back would.
+    #>
+    param([Parameter(Mandatory)] $Box, [Parameter(Mandatory)] [string] $Pattern)
+    & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $Box.IdentityFile -p $Box.Port "$($Box.User)@$($Box.HostName)" "pkill -9 -f -- '$($Pattern.Replace("'", "'\''"))'" | Out-Null
+}
+
 function Stop-ProviderContract($Contract) {
     if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Stop-ProviderContract
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess
