@@ -691,9 +691,9 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
             } until ($job.LastMirroredEpoch -ge $Epoch -or (Get-Date) -gt $deadline)
             $job.LastMirroredEpoch
         }
+        # Every rental a test made is in the inventory (the taken ones as <name>-preempted-N); the recovery terminates what it could not use.
         function Remove-AllRentals {
             Get-GpuHost | Where-Object RentalId | ForEach-Object { Remove-GpuRental $_.Name -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue -ErrorAction SilentlyContinue | Out-Null }
-            Get-GpuRental vastai -WarningAction SilentlyContinue | Where-Object State -NE 'Terminated' | ForEach-Object { Remove-GpuRental -Provider vastai -RentalId $_.RentalId -Action Release -Force -WarningAction SilentlyContinue -ErrorAction SilentlyContinue | Out-Null }
         }
     }
     AfterAll { $script:Boxes | ForEach-Object { Stop-GpuSandbox $_ } }

@@ -27,9 +27,48 @@ public abstract class RgtCmdlet : PSCmdlet
     /// <summary>Where engine code logs for -Verbose from any thread; <see cref="FlushVerbose"/> writes it.</summary>
     protected Action<string> VerboseLog => _verbose.Enqueue;
 
-    /// <summary>A connector whose steps (endpoint, key, connect time, each box script and its duration) reach -Verbose.</summary>
-    protected Engine.Ssh.HostConnector NewConnector(Engine.Ssh.ConnectOptions? options = null) =>
-        new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = VerboseLog });
+    /// <summary>
+    /// A connector whose steps (endpoint, key, connect time, each box script and its duration) reach -Verbose;
+    /// in an interactive session it asks for the passphrase of an encrypted key no agent holds, once per key.
+    /// </summary>
+    protected Engine.Ssh.HostConnector NewConnector(Engine.Ssh.ConnectOptions? options = null)
+    {
+        _pipelineThread = Environment.CurrentManagedThreadId;
+        return new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = VerboseLog, Passphrase = RunsUnattended() ? null : AskPassphrase });
+    }
+
+    int _pipelineThread = -1;
+    readonly System.Collections.Concurrent.ConcurrentQueue<(string File, TaskCompletionSource<string?> Answer)> _asks = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> _given = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The passphrase of an identity file, asked on the pipeline thread (the only one that may prompt): a
+    /// worker's question waits there until <see cref="FlushVerbose"/> asks it. Never echoed, never kept
+    /// beyond this process (<see cref="Engine.Ssh.Passphrases"/>).
+    /// </summary>
+    string? AskPassphrase(string file)
+    {
+        if (Environment.CurrentManagedThreadId == _pipelineThread) return Prompt(file);
+        var ask = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _asks.Enqueue((file, ask));
+        return ask.Task.Wait(TimeSpan.FromMinutes(5)) ? ask.Task.Result : null;
+    }
+
+    string? Prompt(string file) => _given.GetOrAdd(file, f =>
+    {
+        if (Engine.Ssh.Passphrases.Get(f) is { } known) return known;
+        Host.UI.Write($"Enter passphrase for key '{f}': ");
+        var secure = Host.UI.ReadLineAsSecureString();
+        return secure is null || secure.Length == 0 ? null : new System.Net.NetworkCredential("", secure).Password;
+    });
+
+    /// <summary>True when this pwsh was started to run a command and exit (cron, Task Scheduler), not to keep a prompt: nothing may wait on a question.</summary>
+    protected static bool RunsUnattended()
+    {
+        var args = Environment.GetCommandLineArgs().Skip(1).Select(a => a.ToLowerInvariant()).ToList();
+        if (args.Any(a => a is "-noexit" or "-noe")) return false;
+        return args.Any(a => a is "-noninteractive" or "-noni" or "-command" or "-c" or "-file" or "-f" or "-encodedcommand" or "-e" or "-ec");
+    }
 
     /// <summary>What a -Recover tick recovers with: this invocation's stores, inventory, connections and log; a rental gets 20 minutes to answer.</summary>
     protected Engine.Recovery.RecoveryContext NewRecoveryContext(Engine.Recovery.RecoveryStore store)
@@ -101,6 +140,11 @@ public abstract class RgtCmdlet : PSCmdlet
     protected void FlushVerbose()
     {
         while (_verbose.TryDequeue(out var message)) WriteVerbose(message);
+        while (_asks.TryDequeue(out var a))
+        {
+            try { a.Answer.TrySetResult(Prompt(a.File)); }
+            catch (Exception) { a.Answer.TrySetResult(null); }
+        }
     }
 
     protected PlatformCatalog Catalog => _catalog ??= LoadCatalog();

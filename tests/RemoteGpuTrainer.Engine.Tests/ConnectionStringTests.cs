@@ -36,7 +36,8 @@ public class ConnectionStringTests
     [InlineData("ro'ot@h", "quote is not closed")]
     [InlineData("r$(id)@h", "not a valid user name")]
     [InlineData("root@h\nx", "line break")]
-    [InlineData("ssh -J jump root@h", "ProxyJump")]
+    [InlineData("ssh -J 'jump;id' root@h", "is not a jump host")]
+    [InlineData("ssh -J a@b:99999 root@h", "is not a jump host")]
     [InlineData("2001:db8::1", "brackets")]
     [InlineData("ssh -Z root@h", "unknown")]
     [InlineData("ssh -p", "needs a value")]
@@ -46,5 +47,16 @@ public class ConnectionStringTests
         var ex = Assert.Throws<RgtException>(() => ConnectionString.Parse(text));
         Assert.Equal("ConnectionStringInvalid", ex.ErrorId);
         Assert.Contains(reason, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("ssh -J me@bastion.uni.edu:2222 root@10.0.0.5", "me@bastion.uni.edu:2222")]
+    [InlineData("ssh -o ProxyJump=b1,me@b2 -p 2201 root@gpu7", "b1,me@b2")]
+    [InlineData("ssh -Jbastion root@gpu7", "bastion")]
+    [InlineData("ssh -J none root@gpu7", null)]
+    public void Keeps_the_jump_hosts_of_ssh_J(string text, string? jump)
+    {
+        var cs = ConnectionString.Parse(text);
+        Assert.Equal(jump, cs.ProxyJump);
     }
 }

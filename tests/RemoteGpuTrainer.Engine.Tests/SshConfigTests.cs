@@ -56,13 +56,33 @@ public class SshConfigTests
     }
 
     [Fact]
-    public void ProxyJump_is_refused_clearly()
+    public void ProxyJump_hops_are_each_resolved_through_the_config_and_none_means_none()
     {
         var dir = TestFiles.TempDir();
         var cfg = Path.Combine(dir, "config");
-        File.WriteAllText(cfg, "Host hop\n  ProxyJump bastion\n");
-        var ex = Assert.Throws<RgtException>(() => SshTarget.Resolve(new GpuHost { Name = "a", HostName = "hop" }, null, cfg));
-        Assert.Equal("ProxyJumpUnsupported", ex.ErrorId);
+        File.WriteAllText(cfg, "Host bastion\n  HostName 203.0.113.9\n  Port 2222\n  User jump\n  IdentityFile ~/.ssh/jump_key\n" +
+            "Host inner\n  HostName 10.0.0.5\n  User root\n  ProxyJump bastion,ops@second:2200\n" +
+            "Host direct\n  HostName 10.0.0.6\n  ProxyJump none\n" +
+            "Host legacy\n  ProxyCommand ssh -q -p 2222 -W %h:%p jump@203.0.113.9\n" +
+            "Host tunnel\n  ProxyCommand cloudflared access ssh --hostname %h\n");
+        var t = SshTarget.Resolve(new GpuHost { Name = "a", HostName = "inner" }, null, cfg);
+        Assert.Equal(("10.0.0.5", 22, "root"), (t.HostName, t.Port, t.User));
+        Assert.Equal(2, t.Jumps.Count);
+        Assert.Equal(("203.0.113.9", 2222, "jump"), (t.Jumps[0].HostName, t.Jumps[0].Port, t.Jumps[0].User));
+        Assert.EndsWith("jump_key", t.Jumps[0].IdentityFiles[0]);
+        Assert.Equal("jump host bastion (for a)", t.Jumps[0].Name);
+        Assert.Equal(("second", 2200, "ops"), (t.Jumps[1].HostName, t.Jumps[1].Port, t.Jumps[1].User));
+        Assert.Contains("-J", SshCommandLine.Arguments(t));
+        Assert.Contains("jump@203.0.113.9:2222,ops@second:2200", SshCommandLine.Arguments(t));
+        Assert.Empty(SshTarget.Resolve(new GpuHost { Name = "d", HostName = "direct" }, null, cfg).Jumps);
+        // The inventory's -J (from the connection string) wins over the config.
+        Assert.Equal("gw", SshTarget.Resolve(new GpuHost { Name = "g", HostName = "inner", ProxyJump = "gw" }, null, cfg).Jumps.Single().HostName);
+        var legacy = SshTarget.Resolve(new GpuHost { Name = "l", HostName = "legacy" }, null, cfg).Jumps.Single();
+        Assert.Equal(("203.0.113.9", 2222, "jump"), (legacy.HostName, legacy.Port, legacy.User));
+        var ex = Assert.Throws<RgtException>(() => SshTarget.Resolve(new GpuHost { Name = "t", HostName = "tunnel" }, null, cfg));
+        Assert.Equal("ProxyCommandUnsupported", ex.ErrorId);
+        Assert.Contains("cloudflared access ssh", ex.Message);
+        Assert.Contains("ProxyJump", ex.Message);
     }
 
     [Fact]

@@ -44,7 +44,10 @@ function Start-GpuSandbox {
         [int] $Port,
         # Also start a real single-node Slurm (slurmctld + slurmd, 2 stand-in GPUs as gres) that the
         # box's shells reach through SLURM_CONF: the sandbox is then a Slurm login node.
-        [switch] $Slurm
+        [switch] $Slurm,
+        # Run sshd inside this network namespace (New-SandboxNetNs; root): a box reachable only from
+        # where that namespace is joined, e.g. behind a jump host.
+        [string] $NetNs
     )
     $sshd = Find-Sshd
     if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) {
@@ -110,8 +113,9 @@ PrintMotd no
 Subsystem sftp internal-sftp
 SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" "TMUX_TMPDIR=$root" SHLVL=1 LC_ALL=C.UTF-8$slurmEnv
 "@ | Set-Content -Path "$root/sshd_config"
-        $psi = [System.Diagnostics.ProcessStartInfo]::new($sshd)
-        foreach ($a in '-D', '-e', '-f', "$root/sshd_config") { $psi.ArgumentList.Add($a) }
+        # In a namespace, ip execs sshd in place: the process (and its PID) is sshd's.
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($(if ($NetNs) { 'ip' } else { $sshd }))
+        foreach ($a in @(if ($NetNs) { 'netns', 'exec', $NetNs, $sshd }) + @('-D', '-e', '-f', "$root/sshd_config")) { $psi.ArgumentList.Add($a) }
         $psi.RedirectStandardError = $true
         $psi.RedirectStandardOutput = $true
         $psi.UseShellExecute = $false
@@ -122,6 +126,12 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
         $ready = $false
         $deadline = [DateTime]::UtcNow.AddSeconds(10)
         while ([DateTime]::UtcNow -lt $deadline -and -not $proc.HasExited) {
+            if ($NetNs) {
+                & ip netns exec $NetNs bash -c "exec 3<>/dev/tcp/$ListenAddress/$port" 2> $null
+                if ($LASTEXITCODE -eq 0) { $ready = $true; break }
+                Start-Sleep -Milliseconds 50
+                continue
+            }
             $client = [System.Net.Sockets.TcpClient]::new()
             try { $client.Connect($ListenAddress, $port); $ready = $true; break } catch { Start-Sleep -Milliseconds 50 } finally { $client.Dispose() }
         }
@@ -386,8 +396,40 @@ function Stop-SandboxProcess {
     & ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i $Box.IdentityFile -p $Box.Port "$($Box.User)@$($Box.HostName)" "pkill -9 -f -- '$($Pattern.Replace("'", "'\''"))'" | Out-Null
 }
 
+function New-SandboxNetNs {
+    <#
+    .SYNOPSIS
+    A network namespace (root) with its loopback up, joined by a veth pair to the host's namespace or to
+    another sandbox namespace (-Peer): <Subnet>.1 on the peer's side, <Subnet>.2 inside. Nothing routes
+    through it, so what listens inside is reachable from the peer only, and what listens on its loopback
+    from inside only.
+    #>
+    param([Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $Subnet, [string] $Peer)
+    if ((& id -u) -ne '0') { throw 'A sandbox network namespace needs root (ip netns).' }
+    $tag = -join ((1..6) | ForEach-Object { [char](97 + (Get-Random -Maximum 26)) })
+    $outer = "rgo$tag"; $inner = "rgi$tag"
+    & ip netns add $Name
+    if ($LASTEXITCODE -ne 0) { throw "ip netns add $Name failed." }
+    & ip -n $Name link set lo up
+    & ip link add $outer type veth peer name $inner
+    & ip link set $inner netns $Name
+    if ($Peer) { & ip link set $outer netns $Peer }
+    $on = if ($Peer) { @('-n', $Peer) } else { @() }
+    & ip @on addr add "$Subnet.1/24" dev $outer
+    & ip @on link set $outer up
+    & ip -n $Name addr add "$Subnet.2/24" dev $inner
+    & ip -n $Name link set $inner up
+    if ($LASTEXITCODE -ne 0) { & ip netns del $Name; throw "The veth pair into $Name could not be set up." }
+    [pscustomobject]@{ Name = $Name; Address = "$Subnet.2"; PeerAddress = "$Subnet.1"; Peer = $Peer }
+}
+
+function Remove-SandboxNetNs($NetNs) {
+    # Its veth pair goes with it.
+    if ($NetNs) { & ip netns del $NetNs.Name 2> $null }
+}
+
 function Stop-ProviderContract($Contract) {
     if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs

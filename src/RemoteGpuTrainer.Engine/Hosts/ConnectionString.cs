@@ -6,6 +6,9 @@ namespace RemoteGpuTrainer.Engine.Hosts;
 /// <summary>An SSH endpoint read from a connection string as platforms print it.</summary>
 public sealed record ConnectionString(string HostName, int? Port, string? User, string? IdentityFile, IReadOnlyList<string> Notes)
 {
+    /// <summary>The jump hosts of -J / -o ProxyJump, as written ([user@]host[:port], comma separated); null without.</summary>
+    public string? ProxyJump { get; init; }
+
     static readonly Regex HostNamePattern = new(@"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$", RegexOptions.CultureInvariant);
     static readonly Regex UserPattern = new(@"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$", RegexOptions.CultureInvariant);
 
@@ -20,7 +23,7 @@ public sealed record ConnectionString(string HostName, int? Port, string? User, 
         if (text.Any(c => c == '\n' || c == '\r' || c == '\0')) throw Invalid(text, "it contains a line break or NUL character");
         var words = Tokenize(text);
         if (words.Count > 0 && words[0] == "ssh") words.RemoveAt(0);
-        int? port = null; string? user = null; string? identity = null; string? target = null;
+        int? port = null; string? user = null; string? identity = null; string? target = null; string? jump = null;
         var notes = new List<string>();
         for (int i = 0; i < words.Count; i++)
         {
@@ -36,7 +39,7 @@ public sealed record ConnectionString(string HostName, int? Port, string? User, 
                     case "-p": port = ParsePort(text, Arg()); break;
                     case "-i": identity = Arg(); break;
                     case "-l": user = Arg(); break;
-                    case "-J": throw Invalid(text, "ProxyJump (-J) is not supported yet; connect to a directly reachable host:port");
+                    case "-J": jump = Jumps(text, Arg()); break;
                     case "-o":
                         var opt = Arg();
                         var eq = opt.IndexOf('=');
@@ -47,7 +50,7 @@ public sealed record ConnectionString(string HostName, int? Port, string? User, 
                             case "user": user = value; break;
                             case "identityfile": identity = value; break;
                             case "hostname": target ??= value; break;
-                            case "proxyjump": throw Invalid(text, "ProxyJump is not supported yet; connect to a directly reachable host:port");
+                            case "proxyjump": jump = Jumps(text, value); break;
                             default: notes.Add($"ignored ssh option -o {key} (host keys are always checked; keepalive and timeouts are the module's)"); break;
                         }
                         break;
@@ -101,7 +104,19 @@ public sealed record ConnectionString(string HostName, int? Port, string? User, 
         }
         if (user is not null && !UserPattern.IsMatch(user)) throw Invalid(text, $"'{user}' is not a valid user name");
         if (identity is not null && (identity.Length == 0 || identity.Any(char.IsControl))) throw Invalid(text, "the identity file path is not valid");
-        return new ConnectionString(host, port, user, identity, notes);
+        return new ConnectionString(host, port, user, identity, notes) { ProxyJump = jump };
+    }
+
+    /// <summary>A -J value checked hop by hop ([user@]host[:port], comma separated; "none" for none).</summary>
+    static string? Jumps(string text, string value)
+    {
+        if (value.Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
+        foreach (var hop in value.Split(','))
+        {
+            try { Ssh.JumpHost.Parse(hop); }
+            catch (RgtException ex) { throw Invalid(text, ex.Message); }
+        }
+        return value;
     }
 
     static int ParsePort(string text, string value)

@@ -96,6 +96,7 @@ public sealed class HostInventory
         public string? DataDir { get; set; }
         public string? DurableDir { get; set; }
         public string? ProxyHook { get; set; }
+        public string? ProxyJump { get; set; }
         public string? CredFile { get; set; }
         public string? Python { get; set; }
         public string? Provider { get; set; }
@@ -112,7 +113,7 @@ public sealed class HostInventory
             Name = Name!, HostName = HostName!, Port = Port, User = User, IdentityFile = IdentityFile,
             Platform = string.IsNullOrEmpty(Platform) ? "generic-ssh" : Platform, Region = Region,
             Tags = Tags?.ToArray() ?? Array.Empty<string>(), DataDir = DataDir, DurableDir = DurableDir,
-            ProxyHook = ProxyHook, CredFile = CredFile, Python = Python, Provider = Provider, RentalId = RentalId,
+            ProxyHook = ProxyHook, ProxyJump = ProxyJump, CredFile = CredFile, Python = Python, Provider = Provider, RentalId = RentalId,
             HourlyPrice = HourlyPrice, Currency = Currency, GpuDevicePath = GpuDevicePath?.ToArray(),
             CreatedAt = DateTimeOffset.TryParse(CreatedAt, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? t : default,
             Notes = Notes, RentalTemplate = RentalTemplate?.ToTemplate(),
@@ -122,7 +123,7 @@ public sealed class HostInventory
         {
             Name = h.Name, HostName = h.HostName, Port = h.Port, User = h.User, IdentityFile = h.IdentityFile,
             Platform = h.Platform, Region = h.Region, Tags = h.Tags.Count == 0 ? null : h.Tags.ToList(),
-            DataDir = h.DataDir, DurableDir = h.DurableDir, ProxyHook = h.ProxyHook, CredFile = h.CredFile,
+            DataDir = h.DataDir, DurableDir = h.DurableDir, ProxyHook = h.ProxyHook, ProxyJump = h.ProxyJump, CredFile = h.CredFile,
             Python = h.Python, Provider = h.Provider, RentalId = h.RentalId, HourlyPrice = h.HourlyPrice,
             Currency = h.Currency, GpuDevicePath = h.GpuDevicePath?.ToList(),
             CreatedAt = h.CreatedAt.ToString("o", CultureInfo.InvariantCulture), Notes = h.Notes,

@@ -93,7 +93,7 @@ public static class HostRegistration
                 created = true;
                 result = new GpuHost
                 {
-                    Name = name, HostName = cs.HostName, Port = cs.Port, User = cs.User, IdentityFile = identity,
+                    Name = name, HostName = cs.HostName, Port = cs.Port, User = cs.User, IdentityFile = identity, ProxyJump = cs.ProxyJump,
                     Platform = platform.Name, Region = request.Region, Tags = tags,
                     DataDir = request.DataDir ?? platform.DataDir, DurableDir = request.DurableDir ?? platform.DurableDir,
                     ProxyHook = NullIfEmpty(platform.ProxyHook), CredFile = NullIfEmpty(platform.CredFile),
@@ -109,7 +109,7 @@ public static class HostRegistration
                 {
                     Name = existing.Name,
                     HostName = cs.HostName, Port = cs.Port, User = cs.User ?? existing.User,
-                    IdentityFile = identity ?? existing.IdentityFile,
+                    IdentityFile = identity ?? existing.IdentityFile, ProxyJump = cs.ProxyJump ?? existing.ProxyJump,
                     Platform = request.Platform is null ? existing.Platform : platform.Name,
                     Region = request.Region ?? existing.Region,
                     Tags = request.Tags is null ? existing.Tags : tags,
@@ -143,7 +143,8 @@ public static class HostRegistration
     /// </summary>
     static string? CheckBareName(ConnectionString cs, bool force)
     {
-        if (cs.User is not null || cs.Port is not null || System.Net.IPAddress.TryParse(cs.HostName, out _)) return null;
+        // Behind a jump host the name is the jump host's to resolve, not this machine's.
+        if (cs.User is not null || cs.Port is not null || cs.ProxyJump is not null || System.Net.IPAddress.TryParse(cs.HostName, out _)) return null;
         if (Ssh.SshConfigFile.Resolve(cs.HostName).NamedHost) return null;
         if (Resolves(cs.HostName)) return null;
         var why = $"'{cs.HostName}' is neither a Host in {Ssh.SshConfigFile.DefaultPath} nor a name this machine resolves";

@@ -16,6 +16,8 @@ public sealed record GpuHost
     public string? DataDir { get; init; }
     public string? DurableDir { get; init; }
     public string? ProxyHook { get; init; }
+    /// <summary>Jump hosts to reach it through ([user@]host[:port], comma separated), from ssh -J; null: none, or ~/.ssh/config's ProxyJump.</summary>
+    public string? ProxyJump { get; init; }
     public string? CredFile { get; init; }
     public string? Python { get; init; }
     public string? Provider { get; init; }

@@ -6,7 +6,9 @@ namespace RemoteGpuTrainer.Engine.Ssh;
 
 /// <summary>Connection settings one cmdlet invocation uses for every host. Log receives what -Verbose shows (never secrets).</summary>
 /// <param name="PinnedKeys">When set, the server must present one of these keys, whatever known_hosts holds for its address (a rental's own key after it moved).</param>
-public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null, Action<string>? Log = null, IReadOnlyList<byte[]>? PinnedKeys = null);
+/// <param name="Passphrase">Asked for the passphrase of an encrypted identity file no agent holds (an interactive session's prompt); null: such a file is not used.</param>
+public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null, Action<string>? Log = null, IReadOnlyList<byte[]>? PinnedKeys = null,
+    Func<string, string?>? Passphrase = null);
 
 /// <summary>What one step on one host works with: a shell, the host with its remote paths resolved
 /// (as given when the caller asked for none), and the SSH connection when the host is reached over SSH.</summary>
@@ -39,7 +41,7 @@ public sealed class HostConnector : IDisposable
     public ConnectionPool Pool => _pool.Value;
 
     /// <summary>Where the host is reached: ~/.ssh/config applied, with this invocation's connect timeout.</summary>
-    public SshTarget Target(GpuHost host) => SshTarget.Resolve(host, _options.ConnectTimeout);
+    public SshTarget Target(GpuHost host) => SshTarget.Resolve(host, _options.ConnectTimeout).WithPassphrase(_options.Passphrase);
 
     /// <summary>
     /// Reaches the host: the local machine for platform "local" (unless <paramref name="overSsh"/>), else
@@ -73,7 +75,8 @@ public sealed class HostConnector : IDisposable
     async Task<SshConnection> OpenSshAsync(GpuHost host, CancellationToken cancellationToken)
     {
         var target = Target(host);
-        _options.Log?.Invoke($"{host.Name}: connecting to {target.Display} with key {string.Join(", ", target.IdentityFiles)}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
+
+        _options.Log?.Invoke($"{host.Name}: connecting to {target.Display}{string.Concat(target.Jumps.Select(j => " via " + j.Display))} with key {string.Join(", ", target.IdentityFiles)}{(target.Agent is null ? "" : " and the agent's")}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
         var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken, _options.PinnedKeys).ConfigureAwait(false);
         _options.Log?.Invoke($"{host.Name}: connected in {connection.ConnectLatency.TotalMilliseconds:0} ms, host key {connection.HostKeyFingerprint}");
         return connection;

@@ -38,6 +38,11 @@ public static class SshCommandLine
         {
             args.Add("-L"); args.Add($"{f.Local}:localhost:{f.Remote}");
         }
+        if (target.Jumps.Count > 0)
+        {
+            args.Add("-J");
+            args.Add(string.Join(",", target.Jumps.Select(j => $"{j.User}@{(j.HostName.Contains(':') ? "[" + j.HostName + "]" : j.HostName)}:{j.Port}")));
+        }
         if (remoteCommand is not null) args.Add("-t");
         args.Add($"{target.User}@{target.HostName}");
         if (remoteCommand is not null) args.Add(remoteCommand);

@@ -11,6 +11,9 @@ public sealed class SshConfigEntry
     public int? ServerAliveInterval { get; internal set; }
     public int? ServerAliveCountMax { get; internal set; }
     public string? ProxyJump { get; internal set; }
+    public string? ProxyCommand { get; internal set; }
+    public string? IdentityAgent { get; internal set; }
+    public bool? IdentitiesOnly { get; internal set; }
     public List<string> UserKnownHostsFiles { get; } = new();
     /// <summary>A Host line names this alias itself (not only through a wildcard such as Host *).</summary>
     public bool NamedHost { get; internal set; }
@@ -70,7 +73,10 @@ public static class SshConfigFile
                     case "connecttimeout": e.ConnectTimeout ??= int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
                     case "serveraliveinterval": e.ServerAliveInterval ??= int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
                     case "serveralivecountmax": e.ServerAliveCountMax ??= int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
-                    case "proxyjump": e.ProxyJump ??= value; break;
+                    case "proxyjump": if (e.ProxyJump is null && e.ProxyCommand is null) e.ProxyJump = value; break;
+                    case "proxycommand": if (e.ProxyJump is null && e.ProxyCommand is null) e.ProxyCommand = value; break;
+                    case "identityagent": e.IdentityAgent ??= Unquote(value); break;
+                    case "identitiesonly": e.IdentitiesOnly ??= value.Equals("yes", StringComparison.OrdinalIgnoreCase); break;
                     case "userknownhostsfile":
                         if (e.UserKnownHostsFiles.Count == 0)
                             e.UserKnownHostsFiles.AddRange(value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => ConfigPaths.ExpandHome(Unquote(v))));

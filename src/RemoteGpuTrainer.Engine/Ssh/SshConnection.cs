@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Renci.SshNet;
 using Renci.SshNet.Common;
+using Renci.SshNet.Security;
 
 namespace RemoteGpuTrainer.Engine.Ssh;
 
@@ -11,10 +12,12 @@ namespace RemoteGpuTrainer.Engine.Ssh;
 public sealed class SshConnection : IHostShell
 {
     readonly SshClient _client;
+    readonly IDisposable? _hops;
 
-    SshConnection(SshClient client, SshTarget target, string fingerprint, TimeSpan latency)
+    SshConnection(SshClient client, SshTarget target, string fingerprint, TimeSpan latency, IDisposable? hops)
     {
         _client = client;
+        _hops = hops;
         Target = target;
         HostKeyFingerprint = fingerprint;
         ConnectLatency = latency;
@@ -28,20 +31,48 @@ public sealed class SshConnection : IHostShell
     public static async Task<SshConnection> ConnectAsync(SshTarget target, bool trustOnFirstUse, CancellationToken cancellationToken, IReadOnlyList<byte[]>? pinned = null)
     {
         var sw = Stopwatch.StartNew();
-        var (client, fingerprint) = await OpenAsync(target, trustOnFirstUse, info => new SshClient(info), cancellationToken, pinned).ConfigureAwait(false);
-        return new SshConnection(client, target, fingerprint, sw.Elapsed);
+        var (client, fingerprint, hops) = await OpenAsync(target, trustOnFirstUse, info => new SshClient(info), cancellationToken, pinned).ConfigureAwait(false);
+        return new SshConnection(client, target, fingerprint, sw.Elapsed, hops);
     }
 
     /// <summary>
     /// Opens any SSH.NET client (shell or SFTP) with the same key loading, known_hosts check and
-    /// timeouts; returns it connected with the verified host key fingerprint.
+    /// timeouts; returns it connected with the verified host key fingerprint, and the jump hosts it
+    /// goes through (to be disposed after the client; null for a direct connection). Through jump
+    /// hosts, each hop is an SSH connection of its own, checked against known_hosts by its own name;
+    /// the next one is reached over a direct-tcpip channel of the previous one (a loopback port
+    /// forwarded by it), and the target's key is checked by the target's name, never the loopback's.
     /// </summary>
-    internal static async Task<(T Client, string Fingerprint)> OpenAsync<T>(SshTarget target, bool trustOnFirstUse, Func<ConnectionInfo, T> create, CancellationToken cancellationToken,
-        IReadOnlyList<byte[]>? pinned = null)
+    internal static async Task<(T Client, string Fingerprint, IDisposable? Hops)> OpenAsync<T>(SshTarget target, bool trustOnFirstUse, Func<ConnectionInfo, T> create,
+        CancellationToken cancellationToken, IReadOnlyList<byte[]>? pinned = null)
+        where T : BaseClient
+    {
+        if (target.Jumps.Count == 0) return await ConnectDirectAsync(target, target.HostName, target.Port, trustOnFirstUse, create, cancellationToken, pinned, null).ConfigureAwait(false);
+        // The last hop, reached through the ones before it.
+        var last = target.Jumps[^1] with { Jumps = target.Jumps.Take(target.Jumps.Count - 1).ToList() };
+        var (jump, _, before) = await OpenAsync(last, trustOnFirstUse, info => new SshClient(info), cancellationToken).ConfigureAwait(false);
+        var chain = new Chain(before, jump);
+        try
+        {
+            var forward = new ForwardedPortLocal("127.0.0.1", 0, target.HostName, (uint)target.Port);
+            jump.AddForwardedPort(forward);
+            forward.Start();
+            chain.Add(forward);
+            return await ConnectDirectAsync(target, "127.0.0.1", (int)forward.BoundPort, trustOnFirstUse, create, cancellationToken, pinned, chain).ConfigureAwait(false);
+        }
+        catch
+        {
+            chain.Dispose();
+            throw;
+        }
+    }
+
+    static async Task<(T Client, string Fingerprint, IDisposable? Hops)> ConnectDirectAsync<T>(SshTarget target, string host, int port, bool trustOnFirstUse, Func<ConnectionInfo, T> create,
+        CancellationToken cancellationToken, IReadOnlyList<byte[]>? pinned, IDisposable? hops)
         where T : BaseClient
     {
         var keys = LoadKeys(target);
-        var info = new ConnectionInfo(target.HostName, target.Port, target.User, new PrivateKeyAuthenticationMethod(target.User, keys))
+        var info = new ConnectionInfo(host, port, target.User, new PrivateKeyAuthenticationMethod(target.User, keys.Sources))
         {
             Timeout = target.ConnectTimeout,
             RetryAttempts = 1,
@@ -68,15 +99,41 @@ public sealed class SshConnection : IHostShell
         catch (Exception ex)
         {
             client.Dispose();
-            throw MapConnectFailure(ex, target, check, cancellationToken);
+            hops?.Dispose();
+            throw MapConnectFailure(ex, target, check, cancellationToken, keys.Skipped);
         }
         if (check is null || presented is null)
         {
             client.Dispose();
+            hops?.Dispose();
             throw new RgtException("HostKeyUnverified", FailureKind.SecurityError, $"{target.Name}: the server's host key could not be checked; refusing to continue.");
         }
         if (check.Status == HostKeyStatus.Unknown && trustOnFirstUse) known.Add(target.HostName, target.Port, presented);
-        return (client, check.Fingerprint);
+        return (client, check.Fingerprint, hops);
+    }
+
+    /// <summary>The jump connections and forwarded ports under one connection, closed last-made first.</summary>
+    sealed class Chain : IDisposable
+    {
+        readonly List<IDisposable> _parts = new();
+
+        public Chain(IDisposable? before, IDisposable jump)
+        {
+            if (before is not null) _parts.Add(before);
+            _parts.Add(jump);
+        }
+
+        public void Add(IDisposable part) => _parts.Add(part);
+
+        public void Dispose()
+        {
+            for (int i = _parts.Count - 1; i >= 0; i--)
+            {
+                try { if (_parts[i] is ForwardedPort f && f.IsStarted) f.Stop(); _parts[i].Dispose(); }
+                catch (Exception) { }
+            }
+            _parts.Clear();
+        }
     }
 
     /// <summary>
@@ -89,33 +146,113 @@ public sealed class SshConnection : IHostShell
         foreach (var kv in all.OrderBy(kv => kv.Key.Contains("gcm", StringComparison.Ordinal) ? 0 : 1)) info.Encryptions.Add(kv.Key, kv.Value);
     }
 
-    static IPrivateKeySource[] LoadKeys(SshTarget target)
+    /// <summary>The keys offered, and the identity files left out with why (an encrypted one nobody could unlock).</summary>
+    sealed record Keys(IPrivateKeySource[] Sources, IReadOnlyList<string> Skipped);
+
+    /// <summary>
+    /// As OpenSSH offers them: the agent's keys first (with IdentitiesOnly, only those of the identity
+    /// files), then each identity file the agent does not hold. An encrypted file is unlocked with the
+    /// passphrase the session gives (asked once per file, kept only in memory) or, with no one to ask
+    /// (an unattended run), left out at once; with nothing left to offer, the error says what to do.
+    /// </summary>
+    static Keys LoadKeys(SshTarget target)
     {
-        if (target.IdentityFiles.Count == 0)
-            throw new RgtException("AuthenticationFailed", FailureKind.AuthenticationError,
-                $"{target.Name}: no identity file. Pass -IdentityFile, set IdentityFile in ~/.ssh/config, or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519) and register its public key with the platform.");
-        var keys = new List<IPrivateKeySource>();
+        var skipped = new List<string>();
+        IReadOnlyList<AgentIdentity> agentKeys = Array.Empty<AgentIdentity>();
+        RgtException? agentError = null;
+        if (target.Agent is { } agent)
+        {
+            try { agentKeys = agent.List(); }
+            catch (RgtException ex) { agentError = ex; }
+        }
+        var publicHalves = target.IdentityFiles.ToDictionary(f => f, PublicHalf);
+        if (target.IdentitiesOnly) agentKeys = agentKeys.Where(k => publicHalves.Values.Contains(k.Base64)).ToList();
+        var sources = new List<IPrivateKeySource>();
+        if (agentKeys.Count > 0) sources.Add(new AgentKeys(target.Agent!, agentKeys));
         foreach (var file in target.IdentityFiles)
         {
+            if (publicHalves[file] is { } half && agentKeys.Any(k => k.Base64 == half)) continue;
             try
             {
-                keys.Add(new PrivateKeyFile(file));
+                sources.Add(new PrivateKeyFile(file));
+            }
+            catch (Exception ex) when ((ex is FileNotFoundException or DirectoryNotFoundException) && agentKeys.Count > 0)
+            {
+                skipped.Add($"{file} (missing)");
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
                 throw new RgtException("IdentityFileMissing", FailureKind.AuthenticationError, $"{target.Name}: the identity file {file} does not exist.", ex);
             }
-            catch (SshPassPhraseNullOrEmptyException ex)
+            catch (SshPassPhraseNullOrEmptyException)
             {
-                throw new RgtException("IdentityFileEncrypted", FailureKind.AuthenticationError,
-                    $"{target.Name}: the identity file {file} is protected by a passphrase, and no ssh-agent is used. Use a key without a passphrase for unattended runs, or decrypt a copy kept with mode 600.", ex);
+                if (Unlock(target, file) is { } unlocked) sources.Add(unlocked);
+                else skipped.Add($"{file} (protected by a passphrase, and no one to ask: an unattended run)");
             }
             catch (Exception ex) when (ex is SshException or InvalidOperationException or UnauthorizedAccessException or IOException or ArgumentException)
             {
                 throw new RgtException("IdentityFileUnreadable", FailureKind.AuthenticationError, $"{target.Name}: cannot read the identity file {file}: {ex.Message}", ex);
             }
         }
-        return keys.ToArray();
+        if (sources.Count > 0) return new Keys(sources.ToArray(), skipped);
+        if (skipped.Count > 0)
+            throw new RgtException("IdentityFileEncrypted", FailureKind.AuthenticationError,
+                $"{target.Name}: the identity file {string.Join(", ", target.IdentityFiles)} is protected by a passphrase, and no ssh-agent holds it{(agentError is null ? "" : $" ({agentError.Message})")}. " +
+                "An interactive session asks for the passphrase once; for unattended runs (a schedule, pwsh -NonInteractive) add the key to ssh-agent (ssh-add) or keep a decrypted copy with mode 600.");
+        if (agentError is not null) throw agentError;
+        throw new RgtException("AuthenticationFailed", FailureKind.AuthenticationError,
+            $"{target.Name}: no identity file{(target.Agent is null ? "" : ", and the ssh-agent holds no key")}. Pass -IdentityFile, set IdentityFile in ~/.ssh/config, add a key to ssh-agent (ssh-add), or create ~/.ssh/id_ed25519 (ssh-keygen -t ed25519) and register its public key with the platform.");
+    }
+
+    /// <summary>The base64 key of the file's .pub beside it, to match with the agent's; null without one.</summary>
+    static string? PublicHalf(string file)
+    {
+        try { return File.Exists(file + ".pub") && File.ReadAllText(file + ".pub").Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, var b64, ..] ? b64 : null; }
+        catch (IOException) { return null; }
+    }
+
+    /// <summary>An encrypted identity file opened with the session's passphrase for it; null when there is no one to ask.</summary>
+    static PrivateKeyFile? Unlock(SshTarget target, string file)
+    {
+        var passphrase = Passphrases.Get(file) ?? target.Passphrase?.Invoke(file);
+        if (passphrase is null) return null;
+        try
+        {
+            var key = new PrivateKeyFile(file, passphrase);
+            Passphrases.Keep(file, passphrase);
+            return key;
+        }
+        catch (Exception ex) when (ex is SshException or InvalidOperationException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            Passphrases.Forget(file);
+            throw new RgtException("IdentityPassphraseWrong", FailureKind.AuthenticationError, $"{target.Name}: the passphrase given for {file} does not open it.", ex);
+        }
+    }
+
+    /// <summary>The agent's keys, each offered as the algorithms OpenSSH offers for its type (RSA: rsa-sha2-512, rsa-sha2-256, then ssh-rsa); the agent signs.</summary>
+    sealed class AgentKeys : IPrivateKeySource
+    {
+        public AgentKeys(SshAgent agent, IEnumerable<AgentIdentity> keys) =>
+            HostKeyAlgorithms = keys.SelectMany(k => k.KeyType == "ssh-rsa"
+                ? new HostAlgorithm[] { new AgentKey("rsa-sha2-512", agent, k.Blob, SshAgent.RsaSha512), new AgentKey("rsa-sha2-256", agent, k.Blob, SshAgent.RsaSha256), new AgentKey("ssh-rsa", agent, k.Blob, 0) }
+                : new HostAlgorithm[] { new AgentKey(k.KeyType, agent, k.Blob, 0) }).ToList();
+
+        public IReadOnlyCollection<HostAlgorithm> HostKeyAlgorithms { get; }
+    }
+
+    sealed class AgentKey : HostAlgorithm
+    {
+        readonly SshAgent _agent;
+        readonly byte[] _blob;
+        readonly uint _flags;
+
+        public AgentKey(string name, SshAgent agent, byte[] blob, uint flags) : base(name) { _agent = agent; _blob = blob; _flags = flags; }
+
+        public override byte[] Data => _blob;
+
+        public override byte[] Sign(byte[] data) => _agent.Sign(_blob, data, _flags);
+
+        public override bool VerifySignature(byte[] data, byte[] signature) => throw new NotSupportedException("an agent's key only signs");
     }
 
     /// <summary>
@@ -136,7 +273,7 @@ public sealed class SshConnection : IHostShell
         foreach (var kv in all.OrderBy(kv => knownTypes.Contains(KeyTypeOf(kv.Key)) ? 0 : 1)) info.HostKeyAlgorithms.Add(kv.Key, kv.Value);
     }
 
-    static Exception MapConnectFailure(Exception ex, SshTarget target, HostKeyCheck? check, CancellationToken userToken)
+    static Exception MapConnectFailure(Exception ex, SshTarget target, HostKeyCheck? check, CancellationToken userToken, IReadOnlyList<string>? skipped = null)
     {
         if (ex is RgtException) return ex;
         if (check is { Status: HostKeyStatus.Unknown })
@@ -161,7 +298,8 @@ public sealed class SshConnection : IHostShell
                 $"{target.Name} ({target.Display}) did not complete the SSH handshake within {target.ConnectTimeout.TotalSeconds:0} s. The instance may be stopped, still booting, or its port changed after a restart; check the platform console.", ex);
         if (ex is SshAuthenticationException)
             return new RgtException("AuthenticationFailed", FailureKind.AuthenticationError,
-                $"{target.Name} ({target.Display}) refused the key(s) {string.Join(", ", target.IdentityFiles)} for user {target.User}. Register the public key with the platform or set -IdentityFile.", ex);
+                $"{target.Name} ({target.Display}) refused the key(s) {string.Join(", ", target.IdentityFiles)}{(target.Agent is null ? "" : " and those of the ssh-agent")} for user {target.User}" +
+                (skipped is { Count: > 0 } ? $"; not offered: {string.Join("; ", skipped)}" : "") + ". Register the public key with the platform or set -IdentityFile.", ex);
         if (ex is SocketException se)
             return new RgtException("HostUnreachable", FailureKind.ConnectionError,
                 $"{target.Name} ({target.Display}) is unreachable: {se.SocketErrorCode}. The instance may be stopped or its port changed; only the platform console shows power and balance.", ex);
@@ -302,6 +440,7 @@ public sealed class SshConnection : IHostShell
         var client = _client;
         var t = Task.Run(() => { try { client.Disconnect(); } catch (Exception) { } finally { client.Dispose(); } });
         if (!t.Wait(TimeSpan.FromSeconds(2))) CutSocket(client);
+        _hops?.Dispose();
     }
 
     /// <summary>

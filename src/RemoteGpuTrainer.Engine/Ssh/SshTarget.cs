@@ -14,6 +14,18 @@ public sealed record SshTarget(
     int KeepAliveCountMax,
     IReadOnlyList<string> KnownHostsFiles)
 {
+    /// <summary>The hosts to hop through, first to last (ProxyJump), each a target of its own; empty: a direct connection.</summary>
+    public IReadOnlyList<SshTarget> Jumps { get; init; } = Array.Empty<SshTarget>();
+
+    /// <summary>The ssh-agent whose keys are offered first (SSH_AUTH_SOCK or IdentityAgent); null: key files only.</summary>
+    public SshAgent? Agent { get; init; }
+
+    /// <summary>IdentitiesOnly: of the agent's keys, only those of the identity files are offered.</summary>
+    public bool IdentitiesOnly { get; init; }
+
+    /// <summary>Asked for the passphrase of an encrypted identity file (null: no one to ask; the file is not used).</summary>
+    public Func<string, string?>? Passphrase { get; init; }
+
     public static readonly string[] DefaultIdentityFiles = { "id_ed25519", "id_ecdsa", "id_rsa" };
 
     /// <summary>
@@ -23,25 +35,41 @@ public sealed record SshTarget(
     public static SshTarget Resolve(GpuHost host, TimeSpan? connectTimeout = null, string? sshConfigPath = null)
     {
         var cfg = SshConfigFile.Resolve(host.HostName, sshConfigPath);
-        if (cfg.ProxyJump is not null && !cfg.ProxyJump.Equals("none", StringComparison.OrdinalIgnoreCase))
-            throw new RgtException("ProxyJumpUnsupported", FailureKind.InvalidArgument,
-                $"~/.ssh/config sets ProxyJump for '{host.HostName}'; RemoteGpuTrainer does not hop through a jump host yet. Register a directly reachable host:port instead.");
+        var jumps = host.ProxyJump ?? cfg.ProxyJump ?? (cfg.ProxyCommand is { } pc && !pc.Equals("none", StringComparison.OrdinalIgnoreCase) ? JumpHost.FromProxyCommand(pc, host.HostName) : null);
+        var target = FromConfig(host.Name, host.HostName, cfg, host.Port, host.User, host.IdentityFile, connectTimeout);
+        if (jumps is null) return target;
+        var hops = JumpHost.ParseList(jumps).Select(j =>
+            FromConfig($"jump host {j.Host}{(j.Port is { } p ? ":" + p : "")} (for {host.Name})", j.Host, SshConfigFile.Resolve(j.Host, sshConfigPath), j.Port, j.User, null, connectTimeout)).ToList();
+        return target with { Jumps = hops };
+    }
+
+    /// <summary>One endpoint as `ssh alias` would reach it: the values given first, then the alias's ~/.ssh/config entry, then OpenSSH's defaults.</summary>
+    static SshTarget FromConfig(string name, string alias, SshConfigEntry cfg, int? port, string? user, string? identityFile, TimeSpan? connectTimeout)
+    {
         var identities = new List<string>();
-        if (!string.IsNullOrEmpty(host.IdentityFile)) identities.Add(ConfigPaths.ExpandHome(host.IdentityFile));
+        if (!string.IsNullOrEmpty(identityFile)) identities.Add(ConfigPaths.ExpandHome(identityFile));
         identities.AddRange(cfg.IdentityFiles);
         if (identities.Count == 0)
             identities.AddRange(DefaultIdentityFiles.Select(f => Path.Combine(ConfigPaths.SshDirectory, f)).Where(File.Exists));
         return new SshTarget(
-            host.Name,
-            cfg.HostName ?? host.HostName,
-            host.Port ?? cfg.Port ?? 22,
-            host.User ?? cfg.User ?? Environment.UserName,
+            name,
+            cfg.HostName ?? alias,
+            port ?? cfg.Port ?? 22,
+            user ?? cfg.User ?? Environment.UserName,
             identities,
             connectTimeout ?? (cfg.ConnectTimeout is > 0 ? TimeSpan.FromSeconds(cfg.ConnectTimeout.Value) : TimeSpan.FromSeconds(15)),
             TimeSpan.FromSeconds(cfg.ServerAliveInterval is > 0 ? cfg.ServerAliveInterval.Value : 60),
             cfg.ServerAliveCountMax is > 0 ? cfg.ServerAliveCountMax.Value : 120,
-            cfg.UserKnownHostsFiles.Count > 0 ? cfg.UserKnownHostsFiles : new[] { KnownHosts.DefaultFile });
+            cfg.UserKnownHostsFiles.Count > 0 ? cfg.UserKnownHostsFiles : new[] { KnownHosts.DefaultFile })
+        {
+            Agent = SshAgent.Find(cfg.IdentityAgent, Environment.GetEnvironmentVariable, OperatingSystem.IsWindows()),
+            IdentitiesOnly = cfg.IdentitiesOnly ?? false,
+        };
     }
+
+    /// <summary>The same target, with <paramref name="ask"/> asked for passphrases, its hops too.</summary>
+    public SshTarget WithPassphrase(Func<string, string?>? ask) =>
+        this with { Passphrase = ask, Jumps = Jumps.Select(j => j with { Passphrase = ask }).ToList() };
 
     public string Display => $"{User}@{HostName}:{Port}";
 }

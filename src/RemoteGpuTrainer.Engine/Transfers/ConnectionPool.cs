@@ -78,10 +78,14 @@ public sealed class ConnectionPool : IDisposable
 
     async Task<SftpClient> OpenAsync(SshTarget target, CancellationToken ct)
     {
-        var (client, _) = await SshConnection.OpenAsync(target, false, info => new SftpClient(info), ct, _options.PinnedKeys).ConfigureAwait(false);
+        var (client, _, hops) = await SshConnection.OpenAsync(target, false, info => new SftpClient(info), ct, _options.PinnedKeys).ConfigureAwait(false);
+        if (hops is not null) _hops.Add(hops);
         client.BufferSize = 64 * 1024;
         return client;
     }
+
+    // The jump-host chains under SFTP clients of targets behind a jump: closed with the pool, after the clients.
+    readonly ConcurrentBag<IDisposable> _hops = new();
 
     internal void Return(SshTarget target, SftpClient client) => _idle.GetOrAdd(target.Name, _ => new ConcurrentBag<SftpClient>()).Add(client);
 
@@ -110,5 +114,6 @@ public sealed class ConnectionPool : IDisposable
             }
         foreach (var bag in _idleShells.Values)
             while (bag.TryTake(out var shell)) shell.Dispose();
+        while (_hops.TryTake(out var hops)) hops.Dispose();
     }
 }

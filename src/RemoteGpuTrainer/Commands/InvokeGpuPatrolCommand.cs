@@ -152,11 +152,4 @@ public sealed class InvokeGpuPatrolCommand : HostCmdlet
         Engine.Rentals.RentalCensus.Merge(reports, ListRentals(providers, inventory), DateTimeOffset.Now);
     }
 
-    /// <summary>True when this pwsh was started to run a command and exit (cron, Task Scheduler), not to keep a prompt.</summary>
-    static bool RunsUnattended()
-    {
-        var args = Environment.GetCommandLineArgs().Skip(1).Select(a => a.ToLowerInvariant()).ToList();
-        if (args.Any(a => a is "-noexit" or "-noe")) return false;
-        return args.Any(a => a is "-noninteractive" or "-noni" or "-command" or "-c" or "-file" or "-f" or "-encodedcommand" or "-e" or "-ec");
-    }
 }
