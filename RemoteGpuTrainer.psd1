@@ -16,6 +16,7 @@
         'New-GpuRental'
         'Start-GpuRental'
         'Get-GpuHost'
+        'Disconnect-GpuHost'
         'Set-GpuHost'
         'Remove-GpuHost'
         'Test-GpuHost'

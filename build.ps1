@@ -192,7 +192,7 @@ function Invoke-Test {
         $psi.RedirectStandardOutput = $true
         $psi.RedirectStandardError = $true
         $p = [System.Diagnostics.Process]::Start($psi)
-        $out = [System.IO.File]::Open($log, 'Create', 'Write', 'ReadWrite')
+        $out = [System.IO.FileStream]::new($log, 'Create', 'Write', 'ReadWrite', 1)   # unbuffered: the lane's log can be followed while it runs
         [pscustomobject]@{ Process = $p; Json = $json; Log = $log; Copy = @($p.StandardOutput.BaseStream.CopyToAsync($out), $p.StandardError.BaseStream.CopyToAsync($out)); Out = $out; Files = $lanes[$i] }
     }
     $pester = [pscustomobject]@{ Passed = 0; Failed = 0 }

@@ -222,7 +222,7 @@ Host gpu-box
         foreach ($f in 'New-GpuRental', 'Get-GpuHost', 'Set-GpuHost', 'Test-GpuHost', 'Invoke-GpuCommand', 'Get-GpuHealth', 'Stop-GpuZombie',
             'Start-GpuQueue', 'Get-GpuJob', 'Wait-GpuJob', 'Stop-GpuQueue', 'Sync-GpuCheckpoint', 'Receive-Checkpoint', 'Test-Checkpoint',
             'Send-GpuFile', 'Get-CheckpointInterval', 'Get-GpuDiskBudget', 'Invoke-GpuPatrol', 'Send-GpuSecret', 'Initialize-GpuHost', 'Register-GpuPatrol', 'Get-GpuPatrolSchedule', 'Enter-GpuHost', 'Get-GpuLog', 'Start-GpuMonitor', 'Get-GpuMetric', 'Export-GpuChart', 'Stop-GpuMonitor',
-            'Unregister-GpuPatrol', 'Remove-GpuRental', 'Get-GpuPlatform', 'Remove-GpuHost') {
+            'Unregister-GpuPatrol', 'Remove-GpuRental', 'Get-GpuPlatform', 'Disconnect-GpuHost', 'Remove-GpuHost') {
             $md = Get-Content (Join-Path $PSScriptRoot "../docs/$f.md") -Raw
             # Examples marked (cloud) need a provider's API: Providers.Tests runs them against its contract server.
             foreach ($m in [regex]::Matches($md, '(?s)### (Example [^\n]*)\n```powershell\n(.*?)```') | Where-Object { $_.Groups[1].Value -notmatch '\(cloud\)' }) {

@@ -488,7 +488,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $h = New-GpuRental -Provider runpod -Gpu A100:1 -Interruptible -Name rec -User $box.User -DataDir $box.DataDir @script:Fast
         try {
             $q = Join-Path $script:TestDir 'rec.txt'
-            Set-Content $q "r1: python3 $($box.TrainerPath) --epochs 8 --sleep 2.5 --config rec"
+            Set-Content $q "r1: python3 $($box.TrainerPath) --epochs 10 --sleep 3.5 --config rec"
             Start-GpuQueue rec -Path $q -Recover -MirrorPath (Join-Path $script:TestDir 'rec-mirror') | Out-Null
             $deadline = (Get-Date).AddSeconds(40)
             do { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol rec -QueueId rec } until ((Get-GpuJob rec -QueueId rec).LastMirroredEpoch -ge 2 -or (Get-Date) -gt $deadline)

@@ -146,9 +146,10 @@ Describe 'Keys in ssh-agent and keys with a passphrase' {
         (& env "SSH_AUTH_SOCK=$script:Sock" ssh-add -l) -join "`n" | Should -Match 'rgt-locked'
         $env:SSH_AUTH_SOCK = $script:Sock
         try {
-            (Invoke-GpuCommand agentbox -Command 'echo through-agent' -InformationAction Ignore).StdOut.Trim() | Should -Be 'through-agent'
-            $v = Invoke-GpuCommand agentbox -Command 'true' -InformationAction Ignore -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
-            ($v.Message -join "`n") | Should -Match "and the agent's"
+            Disconnect-GpuHost
+            $v = Invoke-GpuCommand agentbox -Command 'echo through-agent' -InformationAction Ignore -Verbose 4>&1
+            ($v | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).StdOut.Trim() | Should -Be 'through-agent'
+            (($v | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n") | Should -Match "and the agent's"
         } finally { $env:SSH_AUTH_SOCK = $script:SavedSock }
     }
 
@@ -182,5 +183,55 @@ Describe 'Keys in ssh-agent and keys with a passphrase' {
         $out = (& dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $cmd) -join "`n"
         $out | Should -Match 'IdentityFileEncrypted'
         $sw.Elapsed.TotalSeconds | Should -BeLessThan 60 -Because 'it never waits on a prompt (the bound is the process, not a timing goal)'
+    }
+}
+
+Describe 'A connection kept warm between cmdlets' {
+    BeforeAll {
+        $script:Warm = Start-GpuSandbox -UserKey $script:Key -SshdLogLevel INFO
+        Set-Content "$env:HOME/.ssh/config" ''
+        Add-Content "$env:HOME/.ssh/known_hosts" $script:Warm.KnownHostsLine
+        $null = New-GpuRental $script:Warm.ConnectionString -Name warm -DataDir $script:Warm.DataDir -WarningAction SilentlyContinue
+        function Get-Accepted { @(Select-String -Path "$($script:Warm.Root)/sshd.log" -Pattern 'Accepted publickey' -ErrorAction SilentlyContinue).Count }
+        Disconnect-GpuHost
+    }
+    AfterAll {
+        Disconnect-GpuHost
+        Stop-GpuSandbox $script:Warm
+    }
+
+    It 'five cmdlets in a row handshake once; a changed known_hosts, Disconnect-GpuHost or a dropped connection make the next one connect again' {
+        $before = Get-Accepted
+        $null = Test-GpuHost warm
+        $null = Invoke-GpuCommand warm -Command true -InformationAction Ignore
+        $null = Get-GpuHealth warm
+        $null = Get-GpuJob warm
+        $v = Invoke-GpuCommand warm -Command 'echo again' -InformationAction Ignore -Verbose 4>&1
+        ($v | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).StdOut.Trim() | Should -Be 'again'
+        ($v | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Match "warm: reusing this session's open connection"
+        (Get-Accepted) - $before | Should -Be 1 -Because 'five cmdlets, one handshake (sshd logs each accepted connection)'
+
+        # known_hosts edited (a key trusted or removed): the next cmdlet connects and checks afresh.
+        Add-Content "$env:HOME/.ssh/known_hosts" '# edited'
+        $null = Invoke-GpuCommand warm -Command true -InformationAction Ignore
+        (Get-Accepted) - $before | Should -Be 2
+        Disconnect-GpuHost warm
+        $null = Invoke-GpuCommand warm -Command true -InformationAction Ignore
+        (Get-Accepted) - $before | Should -Be 3
+        # The box drops every connection (its per-connection sshd processes die): the kept one is not lent, the cmdlet just connects.
+        & pkill -KILL -P $script:Warm.Pid
+        Start-Sleep -Milliseconds 300
+        (Invoke-GpuCommand warm -Command 'echo alive' -InformationAction Ignore).StdOut.Trim() | Should -Be 'alive'
+        (Get-Accepted) - $before | Should -Be 4
+    }
+
+    It 'RGT_SSH_PERSIST=0 keeps nothing: each cmdlet connects' {
+        Disconnect-GpuHost
+        $env:RGT_SSH_PERSIST = '0'
+        try {
+            $before = Get-Accepted
+            1..3 | ForEach-Object { $null = Invoke-GpuCommand warm -Command true -InformationAction Ignore }
+            (Get-Accepted) - $before | Should -Be 3
+        } finally { Remove-Item Env:RGT_SSH_PERSIST }
     }
 }

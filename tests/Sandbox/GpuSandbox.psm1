@@ -47,7 +47,9 @@ function Start-GpuSandbox {
         [switch] $Slurm,
         # Run sshd inside this network namespace (New-SandboxNetNs; root): a box reachable only from
         # where that namespace is joined, e.g. behind a jump host.
-        [string] $NetNs
+        [string] $NetNs,
+        # sshd's LogLevel (its log is sshd.log in the box's root): INFO logs each accepted connection.
+        [string] $SshdLogLevel = 'ERROR'
     )
     $sshd = Find-Sshd
     if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) {
@@ -108,7 +110,7 @@ UsePAM no
 AllowUsers $user
 MaxStartups 200:30:400
 MaxSessions 32
-LogLevel ERROR
+LogLevel $SshdLogLevel
 PrintMotd no
 Subsystem sftp internal-sftp
 SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTURES=$fixtures" "RGT_CGROUP_ROOT=$root/cgroup" "TMUX_TMPDIR=$root" SHLVL=1 LC_ALL=C.UTF-8$slurmEnv
@@ -122,7 +124,7 @@ SetEnv "PATH=$path" "HOME=$root/box/home" "RGT_SANDBOX=$root" "RGT_SANDBOX_FIXTU
         $proc = [System.Diagnostics.Process]::Start($psi)
         $log = "$root/sshd.log"
         # Drain sshd's stderr into a file without blocking this runspace.
-        $null = $proc.StandardError.BaseStream.CopyToAsync([System.IO.File]::Open($log, 'Create', 'Write', 'ReadWrite'))
+        $null = $proc.StandardError.BaseStream.CopyToAsync([System.IO.FileStream]::new($log, 'Create', 'Write', 'ReadWrite', 1))   # unbuffered: read while it runs
         $ready = $false
         $deadline = [DateTime]::UtcNow.AddSeconds(10)
         while ([DateTime]::UtcNow -lt $deadline -and -not $proc.HasExited) {
@@ -318,7 +320,11 @@ function Stop-GpuSandbox {
     param([Parameter(Mandatory, ValueFromPipeline)] $Sandbox)
     process {
         $p = Get-Process -Id $Sandbox.Pid -ErrorAction SilentlyContinue
-        if ($p -and $p.Path -like '*sshd*') { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
+        if ($p -and $p.Path -like '*sshd*') {
+            # Its connections go with it, as they go with a box that is gone (a session may keep one open between cmdlets).
+            & pkill -KILL -P $Sandbox.Pid 2> $null
+            $p.Kill(); $p.WaitForExit(5000) | Out-Null
+        }
         if ($Sandbox.PSObject.Properties['Slurm'] -and $Sandbox.Slurm) { Stop-SandboxSlurm $Sandbox.Slurm }
         foreach ($holder in @($Sandbox.Holders.Visible) + @($Sandbox.Holders.Zombie)) {
             $h = Get-Process -Id $holder -ErrorAction SilentlyContinue

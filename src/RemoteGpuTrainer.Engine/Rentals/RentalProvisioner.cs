@@ -69,10 +69,15 @@ public static class RentalProvisioner
             var registered = result.Host with { Provider = offer.Provider, RentalId = instance.RentalId, HourlyPrice = offer.HourlyPrice, Currency = offer.Currency, RentalTemplate = request.Template };
             inventory.Update(list => { list[list.FindIndex(h => h.Name == registered.Name)] = registered; return list; });
             // A freshly created instance has no known host key: the first one seen is recorded, and said once.
+            // A key known_hosts holds for its address is an earlier machine's (providers hand host:port on): it goes first, said.
             progress($"{offer.Provider}: rental {instance.RentalId} answers; recording its host key", null);
+            var target = SshTarget.Resolve(registered);
+            var stale = new KnownHosts(target.KnownHostsFiles).Forget(target.HostName, target.Port);
             using (var connector = connect(new ConnectOptions(true, TimeSpan.FromSeconds(30))))
                 await connector.OpenAsync(registered, ct, resolvePaths: false).ConfigureAwait(false);
             var warnings = result.Warnings.Append($"{registered.Name}: recorded the new rental's host key on first contact ({offer.Provider} rental {instance.RentalId}); a later change of key is refused.").ToList();
+            if (stale > 0)
+                warnings.Add($"{registered.Name}: known_hosts held {stale} key line(s) for {KnownHosts.HostKey(target.HostName, target.Port)} from a machine that had this address before the new rental; they were replaced by the rental's own.");
             return new ProvisionedRental(inventory.Load().First(h => h.Name == registered.Name), offer, warnings, result.Details);
         }
         catch (Exception ex)

@@ -19,9 +19,11 @@ public sealed record HostSession(IHostShell Shell, GpuHost Host, SshConnection? 
 }
 
 /// <summary>
-/// The one way the module reaches a host: <see cref="OpenAsync"/>. It opens at most one connection per
-/// host for the lifetime of one cmdlet invocation (a pipeline step), with that invocation's options (host
-/// key rules, pinned keys, timeout, -Verbose log), and closes them all at the end. Transfers that move a
+/// The one way the module reaches a host: <see cref="OpenAsync"/>. It holds one connection per host for
+/// the lifetime of one cmdlet invocation (a pipeline step), with that invocation's options (host key rules,
+/// pinned keys, timeout, -Verbose log): one the session kept open from an earlier cmdlet to the same
+/// endpoint reached the same way (<see cref="WarmConnections"/>), else a new one; at the end each goes back
+/// to the session, alive, for the next cmdlet. Transfers that move a
 /// file over several connections at once take them from <see cref="Pool"/>, opened with the same options.
 /// </summary>
 public sealed class HostConnector : IDisposable
@@ -75,10 +77,18 @@ public sealed class HostConnector : IDisposable
     async Task<SshConnection> OpenSshAsync(GpuHost host, CancellationToken cancellationToken)
     {
         var target = Target(host);
+        var key = WarmConnections.KeyOf(target, _options.PinnedKeys, _options.TrustOnFirstUse);
+        if (WarmConnections.Take(key) is { } warm)
+        {
+            _options.Log?.Invoke($"{host.Name}: reusing this session's open connection to {target.Display} (host key {warm.HostKeyFingerprint}, checked when it was opened)");
+            _keys[warm] = key;
+            return warm;
+        }
 
         _options.Log?.Invoke($"{host.Name}: connecting to {target.Display}{string.Concat(target.Jumps.Select(j => " via " + j.Display))} with key {string.Join(", ", target.IdentityFiles)}{(target.Agent is null ? "" : " and the agent's")}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
         var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken, _options.PinnedKeys).ConfigureAwait(false);
         _options.Log?.Invoke($"{host.Name}: connected in {connection.ConnectLatency.TotalMilliseconds:0} ms, host key {connection.HostKeyFingerprint}");
+        _keys[connection] = key;
         return connection;
     }
 
@@ -101,10 +111,18 @@ public sealed class HostConnector : IDisposable
         return (await RemotePaths.ResolveAsync(shell, host.Name, new[] { path }, cancellationToken).ConfigureAwait(false))[0]!;
     }
 
+    /// <summary>Each shared connection's <see cref="WarmConnections"/> key, to hand it back when the invocation ends.</summary>
+    readonly ConcurrentDictionary<SshConnection, string> _keys = new();
+
+    /// <summary>The invocation's shared connections go back to the session (<see cref="WarmConnections"/>) for the next cmdlet; the rest are closed.</summary>
     public void Dispose()
     {
         var closing = _open.Values.Where(l => l.IsValueCreated).Select(l => l.Value)
-            .Where(t => t.IsCompletedSuccessfully).Select(t => Task.Run(() => t.Result.Dispose())).ToArray();
+            .Where(t => t.IsCompletedSuccessfully).Select(t => Task.Run(() =>
+            {
+                if (_keys.TryGetValue(t.Result, out var key)) WarmConnections.Give(key, t.Result);
+                else t.Result.Dispose();
+            })).ToArray();
         Task.WaitAll(closing, TimeSpan.FromSeconds(3));
         _open.Clear();
         if (_pool.IsValueCreated) _pool.Value.Dispose();

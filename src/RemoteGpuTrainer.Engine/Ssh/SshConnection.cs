@@ -434,6 +434,24 @@ public sealed class SshConnection : IHostShell
             : new CommandOutput(cmd.ExitStatus, cmd.Result, cmd.Error, sw.Elapsed, cmd.ExitSignal);
     }
 
+    /// <summary>
+    /// Whether the connection can be lent again: still connected and, with <paramref name="probe"/> (it sat
+    /// idle a while: a NAT or the box may have dropped it without a word), answering a command within 5 s.
+    /// </summary>
+    internal bool IsAlive(bool probe)
+    {
+        if (!_client.IsConnected) return false;
+        if (!probe) return true;
+        try
+        {
+            using var cmd = _client.CreateCommand("true");
+            cmd.CommandTimeout = TimeSpan.FromSeconds(5);
+            cmd.Execute();
+            return cmd.ExitStatus == 0;
+        }
+        catch (Exception) { return false; }
+    }
+
     public void Dispose()
     {
         // Disconnect sends first, and blocks while the peer reads nothing (SSH.NET #1552): give it a moment, then cut the socket.
