@@ -67,11 +67,9 @@ try {
         $size = if ($rtt -ge 100) { [math]::Min($SizeMiB, 128) } else { $SizeMiB }
         $port = $box.Port
         if ($rtt -gt 0) {
-            $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
-            foreach ($a in (Join-Path $PSScriptRoot '../tests/Sandbox/faultproxy.py'), '--target', "$($box.Port)", '--faults', '0', '--delay-ms', "$($rtt / 2)", '--lifetime', '7200') { $psi.ArgumentList.Add($a) }
-            $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
-            $proxy = [System.Diagnostics.Process]::Start($psi)
-            $port = [int]$proxy.StandardOutput.ReadLine()
+            $delay = Start-DelayProxy -TargetPort $box.Port -RttMs $rtt
+            $proxy = $delay.Process
+            $port = $delay.Port
         }
         $box.KnownHostsLine -replace '^\[127\.0\.0\.1\]:\d+', "[127.0.0.1]:$port" | Set-Content "$env:HOME/.ssh/known_hosts"
         Get-GpuHost | Remove-GpuHost -Confirm:$false

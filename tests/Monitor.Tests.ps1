@@ -117,7 +117,9 @@ Describe 'The on-box monitor' {
         $stop = Stop-GpuMonitor box -Confirm:$false -WarningVariable w -WarningAction SilentlyContinue
         ($stop.Status, $stop.Pid) | Should -Be @('Dead', $again.Pid)
         "$w" | Should -Match 'had died without stopping'
-        Start-Sleep -Milliseconds 500
+        # Its feed ends on nvidia-smi's next write after the next reading (a tick or two).
+        $deadline = (Get-Date).AddSeconds(15)
+        while ((Get-SamplerProcess) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 300 }
         Get-SamplerProcess | Should -BeNullOrEmpty
         (Stop-GpuMonitor box -Confirm:$false).Status | Should -Be 'NotRunning'
     }

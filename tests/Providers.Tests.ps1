@@ -691,6 +691,17 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
             } until ($job.LastMirroredEpoch -ge $Epoch -or (Get-Date) -gt $deadline)
             $job.LastMirroredEpoch
         }
+        # A one-cell queue NAME1 on a vast.ai spot rental NAME, with -Recover and the options given, its
+        # checkpoint mirrored once (unless -NoMirror), then taken back by the provider. Returns the rental.
+        function Start-TakenSpot([string] $Name, [hashtable] $Recover = @{}, [int] $Epochs = 40, [switch] $NoMirror) {
+            $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name $Name -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
+            $q = Join-Path $script:TestDir "$Name.txt"
+            Set-Content $q "$($Name)1: python3 $script:Trainer --epochs $Epochs --sleep 3 --config $($Name)q"
+            $null = Start-GpuQueue $Name -Path $q -QueueId "$($Name)q" -Recover -RestartWithin 0 @Recover
+            if (-not $NoMirror) { $null = Wait-Mirrored $Name "$($Name)q" "$($Name)1" 1 }
+            Invoke-Preemption $h.RentalId "$($Name)q"
+            $h
+        }
         # Every rental a test made is in the inventory (the taken ones as <name>-preempted-N); the recovery terminates what it could not use.
         function Remove-AllRentals {
             Get-GpuHost | Where-Object RentalId | ForEach-Object { Remove-GpuRental $_.Name -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue -ErrorAction SilentlyContinue | Out-Null }
@@ -780,11 +791,7 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
     }
 
     It '-MaxRecoveries 0: a queue taken back is not recovered, and nothing is rented' {
-        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name norecover -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
-        $q = Join-Path $script:TestDir 'norecover.txt'
-        Set-Content $q "n1: python3 $script:Trainer --epochs 40 --sleep 3 --config norecoverq"
-        $null = Start-GpuQueue norecover -Path $q -QueueId norecoverq -Recover -MaxRecoveries 0 -RestartWithin 0
-        Invoke-Preemption $h.RentalId norecoverq
+        $null = Start-TakenSpot norecover @{ MaxRecoveries = 0 } -NoMirror
         $r = Invoke-GpuPatrol norecover -QueueId norecoverq -Recover
         $r.Recovery | Should -Match '^recovery of norecoverq: 0 recoveries done, the most -MaxRecoveries allows; resume by hand: '
         $r.Verdict | Should -Be 'Escalate'
@@ -792,12 +799,7 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
     }
 
     It '-MaxSpend: a projected spend past the cap rents nothing, stops the recovery and says the numbers' {
-        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name capped -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
-        $q = Join-Path $script:TestDir 'capped.txt'
-        Set-Content $q "c1: python3 $script:Trainer --epochs 400 --sleep 3 --config cappedq"
-        $null = Start-GpuQueue capped -Path $q -QueueId cappedq -Recover -RestartWithin 0 -MaxSpend 0.05
-        $null = Wait-Mirrored capped cappedq c1 1
-        Invoke-Preemption $h.RentalId cappedq
+        $h = Start-TakenSpot capped @{ MaxSpend = 0.05 } -Epochs 400
         $creates = @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count
         $r = Invoke-GpuPatrol capped -QueueId cappedq -Recover
         $r.Recovery | Should -Match '^recovery of cappedq: -MaxSpend 0\.05 would be passed: spent [\d.]+ so far, and the cheapest offer \(vastai/\d+ at [\d.]+ USD/h\) for the [\d.]+ h left \(\d+ epoch\(s\) left at [\d.]+ s an epoch\) comes to [\d.]+; nothing is rented$'
@@ -809,14 +811,9 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
     }
 
     It 'a setup script that fails on the rented box: that rental is terminated at once, nothing is left billing, and the recovery stops with the script''s words' {
-        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name badsetup -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
         $bad = Join-Path $script:TestDir 'bad-setup.sh'
         Set-Content $bad "echo 'pip: could not find torch==9.9' >&2`nexit 3"
-        $q = Join-Path $script:TestDir 'badsetup.txt'
-        Set-Content $q "b1: python3 $script:Trainer --epochs 40 --sleep 3 --config badsetupq"
-        $null = Start-GpuQueue badsetup -Path $q -QueueId badsetupq -Recover -RestartWithin 0 -SetupScript $bad
-        $null = Wait-Mirrored badsetup badsetupq b1 1
-        Invoke-Preemption $h.RentalId badsetupq
+        $null = Start-TakenSpot badsetup @{ SetupScript = $bad }
         $err = $null
         $r = Invoke-GpuPatrol badsetup -QueueId badsetupq -Recover -ErrorVariable err -ErrorAction SilentlyContinue
         $err.FullyQualifiedErrorId | Should -Be 'RecoverySetupFailed,RemoteGpuTrainer.Commands.InvokeGpuPatrolCommand'
@@ -829,14 +826,9 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
     }
 
     It 'two ticks at once recover once; a tick killed after renting is finished by the next one without renting again' {
-        $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name killed -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
         $slow = Join-Path $script:TestDir 'slow-setup.sh'
         Set-Content $slow "sleep 15`necho slow > setup-ran"
-        $q = Join-Path $script:TestDir 'killed.txt'
-        Set-Content $q "k1: python3 $script:Trainer --epochs 40 --sleep 3 --config killedq"
-        $null = Start-GpuQueue killed -Path $q -QueueId killedq -Recover -RestartWithin 0 -SetupScript $slow
-        $null = Wait-Mirrored killed killedq k1 1
-        Invoke-Preemption $h.RentalId killedq
+        $null = Start-TakenSpot killed @{ SetupScript = $slow }
         # A scheduled tick in its own process, killed while the setup runs on the rented box.
         $tick = Start-Process dotnet -ArgumentList (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command', "Import-Module '$env:RGT_TEST_MODULE'; Invoke-GpuPatrol killed -QueueId killedq -Recover | Out-Null" -PassThru
         $journal = Get-ChildItem (Join-Path $env:RGT_HOME 'recovery') -Filter 'killed__killedq.journal.jsonl'
@@ -850,7 +842,7 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
         $creates = @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count
         $creates | Should -Be 1
         $r = Invoke-GpuPatrol killed -QueueId killedq -Recover
-        $r.Recovery | Should -Match '^recovered killedq: vastai took rental \d+ back; rented vastai rental \d+ .*\(k1 from epoch \d+\)$'
+        $r.Recovery | Should -Match '^recovered killedq: vastai took rental \d+ back; rented vastai rental \d+ .*\(killed1 from epoch \d+\)$'
         @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -like '*/asks/*' }).Count | Should -Be 1 -Because 'the next tick went on with the rental the killed one made'
         (Get-GpuJob killed -QueueId killedq).State | Should -BeIn @('Running', 'Pending')
     }

@@ -434,8 +434,22 @@ function Remove-SandboxNetNs($NetNs) {
     if ($NetNs) { & ip netns del $NetNs.Name 2> $null }
 }
 
+function Start-DelayProxy {
+    <#
+    .SYNOPSIS
+    A TCP proxy on a free loopback port to a box's sshd that holds each chunk RttMs/2 in each direction
+    (tests/Sandbox/faultproxy.py with no faults): a box that far away. Returns Process and Port; kill the process when done.
+    #>
+    param([Parameter(Mandatory)] [int] $TargetPort, [Parameter(Mandatory)] [double] $RttMs)
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+    foreach ($a in (Join-Path $script:SandboxHome 'faultproxy.py'), '--target', "$TargetPort", '--faults', '0', '--delay-ms', "$($RttMs / 2)", '--lifetime', '7200') { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+    $proxy = [System.Diagnostics.Process]::Start($psi)
+    [pscustomobject]@{ Process = $proxy; Port = [int]$proxy.StandardOutput.ReadLine() }
+}
+
 function Stop-ProviderContract($Contract) {
     if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy

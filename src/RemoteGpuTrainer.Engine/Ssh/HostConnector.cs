@@ -77,18 +77,17 @@ public sealed class HostConnector : IDisposable
     async Task<SshConnection> OpenSshAsync(GpuHost host, CancellationToken cancellationToken)
     {
         var target = Target(host);
-        var key = WarmConnections.KeyOf(target, _options.PinnedKeys, _options.TrustOnFirstUse);
-        if (WarmConnections.Take(key) is { } warm)
+        if (WarmConnections.Take(Key(target)) is { } warm)
         {
             _options.Log?.Invoke($"{host.Name}: reusing this session's open connection to {target.Display} (host key {warm.HostKeyFingerprint}, checked when it was opened)");
-            _keys[warm] = key;
+            _kept[warm] = target;
             return warm;
         }
 
         _options.Log?.Invoke($"{host.Name}: connecting to {target.Display}{string.Concat(target.Jumps.Select(j => " via " + j.Display))} with key {string.Join(", ", target.IdentityFiles)}{(target.Agent is null ? "" : " and the agent's")}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
         var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken, _options.PinnedKeys).ConfigureAwait(false);
         _options.Log?.Invoke($"{host.Name}: connected in {connection.ConnectLatency.TotalMilliseconds:0} ms, host key {connection.HostKeyFingerprint}");
-        _keys[connection] = key;
+        _kept[connection] = target;
         return connection;
     }
 
@@ -111,8 +110,10 @@ public sealed class HostConnector : IDisposable
         return (await RemotePaths.ResolveAsync(shell, host.Name, new[] { path }, cancellationToken).ConfigureAwait(false))[0]!;
     }
 
-    /// <summary>Each shared connection's <see cref="WarmConnections"/> key, to hand it back when the invocation ends.</summary>
-    readonly ConcurrentDictionary<SshConnection, string> _keys = new();
+    /// <summary>Each shared connection's target, to hand it back under its key as things are when the invocation ends (known_hosts may have gained its key).</summary>
+    readonly ConcurrentDictionary<SshConnection, SshTarget> _kept = new();
+
+    string Key(SshTarget target) => WarmConnections.KeyOf(target, _options.PinnedKeys, _options.TrustOnFirstUse);
 
     /// <summary>The invocation's shared connections go back to the session (<see cref="WarmConnections"/>) for the next cmdlet; the rest are closed.</summary>
     public void Dispose()
@@ -120,7 +121,7 @@ public sealed class HostConnector : IDisposable
         var closing = _open.Values.Where(l => l.IsValueCreated).Select(l => l.Value)
             .Where(t => t.IsCompletedSuccessfully).Select(t => Task.Run(() =>
             {
-                if (_keys.TryGetValue(t.Result, out var key)) WarmConnections.Give(key, t.Result);
+                if (_kept.TryGetValue(t.Result, out var target)) WarmConnections.Give(Key(target), t.Result);
                 else t.Result.Dispose();
             })).ToArray();
         Task.WaitAll(closing, TimeSpan.FromSeconds(3));
