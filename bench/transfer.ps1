@@ -65,15 +65,9 @@ try {
 
     foreach ($rtt in $RttMs) {
         $size = if ($rtt -ge 100) { [math]::Min($SizeMiB, 128) } else { $SizeMiB }
-        $port = $box.Port
-        if ($rtt -gt 0) {
-            $delay = Start-DelayProxy -TargetPort $box.Port -RttMs $rtt
-            $proxy = $delay.Process
-            $port = $delay.Port
-        }
-        $box.KnownHostsLine -replace '^\[127\.0\.0\.1\]:\d+', "[127.0.0.1]:$port" | Set-Content "$env:HOME/.ssh/known_hosts"
-        Get-GpuHost | Remove-GpuHost -Confirm:$false
-        $null = New-GpuRental "ssh -p $port -i $($box.IdentityFile) $($box.User)@127.0.0.1" -Name bench -WarningAction SilentlyContinue
+        $distant = Register-DistantBox $box $rtt bench
+        $proxy = $distant.Proxy
+        $port = $distant.Port
         $rshell = "ssh $($ssh -join ' ') -p $port"
         if (Test-Path $src) { Remove-Item -Recurse -Force $src }
         $null = New-Item -ItemType Directory "$src/folder"

@@ -33,15 +33,9 @@ function Timed([scriptblock] $Block) { $sw = [Diagnostics.Stopwatch]::StartNew()
 try {
     $box = Start-GpuSandbox
     $rows = foreach ($rtt in $RttMs) {
-        $port = $box.Port
-        if ($rtt -gt 0) {
-            $delay = Start-DelayProxy -TargetPort $box.Port -RttMs $rtt
-            $proxy = $delay.Process
-            $port = $delay.Port
-        }
-        $box.KnownHostsLine -replace '^\[127\.0\.0\.1\]:\d+', "[127.0.0.1]:$port" | Set-Content "$env:HOME/.ssh/known_hosts"
-        Get-GpuHost | Remove-GpuHost -Confirm:$false
-        $null = New-GpuRental "ssh -p $port -i $($box.IdentityFile) $($box.User)@127.0.0.1" -Name warm -WarningAction SilentlyContinue
+        $distant = Register-DistantBox $box $rtt warm
+        $proxy = $distant.Proxy
+        $port = $distant.Port
         $ssh = @('-q', '-p', "$port", '-i', $box.IdentityFile, '-o', "UserKnownHostsFile=$env:HOME/.ssh/known_hosts", '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', "$($box.User)@127.0.0.1")
         $control = @('-o', 'ControlMaster=auto', '-o', "ControlPath=$work/cm-%C", '-o', 'ControlPersist=60')
         Disconnect-GpuHost

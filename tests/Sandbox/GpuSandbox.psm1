@@ -448,8 +448,23 @@ function Start-DelayProxy {
     [pscustomobject]@{ Process = $proxy; Port = [int]$proxy.StandardOutput.ReadLine() }
 }
 
+function Register-DistantBox {
+    <#
+    .SYNOPSIS
+    For a benchmark: the box made RttMs away (a delay proxy when RttMs > 0), its key alone in known_hosts
+    under the address used, and registered as the inventory's only host Name. Returns Proxy (null on
+    loopback) and Port.
+    #>
+    param([Parameter(Mandatory)] $Box, [double] $RttMs, [Parameter(Mandatory)] [string] $Name)
+    $delay = if ($RttMs -gt 0) { Start-DelayProxy -TargetPort $Box.Port -RttMs $RttMs } else { [pscustomobject]@{ Process = $null; Port = $Box.Port } }
+    $Box.KnownHostsLine -replace '^\[127\.0\.0\.1\]:\d+', "[127.0.0.1]:$($delay.Port)" | Set-Content "$env:HOME/.ssh/known_hosts"
+    Get-GpuHost | Remove-GpuHost -Confirm:$false
+    $null = New-GpuRental "ssh -p $($delay.Port) -i $($Box.IdentityFile) $($Box.User)@127.0.0.1" -Name $Name -WarningAction SilentlyContinue
+    [pscustomobject]@{ Proxy = $delay.Process; Port = $delay.Port }
+}
+
 function Stop-ProviderContract($Contract) {
     if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy, Register-DistantBox
