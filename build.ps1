@@ -62,7 +62,8 @@ function Invoke-Bootstrap {
 $SystemTools = [ordered]@{
     '/usr/sbin/sshd' = 'openssh-server'; 'ssh' = 'openssh-client'; 'ssh-keygen' = 'openssh-client'; 'rsync' = 'rsync'
     'tmux' = 'tmux'; 'fuser' = 'psmisc'; 'python3' = 'python3'; 'pgrep' = 'procps'; 'crontab' = 'cron'
-    'shellcheck' = 'shellcheck'; 'flock' = 'util-linux'; 'openssl' = 'openssl'
+    'shellcheck' = 'shellcheck'; 'flock' = 'util-linux'; 'openssl' = 'openssl'; 'ip' = 'iproute2'; 'ssh-agent' = 'openssh-client'
+    'parallel-ssh' = 'pssh'
     '/usr/sbin/slurmctld' = 'slurmctld'; '/usr/sbin/slurmd' = 'slurmd'; 'sbatch' = 'slurm-client'
 }
 
