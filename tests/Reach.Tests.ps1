@@ -122,18 +122,14 @@ Host netcat
 Describe 'Keys in ssh-agent and keys with a passphrase' {
     BeforeAll {
         $script:Locked = Join-Path $script:TestDir 'locked_ed25519'
-        & ssh-keygen -q -t ed25519 -N 'correct horse' -C 'rgt-locked' -f $script:Locked | Out-Null
+        $agent = Start-TestAgent $script:Locked 'correct horse' $script:TestDir
+        $script:Sock = $agent.Sock
+        $script:AgentPid = $agent.Pid
         $script:Box = Start-GpuSandbox -UserKey $script:Locked   # authorizes only the passphrase key
         Add-Content "$env:HOME/.ssh/known_hosts" $script:Box.KnownHostsLine
         Set-Content "$env:HOME/.ssh/config" ''
+        # The box's entry names the locked key (its copy in the box's root).
         $null = New-GpuRental $script:Box.ConnectionString -Name agentbox -DataDir $script:Box.DataDir -WarningAction SilentlyContinue
-        # The box's entry names the locked key; ssh-add is given its passphrase through SSH_ASKPASS, as a desktop would.
-        $askpass = Join-Path $script:TestDir 'askpass.sh'
-        Set-Content $askpass "#!/bin/sh`necho 'correct horse'"
-        & chmod 700 $askpass
-        $script:Sock = Join-Path $script:TestDir 'agent.sock'
-        $script:AgentPid = ((& ssh-agent -s -a $script:Sock) -join "`n" | Select-String 'SSH_AGENT_PID=(\d+)').Matches[0].Groups[1].Value
-        & env "SSH_AUTH_SOCK=$script:Sock" "SSH_ASKPASS=$askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 setsid -w ssh-add $script:Locked 2>&1 | Out-Null
         $script:SavedSock = $env:SSH_AUTH_SOCK
     }
     AfterAll {
@@ -143,7 +139,7 @@ Describe 'Keys in ssh-agent and keys with a passphrase' {
     }
 
     It 'the agent''s key authenticates; the encrypted file is never opened' {
-        (& env "SSH_AUTH_SOCK=$script:Sock" ssh-add -l) -join "`n" | Should -Match 'rgt-locked'
+        (& env "SSH_AUTH_SOCK=$script:Sock" ssh-add -l) -join "`n" | Should -Match 'rgt-agent-key'
         $env:SSH_AUTH_SOCK = $script:Sock
         try {
             Disconnect-GpuHost

@@ -277,3 +277,46 @@ Describe 'An sbatch that prints no job id' {
         @($w | Where-Object { "$_" -match '^fake-login: sbatch said, submitting z[12]: sbatch: site plugin: account checked$' }).Count | Should -Be 2
     }
 }
+
+Describe 'A login node behind a bastion, with the key only in ssh-agent' {
+    BeforeAll {
+        # No key file is named anywhere: the key is in the agent, the hop in ~/.ssh/config.
+        $locked = Join-Path $script:TestDir 'hpc_key'
+        $script:Agent = Start-TestAgent $locked 'a long passphrase' $script:TestDir
+        $script:Bastion = Start-GpuSandbox -UserKey $locked -SshdLogLevel INFO
+        Get-Content "$locked.pub" | Add-Content "$($script:Box.Root)/authorized_keys"
+        $user = $script:Box.User
+        "Host bastion`n  HostName 127.0.0.1`n  Port $($script:Bastion.Port)`n  User $user`nHost hpc-login`n  HostName 127.0.0.1`n  Port $($script:Box.Port)`n  User $user`n  ProxyJump bastion" |
+            Set-Content "$env:HOME/.ssh/config"
+        # The bastion is known; the login node's key is not yet (Test-GpuHost -TrustOnFirstUse records it through the hop).
+        $script:KnownBefore = Get-Content "$env:HOME/.ssh/known_hosts"
+        Set-Content "$env:HOME/.ssh/known_hosts" $script:Bastion.KnownHostsLine
+        $script:SavedSock = $env:SSH_AUTH_SOCK
+        $env:SSH_AUTH_SOCK = $script:Agent.Sock
+        function Get-BastionAccepted { @(Select-String -Path "$($script:Bastion.Root)/sshd.log" -Pattern 'Accepted publickey' -ErrorAction SilentlyContinue).Count }
+    }
+    AfterAll {
+        $env:SSH_AUTH_SOCK = $script:SavedSock
+        Stop-Process -Id $script:Agent.Pid -Force -ErrorAction SilentlyContinue
+        Disconnect-GpuHost
+        Set-Content "$env:HOME/.ssh/known_hosts" $script:KnownBefore
+        Set-Content "$env:HOME/.ssh/config" ''
+        Stop-GpuSandbox $script:Bastion
+    }
+
+    It 'registers, records the login node''s key through the hop, and runs a Slurm queue to Succeeded' {
+        $h = New-GpuRental hpc-login -Platform slurm -DataDir $script:Box.DataDir -DurableDir $script:Box.DurableDir -WarningAction SilentlyContinue
+        $h.IdentityFile | Should -BeNullOrEmpty
+        Set-GpuHost hpc-login -ProxyHook ''
+        $before = Get-BastionAccepted
+        $t = Test-GpuHost hpc-login -TrustOnFirstUse
+        $t.HostKeyFingerprint | Should -Be $script:Box.HostKeyFingerprint
+        (Get-Content "$env:HOME/.ssh/known_hosts") | Should -Contain $script:Box.KnownHostsLine
+        (Get-BastionAccepted) | Should -BeGreaterThan $before -Because 'the connection went through the bastion'
+        $q = New-QueueFile hop "h1: $script:Train --config h1 --epochs 2 --sleep 0.2`nh2: $script:Train --config h2 --epochs 2 --sleep 0.2"
+        $null = Start-GpuQueue hpc-login -Path $q -GpusPerCell 1 -TimeLimit 10m
+        $done = Get-GpuJob hpc-login -QueueId hop | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0
+        $done.State | Should -Be @('Succeeded', 'Succeeded')
+        $done.SchedulerJobId | Should -Not -BeNullOrEmpty
+    }
+}

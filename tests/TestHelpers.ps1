@@ -103,3 +103,16 @@ public static class Png {
     $c = [Convert]::FromHexString($Color.TrimStart('#'))
     [RgtTest.Png]::Count($Path, $c[0], $c[1], $c[2])
 }
+
+# A real ssh-agent on a socket of the test's own holding a passphrase key: a new key pair at $Key with
+# that passphrase, added through SSH_ASKPASS as a desktop would. Returns Sock and Pid (Stop-Process it).
+function Start-TestAgent([string] $Key, [string] $Passphrase, [string] $Dir) {
+    & ssh-keygen -q -t ed25519 -N $Passphrase -C 'rgt-agent-key' -f $Key | Out-Null
+    $askpass = Join-Path $Dir 'askpass.sh'
+    Set-Content $askpass "#!/bin/sh`necho '$Passphrase'"
+    & chmod 700 $askpass
+    $sock = Join-Path $Dir "agent-$([guid]::NewGuid().ToString('N').Substring(0, 6)).sock"
+    $agentPid = ((& ssh-agent -s -a $sock) -join "`n" | Select-String 'SSH_AGENT_PID=(\d+)').Matches[0].Groups[1].Value
+    & env "SSH_AUTH_SOCK=$sock" "SSH_ASKPASS=$askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 setsid -w ssh-add $Key 2>&1 | Out-Null
+    [pscustomobject]@{ Sock = $sock; Pid = [int]$agentPid }
+}
