@@ -119,19 +119,20 @@ public static class Recoverer
         var relaunch = policy.Relaunch ?? throw new RgtException("RecoveryPolicyIncomplete", FailureKind.InvalidData,
             $"The recovery policy of {host.Name}/{policy.QueueId} does not say how to launch the queue again; run Start-GpuQueue … -Recover once more to record it.");
 
+        using var connector = cx.Connect(new ConnectOptions(false, TimeSpan.FromSeconds(30)));
         var rentNext = current.Any(e => e.Step is "renting" or "restart-failed") || !api.CanStop || policy.RestartWithin <= TimeSpan.Zero;
         if (!rentNext)
         {
             var restarted = await RestartAsync(api, host, policy, journal, current, cx, ct).ConfigureAwait(false);
             if (restarted is not null)
             {
-                var cells = await RelaunchAsync(restarted, policy, relaunch, journal, null, cx, ct).ConfigureAwait(false);
+                var cells = await RelaunchAsync(restarted, policy, relaunch, journal, null, cx, connector, ct).ConfigureAwait(false);
                 return Outcome("Recovered", $"recovered {policy.QueueId}: {api.Name} started rental {host.RentalId} again at {restarted.HostName}:{restarted.Port ?? 22}; {cells}");
             }
         }
-        var rent = await RecoveryRental.RentNextAsync(host, policy, journal, cx, ct).ConfigureAwait(false);
+        var rent = await RecoveryRental.RentNextAsync(host, policy, journal, cx, connector, ct).ConfigureAwait(false);
         if (rent.Stop is { } why) return Outcome(why.Status, $"recovery of {policy.QueueId}: {why.Line}");
-        var relaunched = await RelaunchAsync(rent.Host!, policy, relaunch, journal, rent.Unfinished, cx, ct).ConfigureAwait(false);
+        var relaunched = await RelaunchAsync(rent.Host!, policy, relaunch, journal, rent.Unfinished, cx, connector, ct).ConfigureAwait(false);
         return Outcome("Recovered", $"recovered {policy.QueueId}: {rent.Line}; {relaunched}");
     }
 
@@ -165,9 +166,8 @@ public static class Recoverer
     /// with the epoch it must go on from; returns the words for the outcome.
     /// </summary>
     static async Task<string> RelaunchAsync(GpuHost target, RecoveryPolicy policy, RelaunchSpec relaunch, RecoveryJournal journal, IReadOnlyList<string>? only,
-        RecoveryContext cx, CancellationToken ct)
+        RecoveryContext cx, HostConnector connector, CancellationToken ct)
     {
-        using var connector = cx.Connect(new ConnectOptions(false, TimeSpan.FromSeconds(30)));
         var (shell, resolved, _) = await connector.OpenAsync(target, ct).ConfigureAwait(false);
         var plan = relaunch.Plan(policy.QueueId);
         if (plan.WorkingDirectory is { } wd) plan = plan with { WorkingDirectory = await connector.ResolvePathAsync(resolved, wd, ct).ConfigureAwait(false) };

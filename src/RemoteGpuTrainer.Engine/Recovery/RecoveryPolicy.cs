@@ -35,21 +35,42 @@ public sealed record RecoveryPolicy(
         new(host, queueId, new[] { defaults.Scratch, defaults.Keep }.Distinct().ToArray(),
             Path.GetFullPath(mirrorRoot ?? Path.Combine(ConfigPaths.ConfigDirectory, "mirror")), maxRecoveries, maxSpend, now, relaunch);
 
-    /// <summary>Refuses, before anything is launched, a -SetupScript or -Sync path that does not exist here.</summary>
-    public static void CheckPaths(string? setupScript, IEnumerable<string> sync)
-    {
-        if (setupScript is not null && !File.Exists(setupScript))
-            throw new RgtException("SetupScriptNotFound", FailureKind.NotFound, $"-SetupScript {setupScript} does not exist.");
-        foreach (var p in sync)
-            if (!File.Exists(p) && !Directory.Exists(p))
-                throw new RgtException("PathNotFound", FailureKind.NotFound, $"-Sync {p} does not exist.");
-    }
+    /// <summary>
+    /// The policy Start-GpuQueue -Recover records for one host's launch: the options, the host's rental
+    /// price as the first link of the spend, and -RecoverFrom's offers as the template (image, disk and user
+    /// from the host's own template).
+    /// </summary>
+    public static RecoveryPolicy ForLaunch(Model.GpuHost host, string queueId, Queues.GpuPlatformDefaults defaults, RecoveryOptions options, RelaunchSpec relaunch, DateTimeOffset now) =>
+        For(host.Name, queueId, defaults, options.MirrorRoot, options.MaxRecoveries, options.MaxSpend, now, relaunch) with
+        {
+            RecoverFrom = options.RecoverFrom is { Count: > 0 } offers
+                ? Rentals.RentalTemplate.FromOffers(offers, host.RentalTemplate?.Image, host.RentalTemplate?.DiskGB ?? 50, host.RentalTemplate?.User) : null,
+            RestartWithin = options.RestartWithin,
+            SetupScript = options.SetupScript,
+            Sync = options.Sync,
+            StartPrice = host.HourlyPrice,
+        };
 
     /// <summary>The local folder of one cell's mirror.</summary>
     public string CellDirectory(int index, string cell) =>
         Path.Combine(MirrorRoot, Safe(Host), Safe(QueueId), $"{index:00}-{Safe(cell)}");
 
     static string Safe(string name) => Regex.Replace(name, @"[^A-Za-z0-9._-]+", "_").Trim('.') is { Length: > 0 } s ? s : "_";
+}
+
+/// <summary>Start-GpuQueue -Recover's options, local paths resolved.</summary>
+public sealed record RecoveryOptions(string? MirrorRoot, int MaxRecoveries, decimal? MaxSpend, IReadOnlyList<Model.GpuOffer>? RecoverFrom, TimeSpan RestartWithin,
+    string? SetupScript, IReadOnlyList<string> Sync)
+{
+    /// <summary>Refuses, before anything is launched, a -SetupScript or -Sync path that does not exist here.</summary>
+    public void Check()
+    {
+        if (SetupScript is not null && !File.Exists(SetupScript))
+            throw new RgtException("SetupScriptNotFound", FailureKind.NotFound, $"-SetupScript {SetupScript} does not exist.");
+        foreach (var p in Sync)
+            if (!File.Exists(p) && !Directory.Exists(p))
+                throw new RgtException("PathNotFound", FailureKind.NotFound, $"-Sync {p} does not exist.");
+    }
 }
 
 /// <summary>What a relaunch needs to build the same launch plan again: the queue file's text and name, its template, this host's cells, how it ran.</summary>

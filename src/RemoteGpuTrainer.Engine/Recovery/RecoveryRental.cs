@@ -21,7 +21,8 @@ public sealed record RentResult(GpuHost? Host, IReadOnlyList<string>? Unfinished
 /// </summary>
 public static class RecoveryRental
 {
-    public static async Task<RentResult> RentNextAsync(GpuHost host, RecoveryPolicy policy, RecoveryJournal journal, RecoveryContext cx, CancellationToken ct)
+    /// <param name="connector">The recovery's connector: the rented box is set up, given the checkpoints and then relaunched over one connection, its paths resolved once.</param>
+    public static async Task<RentResult> RentNextAsync(GpuHost host, RecoveryPolicy policy, RecoveryJournal journal, RecoveryContext cx, HostConnector connector, CancellationToken ct)
     {
         var current = RecoveryJournal.Current(journal.Read());
         bool Done(string step) => current.Any(e => e.Step == step);
@@ -49,8 +50,8 @@ public static class RecoveryRental
                 $"The recovery journal of {host.Name}/{policy.QueueId} says {rented.Rental} was rented ({rented.Detail}), and the inventory has no such host: look for it with Get-GpuRental and remove or register it; the journal is {journal.FilePath}.");
         try
         {
-            if (!Done("set-up")) await SetUpAsync(box, policy, journal, cx, ct).ConfigureAwait(false);
-            await PushAsync(box, policy, unfinished, journal, cx, ct).ConfigureAwait(false);
+            if (!Done("set-up")) await SetUpAsync(box, policy, journal, connector, ct).ConfigureAwait(false);
+            await PushAsync(box, policy, unfinished, journal, connector, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RgtException or IOException)
         {
@@ -160,9 +161,8 @@ public static class RecoveryRental
     }
 
     /// <summary>-Sync into the working directory, then -SetupScript there (read by bash from standard input, 30 minutes at most).</summary>
-    static async Task SetUpAsync(GpuHost box, RecoveryPolicy policy, RecoveryJournal journal, RecoveryContext cx, CancellationToken ct)
+    static async Task SetUpAsync(GpuHost box, RecoveryPolicy policy, RecoveryJournal journal, HostConnector connector, CancellationToken ct)
     {
-        using var connector = cx.Connect(new ConnectOptions(false, TimeSpan.FromSeconds(30)));
         var (shell, resolved, _) = await connector.OpenAsync(box, ct).ConfigureAwait(false);
         var wd = policy.Relaunch?.WorkingDirectory is { } w ? await connector.ResolvePathAsync(resolved, w, ct).ConfigureAwait(false) : QueueScripts.DataDir(resolved);
         foreach (var path in policy.Sync)
@@ -188,12 +188,11 @@ public static class RecoveryRental
     }
 
     /// <summary>Each unfinished cell's mirrored artifacts into its checkpoint folder on the new box, verified by the box's SHA-256; a cell already pushed is skipped.</summary>
-    static async Task PushAsync(GpuHost box, RecoveryPolicy policy, IReadOnlyList<string> unfinished, RecoveryJournal journal, RecoveryContext cx, CancellationToken ct)
+    static async Task PushAsync(GpuHost box, RecoveryPolicy policy, IReadOnlyList<string> unfinished, RecoveryJournal journal, HostConnector connector, CancellationToken ct)
     {
         var pushed = RecoveryJournal.Current(journal.Read()).Where(e => e.Step == "pushed").Select(e => e.Cell).ToHashSet();
         var cells = policy.Relaunch!.Plan(policy.QueueId).Owned.Where(c => unfinished.Contains(c.Name) && !pushed.Contains(c.Name)).ToList();
         if (cells.Count == 0) return;
-        using var connector = cx.Connect(new ConnectOptions(false, TimeSpan.FromSeconds(30)));
         var (_, resolved, _) = await connector.OpenAsync(box, ct).ConfigureAwait(false);
         foreach (var c in cells)
         {

@@ -179,8 +179,7 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
 
     List<GpuOffer> SearchOffers(Dictionary<string, ICloudProvider> apis)
     {
-        var (gpu, count) = OfferQuery.ParseGpu(Gpu);
-        var query = new OfferQuery(gpu, count, null, MaxHourlyPrice, Region, Interruptible);
+        var query = Query();
         var found = new List<GpuOffer>();
         foreach (var r in FanOut(apis.Values.ToList(), apis.Count, (api, ct) => api.ListOffersAsync(query, ct)))
         {
@@ -190,13 +189,17 @@ public sealed class NewGpuRentalCommand : RgtCmdlet
         return query.Rank(found);
     }
 
+    OfferQuery Query()
+    {
+        var (gpu, count) = OfferQuery.ParseGpu(Gpu);
+        return new OfferQuery(gpu, count, null, MaxHourlyPrice, Region, Interruptible);
+    }
+
     /// <summary>One rental, as one engine call (create with failover, wait, register, record the host key; rolled back on any failure).</summary>
     (GpuHost Host, string OfferId) CreateOne(List<(ICloudProvider Api, GpuOffer Offer)> candidates, string? name, string publicKey, string identity)
     {
         var progress = new ProgressRecord(3, "Creating a GPU rental", "asking the provider");
-        var template = ParameterSetName == Search
-            ? RentalTemplate.FromQuery(Provider, new OfferQuery(OfferQuery.ParseGpu(Gpu).Name, OfferQuery.ParseGpu(Gpu).Count, null, MaxHourlyPrice, Region, Interruptible), Image, DiskGB, User)
-            : RentalTemplate.FromOffers(_offers, Image, DiskGB, User);
+        var template = ParameterSetName == Search ? RentalTemplate.FromQuery(Provider, Query(), Image, DiskGB, User) : RentalTemplate.FromOffers(_offers, Image, DiskGB, User);
         var request = new ProvisionRequest(name, publicKey, identity, Image ?? "", DiskGB, User, Tag, DataDir, DurableDir, Python, Notes, template);
         var done = RunWithProgress(ct => RentalProvisioner.ProvisionAsync(candidates, request,
             new LaunchOptions(Timeout, PollInterval, MaxOffers, p => Catalog.Find(p)?.DefaultImage), Inventory, Catalog, NewConnector, VerboseLog,

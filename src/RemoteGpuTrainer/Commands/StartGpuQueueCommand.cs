@@ -3,7 +3,6 @@ using RemoteGpuTrainer.Engine;
 using RemoteGpuTrainer.Engine.Model;
 using RemoteGpuTrainer.Engine.Queues;
 using RemoteGpuTrainer.Engine.Recovery;
-using RemoteGpuTrainer.Engine.Rentals;
 using RemoteGpuTrainer.Engine.Ssh;
 
 namespace RemoteGpuTrainer.Commands;
@@ -125,11 +124,10 @@ public sealed class StartGpuQueueCommand : HostCmdlet
             cells = QueueFile.Parse(queueText, file, CommandTemplate);
         }
         catch (RgtException ex) { ThrowFailure(ex, file); return; }
-        if (Recover)
-        {
-            try { RecoveryPolicy.CheckPaths(SetupScript is null ? null : GetUnresolvedProviderPathFromPSPath(SetupScript), Sync.Select(GetUnresolvedProviderPathFromPSPath)); }
-            catch (RgtException ex) { ThrowFailure(ex, SetupScript ?? string.Join(",", Sync)); return; }
-        }
+        var recovery = Recover ? new RecoveryOptions(MirrorPath is null ? null : GetUnresolvedProviderPathFromPSPath(MirrorPath), MaxRecoveries, MaxSpend, RecoverFrom,
+            RestartWithin, SetupScript is null ? null : GetUnresolvedProviderPathFromPSPath(SetupScript), Sync.Select(GetUnresolvedProviderPathFromPSPath).ToList()) : null;
+        try { recovery?.Check(); }
+        catch (RgtException ex) { ThrowFailure(ex, SetupScript ?? string.Join(",", Sync)); return; }
         if (Hosts.Count == 0) return;
         var queueId = QueueId ?? LaunchPlan.QueueIdFor(file);
         var split = QueueFile.Split(cells, Hosts.Count);
@@ -165,17 +163,9 @@ public sealed class StartGpuQueueCommand : HostCmdlet
             else
             {
                 new QueueCache().Record(r.Value!.Name, r.Value.Cells.Select(c => (r.Value.QueueId, c)));
-                if (Recover)
+                if (recovery is not null)
                 {
-                    var policy = RecoveryPolicy.For(r.Value.Name, r.Value.QueueId, defaults[r.Value.Name], MirrorPath is null ? null : GetUnresolvedProviderPathFromPSPath(MirrorPath),
-                        MaxRecoveries, MaxSpend, DateTimeOffset.Now, RelaunchSpec.Of(queueText, file, CommandTemplate, r.Item.Plan)) with
-                    {
-                        RecoverFrom = RecoverFrom is { Length: > 0 } ? RentalTemplate.FromOffers(RecoverFrom, r.Item.Host.RentalTemplate?.Image, r.Item.Host.RentalTemplate?.DiskGB ?? 50, r.Item.Host.RentalTemplate?.User) : null,
-                        RestartWithin = RestartWithin,
-                        SetupScript = SetupScript is null ? null : GetUnresolvedProviderPathFromPSPath(SetupScript),
-                        Sync = Sync.Select(GetUnresolvedProviderPathFromPSPath).ToList(),
-                        StartPrice = r.Item.Host.HourlyPrice,
-                    };
+                    var policy = RecoveryPolicy.ForLaunch(r.Item.Host, r.Value.QueueId, defaults[r.Value.Name], recovery, RelaunchSpec.Of(queueText, file, CommandTemplate, r.Item.Plan), DateTimeOffset.Now);
                     new RecoveryStore().Start(policy);
                     WriteVerbose($"{r.Value.Name}: queue '{r.Value.QueueId}' mirrors {string.Join(" and ", policy.Artifacts)} of its running cells to {policy.MirrorRoot} on every Wait-GpuJob and Invoke-GpuPatrol tick.");
                 }
