@@ -221,6 +221,19 @@ Describe 'A connection kept warm between cmdlets' {
         (Get-Accepted) - $before | Should -Be 4
     }
 
+    It '-NoReuse connects afresh and closes its connection at the end; the kept one stays for the next cmdlet' {
+        Disconnect-GpuHost
+        $before = Get-Accepted
+        $null = Invoke-GpuCommand warm -Command true -InformationAction Ignore
+        $v = Get-GpuJob warm -NoReuse -Verbose 4>&1
+        ($v | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Not -Match 'reusing'
+        $null = Get-GpuHealth warm -NoReuse
+        (Get-Accepted) - $before | Should -Be 3 -Because 'the first cmdlet connected and kept its connection; each -NoReuse one connected on its own'
+        $null = Invoke-GpuCommand warm -Command true -InformationAction Ignore
+        (Get-Accepted) - $before | Should -Be 3 -Because 'the connection kept by the first cmdlet is still there'
+        (Disconnect-GpuHost -Verbose 4>&1).Message | Should -Match '^Closed 1 kept connection' -Because 'the -NoReuse connections were closed, not kept'
+    }
+
     It 'RGT_SSH_PERSIST=0 keeps nothing: each cmdlet connects' {
         Disconnect-GpuHost
         $env:RGT_SSH_PERSIST = '0'

@@ -9,7 +9,7 @@ namespace RemoteGpuTrainer;
 /// with a Name property), collects them, and fans the work out with a throttle; results are written
 /// by the pipeline thread as each host finishes.
 /// </summary>
-public abstract class HostCmdlet : RgtCmdlet
+public abstract class HostCmdlet : SshCmdlet
 {
     protected const string ByName = "ByName";
     protected const string ByObject = "ByObject";

@@ -28,13 +28,13 @@ public abstract class RgtCmdlet : PSCmdlet
     protected Action<string> VerboseLog => _verbose.Enqueue;
 
     /// <summary>
-    /// A connector whose steps (endpoint, key, connect time, each box script and its duration) reach -Verbose;
-    /// in an interactive session it asks for the passphrase of an encrypted key no agent holds, once per key.
+    /// Options whose steps (endpoint, key, connect time, each box script and its duration) reach -Verbose;
+    /// in an interactive session an encrypted key no agent holds is asked for, once per key.
     /// </summary>
-    protected Engine.Ssh.HostConnector NewConnector(Engine.Ssh.ConnectOptions? options = null)
+    private protected Engine.Ssh.ConnectOptions Interactive(Engine.Ssh.ConnectOptions? options)
     {
         _pipelineThread = Environment.CurrentManagedThreadId;
-        return new((options ?? new Engine.Ssh.ConnectOptions()) with { Log = VerboseLog, Passphrase = RunsUnattended() ? null : AskPassphrase });
+        return (options ?? new Engine.Ssh.ConnectOptions()) with { Log = VerboseLog, Passphrase = RunsUnattended() ? null : AskPassphrase };
     }
 
     int _pipelineThread = -1;
@@ -68,15 +68,6 @@ public abstract class RgtCmdlet : PSCmdlet
         var args = Environment.GetCommandLineArgs().Skip(1).Select(a => a.ToLowerInvariant()).ToList();
         if (args.Any(a => a is "-noexit" or "-noe")) return false;
         return args.Any(a => a is "-noninteractive" or "-noni" or "-command" or "-c" or "-file" or "-f" or "-encodedcommand" or "-e" or "-ec");
-    }
-
-    /// <summary>What a -Recover tick recovers with: this invocation's stores, inventory, connections and log; a rental gets 20 minutes to answer.</summary>
-    protected Engine.Recovery.RecoveryContext NewRecoveryContext(Engine.Recovery.RecoveryStore store)
-    {
-        var catalog = Catalog;
-        return new(store, catalog, Inventory, NewConnector,
-            new Engine.Rentals.LaunchOptions(TimeSpan.FromMinutes(20), TimeSpan.FromSeconds(2), 3, p => catalog.Find(p)?.DefaultImage), VerboseLog,
-            Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
     }
 
     /// <summary>

@@ -7,8 +7,9 @@ namespace RemoteGpuTrainer.Engine.Ssh;
 /// <summary>Connection settings one cmdlet invocation uses for every host. Log receives what -Verbose shows (never secrets).</summary>
 /// <param name="PinnedKeys">When set, the server must present one of these keys, whatever known_hosts holds for its address (a rental's own key after it moved).</param>
 /// <param name="Passphrase">Asked for the passphrase of an encrypted identity file no agent holds (an interactive session's prompt); null: such a file is not used.</param>
+/// <param name="Reuse">Whether a connection the session kept open may be used, and this invocation's kept for the next cmdlet (-NoReuse: neither).</param>
 public sealed record ConnectOptions(bool TrustOnFirstUse = false, TimeSpan? ConnectTimeout = null, Action<string>? Log = null, IReadOnlyList<byte[]>? PinnedKeys = null,
-    Func<string, string?>? Passphrase = null);
+    Func<string, string?>? Passphrase = null, bool Reuse = true);
 
 /// <summary>What one step on one host works with: a shell, the host with its remote paths resolved
 /// (as given when the caller asked for none), and the SSH connection when the host is reached over SSH.</summary>
@@ -77,7 +78,7 @@ public sealed class HostConnector : IDisposable
     async Task<SshConnection> OpenSshAsync(GpuHost host, CancellationToken cancellationToken)
     {
         var target = Target(host);
-        if (WarmConnections.Take(Key(target)) is { } warm)
+        if (_options.Reuse && WarmConnections.Take(Key(target)) is { } warm)
         {
             _options.Log?.Invoke($"{host.Name}: reusing this session's open connection to {target.Display} (host key {warm.HostKeyFingerprint}, checked when it was opened)");
             _kept[warm] = target;
@@ -87,7 +88,7 @@ public sealed class HostConnector : IDisposable
         _options.Log?.Invoke($"{host.Name}: connecting to {target.Display}{string.Concat(target.Jumps.Select(j => " via " + j.Display))} with key {string.Join(", ", target.IdentityFiles)}{(target.Agent is null ? "" : " and the agent's")}; known hosts from {string.Join(", ", target.KnownHostsFiles)}; timeout {target.ConnectTimeout.TotalSeconds:0} s");
         var connection = await SshConnection.ConnectAsync(target, _options.TrustOnFirstUse, cancellationToken, _options.PinnedKeys).ConfigureAwait(false);
         _options.Log?.Invoke($"{host.Name}: connected in {connection.ConnectLatency.TotalMilliseconds:0} ms, host key {connection.HostKeyFingerprint}");
-        _kept[connection] = target;
+        if (_options.Reuse) _kept[connection] = target;
         return connection;
     }
 

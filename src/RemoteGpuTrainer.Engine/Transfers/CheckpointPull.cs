@@ -27,11 +27,11 @@ public sealed class CheckpointPull : IDisposable
     readonly HostConnector _connector;
     readonly EvidenceLedger _ledger;
 
-    /// <param name="log">Receives what -Verbose shows of the connections and box steps.</param>
-    public CheckpointPull(EvidenceLedger? ledger = null, Action<string>? log = null)
+    /// <param name="connector">Reaches the hosts (its options: -Verbose, the passphrase prompt, reuse); the pull owns and disposes it.</param>
+    public CheckpointPull(HostConnector connector, EvidenceLedger? ledger = null)
     {
         _ledger = ledger ?? new EvidenceLedger();
-        _connector = new HostConnector(new ConnectOptions(Log: log));
+        _connector = connector;
     }
 
     public TransferProgress Progress { get; } = new();

@@ -8,7 +8,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Draws a PNG or SVG chart of piped monitor samples, or of piped cells' metric histories (one curve per cell).</summary>
 [Cmdlet(VerbsData.Export, "GpuChart", DefaultParameterSetName = Samples, SupportsShouldProcess = true)]
 [OutputType(typeof(GpuChart))]
-public sealed class ExportGpuChartCommand : RgtCmdlet
+public sealed class ExportGpuChartCommand : SshCmdlet
 {
     const string Samples = "Samples";
     const string Jobs = "Jobs";

@@ -9,7 +9,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>A cell's own log: the last lines, or followed live until the cell ends or Ctrl+C.</summary>
 [Cmdlet(VerbsCommon.Get, "GpuLog", DefaultParameterSetName = ByJob)]
 [OutputType(typeof(string))]
-public sealed class GetGpuLogCommand : RgtCmdlet
+public sealed class GetGpuLogCommand : SshCmdlet
 {
     const string ByJob = "ByJob";
     const string ByName = "ByName";

@@ -15,7 +15,7 @@ namespace RemoteGpuTrainer.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "GpuRental", SupportsShouldProcess = true, DefaultParameterSetName = Ssh)]
 [OutputType(typeof(GpuHost))]
-public sealed class NewGpuRentalCommand : RgtCmdlet
+public sealed class NewGpuRentalCommand : SshCmdlet
 {
     const string Ssh = "Ssh";
     const string FromOffer = "Offer";

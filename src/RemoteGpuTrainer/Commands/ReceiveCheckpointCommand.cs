@@ -9,7 +9,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Pulls files resumably over SFTP, verifies each by SHA-256 against the box, and renames atomically.</summary>
 [Cmdlet(VerbsCommunications.Receive, "Checkpoint", DefaultParameterSetName = ByName)]
 [OutputType(typeof(GpuTransfer))]
-public sealed class ReceiveCheckpointCommand : RgtCmdlet
+public sealed class ReceiveCheckpointCommand : SshCmdlet
 {
     const string ByName = "ByName";
     const string ByObject = "ByObject";
@@ -103,7 +103,7 @@ public sealed class ReceiveCheckpointCommand : RgtCmdlet
             sources.AddRange(planned);
         }
 
-        using var pull = new CheckpointPull(log: VerboseLog);
+        using var pull = new CheckpointPull(NewConnector());
         var record = new ProgressRecord(3, "Receiving checkpoints", "listing");
         var started = DateTime.UtcNow;
         void Report()

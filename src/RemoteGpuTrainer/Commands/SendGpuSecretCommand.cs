@@ -11,7 +11,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Writes a secret into a mode-600 file on the box through the SSH channel's stdin; never on a command line.</summary>
 [Cmdlet(VerbsCommunications.Send, "GpuSecret", SupportsShouldProcess = true, DefaultParameterSetName = BySecureString)]
 [OutputType(typeof(void))]
-public sealed class SendGpuSecretCommand : RgtCmdlet
+public sealed class SendGpuSecretCommand : SshCmdlet
 {
     const string BySecureString = "BySecureString";
     const string ByEnvironment = "ByEnvironment";

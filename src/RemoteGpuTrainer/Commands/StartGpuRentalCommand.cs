@@ -15,7 +15,7 @@ namespace RemoteGpuTrainer.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "GpuRental", SupportsShouldProcess = true)]
 [OutputType(typeof(GpuHost))]
-public sealed class StartGpuRentalCommand : RgtCmdlet
+public sealed class StartGpuRentalCommand : SshCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(HostNameCompleter))]

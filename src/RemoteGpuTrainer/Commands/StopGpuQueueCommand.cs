@@ -9,7 +9,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Stops a queue's detach session and process group, then verifies in a second call that nothing is left.</summary>
 [Cmdlet(VerbsLifecycle.Stop, "GpuQueue", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(GpuQueue))]
-public sealed class StopGpuQueueCommand : RgtCmdlet
+public sealed class StopGpuQueueCommand : SshCmdlet
 {
     readonly List<(string Name, string QueueId)> _targets = new();
 

@@ -9,7 +9,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Kills VRAM zombies (SIGKILL) after re-checking each one on the box.</summary>
 [Cmdlet(VerbsLifecycle.Stop, "GpuZombie", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByZombie)]
 [OutputType(typeof(GpuZombie))]
-public sealed class StopGpuZombieCommand : RgtCmdlet
+public sealed class StopGpuZombieCommand : SshCmdlet
 {
     const string ByHealth = "ByHealth";
     const string ByZombie = "ByZombie";

@@ -10,7 +10,7 @@ namespace RemoteGpuTrainer.Commands;
 /// <summary>Waits, bounded, until every piped job is final; reconnects each tick with a short connection.</summary>
 [Cmdlet(VerbsLifecycle.Wait, "GpuJob")]
 [OutputType(typeof(GpuJob))]
-public sealed class WaitGpuJobCommand : RgtCmdlet
+public sealed class WaitGpuJobCommand : SshCmdlet
 {
     readonly List<GpuJob> _jobs = new();
 
