@@ -12,7 +12,8 @@ process and a handshake each); and `ssh -o ControlMaster=auto -o ControlPersist=
 first makes the master, the rest ride it). Targets: warm calls >= 3x faster than plain ssh and within
 1.3x of ControlMaster ssh at 40 and 150 ms; the first call no slower than plain ssh x 1.2.
 Invoke-GpuCommand also wraps the command in the box's timeout and returns a typed result; ssh only
-runs it.
+runs it. The first call comes about a second after Import-Module (the box starts in between), so the
+module's background compile of the connection path (ConnectWarmup) has finished by then.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModuleManifest,

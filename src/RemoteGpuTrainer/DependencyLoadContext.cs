@@ -69,5 +69,13 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
 /// <summary>Called by Import-Module before PowerShell reads any cmdlet's parameter metadata.</summary>
 public sealed class ModuleImport : System.Management.Automation.IModuleAssemblyInitializer
 {
-    public void OnImport() => DependencyLoadContext.Register();
+    public void OnImport()
+    {
+        DependencyLoadContext.Register();
+        StartWarmup();
+    }
+
+    // A method of its own: the engine type resolves only after Register hooked its load context.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void StartWarmup() => Engine.Ssh.ConnectWarmup.Start();
 }

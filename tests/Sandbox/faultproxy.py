@@ -73,6 +73,10 @@ def pump(src, dst, budget, on_exhausted):
 
 def handle(client):
     server = socket.create_connection(("127.0.0.1", a.target))
+    # A link only delays: it does not hold a small chunk back for the previous one's ACK (Nagle) as an
+    # endpoint's socket may, which would add the peer's delayed-ACK time to the delay asked for.
+    for s in (client, server):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     with lock:
         faulty = state["faults"] < a.faults
     def exhausted():
