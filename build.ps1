@@ -14,18 +14,26 @@ Tasks:
   Demo       Build, then the lifecycle against a sandbox GPU box
   Bench      Build, then the benchmarks in bench/
   Package    Build, then pack the staged module into out/RemoteGpuTrainer.<version>.nupkg for PSResourceGet
+  Soak       Build, then tests/Chaos/Invoke-Soak.ps1 for -Duration (default 2h): patrol ticks and calls over
+             50 hosts in one process, its heap, RSS, descriptors, threads and connections sampled
+  Chaos      Build, then tests/Chaos/Invoke-Chaos.ps1 for -Duration (default 30m): a queue run under a
+             seeded schedule of faults, the invariants checked after each run
 
 .EXAMPLE
 dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Bootstrap', 'Build', 'Help', 'Test', 'Demo', 'Bench', 'Package')]
+    [ValidateSet('Bootstrap', 'Build', 'Help', 'Test', 'Demo', 'Bench', 'Package', 'Soak', 'Chaos')]
     [string[]] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # Pester tests to run (a path filter below tests/); all by default.
-    [string[]] $PesterPath
+    [string[]] $PesterPath,
+    # How long Soak and Chaos run: 90s, 30m, 2h, or a TimeSpan (hh:mm:ss).
+    [string] $Duration,
+    # Chaos: the fault schedule's seed (printed by every run, so a failure replays); random by default.
+    [int] $Seed
 )
 
 $ErrorActionPreference = 'Stop'
@@ -144,7 +152,7 @@ function Invoke-ShellCheck {
 # The Pester files in N lanes of about equal length, by each file's time in a full run on the 2-core
 # machine (seconds; a new file counts 30 until it is measured here).
 function Split-PesterLanes([int] $Count) {
-    $measured = @{ 'Providers.Tests.ps1' = 294; 'Transfer.Tests.ps1' = 158; 'Module.Tests.ps1' = 149; 'GpuQueue.Tests.ps1' = 83; 'Slurm.Tests.ps1' = 83
+    $measured = @{ 'Providers.Tests.ps1' = 294; 'Soak.Tests.ps1' = 110; 'Transfer.Tests.ps1' = 158; 'Module.Tests.ps1' = 149; 'GpuQueue.Tests.ps1' = 83; 'Slurm.Tests.ps1' = 83
         'Monitor.Tests.ps1' = 82; 'Planning.Tests.ps1' = 52; 'Reach.Tests.ps1' = 40; 'Bench.Tests.ps1' = 38; 'Recovery.Tests.ps1' = 31; 'FailClosed.Tests.ps1' = 29
         'HostConnection.Tests.ps1' = 26; 'Interactive.Tests.ps1' = 22; 'GpuHealth.Tests.ps1' = 21; 'Teardown.Tests.ps1' = 8; 'Secret.Tests.ps1' = 6 }
     $lanes = @(1..$Count | ForEach-Object { [pscustomobject]@{ Files = [System.Collections.Generic.List[string]]::new(); Seconds = 0 } })
@@ -238,6 +246,35 @@ function Invoke-Bench {
     }
 }
 
+function ConvertTo-Duration([string] $Text, [TimeSpan] $Default) {
+    if (-not $Text) { return $Default }
+    if ($Text -match '^(\d+(?:\.\d+)?)\s*(s|m|h)$') {
+        $n = [double]$Matches[1]
+        return [TimeSpan]::FromSeconds($n * @{ s = 1; m = 60; h = 3600 }[$Matches[2]])
+    }
+    [TimeSpan]::Parse($Text, [cultureinfo]::InvariantCulture)
+}
+
+function Invoke-Soak {
+    $d = ConvertTo-Duration $Duration ([TimeSpan]::FromHours(2))
+    $csv = Join-Path $Out 'soak-samples.csv'
+    Invoke-FreshPwsh @('-NoProfile', '-File', (Join-Path $Root 'tests/Chaos/Invoke-Soak.ps1'), '-ModuleManifest', (Join-Path $Staged 'RemoteGpuTrainer.psd1'),
+        '-Duration', $d.ToString('c'), '-CsvPath', $csv, '-ResultPath', (Join-Path $Out 'soak-result.json'))
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    $r = Get-Content (Join-Path $Out 'soak-result.json') -Raw | ConvertFrom-Json
+    Write-Host "Samples in $csv"
+    if ($r.Violations -gt 0 -or $r.UnexpectedErrors -gt 0) { exit 1 }
+}
+
+function Invoke-Chaos {
+    $d = ConvertTo-Duration $Duration ([TimeSpan]::FromMinutes(30))
+    $chaosArgs = @('-NoProfile', '-File', (Join-Path $Root 'tests/Chaos/Invoke-Chaos.ps1'), '-ModuleManifest', (Join-Path $Staged 'RemoteGpuTrainer.psd1'), '-Duration', $d.ToString('c'),
+        '-ResultPath', (Join-Path $Out 'chaos-result.json'))
+    if ($PSBoundParameters.ContainsKey('Seed') -or $Seed) { $chaosArgs += @('-Seed', "$Seed") }
+    Invoke-FreshPwsh $chaosArgs
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
 function Invoke-Package {
     $nupkg = & (Join-Path $Root 'tools/New-ModulePackage.ps1') -ModulePath $Staged -OutputPath $Out
     Write-Host "Packaged $($nupkg.FullName): Install-PSResource RemoteGpuTrainer -Repository <a repository holding it>, or Publish-PSResource -NupkgPath to publish it"
@@ -252,5 +289,7 @@ foreach ($t in $Task) {
         'Demo' { Invoke-Bootstrap; Install-SystemTools; Invoke-Build; Invoke-Demo }
         'Bench' { Invoke-Bootstrap; Invoke-Build; Invoke-Bench }
         'Package' { Invoke-Bootstrap; Invoke-Build; Invoke-Package }
+        'Soak' { Invoke-Bootstrap; Install-SystemTools; Invoke-Build; Invoke-Soak }
+        'Chaos' { Invoke-Bootstrap; Install-SystemTools; Invoke-Build; Invoke-Chaos }
     }
 }

@@ -5,10 +5,12 @@ registered hosts, and samples what it holds (managed heap, RSS, open descriptors
 connections, bytes of local state) to show none of it grows.
 
 .DESCRIPTION
-Hosts: -Boxes sandbox boxes (real sshd, bash, tmux; box 1 runs a queue whose cell stays running, so
+Hosts (-Hosts in all, by default 50): -Boxes sandbox boxes (real sshd, bash, tmux; box 1 runs a queue whose cell stays running, so
 Get-GpuJob and the patrol read a live queue), each registered under several names (each name its own
 connection, kept between cmdlets as a session keeps them), plus -DeadHosts endpoints that cannot answer:
-closed ports (refused) and a listener that accepts and hangs up at once (the handshake fails).
+closed ports (refused) and a listener that accepts and hangs up at once (the handshake fails). By
+default 20 names on 4 boxes and 30 dead endpoints: every box's probe runs on this machine's cores, so
+more live names only slow the iterations (about 0.4 s of this machine's CPU a probe).
 An iteration is one Invoke-GpuPatrol tick over every host, one Get-GpuJob and one Get-GpuHealth.
 
 After every iteration the process is sampled. The first -WarmupIterations (at least a tenth of the
@@ -25,7 +27,7 @@ param(
     [int] $MinIterations = 8,
     [int] $Hosts = 50,
     [int] $Boxes = 4,
-    [int] $DeadHosts = 10,
+    [int] $DeadHosts = 30,
     [int] $WarmupIterations = 3,
     [double] $HeapBoundMiB = 16,
     [double] $RssBoundMiB = 64,
@@ -33,7 +35,11 @@ param(
     [int] $ThreadBound = 12,
     [int] $ConnectionBound = 4,
     [double] $StateBoundKiB = 256,
-    [string] $CsvPath
+    [string] $CsvPath,
+    # Writes the result as JSON here (the Test task's check reads it).
+    [string] $ResultPath,
+    # The harness's own check: each iteration keeps a TCP connection to a box and 4 MiB of heap, which it must report as growth.
+    [switch] $InjectLeak
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModuleManifest
@@ -75,12 +81,10 @@ try {
         $null = New-GpuRental $b.ConnectionString -Name ('live-{0:d2}' -f $i) -DataDir $b.DataDir -DurableDir $b.DurableDir -WarningAction SilentlyContinue
     }
     # Dead endpoints: half refuse the connection, half accept it and hang up at once.
-    $hangup = [System.Diagnostics.Process]::Start([System.Diagnostics.ProcessStartInfo]@{
-            FileName = 'python3'; UseShellExecute = $false; RedirectStandardOutput = $true
-            ArgumentList = @('-c', 'import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",0));s.listen(64);print(s.getsockname()[1],flush=True)
-while True:
-    c,_=s.accept();c.close()')
-        })
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+    $psi.UseShellExecute = $false; $psi.RedirectStandardOutput = $true
+    foreach ($a in '-c', "import socket`ns=socket.socket()`ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)`ns.bind(('127.0.0.1',0))`ns.listen(64)`nprint(s.getsockname()[1],flush=True)`nwhile True:`n    c,_=s.accept()`n    c.close()") { $psi.ArgumentList.Add($a) }
+    $hangup = [System.Diagnostics.Process]::Start($psi)
     $hangupPort = [int]$hangup.StandardOutput.ReadLine()
     for ($i = 0; $i -lt $DeadHosts; $i++) {
         $port = if ($i % 2) { $hangupPort } else { $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $l.Start(); $p = $l.LocalEndpoint.Port; $l.Stop(); $p }
@@ -92,6 +96,7 @@ while True:
     $null = Start-GpuQueue live-00 -Path $queueFile -QueueId soak
 
     $samples = [System.Collections.Generic.List[object]]::new()
+    $leaked = @()
     $errors = 0; $ticks = 0; $calls = 0
     $sw = [Diagnostics.Stopwatch]::StartNew()
     $iteration = 0
@@ -104,6 +109,10 @@ while True:
         # Only the dead endpoints may fail: three cmdlets, one error each.
         $unexpected = @($e | Where-Object { "$($_.TargetObject)" -notlike 'dead-*' })
         if ($unexpected.Count) { $errors += $unexpected.Count; Write-Warning "iteration ${iteration}: $($unexpected[0].TargetObject): $($unexpected[0].Exception.Message)" }
+        if ($InjectLeak) {
+            $leaked += [System.Net.Sockets.TcpClient]::new('127.0.0.1', $boxList[0].Port)
+            $leaked += , [byte[]]::new(4MB)
+        }
         $samples.Add((Get-Sample $iteration))
     }
     $null = Stop-GpuQueue live-00 -QueueId soak -Confirm:$false
@@ -122,10 +131,13 @@ while True:
     "soak: $iteration iterations in $([math]::Round($sw.Elapsed.TotalMinutes, 1)) min: $ticks patrol ticks and $calls Get-GpuJob/Get-GpuHealth calls over $Hosts hosts ($live on $Boxes sandbox boxes, $DeadHosts dead); warm-up $warm iterations; unexpected errors $errors"
     $rows | Format-Table -AutoSize | Out-String -Width 200
     foreach ($r in $rows) { '{0}: {1} after warm-up, {2} at the end ({3:+0.##;-0.##;0}, bound {4}): {5}' -f $r.Measure, $r.AfterWarmup, $r.End, $r.Growth, $r.Bound, $(if ($r.Flat) { 'flat' } else { 'GROWS' }) }
-    [pscustomobject]@{ Iterations = $iteration; Ticks = $ticks; Calls = $calls; UnexpectedErrors = $errors; Rows = $rows; Violations = @($rows | Where-Object { -not $_.Flat }).Count }
+    $result = [pscustomobject]@{ Iterations = $iteration; Ticks = $ticks; Calls = $calls; UnexpectedErrors = $errors; Rows = $rows; Violations = @($rows | Where-Object { -not $_.Flat }).Count }
+    if ($ResultPath) { $result | ConvertTo-Json -Depth 4 | Set-Content $ResultPath }
+    $result
 }
 finally {
     Disconnect-GpuHost
+    foreach ($l in $leaked) { if ($l -is [System.IDisposable]) { $l.Dispose() } }
     if ($hangup -and -not $hangup.HasExited) { $hangup.Kill() }
     foreach ($b in $boxList) { Stop-GpuSandbox $b }
     $env:HOME = $saved.HOME; $env:RGT_HOME = $saved.RGT_HOME
