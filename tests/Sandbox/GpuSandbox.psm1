@@ -448,6 +448,61 @@ function Start-DelayProxy {
     [pscustomobject]@{ Process = $proxy; Port = [int]$proxy.StandardOutput.ReadLine() }
 }
 
+function Restart-SandboxSshd {
+    <#
+    .SYNOPSIS
+    Kills a sandbox box's sshd and every connection it serves (SIGKILL, as a crash or an OOM kill would),
+    waits DownSeconds, and starts it again with the same config, port and host key. Updates the box's Pid.
+    #>
+    param([Parameter(Mandatory)] $Box, [double] $DownSeconds = 0)
+    $p = Get-Process -Id $Box.Pid -ErrorAction SilentlyContinue
+    if ($p -and $p.Path -like '*sshd*') {
+        & pkill -KILL -P $Box.Pid 2> $null
+        $p.Kill(); $p.WaitForExit(5000) | Out-Null
+    }
+    if ($DownSeconds -gt 0) { Start-Sleep -Seconds $DownSeconds }
+    $psi = [System.Diagnostics.ProcessStartInfo]::new((Find-Sshd))
+    foreach ($a in '-D', '-e', '-f', "$($Box.Root)/sshd_config") { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardError = $true; $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+    $deadline = [DateTime]::UtcNow.AddSeconds(10)
+    do {
+        $proc = [System.Diagnostics.Process]::Start($psi)
+        $null = $proc.StandardError.BaseStream.CopyToAsync([System.IO.FileStream]::new("$($Box.Root)/sshd.log", 'Append', 'Write', 'ReadWrite', 1))
+        for ($i = 0; $i -lt 100 -and -not $proc.HasExited; $i++) {
+            $client = [System.Net.Sockets.TcpClient]::new()
+            try { $client.Connect($Box.HostName, $Box.Port); $Box.Pid = $proc.Id; return } catch { Start-Sleep -Milliseconds 50 } finally { $client.Dispose() }
+        }
+        # The port may still be held by a dying connection: try again.
+        if (-not $proc.HasExited) { $proc.Kill() }
+        Start-Sleep -Milliseconds 200
+    } while ([DateTime]::UtcNow -lt $deadline)
+    throw "sshd of $($Box.Root) did not start again on port $($Box.Port)"
+}
+
+function Start-FaultProxy {
+    <#
+    .SYNOPSIS
+    A TCP proxy on a free loopback port to a box's sshd whose link a test changes while it runs
+    (tests/Sandbox/faultproxy.py --control): Set-FaultProxy -Stall, -DelayMs, -Cut. Returns Process, Port
+    and Control; kill the process when done.
+    #>
+    param([Parameter(Mandatory)] [int] $TargetPort, [Parameter(Mandatory)] [string] $Control)
+    '{}' | Set-Content $Control
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+    foreach ($a in (Join-Path $script:SandboxHome 'faultproxy.py'), '--target', "$TargetPort", '--faults', '0', '--control', $Control, '--lifetime', '86400') { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+    $proxy = [System.Diagnostics.Process]::Start($psi)
+    [pscustomobject]@{ Process = $proxy; Port = [int]$proxy.StandardOutput.ReadLine(); Control = $Control; Cuts = 0 }
+}
+
+function Set-FaultProxy {
+    <# .SYNOPSIS Changes a fault proxy's link: stalled or not, the delay of every chunk, and -Cut closes every open connection now. #>
+    param([Parameter(Mandatory)] $Proxy, [switch] $Stall, [double] $DelayMs = 0, [switch] $Cut)
+    if ($Cut) { $Proxy.Cuts++ }
+    @{ stall = [bool]$Stall; delay_ms = $DelayMs; cut = $Proxy.Cuts } | ConvertTo-Json | Set-Content "$($Proxy.Control).tmp"
+    Move-Item -Force "$($Proxy.Control).tmp" $Proxy.Control
+}
+
 function Register-DistantBox {
     <#
     .SYNOPSIS
@@ -467,4 +522,4 @@ function Stop-ProviderContract($Contract) {
     if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy, Register-DistantBox
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy, Register-DistantBox, Restart-SandboxSshd, Start-FaultProxy, Set-FaultProxy

@@ -5,7 +5,9 @@ the first --faults connections that carry more than --after bytes from the serve
 connection (--mode cut) or stops forwarding while keeping it open (--mode stall). Later connections
 pass through. --delay-ms holds every chunk that long in each direction (a link with that much one-way
 latency, for benchmarks; --faults 0 for no faults). Prints its port on the first line, then serves
-until killed or --lifetime seconds."""
+until killed or --lifetime seconds. With --control FILE (JSON, re-read when it changes) a test changes the
+link while it runs: {"stall": true} stops forwarding both ways (the bytes wait), {"delay_ms": N} delays
+every chunk, and each increase of {"cut": N} closes every open connection."""
 import argparse, queue, socket, sys, threading, time
 
 p = argparse.ArgumentParser()
@@ -16,10 +18,40 @@ p.add_argument("--mode", choices=["cut", "stall"], default="cut")
 p.add_argument("--direction", choices=["down", "up"], default="down", help="count --after bytes from the server (down) or to it (up)")
 p.add_argument("--lifetime", type=float, default=600)
 p.add_argument("--delay-ms", type=float, default=0)
+p.add_argument("--control", default=None)
 a = p.parse_args()
 
 lock = threading.Lock()
 state = {"faults": 0}
+live = {"stall": False, "delay_ms": a.delay_ms, "cut": 0}
+open_conns = set()
+
+def watch_control():
+    import json, os
+    seen = None
+    while True:
+        try:
+            st = os.stat(a.control)
+            if (st.st_mtime_ns, st.st_size) != seen:
+                seen = (st.st_mtime_ns, st.st_size)
+                with open(a.control) as f:
+                    c = json.load(f)
+                live["stall"] = bool(c.get("stall", False))
+                live["delay_ms"] = float(c.get("delay_ms", a.delay_ms))
+                cut = int(c.get("cut", 0))
+                if cut > live["cut"]:
+                    live["cut"] = cut
+                    with lock:
+                        doomed = list(open_conns)
+                    for pair in doomed:
+                        for s in pair:
+                            try:
+                                s.shutdown(socket.SHUT_RDWR)
+                            except OSError:
+                                pass
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
 
 class Delayed:
     """A socket stand-in whose sendall delivers each chunk --delay-ms after it was handed over, in order."""
@@ -43,7 +75,7 @@ class Delayed:
         except OSError:
             pass
     def sendall(self, data):
-        self.q.put((time.monotonic() + a.delay_ms / 1000, data))
+        self.q.put((time.monotonic() + live["delay_ms"] / 1000, data))
     def shutdown(self, how):
         self.q.put((0, None))
     def close(self):
@@ -56,6 +88,8 @@ def pump(src, dst, budget, on_exhausted):
             data = src.recv(262144)
             if not data:
                 break
+            while live["stall"]:
+                time.sleep(0.05)
             if budget is not None and sent + len(data) > budget:
                 if on_exhausted():
                     return
@@ -72,7 +106,12 @@ def pump(src, dst, budget, on_exhausted):
                 pass
 
 def handle(client):
-    server = socket.create_connection(("127.0.0.1", a.target))
+    try:
+        server = socket.create_connection(("127.0.0.1", a.target))
+    except OSError:
+        # Nothing listens behind (the box's sshd is down): the client is refused too, not left waiting.
+        client.close()
+        return
     # A link only delays: it does not hold a small chunk back for the previous one's ACK (Nagle) as an
     # endpoint's socket may, which would add the peer's delayed-ACK time to the delay asked for.
     for s in (client, server):
@@ -89,12 +128,17 @@ def handle(client):
         else:
             time.sleep(a.lifetime)
         return True
-    to_server = Delayed(server) if a.delay_ms > 0 else server
-    to_client = Delayed(client) if a.delay_ms > 0 else client
+    with lock:
+        open_conns.add((client, server))
+    to_server = Delayed(server) if a.delay_ms > 0 or a.control else server
+    to_client = Delayed(client) if a.delay_ms > 0 or a.control else client
     up = faulty and a.direction == "up"
     down = faulty and a.direction == "down"
     threading.Thread(target=pump, args=(client, to_server, a.after if up else None, exhausted if up else (lambda: False)), daemon=True).start()
     threading.Thread(target=pump, args=(server, to_client, a.after if down else None, exhausted if down else (lambda: False)), daemon=True).start()
+
+if a.control:
+    threading.Thread(target=watch_control, daemon=True).start()
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
