@@ -152,7 +152,7 @@ function Invoke-ShellCheck {
 # The Pester files in N lanes of about equal length, by each file's time in a full run on the 2-core
 # machine (seconds; a new file counts 30 until it is measured here).
 function Split-PesterLanes([int] $Count) {
-    $measured = @{ 'Providers.Tests.ps1' = 294; 'Soak.Tests.ps1' = 110; 'Transfer.Tests.ps1' = 158; 'Module.Tests.ps1' = 149; 'GpuQueue.Tests.ps1' = 83; 'Slurm.Tests.ps1' = 83
+    $measured = @{ 'Providers.Tests.ps1' = 294; 'Soak.Tests.ps1' = 110; 'Chaos.Tests.ps1' = 120; 'Transfer.Tests.ps1' = 158; 'Module.Tests.ps1' = 149; 'GpuQueue.Tests.ps1' = 83; 'Slurm.Tests.ps1' = 83
         'Monitor.Tests.ps1' = 82; 'Planning.Tests.ps1' = 52; 'Reach.Tests.ps1' = 40; 'Bench.Tests.ps1' = 38; 'Recovery.Tests.ps1' = 31; 'FailClosed.Tests.ps1' = 29
         'HostConnection.Tests.ps1' = 26; 'Interactive.Tests.ps1' = 22; 'GpuHealth.Tests.ps1' = 21; 'Teardown.Tests.ps1' = 8; 'Secret.Tests.ps1' = 6 }
     $lanes = @(1..$Count | ForEach-Object { [pscustomobject]@{ Files = [System.Collections.Generic.List[string]]::new(); Seconds = 0 } })

@@ -29,7 +29,7 @@ the provider (with one more provider fault queued). The invariants:
 
   succeeded-unverified  a cell Succeeded whose durable best.pth is missing or differs from its checkpoint
   local-differs         a final-named local file whose hash is not the box's (as the ledger's newest pull
-                        of that path recorded it, and as the box holds it now for files that never change)
+                        of that path recorded it, and as the box holds it now when it was not written since)
   cell-lost             a cell of the queue not listed, or in no named state, or failed without a reason
   ran-twice             a cell's trainer started while another run of it held the cell's lock
   teardown-no-evidence  a rental torn down while a cell was unfinished or a succeeded cell's best.pth
@@ -48,9 +48,12 @@ param(
     # How long faults are injected in each run; then the run heals, finishes and is checked.
     [TimeSpan] $FaultPhase = [TimeSpan]::FromSeconds(40),
     [TimeSpan] $FinishWithin = [TimeSpan]::FromSeconds(90),
-    [int] $Epochs = 4,
-    [double] $EpochSeconds = 0.8,
-    [string] $ResultPath
+    [int] $Epochs = 8,
+    [double] $EpochSeconds = 1.0,
+    [string] $ResultPath,
+    # The harness's own check, with no faults: after the run a pulled file is altered and a trainer is
+    # left running on a box, which the invariants must report (local-differs, process-left).
+    [switch] $SelfCheck
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModuleManifest
@@ -181,7 +184,7 @@ function Invoke-Heal($C, [switch] $All) {
         switch ($k) {
             'link' { Set-FaultProxy $C.Proxy }
             'clock' { Remove-Item "$($C.Box.Root)/clock-offset" -ErrorAction SilentlyContinue }
-            default { Remove-Item "$($C.Box.HomeDir)/$($k -replace '-full$')/.chaos-filler" -ErrorAction SilentlyContinue }
+            default { Remove-Item -Force "$($C.Box.HomeDir)/$($k -replace '-full$')/.chaos-filler" -ErrorAction SilentlyContinue }
         }
         $C.Heal.Remove($k)
     }
@@ -191,7 +194,8 @@ function Receive-All([string[]] $Names, [string] $Local) {
     $e = @()
     # Each host into its own folder (cells of the same name on two hosts would collide, and are refused).
     foreach ($n in $Names) {
-        $null = Get-Jobs $n | Receive-Checkpoint -Destination (Join-Path $Local $n) -RetryCount 2 -StallTimeout 5s -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue |
+        # A cell not started yet has no checkpoint folder to list.
+        $null = Get-Jobs $n | Where-Object State -NE 'Pending' | Receive-Checkpoint -Destination (Join-Path $Local $n) -RetryCount 2 -StallTimeout 5s -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue |
             Test-Checkpoint -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue
     }
     if ($env:RGT_CHAOS_DEBUG) { $e | ForEach-Object { Write-Host "  receive: $($_.FullyQualifiedErrorId): $($_.Exception.Message)" } }
@@ -203,7 +207,9 @@ function Resume-Queues([string[]] $Names, [string] $QueueFile) {
         $mine = @($jobs | Where-Object Name -EQ $n)
         if ($mine.Count -eq 4 -and -not ($mine | Where-Object { $_.State -notin $finalCells })) { continue }
         if ($mine | Where-Object State -EQ 'Running') { continue }
-        $null = Start-GpuQueue $n -Path $QueueFile -QueueId chaos -ErrorAction SilentlyContinue -WarningAction SilentlyContinue -InformationAction Ignore
+        $e = @()
+        $null = Start-GpuQueue $n -Path $QueueFile -QueueId chaos -ErrorAction SilentlyContinue -ErrorVariable e -WarningAction SilentlyContinue -InformationAction Ignore
+        if ($env:RGT_CHAOS_DEBUG) { Write-Host "  resume ${n} ($(($mine | ForEach-Object { "$($_.Cell)=$($_.State)" }) -join ' ')): $(if ($e) { "$($e[0].FullyQualifiedErrorId): $($e[0].Exception.Message)" } else { 'started' })" }
     }
 }
 
@@ -257,7 +263,9 @@ function Test-Invariants([int] $Run, $Boxes, [string] $Local, [hashtable] $TornD
         $sha = Get-Sha $f.FullName
         if (-not $entry) { Add-Violation $Run 'state-unreadable' "$($f.FullName): pulled, but the ledger has no pull of it"; continue }
         if ($entry.RemoteSha256 -ne $sha) { Add-Violation $Run 'local-differs' "$($f.FullName): $sha, the box's was $($entry.RemoteSha256)" }
-        if ($f.Name -ne 'latest.pth' -and $entry.RemotePath -and (Test-Path -LiteralPath $entry.RemotePath) -and (Get-Sha $entry.RemotePath) -ne $sha) {
+        # A box file not written since that pull must still be those bytes (one written since, latest.pth or a log, may differ).
+        $remote = if ($entry.RemotePath -and (Test-Path -LiteralPath $entry.RemotePath)) { Get-Item -LiteralPath $entry.RemotePath }
+        if ($remote -and $remote.LastWriteTimeUtc -lt ([DateTimeOffset]$entry.Time).UtcDateTime.AddSeconds(-1) -and (Get-Sha $remote.FullName) -ne $sha) {
             Add-Violation $Run 'local-differs' "$($f.FullName) differs from $($entry.RemotePath) on the box now"
         }
     }
@@ -280,7 +288,7 @@ do {
     $env:HOME = "$work/home"; $env:RGT_HOME = "$work/config"
     & ssh-keygen -q -t ed25519 -N '' -C 'rgt-chaos' -f "$env:HOME/.ssh/id_ed25519" | Out-Null
     $key = 'vast-chaos-' + [guid]::NewGuid().ToString('N')
-    $boxes = @(); $contract = $null; $children = [System.Collections.Generic.List[object]]::new()
+    $boxes = @(); $contract = $null; $stray = $null; $children = [System.Collections.Generic.List[object]]::new()
     try {
         $boxes = @(0, 1 | ForEach-Object { New-ChaosBox $work $_ })
         $contract = Start-ProviderContract -Directory $work -Keys @{ vastai = $key } -Boxes @($boxes | ForEach-Object { [pscustomobject]@{ HostName = '127.0.0.1'; Port = $_.Proxy.Port } })
@@ -307,7 +315,7 @@ do {
             Start-Sleep -Milliseconds (600 + $rng.Next(900))
             foreach ($c in $boxes) { Invoke-Heal $c }
             foreach ($ch in @($children)) { if ([DateTime]::UtcNow -ge $ch.KillAt -or $ch.Process.HasExited) { if (-not $ch.Process.HasExited) { $ch.Process.Kill($true) }; $null = $children.Remove($ch) } }
-            if ($rng.NextDouble() -lt 0.5) {
+            if (-not $SelfCheck -and $rng.NextDouble() -lt 0.5) {
                 $kind = $enabled[$rng.Next($enabled.Count)]
                 $c = $boxes[$rng.Next(2)]
                 if (Invoke-Fault $kind $c $rng "$work/local" $contract $children) { $injected[$kind]++ }
@@ -340,8 +348,7 @@ do {
 
         # Teardown through the provider, with one more provider fault queued.
         $pick = @(@{ status = 500 }, @{ status = 502 }, @{ status = 429; retry_after = '1' }, @{ delay = 2 })
-        Set-ProviderContract $contract @{ faults = @{ vastai = @($pick[$rng.Next(4)]) } }
-        $injected['provider-error']++
+        if (-not $SelfCheck) { Set-ProviderContract $contract @{ faults = @{ vastai = @($pick[$rng.Next(4)]) } }; $injected['provider-error']++ }
         $tornDown = @{}
         foreach ($n in $names) {
             $te = @()
@@ -351,6 +358,12 @@ do {
         }
         Set-ProviderContract $contract @{ faults = @{} }
         & $T 'torn down'
+        if ($SelfCheck) {
+            $victim = Get-ChildItem "$work/local" -Recurse -File -Filter 'best.pth' | Select-Object -First 1
+            [System.IO.File]::AppendAllText($victim.FullName, 'x')
+            $stray = Start-Process -FilePath python3 -ArgumentList $boxes[0].Box.TrainerPath, '--epochs', '100', '--sleep', '1', '--ckpt-dir', "$work/stray" -PassThru
+            Start-Sleep -Milliseconds 300
+        }
         Test-Invariants $runs $boxes "$work/local" $tornDown $jobsAtTeardown
         $states = ($jobsAtTeardown | Group-Object State | ForEach-Object { "$($_.Count) $($_.Name)" }) -join ', '
         "run ${runs}: $tick ticks; cells: $states; torn down: $((@($tornDown.Keys | Where-Object { $tornDown[$_] })) -join ', ')"
@@ -358,6 +371,7 @@ do {
     catch { Add-Violation $runs 'harness' "the run broke: $($_.Exception.Message) at $($_.InvocationInfo.PositionMessage)" }
     finally {
         foreach ($ch in $children) { if (-not $ch.Process.HasExited) { $ch.Process.Kill($true) } }
+        if ($stray -and -not $stray.HasExited) { $stray.Kill() }
         Disconnect-GpuHost
         foreach ($c in $boxes) { Remove-ChaosBox $c }
         if ($contract) { Stop-ProviderContract $contract }
