@@ -313,3 +313,19 @@ case $last in *.best.pth.rgt-tmp) printf X | dd of="$last" bs=1 seek=100 conv=no
         ($r | Where-Object Cell -EQ 'nometrics').Reason | Should -Match 'no metrics'
     }
 }
+
+Describe 'Regressions found by the chaos run' {
+    It 'pulling a queue in progress: cells not started yet are one warning, not a ListingFailed error each' {
+        $q = New-QueueFile 'pullwhile' "hold: sleep 30`nlater1: echo one`nlater2: echo two`n"
+        $null = Start-GpuQueue box -Path $q -QueueId pullwhile -InformationAction Ignore
+        try {
+            $jobs = Get-GpuJob box -QueueId pullwhile
+            ($jobs | Where-Object Cell -Like 'later*').State | Sort-Object -Unique | Should -Be 'Pending'
+            $e = @(); $w = @()
+            $null = $jobs | Receive-Checkpoint -Destination "$script:TestDir/pullwhile" -ErrorAction SilentlyContinue -ErrorVariable e -WarningVariable w -WarningAction SilentlyContinue
+            @($e | Where-Object { $_.FullyQualifiedErrorId -like 'ListingFailed*' }) | Should -BeNullOrEmpty -Because ($e -join '; ')
+            ($w -join "`n") | Should -Match '2 cell\(s\) have not started yet, so there is nothing of them to pull: box/pullwhile/later1, box/pullwhile/later2'
+        }
+        finally { $null = Stop-GpuQueue box -QueueId pullwhile -Confirm:$false }
+    }
+}

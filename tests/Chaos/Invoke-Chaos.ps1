@@ -194,8 +194,7 @@ function Receive-All([string[]] $Names, [string] $Local) {
     $e = @()
     # Each host into its own folder (cells of the same name on two hosts would collide, and are refused).
     foreach ($n in $Names) {
-        # A cell not started yet has no checkpoint folder to list.
-        $null = Get-Jobs $n | Where-Object State -NE 'Pending' | Receive-Checkpoint -Destination (Join-Path $Local $n) -RetryCount 2 -StallTimeout 5s -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue |
+        $null = Get-Jobs $n | Receive-Checkpoint -Destination (Join-Path $Local $n) -RetryCount 2 -StallTimeout 5s -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue |
             Test-Checkpoint -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue
     }
     if ($env:RGT_CHAOS_DEBUG) { $e | ForEach-Object { Write-Host "  receive: $($_.FullyQualifiedErrorId): $($_.Exception.Message)" } }

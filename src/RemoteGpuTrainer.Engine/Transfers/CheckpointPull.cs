@@ -96,18 +96,21 @@ public sealed class CheckpointPull : IDisposable
     /// one name from two hosts (or two queues) are refused, and so is a folder whose last pull came from
     /// another host. Merging them would let one box's verdict count bytes that came from the other.
     /// </summary>
-    public static (List<PullSource> Sources, List<(string Host, RgtException Error)> Refused, string? Warning) ForJobs(
+    public static (List<PullSource> Sources, List<(string Host, RgtException Error)> Refused, List<string> Warnings) ForJobs(
         IEnumerable<(GpuHost Host, GpuJob Job)> jobs, string destination, EvidenceLedger evidence)
     {
         IReadOnlyList<LedgerEntry> ledger = Array.Empty<LedgerEntry>();
-        string? warning = null;
+        var warnings = new List<string>();
         try { ledger = evidence.Read(); }
-        catch (RgtException ex) { warning = $"The evidence ledger could not be read, so earlier pulls into {destination} are not checked for another host's cells: {ex.Message}"; }
+        catch (RgtException ex) { warnings.Add($"The evidence ledger could not be read, so earlier pulls into {destination} are not checked for another host's cells: {ex.Message}"); }
         var sources = new List<PullSource>();
         var refused = new List<(string, RgtException)>();
         var planned = new List<(GpuHost Host, GpuJob Job, string Local)>();
+        var notStarted = new List<string>();
         foreach (var (host, job) in jobs)
         {
+            // A cell that has not started has written nothing: its folder does not exist yet, which is no failure.
+            if (job.State == nameof(CellState.Pending)) { notStarted.Add($"{host.Name}/{job.QueueId}/{job.Cell}"); continue; }
             try { planned.Add((host, job, LocalPaths.Under(destination, job.Cell, host.Name))); }
             catch (RgtException ex) { refused.Add((host.Name, ex)); }
         }
@@ -127,7 +130,9 @@ public sealed class CheckpointPull : IDisposable
                 else sources.Add(new PullSource(p.Host, p.Job.DurableDir ?? p.Job.CheckpointDir, p.Job.CheckpointDir, p.Local, p.Job.Cell));
             }
         }
-        return (sources, refused, warning);
+        if (notStarted.Count > 0)
+            warnings.Add($"{notStarted.Count} cell(s) have not started yet, so there is nothing of them to pull: {string.Join(", ", notStarted.Take(8))}{(notStarted.Count > 8 ? ", …" : "")}.");
+        return (sources, refused, warnings);
     }
 
     /// <summary>One remote path from each host (once per name): into the destination itself for one host, into destination/host for several.</summary>

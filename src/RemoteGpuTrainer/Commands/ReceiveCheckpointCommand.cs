@@ -90,8 +90,8 @@ public sealed class ReceiveCheckpointCommand : SshCmdlet
             try { hosts = Inventory.Load(); }
             catch (RgtException ex) { ThrowFailure(ex, Inventory.FilePath); return; }
             var found = _jobs.Select(j => (Host: FindHost(hosts, j.Name), Job: j)).Where(p => p.Host is not null).Select(p => (p.Host!, p.Job));
-            var (planned, refused, warning) = CheckpointPull.ForJobs(found, destination, new Engine.Checkpoints.EvidenceLedger());
-            if (warning is not null) WriteWarning(warning);
+            var (planned, refused, warnings) = CheckpointPull.ForJobs(found, destination, new Engine.Checkpoints.EvidenceLedger());
+            foreach (var w in warnings) WriteWarning(w);
             foreach (var (host, error) in refused) WriteFailure(error, host);
             sources.AddRange(planned);
         }
