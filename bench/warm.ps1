@@ -24,10 +24,8 @@ $ErrorActionPreference = 'Stop'
 Import-Module $ModuleManifest
 Import-Module (Join-Path $PSScriptRoot '../tests/Sandbox/GpuSandbox.psm1')
 
-$work = Join-Path ([System.IO.Path]::GetTempPath()) ('rgt-warm-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
-$null = New-Item -ItemType Directory -Path "$work/home/.ssh", "$work/config"
-$saved = @{ HOME = $env:HOME; RGT_HOME = $env:RGT_HOME }
-$env:HOME = "$work/home"; $env:RGT_HOME = "$work/config"
+$throwaway = Enter-ThrowawayHome 'rgt-warm'
+$work = $throwaway.Dir
 $box = $null; $proxy = $null
 function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
 function Timed([scriptblock] $Block) { $sw = [Diagnostics.Stopwatch]::StartNew(); & $Block; $sw.Elapsed.TotalSeconds }
@@ -61,6 +59,5 @@ finally {
     if ($proxy) { $proxy.Kill() }
     Disconnect-GpuHost
     if ($box) { Stop-GpuSandbox $box }
-    $env:HOME = $saved.HOME; $env:RGT_HOME = $saved.RGT_HOME
-    Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
+    Exit-ThrowawayHome $throwaway
 }

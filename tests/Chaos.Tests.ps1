@@ -3,17 +3,11 @@
 # pwsh of its own; `build.ps1 -Task Chaos -Duration 30m` runs the long form.
 BeforeAll {
     . $PSScriptRoot/TestHelpers.ps1
-    function Invoke-Chaos([string[]] $Arguments) {
-        $result = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-chaos-" + [guid]::NewGuid().ToString('N') + '.json')
-        $out = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -File (Join-Path $PSScriptRoot 'Chaos/Invoke-Chaos.ps1') -ModuleManifest $env:RGT_TEST_MODULE -ResultPath $result @Arguments 2>&1
-        try { [pscustomobject]@{ Text = $out -join "`n"; Result = $(if (Test-Path $result) { Get-Content $result -Raw | ConvertFrom-Json }) } }
-        finally { Remove-Item $result -ErrorAction SilentlyContinue }
-    }
 }
 
 Describe 'Chaos: a queue on two boxes under random faults' {
     It 'one run under a random fault schedule breaks no invariant' {
-        $r = Invoke-Chaos @('-Duration', '00:00:00')
+        $r = Invoke-Harness Invoke-Chaos.ps1 @('-Duration', '00:00:00')
         Write-Host ($r.Text -split "`n" | Select-Object -First 1)
         $r.Result | Should -Not -BeNullOrEmpty -Because $r.Text
         $r.Result.Runs | Should -Be 1
@@ -21,7 +15,7 @@ Describe 'Chaos: a queue on two boxes under random faults' {
         ($r.Result.Injected.PSObject.Properties.Value | Measure-Object -Sum).Sum | Should -BeGreaterOrEqual 4 -Because 'a run injects a fault every other tick or so'
     }
     It 'the invariants can fail: a pulled file altered and a trainer left running are reported' {
-        $r = Invoke-Chaos @('-Duration', '00:00:00', '-FaultPhase', '00:00:05', '-Epochs', '2', '-SelfCheck')
+        $r = Invoke-Harness Invoke-Chaos.ps1 @('-Duration', '00:00:00', '-FaultPhase', '00:00:05', '-Epochs', '2', '-SelfCheck')
         $r.Result | Should -Not -BeNullOrEmpty -Because $r.Text
         @($r.Result.Violations.Invariant) | Should -Contain 'local-differs'
         @($r.Result.Violations.Invariant) | Should -Contain 'process-left'

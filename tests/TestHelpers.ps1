@@ -116,3 +116,12 @@ function Start-TestAgent([string] $Key, [string] $Passphrase, [string] $Dir) {
     & env "SSH_AUTH_SOCK=$sock" "SSH_ASKPASS=$askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 setsid -w ssh-add $Key 2>&1 | Out-Null
     [pscustomobject]@{ Sock = $sock; Pid = [int]$agentPid }
 }
+
+# Runs a harness script of tests/Chaos (the chaos run, the soak) in a pwsh of its own against the staged
+# module; returns its printed text and the result it wrote as JSON (null when it wrote none).
+function Invoke-Harness([string] $Script, [string[]] $Arguments) {
+    $result = Join-Path ([System.IO.Path]::GetTempPath()) ("rgt-harness-" + [guid]::NewGuid().ToString('N') + '.json')
+    $out = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -File (Join-Path $PSScriptRoot "Chaos/$Script") -ModuleManifest $env:RGT_TEST_MODULE -ResultPath $result @Arguments 2>&1
+    try { [pscustomobject]@{ Text = $out -join "`n"; Result = $(if (Test-Path $result) { Get-Content $result -Raw | ConvertFrom-Json }) } }
+    finally { Remove-Item $result -ErrorAction SilentlyContinue }
+}

@@ -45,10 +45,8 @@ $ErrorActionPreference = 'Stop'
 Import-Module $ModuleManifest
 Import-Module (Join-Path $PSScriptRoot '../Sandbox/GpuSandbox.psm1')
 
-$work = Join-Path ([System.IO.Path]::GetTempPath()) ('rgt-soak-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
-$null = New-Item -ItemType Directory -Path "$work/home/.ssh", "$work/config"
-$saved = @{ HOME = $env:HOME; RGT_HOME = $env:RGT_HOME }
-$env:HOME = "$work/home"; $env:RGT_HOME = "$work/config"
+$throwaway = Enter-ThrowawayHome 'rgt-soak'
+$work = $throwaway.Dir
 $boxList = @(); $hangup = $null
 $sshdPorts = @()
 
@@ -140,6 +138,5 @@ finally {
     foreach ($l in $leaked) { if ($l -is [System.IDisposable]) { $l.Dispose() } }
     if ($hangup -and -not $hangup.HasExited) { $hangup.Kill() }
     foreach ($b in $boxList) { Stop-GpuSandbox $b }
-    $env:HOME = $saved.HOME; $env:RGT_HOME = $saved.RGT_HOME
-    Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
+    Exit-ThrowawayHome $throwaway
 }

@@ -503,6 +503,25 @@ function Set-FaultProxy {
     Move-Item -Force "$($Proxy.Control).tmp" $Proxy.Control
 }
 
+function Enter-ThrowawayHome {
+    <#
+    .SYNOPSIS
+    A temporary folder with home/.ssh and config, made HOME and RGT_HOME (a script's own ~/.ssh and
+    inventory). Returns Dir and what it replaced; Exit-ThrowawayHome puts that back and deletes the folder.
+    #>
+    param([Parameter(Mandatory)] [string] $Prefix)
+    $dir = Join-Path ([System.IO.Path]::GetTempPath()) ("$Prefix-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
+    $null = New-Item -ItemType Directory -Path "$dir/home/.ssh", "$dir/config"
+    $saved = @{ HOME = $env:HOME; RGT_HOME = $env:RGT_HOME }
+    $env:HOME = "$dir/home"; $env:RGT_HOME = "$dir/config"
+    [pscustomobject]@{ Dir = $dir; Saved = $saved }
+}
+
+function Exit-ThrowawayHome($Home_) {
+    $env:HOME = $Home_.Saved.HOME; $env:RGT_HOME = $Home_.Saved.RGT_HOME
+    Remove-Item -Recurse -Force $Home_.Dir -ErrorAction SilentlyContinue
+}
+
 function Register-DistantBox {
     <#
     .SYNOPSIS
@@ -522,4 +541,4 @@ function Stop-ProviderContract($Contract) {
     if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy, Register-DistantBox, Restart-SandboxSshd, Start-FaultProxy, Set-FaultProxy
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy, Register-DistantBox, Restart-SandboxSshd, Start-FaultProxy, Set-FaultProxy, Enter-ThrowawayHome, Exit-ThrowawayHome
