@@ -278,6 +278,7 @@ function Test-Invariants([int] $Run, $Boxes, [string] $Local, [hashtable] $TornD
 }
 
 $runs = 0
+$ticks = 0
 $sw = [Diagnostics.Stopwatch]::StartNew()
 do {
     $runs++
@@ -314,7 +315,7 @@ do {
             Start-Sleep -Milliseconds (600 + $rng.Next(900))
             foreach ($c in $boxes) { Invoke-Heal $c }
             foreach ($ch in @($children)) { if ([DateTime]::UtcNow -ge $ch.KillAt -or $ch.Process.HasExited) { if (-not $ch.Process.HasExited) { $ch.Process.Kill($true) }; $null = $children.Remove($ch) } }
-            if (-not $SelfCheck -and $rng.NextDouble() -lt 0.5) {
+            if (-not $SelfCheck -and ($tick % 2 -eq 0 -or $rng.NextDouble() -lt 0.5)) {
                 $kind = $enabled[$rng.Next($enabled.Count)]
                 $c = $boxes[$rng.Next(2)]
                 if (Invoke-Fault $kind $c $rng "$work/local" $contract $children) { $injected[$kind]++ }
@@ -324,6 +325,7 @@ do {
             if ($tick % 4 -eq 0) { Resume-Queues $names $queueFile }
         }
 
+        $ticks += $tick
         & $T 'fault phase over'
         # Heal everything; resume until every cell has ended.
         foreach ($c in $boxes) { Invoke-Heal $c -All }
@@ -385,5 +387,5 @@ $table = foreach ($k in $kinds) { [pscustomobject]@{ Fault = $k; Injected = $(if
 $table | Format-Table -AutoSize | Out-String
 "invariant violations: $($violations.Count)"
 $violations | Format-Table -AutoSize -Wrap | Out-String -Width 200
-$result = [pscustomobject]@{ Seed = $Seed; Runs = $runs; Injected = $injected; Violations = @($violations) }
+$result = [pscustomobject]@{ Seed = $Seed; Runs = $runs; Ticks = $ticks; Injected = $injected; Violations = @($violations) }
 if ($ResultPath) { $result | ConvertTo-Json -Depth 4 | Set-Content $ResultPath }
