@@ -266,7 +266,10 @@ function Invoke-Soak {
     $d = ConvertTo-Duration $Duration ([TimeSpan]::FromHours(2))
     $csv = Join-Path $Out 'soak-samples.csv'
     Invoke-FreshPwsh @('-NoProfile', '-File', (Join-Path $Root 'tests/Chaos/Invoke-Soak.ps1'), '-ModuleManifest', (Join-Path $Staged 'RemoteGpuTrainer.psd1'),
-        '-Duration', $d.ToString('c'), '-CsvPath', $csv, '-ResultPath', (Join-Path $Out 'soak-result.json'))
+        '-Duration', $d.ToString('c'), '-CsvPath', $csv, '-ResultPath', (Join-Path $Out 'soak-result.json'),
+        # 50 hosts: 6 live names on 2 boxes (their probes run on this machine's cores), 44 dead; an iteration every 6.5 s
+        # (about 1,100 patrol ticks in 2 h) leaves a core free.
+        '-Hosts', '50', '-Boxes', '2', '-DeadHosts', '44', '-IntervalSeconds', '6.5')
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
     $r = Get-Content (Join-Path $Out 'soak-result.json') -Raw | ConvertFrom-Json
     Write-Host "Samples in $csv"

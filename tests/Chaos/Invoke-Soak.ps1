@@ -29,6 +29,9 @@ param(
     [int] $Boxes = 4,
     [int] $DeadHosts = 30,
     [int] $WarmupIterations = 3,
+    # Each iteration starts at least this long after the one before (0: back to back). A real patrol runs every few
+    # minutes; a pace leaves this machine's other core to other work during a long soak.
+    [double] $IntervalSeconds = 0,
     [double] $HeapBoundMiB = 16,
     [double] $RssBoundMiB = 64,
     [int] $FdBound = 16,
@@ -100,6 +103,7 @@ try {
     $iteration = 0
     while ($sw.Elapsed -lt $Duration -or $iteration -lt $MinIterations) {
         $iteration++
+        $due = $sw.Elapsed.TotalSeconds + $IntervalSeconds
         $e = @()
         $null = Invoke-GpuPatrol -ThrottleLimit 64 -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue; $ticks++
         $null = Get-GpuJob -ThrottleLimit 64 -ErrorAction SilentlyContinue -ErrorVariable +e -WarningAction SilentlyContinue; $calls++
@@ -112,6 +116,8 @@ try {
             $leaked += , [byte[]]::new(4MB)
         }
         $samples.Add((Get-Sample $iteration))
+        $rest = $due - $sw.Elapsed.TotalSeconds
+        if ($rest -gt 0) { Start-Sleep -Milliseconds ([int]($rest * 1000)) }
     }
     $null = Stop-GpuQueue live-00 -QueueId soak -Confirm:$false
 
@@ -126,7 +132,7 @@ try {
     }
     if ($CsvPath) { $samples | Export-Csv -Path $CsvPath -NoTypeInformation }
     ''
-    "soak: $iteration iterations in $([math]::Round($sw.Elapsed.TotalMinutes, 1)) min: $ticks patrol ticks and $calls Get-GpuJob/Get-GpuHealth calls over $Hosts hosts ($live on $Boxes sandbox boxes, $DeadHosts dead); warm-up $warm iterations; unexpected errors $errors"
+    "soak: $iteration iterations in $([math]::Round($sw.Elapsed.TotalMinutes, 1)) min: $ticks patrol ticks and $calls Get-GpuJob/Get-GpuHealth calls over $Hosts hosts ($live on $Boxes sandbox boxes, $DeadHosts dead)$(if ($IntervalSeconds) { ", one iteration every $IntervalSeconds s at most" }); warm-up $warm iterations; unexpected errors $errors"
     $rows | Format-Table -AutoSize | Out-String -Width 200
     foreach ($r in $rows) { '{0}: {1} after warm-up, {2} at the end ({3:+0.##;-0.##;0}, bound {4}): {5}' -f $r.Measure, $r.AfterWarmup, $r.End, $r.Growth, $r.Bound, $(if ($r.Flat) { 'flat' } else { 'GROWS' }) }
     $result = [pscustomobject]@{ Iterations = $iteration; Ticks = $ticks; Calls = $calls; UnexpectedErrors = $errors; Rows = $rows; Violations = @($rows | Where-Object { -not $_.Flat }).Count }
