@@ -488,10 +488,10 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         $h = New-GpuRental -Provider runpod -Gpu A100:1 -Interruptible -Name rec -User $box.User -DataDir $box.DataDir @script:Fast
         try {
             $q = Join-Path $script:TestDir 'rec.txt'
-            Set-Content $q "r1: python3 $($box.TrainerPath) --epochs 10 --sleep 3.5 --config rec"
+            Set-Content $q "r1: python3 $($box.TrainerPath) --epochs 14 --sleep 3.5 --config rec"
             Start-GpuQueue rec -Path $q -Recover -MirrorPath (Join-Path $script:TestDir 'rec-mirror') | Out-Null
             $deadline = (Get-Date).AddSeconds(40)
-            do { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol rec -QueueId rec } until ((Get-GpuJob rec -QueueId rec).LastMirroredEpoch -ge 2 -or (Get-Date) -gt $deadline)
+            do { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol rec -QueueId rec } until (((Get-GpuJob rec -QueueId rec).LastMirroredEpoch -ge 2 -and (Get-MirroredCopyCount r1) -ge 2) -or (Get-Date) -gt $deadline)
             $mirrored = (Get-GpuJob rec -QueueId rec).LastMirroredEpoch
             $mirrored | Should -BeGreaterOrEqual 2
 
@@ -513,7 +513,7 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
 
             $log = Get-GpuJob rec -QueueId rec | Wait-GpuJob -PollInterval 0:0:1 -Timeout 0:2:0 -Verbose 4>&1
             $said = @($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
-            @($said | Where-Object { $_ -match "^rec/rec/r1 latest\.pth: ResumeProven \(epoch (\d+)\): resume proven: the checkpoint went on from epoch $mirrored to \d+$" }).Count | Should -Be 1
+            @($said | Where-Object { $_ -match "^rec/rec/r1 latest\.pth: ResumeProven \(epoch (\d+)\): resume proven: the checkpoint went on from epoch $mirrored to \d+, \d+ s into the new run \(a fresh start reaches epoch \d+ at most by then, at [\d.]+ s an epoch\)$" }).Count | Should -Be 1
             $job = Get-GpuJob rec -QueueId rec
             ($job.State, $job.Recoveries, $job.ResumedFromEpoch, $job.ResumeProven) | Should -Be @('Succeeded', 1, [long]$mirrored, $true)
             (Get-GpuLog rec -QueueId rec -Cell r1 -Tail 200) -join "`n" | Should -Match 'Resuming from epoch \d+' -Because 'the trainer went on from its checkpoint'
@@ -682,13 +682,14 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
             $null = Get-GpuRental vastai -WarningAction SilentlyContinue   # the contract server acts on its next API call
             foreach ($b in $boxes) { Stop-SandboxProcess $b "q[u]eues/$Queue/launcher"; Stop-SandboxProcess $b "--config $Queue" }
         }
-        function Wait-Mirrored([string] $Host_, [string] $Queue, [string] $Cell, [int] $Epoch) {
+        # -Copies: at least that many copies of the cell mirrored in all (two give the pace the resume is judged by).
+        function Wait-Mirrored([string] $Host_, [string] $Queue, [string] $Cell, [int] $Epoch, [int] $Copies = 1) {
             $deadline = (Get-Date).AddSeconds(60)
             do {
                 Start-Sleep -Milliseconds 700
                 $null = Invoke-GpuPatrol $Host_ -QueueId $Queue
                 $job = Get-GpuJob $Host_ -QueueId $Queue | Where-Object Cell -EQ $Cell
-            } until ($job.LastMirroredEpoch -ge $Epoch -or (Get-Date) -gt $deadline)
+            } until (($job.LastMirroredEpoch -ge $Epoch -and (Get-MirroredCopyCount $Cell) -ge $Copies) -or (Get-Date) -gt $deadline)
             $job.LastMirroredEpoch
         }
         # A one-cell queue NAME1 on a vast.ai spot rental NAME, with -Recover and the options given, its
@@ -718,7 +719,7 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
         $null = Start-GpuQueue sweep -Path $q -QueueId sweepq -Recover -RestartWithin 0 -SetupScript $script:Setup -Sync $script:Code -MaxSpend 5 -MirrorPath (Join-Path $script:TestDir 'sweep-mirror')
         $first = Get-BoxOf sweepq
         @($first).Count | Should -Be 1
-        $mirrored = Wait-Mirrored sweep sweepq long 2
+        $mirrored = Wait-Mirrored sweep sweepq long 2 -Copies 2
         $mirrored | Should -BeGreaterOrEqual 2
         (Get-GpuJob sweep -QueueId sweepq | Where-Object Cell -EQ quick).State | Should -Be 'Succeeded'
 
@@ -758,7 +759,7 @@ Describe 'Managed recovery: a spot box that does not come back is replaced by th
     It 'Wait-GpuJob -Recover: the wait recovers the queue the provider took back and goes on waiting on the new box until the cell is done' {
         $h = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name waiter -User $script:Boxes[0].User -DataDir '~/data' @script:Fast
         $q = Join-Path $script:TestDir 'waiter.txt'
-        Set-Content $q "w1: python3 $script:Trainer --epochs 7 --sleep 3 --config waiterq"
+        Set-Content $q "w1: python3 $script:Trainer --epochs 10 --sleep 3 --config waiterq"
         $null = Start-GpuQueue waiter -Path $q -QueueId waiterq -Recover -RestartWithin 0
         $mirrored = Wait-Mirrored waiter waiterq w1 2
         $before = Get-GpuJob waiter -QueueId waiterq

@@ -125,3 +125,11 @@ function Invoke-Harness([string] $Script, [string[]] $Arguments) {
     try { [pscustomobject]@{ Text = $out -join "`n"; Result = $(if (Test-Path $result) { Get-Content $result -Raw | ConvertFrom-Json }) } }
     finally { Remove-Item $result -ErrorAction SilentlyContinue }
 }
+
+# How many copies of a cell the checkpoint mirror has taken (its lines in the evidence ledger): two give
+# the pace a relaunched cell's resume is judged by.
+function Get-MirroredCopyCount([string] $Cell) {
+    $ledger = Join-Path $env:RGT_HOME 'ledger.jsonl'
+    if (-not (Test-Path $ledger)) { return 0 }
+    @(Get-Content $ledger | ConvertFrom-Json | Where-Object { $_.Cell -eq $Cell -and $_.Reason -eq 'mirrored while the cell ran' }).Count
+}

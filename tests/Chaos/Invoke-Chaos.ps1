@@ -32,8 +32,9 @@ the provider (with one more provider fault queued). The invariants:
                         of that path recorded it, and as the box holds it now when it was not written since)
   cell-lost             a cell of the queue not listed, or in no named state, or failed without a reason
   ran-twice             a cell's trainer started while another run of it held the cell's lock
-  teardown-no-evidence  a rental torn down while a cell was unfinished or a succeeded cell's best.pth
-                        had no verified local copy
+  teardown-no-evidence  a rental torn down while a cell was still running or pending, or while a cell's
+                        best.pth (durable, else in its checkpoint dir) had no verified local copy of the
+                        bytes the box held
   process-left          a trainer, cell or launcher process of the box left after Stop-GpuQueue
   rental-unreported     a rental the provider bills that the inventory does not name
   state-unreadable      the inventory or the evidence ledger does not parse, or lost an entry
@@ -245,12 +246,17 @@ function Test-Invariants([int] $Run, $Boxes, [string] $Local, [hashtable] $TornD
         $left = @(& pgrep -af -- "$($c.Box.Root)/box/" 2> $null | Where-Object { $_ -notmatch 'sshd|tmux' })
         if ($left) { Add-Violation $Run 'process-left' "$($c.Name): $($left -join '; ')" }
         if ($TornDown[$c.Name]) {
+            # The evidence the gate claims: each cell's best.pth (durable, or its checkpoint dir when the copy to the durable
+            # disk failed: SyncFailed) as the box holds it at teardown, pulled with those bytes and verified.
             foreach ($j in $mine) {
-                if ($j.State -ne 'Succeeded') { Add-Violation $Run 'teardown-no-evidence' "$($c.Name) torn down while $($j.Cell) was $($j.State)"; continue }
-                $durable = Join-Path $j.DurableDir 'best.pth'
-                $boxHash = if (Test-Path -LiteralPath $durable) { Get-Sha $durable }
-                $pulled = @($ledger | Where-Object { $_.Verdict -eq 'Pulled' -and $_.Host -eq $c.Name -and $_.RemoteSha256 -eq $boxHash -and $_.LocalSha256 -eq $boxHash })
-                if (-not $pulled) { Add-Violation $Run 'teardown-no-evidence' "$($c.Name) torn down, $($j.Cell)'s best.pth has no verified local copy" }
+                if ($j.State -in 'Running', 'Pending') { Add-Violation $Run 'teardown-no-evidence' "$($c.Name) torn down while $($j.Cell) was $($j.State)"; continue }
+                $verified = foreach ($dir in @($j.DurableDir, $j.CheckpointDir) | Where-Object { $_ }) {
+                    $p = Join-Path $dir 'best.pth'
+                    if (-not (Test-Path -LiteralPath $p)) { continue }
+                    $boxHash = Get-Sha $p
+                    $ledger | Where-Object { $_.Verdict -eq 'Verified' -and $_.Host -eq $c.Name -and $_.RemotePath -eq $p -and $_.RemoteSha256 -eq $boxHash -and $_.LocalSha256 -eq $boxHash }
+                }
+                if (-not $verified) { Add-Violation $Run 'teardown-no-evidence' "$($c.Name) torn down, $($j.Cell) ($($j.State)): its best.pth has no verified local copy" }
             }
         }
     }

@@ -68,6 +68,10 @@ public class RecoveryTests
             "FILE\t1\tlatest.pth\t3\t4\tnot-a-hash\t/s/a\nFILE\tx\tlatest.pth\t3\t4\t" + new string('a', 64) + "\t/s/b\nFILE\t2\tbest.pth\t10\t99\t" + new string('b', 64) + "\t/s/2-best.pth")));
         Assert.Equal(2, Assert.Single(files).Index);
         Assert.Empty(busy);
+        // The mtime with its fraction (GNU stat) is kept for the resume judge; a malformed one drops the line.
+        (files, _) = CheckpointMirror.Parse(Host, Out(Parsing.ProbeSections.Frame("mirror",
+            "FILE\t1\tlatest.pth\t3\t1700000000.250000000\t" + new string('a', 64) + "\t/s/a\nFILE\t2\tlatest.pth\t3\t17.0.1\t" + new string('a', 64) + "\t/s/b")));
+        Assert.Equal((1700000000L, 1700000000.25), (Assert.Single(files).MTime, files[0].FineMTime));
     }
 
     [Fact]

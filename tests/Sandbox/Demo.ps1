@@ -120,11 +120,13 @@ try {
 
     Step 'Sleep through a preemption: a spot box taken back mid-run, its cell resumed on the next offer (another box) from its mirrored checkpoint'
     $spotQueue = Join-Path $demoHome 'spot.txt'
-    Set-Content $spotQueue "long: python3 $($cloudBox.TrainerPath) --epochs 8 --sleep 3 --config demo-spot"
+    Set-Content $spotQueue "long: python3 $($cloudBox.TrainerPath) --epochs 12 --sleep 3 --config demo-spot"
     '> New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name demo-spot | Start-GpuQueue -Path spot.txt -Recover -MaxSpend 5 -RestartWithin 0'
     $spot = New-GpuRental -Provider vastai -Gpu A100:1 -Interruptible -Name demo-spot -DataDir '~/data' -PollInterval 0.5s -WarningAction SilentlyContinue
     $spot | Start-GpuQueue -Path $spotQueue -Recover -MaxSpend 5 -RestartWithin 0 -InformationAction Ignore | Out-Null
-    for ($i = 0; $i -lt 60 -and -not ((Get-GpuJob demo-spot).LastMirroredEpoch -ge 2); $i++) { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol demo-spot }
+    # Two copies at least: the pace between them is what the resume is judged by.
+    $seen = @{}
+    for ($i = 0; $i -lt 60 -and $seen.Count -lt 2; $i++) { Start-Sleep -Milliseconds 700; $null = Invoke-GpuPatrol demo-spot; $e = (Get-GpuJob demo-spot).LastMirroredEpoch; if ($e) { $seen[$e] = 1 } }
     'Each patrol tick mirrors the running cell''s newest verified checkpoint here:'
     Get-GpuJob demo-spot | Format-Table Name, Cell, State, Epoch, LastMirroredEpoch | Out-String -Width 160
     "vast.ai takes rental $($spot.RentalId) back (its processes die with it):"

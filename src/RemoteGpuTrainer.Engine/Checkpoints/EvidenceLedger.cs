@@ -3,9 +3,10 @@ using System.Text.Json;
 namespace RemoteGpuTrainer.Engine.Checkpoints;
 
 /// <summary>One verification recorded for the teardown gate.</summary>
+/// <param name="RunSeconds">A mirrored copy: how far into its cell's run the box wrote the file (its mtime less the cell's start).</param>
 public sealed record LedgerEntry(
     DateTimeOffset Time, string? Host, string? RemotePath, string? RemoteSha256, string LocalPath, string? LocalSha256,
-    string Verdict, string? Safety, string? Reason, string User, string? Cell = null, long? Epoch = null);
+    string Verdict, string? Safety, string? Reason, string User, string? Cell = null, long? Epoch = null, double? RunSeconds = null);
 
 /// <summary>
 /// The local evidence ledger (ledger.jsonl in the config directory): one JSON line per verification,

@@ -27,7 +27,8 @@ public static class CheckpointMirror
     public sealed record Copy(string RemotePath, string RemoteSha256, long? Epoch, DateTimeOffset MirroredAt);
 
     /// <param name="Source">What to pull: the probe's hard link of the file (the version it hashed), or the file itself.</param>
-    public sealed record BoxFile(int Index, string Name, long Size, long MTime, string Sha256, string Source);
+    /// <param name="FineMTime">The mtime with its fraction of a second where the box's stat gives one, else <paramref name="MTime"/>.</param>
+    public sealed record BoxFile(int Index, string Name, long Size, long MTime, string Sha256, string Source, double FineMTime);
 
     /// <summary>Where the probe keeps its links of the files it hashed, one folder per queue on the data disk.</summary>
     public static string SnapshotDir(GpuHost host, string queueId) => $"{Queues.QueueScripts.DataDir(host).TrimEnd('/')}/.rgt/mirror/{queueId}";
@@ -49,8 +50,9 @@ public static class CheckpointMirror
         foreach (var f in s["mirror"].Split('\n').Select(l => l.Split('\t')))
         {
             if (f is ["FILE", var i, var name, var size, var mtime, var sha, var source] && int.TryParse(i, out var index) && long.TryParse(size, out var n)
-                && long.TryParse(mtime, out var m) && sha.Length == 64 && sha.All(char.IsAsciiHexDigitLower) && source.StartsWith('/'))
-                files.Add(new BoxFile(index, name, n, m, sha, source));
+                && double.TryParse(mtime, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var m)
+                && sha.Length == 64 && sha.All(char.IsAsciiHexDigitLower) && source.StartsWith('/'))
+                files.Add(new BoxFile(index, name, n, (long)Math.Floor(m), sha, source, m));
             else if (f is ["BUSY", var bi, var bname] && int.TryParse(bi, out var bindex))
                 busy.Add((bindex, bname));
         }
@@ -140,7 +142,7 @@ public static class CheckpointMirror
                 continue;
             }
             var (status, epoch, reason) = await PullAsync(connector, resolved, job, f, remotePath, local, ledger, options, ct).ConfigureAwait(false);
-            if (status == "Mirrored" && f.Name == policy.Artifacts[0] && journal is not null && JudgeResume(journal, job.Cell, epoch, f.MTime) is { } verdict)
+            if (status == "Mirrored" && f.Name == policy.Artifacts[0] && journal is not null && Judge(journal, ledger, local, job.Cell) is { } verdict)
             {
                 status = verdict.Proven ? "ResumeProven" : "ResumeNotProven";
                 reason = verdict.Text;
@@ -150,22 +152,17 @@ public static class CheckpointMirror
         return results;
     }
 
-    /// <summary>
-    /// The first copy of a cell's resume artifact written after its relaunch (by the box's mtime: a file the
-    /// old run left proves nothing) proves the resume when its epoch is later than the one recorded at the
-    /// recovery; an epoch not later means the trainer started over.
-    /// </summary>
-    static (bool Proven, string Text)? JudgeResume(RecoveryJournal journal, string cell, long? epoch, long boxMTime)
+    const string MirroredReason = "mirrored while the cell ran";
+
+    /// <summary>A relaunched cell's resume, judged once (<see cref="ResumeJudge"/>) by its copies in the ledger; the verdict goes in the journal.</summary>
+    static ResumeJudge.Verdict? Judge(RecoveryJournal journal, EvidenceLedger ledger, string local, string cell)
     {
-        var (from, relaunchedAt, proven) = RecoveryJournal.Resume(journal.Read(), cell);
-        if (proven is not null || epoch is null || relaunchedAt is null || boxMTime < relaunchedAt.Value.ToUnixTimeSeconds()) return null;
-        if (from is null || epoch > from)
-        {
-            journal.Add(new JournalEntry(DateTimeOffset.UtcNow, "proven", cell, epoch, $"from epoch {from?.ToString() ?? "none mirrored"} to {epoch}"));
-            return (true, $"resume proven: the checkpoint went on from epoch {from?.ToString() ?? "none mirrored"} to {epoch}");
-        }
-        journal.Add(new JournalEntry(DateTimeOffset.UtcNow, "not-proven", cell, epoch, $"epoch {epoch} after the recovery, {from} before it"));
-        return (false, $"the first checkpoint after the recovery is epoch {epoch}, not later than the mirrored epoch {from}: the trainer seems to have started over (does it resume from RGT_CHECKPOINT_DIR/latest.pth?)");
+        var entries = journal.Read();
+        if (RecoveryJournal.Resume(entries, cell) is not (_, not null, null)) return null;
+        var copies = ledger.Read().Where(e => e.LocalPath == local && e.Reason == MirroredReason).ToList();
+        if (ResumeJudge.Judge(entries, copies, cell) is not { } verdict) return null;
+        journal.Add(new JournalEntry(DateTimeOffset.UtcNow, verdict.Proven ? "proven" : "not-proven", cell, verdict.Epoch, verdict.Text));
+        return verdict;
     }
 
     static async Task<(string Status, long? Epoch, string? Reason)> PullAsync(HostConnector connector, GpuHost host, GpuJob job, BoxFile f, string remotePath, string local,
@@ -190,11 +187,13 @@ public static class CheckpointMirror
             return ("Refused", Mirrored(local)?.Epoch, $"it does not open as a safe checkpoint ({v.Reason}): the last good copy is kept");
         }
         File.Move(incoming, local, overwrite: true);
+        // Negative: the file is older than the cell's run (left by an earlier one, or pushed by a recovery).
+        double? runSeconds = job.StartedAt is { } started && f.MTime >= started.ToUnixTimeSeconds() ? f.FineMTime - started.ToUnixTimeSeconds() : null;
         FileLock.WriteAllTextAtomic(SidecarOf(local), JsonSerializer.Serialize(new Copy(remotePath, f.Sha256, v.Epoch, DateTimeOffset.UtcNow)));
         ledger.Append(new[]
         {
-            new LedgerEntry(DateTimeOffset.UtcNow, host.Name, remotePath, f.Sha256, local, f.Sha256, "Verified", v.Safety, "mirrored while the cell ran",
-                Environment.UserName, job.Cell, v.Epoch),
+            new LedgerEntry(DateTimeOffset.UtcNow, host.Name, remotePath, f.Sha256, local, f.Sha256, "Verified", v.Safety, MirroredReason,
+                Environment.UserName, job.Cell, v.Epoch, runSeconds),
         });
         return ("Mirrored", v.Epoch, null);
     }
