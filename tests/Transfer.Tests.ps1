@@ -205,6 +205,29 @@ Describe 'Fault injection' {
             $r.Sha256 | Should -Be $script:BigSha
         } finally { $proxy.Process.Kill(); Remove-GpuHost staller -Confirm:$false }
     }
+    It 'a file written again while it is pulled (a trainer saving in place) is RemoteChanged at once, not fetched again against its old hash, and nothing half is kept' {
+        $victim = "$($script:Box.DataDir)/saving.pth"
+        & head -c 6000000 /dev/urandom > $victim
+        & head -c 6000000 /dev/urandom > "$victim.next"
+        $dest = "$script:TestDir/rewritten"
+        $proxy = Start-FaultProxy -Mode cut -After 1GB -Faults 0 -DelayMs 40
+        # Once a megabyte has arrived, the box's file is rewritten in place (same inode), as torch.save(path) does.
+        Set-Content "$script:TestDir/rewrite.sh" "p='$dest/saving.pth.rgt-partial'; until [ -f `"`$p`" ] && [ `$(stat -c %s `"`$p`") -ge 1000000 ]; do sleep 0.02; done; cat '$victim.next' > '$victim'"
+        $rewriter = Start-Process bash -PassThru -ArgumentList "$script:TestDir/rewrite.sh"
+        try {
+            $null = New-GpuRental "root@127.0.0.1:$($proxy.Port)" -Name saver -IdentityFile $script:Box.IdentityFile -WarningAction SilentlyContinue
+            $e = $null
+            $r = Receive-Checkpoint saver -RemotePath $victim -Destination $dest -ErrorVariable e -ErrorAction SilentlyContinue
+            $r | Should -BeNullOrEmpty
+            $e.Count | Should -Be 1
+            $e[0].FullyQualifiedErrorId | Should -BeLike 'RemoteChanged,*'
+            $e[0].Exception.Message | Should -Match "^saver:\S+/saving\.pth changed on the box while it was pulled \(SHA-256 $((Sha "$victim.next").Substring(0, 12))… now, [0-9a-f]{12}… when listed; .*\): nothing was kept\."
+            Get-ChildItem $dest -Force -ErrorAction SilentlyContinue | Should -BeNullOrEmpty -Because 'neither a final file nor a partial of mixed bytes is left'
+        } finally { if (-not $rewriter.HasExited) { $rewriter.Kill() }; $proxy.Process.Kill(); Remove-GpuHost saver -Confirm:$false }
+        # Pulled again once the writer is done: the new bytes, verified.
+        $r = Receive-Checkpoint box -RemotePath $victim -Destination $dest
+        ($r.Status, $r.Sha256) | Should -Be @('Downloaded', (Sha "$victim.next"))
+    }
     It 'Ctrl+C leaves a resumable partial, never a truncated final file' {
         $dest = "$script:TestDir/ctrlc"
         Stop-PullWhen $dest '' { (Test-Path "$dest/big.bin.rgt-partial") -and (Get-Item "$dest/big.bin.rgt-partial").Length -gt 10MB }

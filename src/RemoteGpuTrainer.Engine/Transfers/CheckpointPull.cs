@@ -73,7 +73,14 @@ public sealed class CheckpointPull : IDisposable
                 return all.GetValueOrDefault(w.File.Path)
                     ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed on the box.");
             }
-            var t = await Downloader.DownloadAsync(w.Host, _connector.Target(w.Host), w.File, w.Local, Hash, options, Progress, c, _connector.Pool).ConfigureAwait(false);
+            // After a mismatch: the box's hash of this one file now (none when it is gone or unreadable: that is a change too).
+            async Task<string?> Rehash(CancellationToken token)
+            {
+                var shell = (await _connector.OpenAsync(w.Host, token, resolvePaths: false).ConfigureAwait(false)).Shell;
+                var output = await shell.RunAsync(RemoteFiles.HashScript(new[] { w.File.Path }), TimeSpan.FromMinutes(30), token).ConfigureAwait(false);
+                return RemoteFiles.ParseHashOutput(output.StdOut).GetValueOrDefault(w.File.Path);
+            }
+            var t = await Downloader.DownloadAsync(w.Host, _connector.Target(w.Host), w.File, w.Local, Hash, options, Progress, c, _connector.Pool, Rehash).ConfigureAwait(false);
             return w.Cell is null ? t : t.WithCell(w.Cell);
         }, ct, onIdle))
         {

@@ -30,9 +30,16 @@ public static class Downloader
     /// <summary>What a partial belongs to; Contiguous, when set, is how much of it is whole (else its length).</summary>
     sealed record Sidecar(string RemotePath, long Size, long MTime, long? Contiguous = null);
 
+    /// <param name="remoteHash">The box's SHA-256 of the file as listed (may be cached).</param>
+    /// <param name="rehash">
+    /// The box's SHA-256 of the file now, asked after a mismatch: a file written again while it was pulled (a trainer
+    /// saving) is then RemoteChanged at once, not fetched again against a hash it no longer has. Null where the file
+    /// cannot change (the mirror pulls a hard link): a mismatch is then bytes spoilt on the way, fetched again.
+    /// </param>
     public static async Task<GpuTransfer> DownloadAsync(
         GpuHost host, SshTarget target, RemoteFile file, string localPath, Func<CancellationToken, Task<string>> remoteHash,
-        TransferOptions options, TransferProgress progress, CancellationToken ct, ConnectionPool? pool = null)
+        TransferOptions options, TransferProgress progress, CancellationToken ct, ConnectionPool? pool = null,
+        Func<CancellationToken, Task<string?>>? rehash = null)
     {
         var sw = Stopwatch.StartNew();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(localPath))!);
@@ -80,6 +87,10 @@ public static class Downloader
                     File.Delete(partial); File.Delete(sidecarPath);
                     progress.Add(-counted); counted = 0;
                     last = new RgtException("HashMismatch", FailureKind.InvalidData, $"{host.Name}:{file.Path}: SHA-256 {local} does not match the box's {remote}");
+                    if (rehash is not null && await rehash(ct).ConfigureAwait(false) is var now && now != remote)
+                        throw new RgtException("RemoteChanged", FailureKind.InvalidData,
+                            $"{host.Name}:{file.Path} changed on the box while it was pulled (SHA-256 {Short(now)} now, {Short(remote)} when listed; the bytes fetched are {Short(local)}): " +
+                            "nothing was kept. Pull again once the writer is done with it (a trainer saving each epoch: pull its durable copy, or right after a save).");
                     continue;
                 }
                 File.Move(partial, localPath, overwrite: true);
@@ -98,9 +109,11 @@ public static class Downloader
                 await RetryPolicy.WaitAsync(attempts, ct).ConfigureAwait(false);
             }
         }
-        throw new RgtException("TransferFailed", FailureKind.ConnectionError,
-            $"{host.Name}:{file.Path}: gave up after {attempts} attempts: {last?.Message}. The partial file {partial} is kept; run the same command again to resume.", last);
+        var kept = File.Exists(partial) ? $"The partial file {partial} is kept; run the same command again to resume." : "Nothing was kept; run the same command again.";
+        throw new RgtException("TransferFailed", FailureKind.ConnectionError, $"{host.Name}:{file.Path}: gave up after {attempts} attempts: {last?.Message}. {kept}", last);
     }
+
+    static string Short(string? sha) => sha is null ? "none" : sha[..Math.Min(12, sha.Length)] + "…";
 
     static long ResumeOffset(string partial, string sidecarPath, RemoteFile file)
     {
