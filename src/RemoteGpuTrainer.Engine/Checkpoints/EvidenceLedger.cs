@@ -14,16 +14,82 @@ public sealed record LedgerEntry(
 /// </summary>
 public sealed class EvidenceLedger
 {
-    public EvidenceLedger(string? path = null) => FilePath = path ?? Path.Combine(ConfigPaths.ConfigDirectory, "ledger.jsonl");
+    /// <summary>Past this size an append compacts the ledger (<see cref="Compact"/>).</summary>
+    public const long DefaultMaxBytes = 4L << 20;
+
+    /// <summary>How many lines a compaction keeps of each (host, remote path, local path, verdict).</summary>
+    public const int KeptPerKey = 8;
+
+    /// <summary>How many archives of compacted-away lines are kept (ledger.1.jsonl.gz newest).</summary>
+    public const int Archives = 4;
+
+    public EvidenceLedger(string? path = null, long maxBytes = DefaultMaxBytes)
+    {
+        FilePath = path ?? Path.Combine(ConfigPaths.ConfigDirectory, "ledger.jsonl");
+        MaxBytes = maxBytes;
+    }
 
     public string FilePath { get; }
+
+    public long MaxBytes { get; }
 
     public void Append(IEnumerable<LedgerEntry> entries)
     {
         using var _ = FileLock.Acquire(FilePath, TimeSpan.FromSeconds(30));
-        using var w = new StreamWriter(new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read));
-        foreach (var e in entries) w.WriteLine(JsonSerializer.Serialize(e));
-        w.Flush();
+        using (var w = new StreamWriter(new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read)))
+        {
+            foreach (var e in entries) w.WriteLine(JsonSerializer.Serialize(e));
+            w.Flush();
+        }
+        if (new FileInfo(FilePath).Length > MaxBytes) Compact();
+    }
+
+    /// <summary>
+    /// Keeps the ledger from growing without bound (a patrol mirroring every five minutes for weeks adds a line a
+    /// cell a tick). Every decision reads the newest line of a key: the gate the newest Verified line of a host and
+    /// remote path, a file's origin the newest Pulled line of its local path, the resume judge the last copies of a
+    /// mirrored file. So the last <see cref="KeptPerKey"/> lines of each (host, remote path, local path, verdict)
+    /// stay, in order, and the rest go to ledger.1.jsonl.gz (older archives shift up to .<see cref="Archives"/>,
+    /// the oldest is dropped). Called under the ledger's lock; the new file replaces the old atomically.
+    /// </summary>
+    void Compact()
+    {
+        var entries = Read();
+        var kept = new bool[entries.Count];
+        var seen = new Dictionary<(string, string, string, string), int>();
+        for (int i = entries.Count - 1; i >= 0; i--)
+        {
+            var e = entries[i];
+            var key = ((e.Host ?? "").ToLowerInvariant(), e.RemotePath ?? "", e.LocalPath, e.Verdict);
+            var n = seen.GetValueOrDefault(key);
+            kept[i] = n < KeptPerKey;
+            seen[key] = n + 1;
+        }
+        var dropped = entries.Where((_, i) => !kept[i]).ToList();
+        if (dropped.Count == 0) return;
+        var archive = ArchivePath(1);
+        for (int n = Archives; n > 1; n--)
+            if (File.Exists(ArchivePath(n - 1))) File.Move(ArchivePath(n - 1), ArchivePath(n), overwrite: true);
+        using (var gz = new System.IO.Compression.GZipStream(new FileStream(archive + ".tmp", FileMode.Create, FileAccess.Write), System.IO.Compression.CompressionLevel.Optimal))
+        using (var w = new StreamWriter(gz))
+            foreach (var e in dropped) w.WriteLine(JsonSerializer.Serialize(e));
+        File.Move(archive + ".tmp", archive, overwrite: true);
+        Rewrite(entries.Where((_, i) => kept[i]));
+    }
+
+    public string ArchivePath(int n) => Path.Combine(Path.GetDirectoryName(FilePath)!, $"{Path.GetFileNameWithoutExtension(FilePath)}.{n}.jsonl.gz");
+
+    /// <summary>Writes the ledger anew through a temporary file (the caller holds the lock).</summary>
+    void Rewrite(IEnumerable<LedgerEntry> entries)
+    {
+        var temp = FilePath + ".tmp";
+        using (var w = new StreamWriter(new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None)))
+        {
+            foreach (var e in entries) w.WriteLine(JsonSerializer.Serialize(e));
+            w.Flush();
+            ((FileStream)w.BaseStream).Flush(flushToDisk: true);
+        }
+        File.Move(temp, FilePath, overwrite: true);
     }
 
     /// <summary>A renamed host keeps its evidence: its lines are rewritten under the new name (atomically, under the lock).</summary>
@@ -39,14 +105,7 @@ public sealed class EvidenceLedger
             return e with { Host = to };
         }).ToList();
         if (changed == 0) return 0;
-        var temp = FilePath + ".tmp";
-        using (var w = new StreamWriter(new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None)))
-        {
-            foreach (var e in renamed) w.WriteLine(JsonSerializer.Serialize(e));
-            w.Flush();
-            ((FileStream)w.BaseStream).Flush(flushToDisk: true);
-        }
-        File.Move(temp, FilePath, overwrite: true);
+        Rewrite(renamed);
         return changed;
     }
 
