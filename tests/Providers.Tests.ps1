@@ -593,6 +593,28 @@ Describe 'Cloud rentals through the providers'' APIs, on sandbox boxes' {
         Remove-GpuRental lost-answer -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
     }
 
+    It 'a create that times out while the provider is still working is found by a later look and followed, never taken for "nothing was created"' {
+        # The provider carries the create out 4 s late; the client gives up after 2 s (RGT_PROVIDER_TIMEOUT), and its first look lists nothing yet.
+        Set-Contract -More @{ slow_create = @{ vastai = 4 } }
+        $env:RGT_PROVIDER_TIMEOUT = '2'
+        try { $log = New-GpuRental -Provider vastai -Gpu 'RTX 4090:1' -Name late-create -User $script:Boxes[0].User @script:Fast -Verbose 4>&1 }
+        finally { Remove-Item Env:RGT_PROVIDER_TIMEOUT }
+        $h = $log | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        @(Get-ContractRequests | Where-Object { $_.method -eq 'PUT' -and $_.path -match '/asks/' }).Count | Should -Be 1 -Because 'a create is never sent twice blindly'
+        $listed = @(Get-GpuRental vastai -WarningAction SilentlyContinue | Where-Object Name -EQ 'late-create')
+        $listed.Count | Should -Be 1
+        ($listed[0].RentalId, $listed[0].InInventory) | Should -Be @($h.RentalId, $true) -Because 'the late instance is followed and named, not left billing'
+        ($log | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain "vastai: the create of 'late-create' got no answer, but rental $($h.RentalId) of that name is new: following it"
+        Remove-GpuRental late-create -Action Release -SkipVerification -Force -RemoveHost -WarningAction SilentlyContinue | Out-Null
+    }
+
+    It 'an RGT_PROVIDER_TIMEOUT that is no number of seconds is refused before any call' {
+        $env:RGT_PROVIDER_TIMEOUT = 'soon'
+        try { { Get-GpuRental vastai -ErrorAction Stop -WarningAction SilentlyContinue } | Should -Throw -ExpectedMessage '*RGT_PROVIDER_TIMEOUT is ''soon'', not a number of seconds from 1 to 600*' }
+        finally { Remove-Item Env:RGT_PROVIDER_TIMEOUT }
+        @(Get-ContractRequests).Count | Should -Be 0
+    }
+
     It 'when the instances cannot be listed after a lost create answer, the error says an instance may exist, its name and the console' {
         Set-Contract -More @{ after_create = @{ runpod = @(@{ status = 503; list_fails = $true }) } }
         $err = $null

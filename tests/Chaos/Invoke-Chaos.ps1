@@ -19,7 +19,8 @@ checkpoints (Receive-Checkpoint) and opens them (Test-Checkpoint), resumes a que
   durable-full    the durable disk (a tmpfs) filled for a few seconds
   partial-flip    bytes flipped in a local .rgt-partial (one is made from a pulled file when none is there)
   clock-jump      the box's `date` an hour off (a shim first on its PATH) for a few seconds
-  provider-error  the provider's API answers 500, 502, 429 (Retry-After) or late to the next calls
+  provider-error  the provider's API answers 500, 502 or 429 (Retry-After) to the next calls, or times out: the call
+                  is carried out 5 s late, after the client gave up (RGT_PROVIDER_TIMEOUT 3 s)
   patrol-killed   a patrol in a pwsh of its own, killed mid-tick
   patrol-twice    two patrol processes at once
 
@@ -67,12 +68,13 @@ $kinds = @('sshd-restart', 'link-cut', 'link-stall', 'link-slow', 'reboot', 'dat
 $enabled = @($kinds | Where-Object { $isRoot -or $_ -notlike '*-full' })
 $injected = [ordered]@{}; foreach ($k in $kinds) { $injected[$k] = 0 }
 $violations = [System.Collections.Generic.List[object]]::new()
+$providerFaults = @(@{ status = 500 }, @{ status = 502 }, @{ status = 429; retry_after = '1' }, @{ delay = 5 })
 $finalCells = @('Succeeded', 'Failed', 'NoArtifact', 'SyncFailed', 'Cancelled')
 $cells = 'c1', 'c2', 'c3', 'c4'
 $namedStates = 'Pending', 'Running', 'Succeeded', 'Failed', 'NoArtifact', 'SyncFailed', 'Cancelled', 'Interrupted', 'Requeued', 'Suspended', 'Stale', 'Preempted'
 $pwshDll = Join-Path $PSHOME 'pwsh.dll'
 $savedEnv = @{}
-foreach ($v in 'HOME', 'RGT_HOME', 'RGT_VASTAI_API_URL', 'VAST_API_KEY') { $savedEnv[$v] = [Environment]::GetEnvironmentVariable($v) }
+foreach ($v in 'HOME', 'RGT_HOME', 'RGT_VASTAI_API_URL', 'VAST_API_KEY', 'RGT_PROVIDER_TIMEOUT') { $savedEnv[$v] = [Environment]::GetEnvironmentVariable($v) }
 
 function Add-Violation([int] $Run, [string] $Invariant, [string] $Detail) {
     $violations.Add([pscustomobject]@{ Run = $Run; Invariant = $Invariant; Detail = $Detail })
@@ -169,8 +171,7 @@ function Invoke-Fault([string] $Kind, $C, [System.Random] $Rng, [string] $Local,
             $C.Heal['clock'] = $now.AddSeconds(3 + $Rng.NextDouble() * 6)
         }
         'provider-error' {
-            $pick = @(@{ status = 500 }, @{ status = 502 }, @{ status = 429; retry_after = '1' }, @{ delay = 2 })
-            Set-ProviderContract $Contract @{ faults = @{ vastai = @($pick[$Rng.Next(4)], $pick[$Rng.Next(4)]) } }
+            Set-ProviderContract $Contract @{ faults = @{ vastai = @($providerFaults[$Rng.Next(4)], $providerFaults[$Rng.Next(4)]) } }
         }
         'patrol-killed' { $p = Start-Patrol; $Children.Add([pscustomobject]@{ Process = $p; KillAt = $now.AddSeconds(0.5 + $Rng.NextDouble() * 3) }) }
         'patrol-twice' { foreach ($i in 1, 2) { $Children.Add([pscustomobject]@{ Process = (Start-Patrol); KillAt = $now.AddSeconds(120) }) } }
@@ -298,7 +299,7 @@ do {
     try {
         $boxes = @(0, 1 | ForEach-Object { New-ChaosBox $work $_ })
         $contract = Start-ProviderContract -Directory $work -Keys @{ vastai = $key } -Boxes @($boxes | ForEach-Object { [pscustomobject]@{ HostName = '127.0.0.1'; Port = $_.Proxy.Port } })
-        $env:RGT_VASTAI_API_URL = $contract.Environment.RGT_VASTAI_API_URL; $env:VAST_API_KEY = $key
+        $env:RGT_VASTAI_API_URL = $contract.Environment.RGT_VASTAI_API_URL; $env:VAST_API_KEY = $key; $env:RGT_PROVIDER_TIMEOUT = '3'
         foreach ($i in 0, 1) {
             $h = New-GpuRental -Provider vastai -Gpu A100:1 -Name "chaos-$i" -User $boxes[0].Box.User -DataDir '~/data' -DurableDir '~/durable' -PollInterval 0.2s -Timeout 60s -WarningAction SilentlyContinue
             # Which box the provider gave: the box says (its sshd sets RGT_SANDBOX to its folder).
@@ -354,8 +355,7 @@ do {
         $jobsAtTeardown = Get-Jobs $names
 
         # Teardown through the provider, with one more provider fault queued.
-        $pick = @(@{ status = 500 }, @{ status = 502 }, @{ status = 429; retry_after = '1' }, @{ delay = 2 })
-        if (-not $SelfCheck) { Set-ProviderContract $contract @{ faults = @{ vastai = @($pick[$rng.Next(4)]) } }; $injected['provider-error']++ }
+        if (-not $SelfCheck) { Set-ProviderContract $contract @{ faults = @{ vastai = @($providerFaults[$rng.Next(4)]) } }; $injected['provider-error']++ }
         $tornDown = @{}
         foreach ($n in $names) {
             $te = @()

@@ -15,7 +15,8 @@ gets a new dynamic IP (127.0.0.x:22): a forwarder to the same box, so its host k
 (or, with "start_moves_box": true, to another box with another key).
 Control file (JSON, re-read on every request so a test can change it between calls):
   {"keys": {"runpod": "...", "vastai": "...", "lambda": "..."},
-   "faults": {"<provider>": [{"status": 429, "retry_after": "1"}, {"status": 503}, ...]},
+   "faults": {"<provider>": [{"status": 429, "retry_after": "1"}, {"status": 503}, {"delay": 5}, ...]}  ({"delay": s}: the
+        request is carried out s seconds late, after a client with a shorter timeout gave up on it),
    "boxes": [{"host": "127.0.0.1", "port": 2222}, ...]   the sandbox sshd boxes new instances become,
    "no_capacity": ["<offer id>", ...], "boot_polls": 1, "stuck": false, "fail_start": false,
    "terminate_fails": false, "outside": {"<provider>": 1}  instances created before (in no inventory),
@@ -25,6 +26,7 @@ Control file (JSON, re-read on every request so a test can change it between cal
    "after_create": {"<provider>": [{"status": 502} or {"drop": true} or {"delay": 5}, optionally "list_fails": true]}
         the next create is carried out, then answered with that status, a dropped connection or late
         (with list_fails, every instance list fails from then on: the control gets "list_fails": [provider]),
+   "slow_create": {"<provider>": seconds}  the next create is carried out that much later (and then answered),
    "mangle": {"<provider>": "port" | "price" | "array" | "other_id" | "date"}  answers about one instance
         come malformed: SSH port 70000, a price of 1e30, the object inside a JSON array, the id of
         another instance of the account, a start date out of range (vast.ai)}
@@ -255,6 +257,11 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(json.dumps({"provider": provider, "method": method, "path": self.path, "key_ok": key_ok, "fault": fault}) + "\n")
         if provider is None:
             return self.send(404, {"error": "no such route"})
+        if fault and fault.get("delay"):
+            # Slow: the request is carried out (or answered with the fault's status) only after the delay, as a provider that is
+            # still working when the client gives up; a client that timed out never sees the answer, but the side effect happens.
+            time.sleep(float(fault["delay"]))
+            fault = fault if "status" in fault else None
         if fault:
             headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
             text = {"vastai": {"success": False, "error": "too_many_requests", "msg": "API requests too frequent"},
@@ -274,6 +281,15 @@ class Handler(BaseHTTPRequestHandler):
     def create(self, provider, control, name, offer, price):
         if offer in control.get("no_capacity", []):
             return None
+        slow = (control.get("slow_create") or {}).pop(provider, None)
+        if slow:
+            # Carried out late (the provider still working when the client gave up); other calls go on meanwhile.
+            write_control(self.control, control)
+            LOCK.release()
+            try:
+                time.sleep(float(slow))
+            finally:
+                LOCK.acquire()
         used = {(i["box"]["host"], i["box"]["port"]) for i in INSTANCES.values() if i.get("box") and not i["terminated"]}
         # Lambda's SSH is always port 22 of the address: its instances get the boxes marked for it, and only those.
         free = [b for b in control.get("boxes", []) if (b["host"], b["port"]) not in used and b.get("provider") == (provider if provider == "lambda" else None)]

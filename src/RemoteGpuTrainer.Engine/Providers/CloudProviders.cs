@@ -104,7 +104,17 @@ public static class CloudProviders
         var key = ApiKeys.Resolve(provider, explicitKey, Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         log($"{provider}: API key from {key.From}");
         var url = BaseUrl(provider, Environment.GetEnvironmentVariable);
-        return Create(provider, new ProviderHttp(provider, key.Key, log), url, catalog);
+        return Create(provider, new ProviderHttp(provider, key.Key, log, Timeout(Environment.GetEnvironmentVariable)), url, catalog);
+    }
+
+    /// <summary>RGT_PROVIDER_TIMEOUT: seconds a provider call may take before it is given up (1 to 600; default 60).</summary>
+    public static TimeSpan? Timeout(Func<string, string?> environment)
+    {
+        var text = environment("RGT_PROVIDER_TIMEOUT");
+        if (string.IsNullOrEmpty(text)) return null;
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s is >= 1 and <= 600
+            ? TimeSpan.FromSeconds(s)
+            : throw new RgtException("ProviderTimeoutInvalid", FailureKind.InvalidArgument, $"$RGT_PROVIDER_TIMEOUT is '{text}', not a number of seconds from 1 to 600.");
     }
 
     public static ICloudProvider Create(string provider, ProviderHttp http, Uri baseUrl, Platforms.PlatformCatalog catalog) => Get(provider).Create(http, baseUrl, catalog);

@@ -97,25 +97,34 @@ public static class RentalLauncher
     static async Task<string> AdoptLostCreateAsync(ICloudProvider api, string name, IReadOnlySet<string> before, Exception cause, Action<string> log)
     {
         var cancelled = cause is OperationCanceledException;
-        List<string> made;
-        try
+        List<string> made = new();
+        // A create that timed out may still be under way at the provider: its instance can be listed a while later.
+        var looks = 0;
+        for (var started = DateTime.UtcNow; ; looks++)
         {
-            using var own = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            made = (await api.ListAsync(own.Token).ConfigureAwait(false)).Where(r => r.Name == name && !before.Contains(r.RentalId) && r.State != nameof(RentalState.Terminated))
-                .Select(r => r.RentalId).ToList();
-        }
-        catch (Exception lookup)
-        {
-            throw new RgtException("RentalMayExist", FailureKind.OperationFailed,
-                $"{api.Name}: the create of '{name}' got no answer ({cause.Message}), and the instances could not be listed to find out whether it was made ({lookup.Message}). " +
-                $"An instance named '{name}' may exist and bill: look for it with Get-GpuRental {api.Name}, or in the console ({CloudProviders.Console(api.Name)}), and terminate it there.", cause);
+            try
+            {
+                using var own = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                made = (await api.ListAsync(own.Token).ConfigureAwait(false)).Where(r => r.Name == name && !before.Contains(r.RentalId) && r.State != nameof(RentalState.Terminated))
+                    .Select(r => r.RentalId).ToList();
+            }
+            catch (Exception lookup)
+            {
+                throw new RgtException("RentalMayExist", FailureKind.OperationFailed,
+                    $"{api.Name}: the create of '{name}' got no answer ({cause.Message}), and the instances could not be listed to find out whether it was made ({lookup.Message}). " +
+                    $"An instance named '{name}' may exist and bill: look for it with Get-GpuRental {api.Name}, or in the console ({CloudProviders.Console(api.Name)}), and terminate it there.", cause);
+            }
+            if (made.Count > 0 || DateTime.UtcNow - started >= LostCreateWatch) break;
+            await Task.Delay(LostCreateLook, CancellationToken.None).ConfigureAwait(false);
         }
         if (made.Count == 0)
         {
-            log($"{api.Name}: the create of '{name}' got no answer, and no new instance of that name is listed: nothing was created");
+            var watched = $"no new instance of that name was listed in {looks + 1} looks over {LostCreateWatch.TotalSeconds:0} s";
+            log($"{api.Name}: the create of '{name}' got no answer, and {watched}");
+            var later = $"If one shows up later, Get-GpuRental {api.Name} lists it as not in the inventory (InInventory False): terminate it with Remove-GpuRental.";
             throw cancelled
-                ? new RgtException("RentalCancelled", FailureKind.OperationFailed, $"{api.Name}: stopped during the create of '{name}'; the provider lists no new instance of that name: nothing is billing.", cause)
-                : new RgtException("ProviderError", FailureKind.OperationFailed, $"{cause.Message} No new instance named '{name}' is listed: nothing was created, nothing is billing.", cause);
+                ? new RgtException("RentalCancelled", FailureKind.OperationFailed, $"{api.Name}: stopped during the create of '{name}'; {watched}: most likely nothing was created. {later}", cause)
+                : new RgtException("ProviderError", FailureKind.OperationFailed, $"{cause.Message} {char.ToUpperInvariant(watched[0])}{watched[1..]}: most likely nothing was created. {later}", cause);
         }
         foreach (var extra in made.Skip(cancelled ? 0 : 1))
             if (await TerminateAsync(api, extra, log).ConfigureAwait(false) is { } orphan) throw orphan;
@@ -124,6 +133,9 @@ public static class RentalLauncher
         log($"{api.Name}: the create of '{name}' got no answer, but rental {made[0]} of that name is new: following it");
         return made[0];
     }
+
+    /// <summary>How long the instances are looked at again after a create whose answer was lost, and how often.</summary>
+    static readonly TimeSpan LostCreateWatch = TimeSpan.FromSeconds(15), LostCreateLook = TimeSpan.FromSeconds(3);
 
     /// <summary>Polls until the instance runs and its SSH port speaks SSH; a failed start or the timeout ends the wait.</summary>
     /// <param name="restarting">A start of a stopped or preempted rental: that state may linger for a poll or two.</param>
