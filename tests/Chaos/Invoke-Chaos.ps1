@@ -18,7 +18,9 @@ checkpoints (Receive-Checkpoint) and opens them (Test-Checkpoint), resumes a que
   data-full       the data disk (a tmpfs) filled for a few seconds
   durable-full    the durable disk (a tmpfs) filled for a few seconds
   partial-flip    bytes flipped in a local .rgt-partial (one is made from a pulled file when none is there)
-  clock-jump      the box's `date` an hour off (a shim first on its PATH) for a few seconds
+  clock-jump      the box's wall clock an hour or a day off for a few seconds: every process of the box runs under
+                  libfaketime (its sshd's sessions); the times of files it writes stay the kernel's, harsher
+                  than a real step (after which new writes carry the new time too)
   provider-error  the provider's API answers 500, 502 or 429 (Retry-After) to the next calls, or times out: the call
                   is carried out 5 s late, after the client gave up (RGT_PROVIDER_TIMEOUT 3 s)
   patrol-killed   a patrol in a pwsh of its own, killed mid-tick
@@ -41,7 +43,8 @@ the provider (with one more provider fault queued). The invariants:
   state-unreadable      the inventory or the evidence ledger does not parse, or lost an entry
 
 The seed is printed first; `build.ps1 -Task Chaos -Seed N` (or -Seed here) replays the schedule. The disk
-faults need root (tmpfs mounts); without it they are left out and the table says so.
+faults need root (tmpfs mounts) and the clock jump libfaketime (package faketime); without them they are
+left out and the table says so.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModuleManifest,
@@ -65,7 +68,8 @@ if ($Seed -lt 0) { $Seed = Get-Random -Minimum 1 -Maximum 1000000 }
 
 $isRoot = (& id -u) -eq '0'
 $kinds = @('sshd-restart', 'link-cut', 'link-stall', 'link-slow', 'reboot', 'data-full', 'durable-full', 'partial-flip', 'clock-jump', 'provider-error', 'patrol-killed', 'patrol-twice')
-$enabled = @($kinds | Where-Object { $isRoot -or $_ -notlike '*-full' })
+$fakeClock = [bool](Get-FakeClockLibrary)
+$enabled = @($kinds | Where-Object { ($isRoot -or $_ -notlike '*-full') -and ($fakeClock -or $_ -ne 'clock-jump') })
 $injected = [ordered]@{}; foreach ($k in $kinds) { $injected[$k] = 0 }
 $violations = [System.Collections.Generic.List[object]]::new()
 $providerFaults = @(@{ status = 500 }, @{ status = 502 }, @{ status = 429; retry_after = '1' }, @{ delay = 5 })
@@ -84,7 +88,7 @@ function Get-Sha([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm S
 
 # One box of the run: the sandbox, its proxy, its rental name, and the faults it has now.
 function New-ChaosBox([string] $Work, [int] $Index) {
-    $b = Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519"
+    $b = Start-GpuSandbox -UserKey "$env:HOME/.ssh/id_ed25519" -FakeClock:$fakeClock
     foreach ($d in 'data', 'durable') {
         $null = New-Item -ItemType Directory -Force "$($b.HomeDir)/$d"
         if ($isRoot) { & mount -t tmpfs -o size=24m "rgt-chaos-$d" "$($b.HomeDir)/$d"; if ($LASTEXITCODE) { throw "mount $d failed" } }
@@ -98,14 +102,7 @@ exec 9>>"`$HOME/cell-`$cell.lock"
 if ! flock -n 9; then echo "`$cell `$(date +%s)" >> "`$HOME/double-runs"; exit 99; fi
 exec python3 '$($b.TrainerPath)' "`$@"
 "@
-    # The box's clock, as its scripts read it: an offset file moves `date` (formats and -d pass through).
-    Set-Content "$($b.Root)/bin/date" @"
-#!/usr/bin/env bash
-off=`$(cat '$($b.Root)/clock-offset' 2> /dev/null || echo 0)
-for a in "`$@"; do case `$a in -d* | --date* | -r* | --reference*) exec /bin/date "`$@" ;; esac; done
-exec /bin/date -d "@`$((`$(/bin/date +%s) + off))" "`$@"
-"@
-    & chmod +x "$($b.Root)/bin/date" "$($b.HomeDir)/cell.sh"
+    & chmod +x "$($b.HomeDir)/cell.sh"
     $proxy = Start-FaultProxy -TargetPort $b.Port -Control "$Work/proxy-$Index.json"
     [pscustomobject]@{ Box = $b; Proxy = $proxy; Name = $null; Heal = @{} }
 }
@@ -167,7 +164,7 @@ function Invoke-Fault([string] $Kind, $C, [System.Random] $Rng, [string] $Local,
             try { if ($fs.Length -gt 0) { $fs.Position = $Rng.Next([int][math]::Min($fs.Length, [int]::MaxValue)); $x = $fs.ReadByte(); $fs.Position--; $fs.WriteByte(($x -bxor 0xFF) -band 0xFF) } } finally { $fs.Dispose() }
         }
         'clock-jump' {
-            Set-Content "$($b.Root)/clock-offset" ((@(-3600, 3600, 86400) | Get-Random -SetSeed $Rng.Next()))
+            Set-SandboxClock $b (@(-3600, 3600, 86400) | Get-Random -SetSeed $Rng.Next())
             $C.Heal['clock'] = $now.AddSeconds(3 + $Rng.NextDouble() * 6)
         }
         'provider-error' {
@@ -185,7 +182,7 @@ function Invoke-Heal($C, [switch] $All) {
         if (-not $All -and $C.Heal[$k] -gt $now) { continue }
         switch ($k) {
             'link' { Set-FaultProxy $C.Proxy }
-            'clock' { Remove-Item "$($C.Box.Root)/clock-offset" -ErrorAction SilentlyContinue }
+            'clock' { Set-SandboxClock $C.Box 0 }
             default { Remove-Item -Force "$($C.Box.HomeDir)/$($k -replace '-full$')/.chaos-filler" -ErrorAction SilentlyContinue }
         }
         $C.Heal.Remove($k)
@@ -388,7 +385,7 @@ do {
 } while ($sw.Elapsed -lt $Duration)
 
 ''
-"chaos: $runs run(s) in $([math]::Round($sw.Elapsed.TotalMinutes, 1)) min, seed $Seed$(if (-not $isRoot) { '; disk faults left out (not root)' })"
+"chaos: $runs run(s) in $([math]::Round($sw.Elapsed.TotalMinutes, 1)) min, seed $Seed$(if (-not $isRoot) { '; disk faults left out (not root)' })$(if (-not $fakeClock) { '; clock jumps left out (no libfaketime)' })"
 $table = foreach ($k in $kinds) { [pscustomobject]@{ Fault = $k; Injected = $(if ($k -in $enabled) { $injected[$k] } else { 'not run' }) } }
 $table | Format-Table -AutoSize | Out-String
 "invariant violations: $($violations.Count)"

@@ -49,7 +49,12 @@ function Start-GpuSandbox {
         # where that namespace is joined, e.g. behind a jump host.
         [string] $NetNs,
         # sshd's LogLevel (its log is sshd.log in the box's root): INFO logs each accepted connection.
-        [string] $SshdLogLevel = 'ERROR'
+        [string] $SshdLogLevel = 'ERROR',
+        # The box's own wall clock: every process its sshd starts runs under libfaketime, offset by the
+        # spec in <root>/clock ("+0", "+3600s", "-1h"; read on every call), so Set-SandboxClock jumps the
+        # clock of the box alone. The times of files it writes stay the kernel's (touch takes the box's
+        # time): harsher than a real step, after which new writes carry the new time too.
+        [switch] $FakeClock
     )
     $sshd = Find-Sshd
     if (-not (Test-Path (Join-Path $script:SandboxHome "scenarios/$Scenario"))) {
@@ -91,6 +96,13 @@ function Start-GpuSandbox {
     if ($Slurm) {
         $cluster = Start-SandboxSlurm "$root/slurm"
         $slurmEnv = " `"SLURM_CONF=$($cluster.Conf)`""
+    }
+    if ($FakeClock) {
+        $lib = Get-FakeClockLibrary
+        if (-not $lib) { throw 'libfaketime was not found (Debian: apt-get install faketime).' }
+        $null = New-Item -ItemType Directory -Force $root
+        Set-Content "$root/clock" '+0'
+        $slurmEnv += " `"LD_PRELOAD=$lib`" `"FAKETIME_TIMESTAMP_FILE=$root/clock`" FAKETIME_NO_CACHE=1 NO_FAKE_STAT=1"
     }
 
     for ($attempt = 1; $attempt -le 5; $attempt++) {
@@ -479,6 +491,18 @@ function Restart-SandboxSshd {
     throw "sshd of $($Box.Root) did not start again on port $($Box.Port)"
 }
 
+function Get-FakeClockLibrary {
+    <# .SYNOPSIS The path of libfaketime (package faketime), or nothing where it is not installed. #>
+    Get-ChildItem /usr/lib/*/faketime/libfaketime.so.1, /usr/lib/faketime/libfaketime.so.1 -ErrorAction SilentlyContinue | Select-Object -First 1 -ExpandProperty FullName
+}
+
+function Set-SandboxClock {
+    <# .SYNOPSIS Moves the wall clock of a box started with -FakeClock: -OffsetSeconds from the real time (0 puts it right). #>
+    param([Parameter(Mandatory)] $Box, [Parameter(Mandatory)] [int] $OffsetSeconds)
+    Set-Content "$($Box.Root)/clock.tmp" ('{0:+0;-0;+0}s' -f $OffsetSeconds)
+    Move-Item -Force "$($Box.Root)/clock.tmp" "$($Box.Root)/clock"
+}
+
 function Start-FaultProxy {
     <#
     .SYNOPSIS
@@ -541,4 +565,4 @@ function Stop-ProviderContract($Contract) {
     if ($Contract -and -not $Contract.Process.HasExited) { $Contract.Process.Kill(); $null = $Contract.Process.WaitForExit(5000) }
 }
 
-Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy, Register-DistantBox, Restart-SandboxSshd, Start-FaultProxy, Set-FaultProxy, Enter-ThrowawayHome, Exit-ThrowawayHome
+Export-ModuleMember -Function Start-GpuSandbox, Stop-GpuSandbox, Set-GpuSandboxScenario, Start-ProviderContract, Set-ProviderContract, Stop-ProviderContract, Stop-SandboxProcess, New-SandboxNetNs, Remove-SandboxNetNs, Start-DelayProxy, Register-DistantBox, Restart-SandboxSshd, Get-FakeClockLibrary, Set-SandboxClock, Start-FaultProxy, Set-FaultProxy, Enter-ThrowawayHome, Exit-ThrowawayHome
