@@ -315,6 +315,28 @@ case $last in *.best.pth.rgt-tmp) printf X | dd of="$last" bs=1 seek=100 conv=no
 }
 
 Describe 'Regressions found by the chaos run' {
+    It 'a cell whose copy to a full durable disk failed half way (SyncFailed) is pulled from its checkpoint dir, verified there, and opens the teardown gate' {
+        $b = Start-GpuSandbox
+        try {
+            # A durable disk with inodes left but almost no bytes: the copy makes its folder, then fails.
+            & mount -t tmpfs -o size=256k rgt-test-durable $b.DurableDir
+            & dd if=/dev/zero of="$($b.DurableDir)/filler" bs=4k count=56 status=none 2> $null
+            $null = Register-Sandbox $b -Name halfsync -Trust
+            $f = New-QueueFile 'halfq' "h1: python3 $($b.TrainerPath) --epochs 1 --sleep 0 --size-kb 400`n"
+            $null = Start-GpuQueue halfsync -Path $f
+            $job = Wait-Queue halfsync halfq
+            $job.State | Should -Be 'SyncFailed'
+            Test-Path -LiteralPath $job.DurableDir | Should -BeTrue -Because 'the copy got as far as making its folder'
+            $v = Get-GpuJob halfsync -QueueId halfq | Receive-Checkpoint -Destination "$script:TestDir/halfsync" | Test-Checkpoint
+            $best = $v | Where-Object Path -Like '*best.pth'
+            ($best.Status, $best.RemotePath) | Should -Be @('Verified', "$($job.CheckpointDir)/best.pth")
+            (Remove-GpuRental halfsync -Force -WarningAction SilentlyContinue).CellsVerified | Should -Be 1 -Because 'the verified checkpoint-dir copy is the gate''s evidence'
+        } finally {
+            Remove-GpuHost halfsync -Confirm:$false -ErrorAction SilentlyContinue
+            & umount -l $b.DurableDir
+            Stop-GpuSandbox $b
+        }
+    }
     It 'pulling a queue in progress: cells not started yet are one warning, not a ListingFailed error each' {
         $q = New-QueueFile 'pullwhile' "hold: sleep 30`nlater1: echo one`nlater2: echo two`n"
         $null = Start-GpuQueue box -Path $q -QueueId pullwhile -InformationAction Ignore

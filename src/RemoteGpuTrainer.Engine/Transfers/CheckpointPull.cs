@@ -134,7 +134,10 @@ public sealed class CheckpointPull : IDisposable
                 else if (earlier is not null && !string.Equals(earlier.Host, p.Host.Name, StringComparison.OrdinalIgnoreCase))
                     refused.Add((p.Host.Name, new RgtException("DestinationCollision", FailureKind.InvalidArgument,
                         $"{p.Host.Name}: {folder.Key} holds cell '{p.Job.Cell}' pulled from {earlier.Host}; pulling {p.Host.Name}'s cell of that name over it would mix two boxes' files. Nothing of it was pulled; use another -Destination.")));
-                else sources.Add(new PullSource(p.Host, p.Job.DurableDir ?? p.Job.CheckpointDir, p.Job.CheckpointDir, p.Local, p.Job.Cell));
+                else if (p.Job.State == nameof(CellState.SyncFailed) || p.Job.DurableDir is null)
+                    // The copy to the durable disk failed (its folder may hold half of it): the results are in the checkpoint dir.
+                    sources.Add(new PullSource(p.Host, p.Job.CheckpointDir, p.Job.DurableDir, p.Local, p.Job.Cell));
+                else sources.Add(new PullSource(p.Host, p.Job.DurableDir, p.Job.CheckpointDir, p.Local, p.Job.Cell));
             }
         }
         if (notStarted.Count > 0)
