@@ -21,12 +21,12 @@ Describe 'Checkpoints leave the box while the run is going' {
         $epochs.Count | Should -BeGreaterThan 1 -Because 'the mirror follows the run, not only its end'
         ($epochs | Sort-Object) -join ',' | Should -Be ($epochs -join ',') -Because 'each new copy is a later epoch'
         $job = Get-GpuJob box -QueueId spot
-        $job.LastMirroredEpoch | Should -Be $epochs[-1]
+        $job.LastMirroredEpoch | Should -Be $epochs[-1] -Because 'a recovery goes on from latest.pth, whatever epoch best.pth was mirrored at'
         $job.MirrorDir | Should -BeLike "$mirror*"
         $copy = Join-Path $job.MirrorDir 'latest.pth'
         $v = Test-Checkpoint -Path $copy
         ($v.Status, $v.Epoch) | Should -Be @('Verified', [long]$epochs[-1]) -Because 'the epoch is read from the checkpoint itself'
-        $lines = Get-MirrorLedger m1
+        $lines = @(Get-MirrorLedger m1 | Where-Object RemotePath -Like '*/latest.pth')
         $lines.Count | Should -Be $epochs.Count
         $lines[-1].Host | Should -Be 'box'
         $lines[-1].Epoch | Should -Be $epochs[-1]
@@ -49,12 +49,15 @@ Describe 'Checkpoints leave the box while the run is going' {
             $said = Get-Said (Invoke-GpuPatrol box -QueueId torn -Verbose 4>&1)
             $said | Should -Contain 'box/torn/t1 latest.pth: Unchanged (epoch 2)'
             (Get-MirrorLedger t1).Count | Should -Be $pulled
-            # The trainer is mid-save: a file written a moment ago is left for a later tick.
+            # The trainer is mid-save, still writing while the probe waits for the file to settle: it is left for a later tick.
             $remote = "$($job.CheckpointDir)/latest.pth"
             $good = [System.IO.File]::ReadAllBytes($remote)
             [System.IO.File]::WriteAllBytes($remote, $good[0..99])
+            Set-Content "$script:TestDir/saving.sh" "for i in `$(seq 20); do printf x >> '$remote'; sleep 0.3; done"
+            $writer = Start-Process bash -ArgumentList "$script:TestDir/saving.sh" -PassThru
             $said = Get-Said (Invoke-GpuPatrol box -QueueId torn -Verbose 4>&1)
             @($said | Where-Object { $_ -like 'box/torn/t1 latest.pth: Busy: written in the last*' }).Count | Should -Be 1
+            $writer.WaitForExit()
             # Torn and settled (the save died half-way): it is refused, and the last good copy stays.
             (Get-Item $remote).LastWriteTime = (Get-Date).AddMinutes(-1)
             $w = $null

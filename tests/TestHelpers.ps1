@@ -126,10 +126,10 @@ function Invoke-Harness([string] $Script, [string[]] $Arguments) {
     finally { Remove-Item $result -ErrorAction SilentlyContinue }
 }
 
-# How many copies of a cell the checkpoint mirror has taken (its lines in the evidence ledger): two give
-# the pace a relaunched cell's resume is judged by.
+# How many copies of a cell's resume artifact (latest.pth) the checkpoint mirror has taken (its lines in the
+# evidence ledger): two give the pace a relaunched cell's resume is judged by.
 function Get-MirroredCopyCount([string] $Cell) {
     $ledger = Join-Path $env:RGT_HOME 'ledger.jsonl'
     if (-not (Test-Path $ledger)) { return 0 }
-    @(Get-Content $ledger | ConvertFrom-Json | Where-Object { $_.Cell -eq $Cell -and $_.Reason -eq 'mirrored while the cell ran' }).Count
+    @(Get-Content $ledger | ConvertFrom-Json | Where-Object { $_.Cell -eq $Cell -and $_.Reason -eq 'mirrored while the cell ran' -and $_.RemotePath -like '*/latest.pth' }).Count
 }

@@ -36,16 +36,22 @@ public class RecoveryTests
     }
 
     [Fact]
-    public void The_probe_hashes_settled_files_reports_fresh_ones_busy_and_skips_missing_ones_on_real_bash()
+    public void The_probe_hashes_settled_files_reports_ones_still_being_written_busy_and_skips_missing_ones_on_real_bash()
     {
         var dir = TestFiles.TempDir();
         var settled = Path.Combine(dir, "latest.pth");
         File.WriteAllText(settled, "epoch 3");
         File.SetLastWriteTimeUtc(settled, DateTime.UtcNow.AddMinutes(-1));
-        File.WriteAllText(Path.Combine(dir, "best.pth"), "being written");
+        var saving = Path.Combine(dir, "best.pth");
+        File.WriteAllText(saving, "being written");
+        // The trainer goes on writing it while the probe waits for it to settle.
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () => { while (!stop.IsCancellationRequested) { File.AppendAllText(saving, "."); await Task.Delay(300); } });
         var policy = new RecoveryPolicy("box", "q", new[] { "latest.pth", "best.pth", "other.pth" }, "/m");
         var jobs = new[] { new GpuJob { Name = "box", QueueId = "q", Index = 4, Cell = "c", State = "Running", CheckpointDir = dir } };
         var output = QueueFileTests.RunBash($"export HOME='{dir}/home'; " + CheckpointMirror.Script(jobs, policy, new GpuHost { Name = "box", HostName = "h", DataDir = dir }));
+        stop.Cancel();
+        writer.Wait();
         var (files, busy) = CheckpointMirror.Parse(Host, new Ssh.CommandOutput(0, output, "", TimeSpan.Zero, null));
         var f = Assert.Single(files);
         Assert.Equal((4, "latest.pth", 7L), (f.Index, f.Name, f.Size));
@@ -72,6 +78,25 @@ public class RecoveryTests
         (files, _) = CheckpointMirror.Parse(Host, Out(Parsing.ProbeSections.Frame("mirror",
             "FILE\t1\tlatest.pth\t3\t1700000000.250000000\t" + new string('a', 64) + "\t/s/a\nFILE\t2\tlatest.pth\t3\t17.0.1\t" + new string('a', 64) + "\t/s/b")));
         Assert.Equal((1700000000L, 1700000000.25), (Assert.Single(files).MTime, files[0].FineMTime));
+    }
+
+    [Fact]
+    public void A_recovery_goes_on_from_the_mirrored_latest_pth_even_when_best_pth_was_mirrored_at_a_later_epoch()
+    {
+        var policy = RecoveryPolicy.For("box", "sweep", new GpuPlatformDefaults("best.pth", "latest.pth"), TestFiles.TempDir(), 2, 5m, DateTimeOffset.UnixEpoch);
+        var dir = policy.CellDirectory(1, "c");
+        Directory.CreateDirectory(dir);
+        void Mirror(string name, long epoch)
+        {
+            File.WriteAllText(Path.Combine(dir, name), "x");
+            File.WriteAllText(Path.Combine(dir, name) + ".rgt-mirror.json", System.Text.Json.JsonSerializer.Serialize(new CheckpointMirror.Copy("/d/" + name, new string('a', 64), epoch, DateTimeOffset.UnixEpoch)));
+        }
+        Assert.Null(CheckpointMirror.LastEpoch(policy, 1, "c"));
+        Mirror("best.pth", 14);
+        Assert.Equal(14, CheckpointMirror.LastEpoch(policy, 1, "c"));
+        // latest.pth was still being saved at the last look that took best.pth: the trainer resumes from latest.pth's epoch.
+        Mirror("latest.pth", 13);
+        Assert.Equal(13, CheckpointMirror.LastEpoch(policy, 1, "c"));
     }
 
     [Fact]

@@ -67,9 +67,14 @@ public static class CheckpointMirror
         catch (JsonException) { return null; }
     }
 
-    /// <summary>The newest epoch mirrored for a cell, over its artifacts; null when nothing is mirrored yet.</summary>
+    /// <summary>
+    /// The epoch a recovery goes on from: that of the mirrored resume artifact (latest.pth; the trainer resumes from it),
+    /// else the newest of the others; null when nothing is mirrored yet. (best.pth may be mirrored at a later epoch than a
+    /// latest.pth that was still being saved at the last look; the trainer does not go on from it.)
+    /// </summary>
     public static long? LastEpoch(RecoveryPolicy policy, int index, string cell) =>
-        policy.Artifacts.Select(a => Mirrored(Path.Combine(policy.CellDirectory(index, cell), a))?.Epoch).Max();
+        Mirrored(Path.Combine(policy.CellDirectory(index, cell), policy.Artifacts[0]))?.Epoch
+        ?? policy.Artifacts.Skip(1).Select(a => Mirrored(Path.Combine(policy.CellDirectory(index, cell), a))?.Epoch).Max();
 
     /// <summary>Fills each cell's LastMirroredEpoch and MirrorDir for queues with a policy; an unreadable policy leaves them empty (the mirror tick reports it).</summary>
     public static void Annotate(IReadOnlyList<GpuJob> jobs, string host, RecoveryStore store)
