@@ -325,7 +325,8 @@ do {
                 if (Invoke-Fault $kind $c $rng "$work/local" $contract $children) { $injected[$kind]++ }
             }
             $null = Invoke-GpuPatrol $names -QueueId chaos -IncludeRentals -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
-            if ($tick % 3 -eq 0) { Receive-All $names "$work/local" }
+            # From the first tick on, so that a local file is there to flip (partial-flip) early in the run.
+            if ($tick % 3 -eq 1) { Receive-All $names "$work/local" }
             if ($tick % 4 -eq 0) { Resume-Queues $names $queueFile }
         }
 
