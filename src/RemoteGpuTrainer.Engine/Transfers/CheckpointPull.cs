@@ -58,10 +58,9 @@ public sealed class CheckpointPull : IDisposable
             return new Lazy<Task<Dictionary<string, string>>>(async () =>
             {
                 var sw = Stopwatch.StartNew();
-                var shell = (await _connector.OpenAsync(host, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
-                var output = await shell.RunAsync(RemoteFiles.HashScript(paths), TimeSpan.FromHours(2), ct).ConfigureAwait(false);
+                var all = await BoxHashesAsync(host, paths, ct).ConfigureAwait(false);
                 hashTimes[host.Name] = (paths.Count, sw.Elapsed);
-                return RemoteFiles.ParseHashOutput(output.StdOut);
+                return all;
             });
         }, StringComparer.OrdinalIgnoreCase);
 
@@ -74,12 +73,8 @@ public sealed class CheckpointPull : IDisposable
                     ?? throw new RgtException("RemoteHashFailed", FailureKind.OperationFailed, $"{w.Host.Name}: sha256sum of {w.File.Path} failed on the box.");
             }
             // After a mismatch: the box's hash of this one file now (none when it is gone or unreadable: that is a change too).
-            async Task<string?> Rehash(CancellationToken token)
-            {
-                var shell = (await _connector.OpenAsync(w.Host, token, resolvePaths: false).ConfigureAwait(false)).Shell;
-                var output = await shell.RunAsync(RemoteFiles.HashScript(new[] { w.File.Path }), TimeSpan.FromMinutes(30), token).ConfigureAwait(false);
-                return RemoteFiles.ParseHashOutput(output.StdOut).GetValueOrDefault(w.File.Path);
-            }
+            async Task<string?> Rehash(CancellationToken token) =>
+                (await BoxHashesAsync(w.Host, new[] { w.File.Path }, token).ConfigureAwait(false)).GetValueOrDefault(w.File.Path);
             var t = await Downloader.DownloadAsync(w.Host, _connector.Target(w.Host), w.File, w.Local, Hash, options, Progress, c, _connector.Pool, Rehash).ConfigureAwait(false);
             return w.Cell is null ? t : t.WithCell(w.Cell);
         }, ct, onIdle))
@@ -157,6 +152,14 @@ public sealed class CheckpointPull : IDisposable
             catch (RgtException ex) { refused.Add((h.Name, ex)); }
         }
         return (sources, refused);
+    }
+
+    /// <summary>The box's SHA-256 of each path (hash.sh: cached there per inode, size and mtime), one round trip.</summary>
+    async Task<Dictionary<string, string>> BoxHashesAsync(GpuHost host, IReadOnlyList<string> paths, CancellationToken ct)
+    {
+        var shell = (await _connector.OpenAsync(host, ct, resolvePaths: false).ConfigureAwait(false)).Shell;
+        var output = await shell.RunAsync(RemoteFiles.HashScript(paths), TimeSpan.FromHours(2), ct).ConfigureAwait(false);
+        return RemoteFiles.ParseHashOutput(output.StdOut);
     }
 
     /// <summary>A ledger line saying where a local file came from; Test-Checkpoint by path finds it by path and hash.</summary>
